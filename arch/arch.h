@@ -1,0 +1,51 @@
+// The arch interface: everything mm/ needs from the machine, and nothing more.
+//
+//   phys_to_virt / virt_to_phys   the direct map (and, for virt_to_phys, the
+//                                 kernel image mapping)
+//   local_flush_tlb_all / _range  invalidate this CPU's translations
+//   smp_processor_id              dense number of the running CPU
+//   local_irq_save / _restore     mask interrupts on this CPU
+//   cpu_relax                     spin-wait hint
+//   VMALLOC_START / VMALLOC_END   the virtual range mm/ may map on demand
+//
+// Each target supplies `struct arch::machine` in <asm/arch.h>, found through
+// its include path (arch/riscv/include or arch/host/include); the concept
+// below checks at compile time that it has exactly this shape. The Sv39 page
+// table entry format lives in <asm/sv39.h>, which the host shares because it
+// simulates the same MMU in software.
+#pragma once
+
+#include "kernel/types.h"
+#include <asm/arch.h>
+
+namespace arch {
+
+template <class M>
+concept machine_interface = requires(phys_addr_t pa, const void *va, uintptr_t addr,
+                                     size_t size, unsigned long flags) {
+  { M::phys_to_virt(pa) } -> same_as<void *>;
+  { M::virt_to_phys(va) } -> same_as<phys_addr_t>;
+  { M::local_flush_tlb_all() } -> same_as<void>;
+  { M::local_flush_tlb_range(addr, size) } -> same_as<void>;
+  { M::smp_processor_id() } -> same_as<unsigned>;
+  { M::local_irq_save() } -> same_as<unsigned long>;
+  { M::local_irq_restore(flags) } -> same_as<void>;
+  { M::cpu_relax() } -> same_as<void>;
+  { M::VMALLOC_START } -> same_as<const uintptr_t &>;
+  { M::VMALLOC_END } -> same_as<const uintptr_t &>;
+};
+
+static_assert(machine_interface<machine>, "<asm/arch.h> does not implement the arch interface");
+
+}  // namespace arch
+
+inline void *phys_to_virt(phys_addr_t pa) { return arch::machine::phys_to_virt(pa); }
+inline phys_addr_t virt_to_phys(const void *va) { return arch::machine::virt_to_phys(va); }
+inline void local_flush_tlb_all() { arch::machine::local_flush_tlb_all(); }
+inline void local_flush_tlb_range(uintptr_t start, size_t size) {
+  arch::machine::local_flush_tlb_range(start, size);
+}
+inline unsigned smp_processor_id() { return arch::machine::smp_processor_id(); }
+inline unsigned long local_irq_save() { return arch::machine::local_irq_save(); }
+inline void local_irq_restore(unsigned long flags) { arch::machine::local_irq_restore(flags); }
+inline void cpu_relax() { arch::machine::cpu_relax(); }

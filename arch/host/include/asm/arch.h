@@ -1,0 +1,38 @@
+// Host implementation of the arch interface (see arch/arch.h): physical memory
+// is a sparse window of this process's address space (arch/host/physmem.h),
+// translations are walked in software, and "CPUs" are threads that set their
+// number with host_set_cpu().
+#pragma once
+
+#include "kernel/types.h"
+#include <asm/memlayout.h>
+#include <asm/sv39.h>
+
+namespace host {
+extern uintptr_t phys_window;  // host address of physical address 0
+extern thread_local unsigned current_cpu;
+extern thread_local unsigned long tlb_flushes;  // counted, so tests can see them
+}  // namespace host
+
+namespace arch {
+
+struct machine {
+  static void *phys_to_virt(phys_addr_t pa) { return reinterpret_cast<void *>(host::phys_window + pa); }
+  static phys_addr_t virt_to_phys(const void *va) {
+    return reinterpret_cast<uintptr_t>(va) - host::phys_window;
+  }
+  static void local_flush_tlb_all() { host::tlb_flushes++; }
+  static void local_flush_tlb_range(uintptr_t, size_t) { host::tlb_flushes++; }
+  static unsigned smp_processor_id() { return host::current_cpu; }
+  static unsigned long local_irq_save() { return 0; }
+  static void local_irq_restore(unsigned long) {}
+  static void cpu_relax() {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+  static constexpr uintptr_t VMALLOC_START = VMALLOC_START_ADDR;
+  static constexpr uintptr_t VMALLOC_END = VMALLOC_END_ADDR;
+};
+
+}  // namespace arch

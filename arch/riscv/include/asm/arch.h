@@ -1,0 +1,48 @@
+// RISC-V (S-mode, Sv39) implementation of the arch interface (see arch/arch.h).
+#pragma once
+
+#include "kernel/types.h"
+#include <asm/memlayout.h>
+#include <asm/sv39.h>
+
+// Offsets of the two kernel mappings: the direct map (0 while the boot page
+// table still maps RAM one to one) and the kernel image.
+extern uintptr_t va_pa_offset;
+extern uintptr_t kernel_va_pa_offset;
+
+namespace arch {
+
+struct machine {
+  static void *phys_to_virt(phys_addr_t pa) { return reinterpret_cast<void *>(pa + va_pa_offset); }
+  static phys_addr_t virt_to_phys(const void *va) {
+    uintptr_t a = reinterpret_cast<uintptr_t>(va);
+    if (a >= KERNEL_VIRT_BASE) return a - kernel_va_pa_offset;
+    return a - va_pa_offset;
+  }
+  static void local_flush_tlb_all() { asm volatile("sfence.vma" ::: "memory"); }
+  static void local_flush_tlb_range(uintptr_t start, size_t size) {
+    // Past a few dozen pages one full flush is cheaper than many single ones.
+    if (size > 64 * PAGE_SIZE) return local_flush_tlb_all();
+    for (uintptr_t a = start & PAGE_MASK; a < start + size; a += PAGE_SIZE)
+      asm volatile("sfence.vma %0" ::"r"(a) : "memory");
+  }
+  static unsigned smp_processor_id() {
+    // tp points at this hart's per-CPU area, whose first word is its number.
+    const unsigned *cpu;
+    asm volatile("mv %0, tp" : "=r"(cpu));
+    return cpu ? *cpu : 0;
+  }
+  static unsigned long local_irq_save() {
+    unsigned long flags;
+    asm volatile("csrrc %0, sstatus, %1" : "=r"(flags) : "r"(2ul) : "memory");
+    return flags & 2ul;
+  }
+  static void local_irq_restore(unsigned long flags) {
+    asm volatile("csrs sstatus, %0" ::"r"(flags & 2ul) : "memory");
+  }
+  static void cpu_relax() { asm volatile(".insn i 0x0f, 0, x0, x0, 0x010"); /* pause */ }
+  static constexpr uintptr_t VMALLOC_START = VMALLOC_START_ADDR;
+  static constexpr uintptr_t VMALLOC_END = VMALLOC_END_ADDR;
+};
+
+}  // namespace arch

@@ -1,0 +1,13 @@
+// Error numbers, with Linux's values. Functions return 0 or -Exxx.
+#pragma once
+
+constexpr int ENOENT = 2;
+constexpr int E2BIG = 7;
+constexpr int ENOMEM = 12;
+constexpr int EFAULT = 14;
+constexpr int EBUSY = 16;
+constexpr int EEXIST = 17;
+constexpr int EINVAL = 22;
+constexpr int ENOSPC = 28;
+constexpr int ERANGE = 34;
+constexpr int EOVERFLOW = 75;
