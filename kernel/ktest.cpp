@@ -1,1 +1,92 @@
-/* placeholder */
+#include "kernel/ktest.h"
+
+#include "kernel/printk.h"
+#include "kernel/string.h"
+
+extern "C" const ktest_suite __ktest_suites_start[], __ktest_suites_end[];
+
+void ktest_fail(ktest *t, const char *file, int line, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  kvsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  t->failures++;
+  printk(KERN_ERR "        # %s: %s:%d: %s\n", t->name, file, line, msg);
+}
+
+void ktest_skip(ktest *t, const char *reason) { t->skip_reason = reason; }
+
+// True when name is one of the comma-separated words of filter.
+static bool filter_has(const char *filter, const char *name) {
+  size_t len = strlen(name);
+  for (const char *p = filter; *p;) {
+    const char *comma = strchr(p, ',');
+    size_t word = comma ? size_t(comma - p) : strlen(p);
+    if (word == len && strncmp(p, name, len) == 0) return true;
+    if (!comma) break;
+    p = comma + 1;
+  }
+  return false;
+}
+
+static bool suite_exists(const char *name, size_t len) {
+  for (const ktest_suite *s = __ktest_suites_start; s < __ktest_suites_end; s++)
+    if (strlen(s->name) == len && strncmp(s->name, name, len) == 0) return true;
+  return false;
+}
+
+static int run_suite(const ktest_suite &s, int index) {
+  int failed = 0;
+  printk(KERN_INFO "    KTAP version 1\n");
+  printk(KERN_INFO "    # Subtest: %s\n", s.name);
+  printk(KERN_INFO "    1..%zu\n", s.nr_cases);
+  for (size_t i = 0; i < s.nr_cases; i++) {
+    ktest t = {s.name, s.cases[i].name, 0, nullptr};
+    s.cases[i].run(&t);
+    if (t.failures) failed++;
+    if (t.skip_reason && !t.failures)
+      printk(KERN_INFO "    ok %zu %s # SKIP %s\n", i + 1, t.name, t.skip_reason);
+    else
+      printk(KERN_INFO "    %sok %zu %s\n", t.failures ? "not " : "", i + 1, t.name);
+  }
+  printk(KERN_INFO "%sok %d %s\n", failed ? "not " : "", index, s.name);
+  return failed;
+}
+
+int ktest_run(const char *filter) {
+  bool all = !filter || !*filter;
+  if (!all) {
+    for (const char *p = filter; *p;) {
+      const char *comma = strchr(p, ',');
+      size_t len = comma ? size_t(comma - p) : strlen(p);
+      if (!suite_exists(p, len)) {
+        pr_err("ktest: no suite named \"%.*s\" (try the monitor's `ktest list`)\n", int(len), p);
+        return -1;
+      }
+      p = comma ? comma + 1 : p + len;
+    }
+  }
+  int nr = 0;
+  for (const ktest_suite *s = __ktest_suites_start; s < __ktest_suites_end; s++)
+    if (all || filter_has(filter, s->name)) nr++;
+  printk(KERN_INFO "KTAP version 1\n");
+  printk(KERN_INFO "1..%d\n", nr);
+  int failed = 0, index = 0, failed_suites = 0;
+  for (const ktest_suite *s = __ktest_suites_start; s < __ktest_suites_end; s++) {
+    if (!all && !filter_has(filter, s->name)) continue;
+    int f = run_suite(*s, ++index);
+    failed += f;
+    failed_suites += f != 0;
+  }
+  printk(KERN_INFO "# ktest: %d suites, %d failed cases in %d suites\n", nr, failed, failed_suites);
+  return failed;
+}
+
+void ktest_list() {
+  for (const ktest_suite *s = __ktest_suites_start; s < __ktest_suites_end; s++) {
+    printk("%s:", s->name);
+    for (size_t i = 0; i < s->nr_cases; i++) printk(KERN_CONT " %s", s->cases[i].name);
+    printk(KERN_CONT "\n");
+  }
+}

@@ -1,1 +1,195 @@
-/* placeholder */
+// The boot sequence, in order. entry.S arrives here on the boot hart with the
+// MMU on (the early table), a stack, BSS cleared, and the device tree's
+// physical address.
+#include <asm/csr.h>
+#include <asm/memlayout.h>
+#include <asm/mmu.h>
+#include <asm/sections.h>
+
+#include "arch/arch.h"
+#include "kernel/boot.h"
+#include "kernel/cmdline.h"
+#include "kernel/console.h"
+#include "kernel/cxxrt.h"
+#include "kernel/errno.h"
+#include "kernel/fdt.h"
+#include "kernel/ktest.h"
+#include "kernel/monitor.h"
+#include "kernel/panic.h"
+#include "kernel/poweroff.h"
+#include "kernel/printk.h"
+#include "kernel/string.h"
+#include "mm/memblock.h"
+#include "sbi/sbi.h"
+
+boot_info boot_params;
+memblock boot_memblock;
+phys_addr_t boot_dtb_pa;
+u32 boot_dtb_size;
+unsigned long boot_hartid;
+static char command_line[FDT_BOOTARGS_MAX];
+
+// This hart's per-CPU area; tp points at it (first word: the CPU number).
+struct percpu_area {
+  unsigned cpu;
+  unsigned long hartid;
+};
+static percpu_area boot_cpu_area;
+
+// ---- command line -------------------------------------------------------
+
+static bool ktest_requested;
+static char ktest_filter[128];
+static bool memblock_debug;
+bool mm_check_enabled;
+
+static int set_ktest(const char *val) {
+  ktest_requested = true;
+  if (val && strscpy(ktest_filter, val, sizeof(ktest_filter)) < 0) return -EINVAL;
+  return 0;
+}
+KERNEL_PARAM(ktest_param, "ktest", set_ktest, "run the in-kernel test suites (all, or those named) and power off");
+
+static int set_memblock(const char *val) {
+  if (!val || strcmp(val, "debug") != 0) return -EINVAL;
+  memblock_debug = true;
+  return 0;
+}
+KERNEL_PARAM(memblock_param, "memblock", set_memblock, "memblock=debug prints memblock's tables");
+
+static int set_mm_check(const char *val) {
+  u64 v;
+  if (!val || parse_u64(val, &v) || v > 1) return -EINVAL;
+  mm_check_enabled = v;
+  return 0;
+}
+KERNEL_PARAM(mm_check_param, "mm.check", set_mm_check, "mm.check=1 runs the invariant checker after every allocator call");
+
+static int set_loglevel(const char *val) {
+  u64 v;
+  if (!val || parse_u64(val, &v) || v > 8) return -EINVAL;
+  console_loglevel = int(v);
+  return 0;
+}
+KERNEL_PARAM(loglevel_param, "loglevel", set_loglevel, "print messages below this level (0-8)");
+
+extern "C" const kernel_param __kernel_params_start[], __kernel_params_end[];
+
+static void report_param(param_problem problem, const char *name, const char *val) {
+  switch (problem) {
+    case param_problem::unknown:
+      pr_warn("Unknown kernel command line parameter \"%s\": ignored (see `help params`)\n", name);
+      break;
+    case param_problem::bad_value:
+      pr_err("Kernel command line: invalid value \"%s\" for \"%s\": ignored\n", val ? val : "", name);
+      break;
+    case param_problem::bad_quoting:
+      pr_err("Kernel command line: unterminated quote in \"%s\": ignored\n", name);
+      break;
+  }
+}
+
+static void parse_command_line() {
+  strscpy(command_line, boot_params.bootargs, sizeof(command_line));
+  pr_notice("Kernel command line: %s\n", command_line);
+  parse_args(command_line, __kernel_params_start, size_t(__kernel_params_end - __kernel_params_start),
+             report_param);
+}
+
+// ---- boot steps -----------------------------------------------------------
+
+static void setup_boot_cpu(unsigned long hartid) {
+  boot_cpu_area.cpu = 0;
+  boot_cpu_area.hartid = hartid;
+  asm volatile("mv tp, %0" ::"r"(&boot_cpu_area));
+}
+
+// A device tree larger than this is refused as corrupt.
+constexpr size_t FDT_MAX_BLOB_SIZE = 16 * SZ_1M;
+
+static void parse_device_tree(phys_addr_t dtb_pa) {
+  if (!dtb_pa || (dtb_pa & 7)) panic("no device tree: the firmware passed %#lx", dtb_pa);
+  // Before paging_init the boot table maps RAM one to one: the physical
+  // address is usable as is. fdt_parse checks every read against the
+  // header's totalsize, and that against FDT_MAX_BLOB_SIZE.
+  const u8 *blob = reinterpret_cast<const u8 *>(dtb_pa);
+  boot_dtb_size = u32(blob[4]) << 24 | u32(blob[5]) << 16 | u32(blob[6]) << 8 | blob[7];
+  fdt_diag diag;
+  fdt_error err = fdt_parse(blob, FDT_MAX_BLOB_SIZE, &boot_params, &diag);
+  if (err != fdt_error::ok)
+    panic("device tree at %#lx is unusable: %s (at byte %u)", dtb_pa, fdt_strerror(err), diag.offset);
+}
+
+static void setup_memblock(phys_addr_t dtb_pa) {
+  memblock &mb = boot_memblock;
+  memblock_init(mb);
+  for (size_t i = 0; i < boot_params.nr_memory; i++) {
+    const boot_mem_range &m = boot_params.memory[i];
+    if (int err = memblock_add_node(mb, m.base, m.size, int(m.nid), MEMBLOCK_NONE))
+      pr_err("memblock: cannot add [%#lx-%#lx]: %d\n", m.base, m.base + m.size - 1, err);
+  }
+  if (memblock_phys_mem_size(mb) == 0) panic("the device tree describes no memory");
+  // The image, the device tree and every reservation the firmware made.
+  u64 image_size = kaddr(_end) - kaddr(_start_image);
+  memblock_reserve(mb, kernel_load_pa, image_size);
+  memblock_reserve(mb, dtb_pa, boot_dtb_size);
+  for (size_t i = 0; i < boot_params.nr_reserved; i++)
+    memblock_reserve(mb, boot_params.reserved[i].base, boot_params.reserved[i].size);
+  if (memblock_debug) memblock_dump(mb);
+}
+
+static void setup_devices() {
+  if (boot_params.poweroff.present) {
+    auto *base = static_cast<u8 *>(ioremap(boot_params.poweroff.base, PAGE_SIZE));
+    if (base)
+      poweroff_set_device(reinterpret_cast<volatile u32 *>(base + boot_params.poweroff.offset),
+                          boot_params.poweroff.value, boot_params.sifive_test);
+  }
+  if (boot_params.uart.present) {
+    auto *base = static_cast<volatile u8 *>(ioremap(boot_params.uart.base, boot_params.uart.size));
+    if (base) {
+      uart_console_init({base, boot_params.uart.reg_shift, boot_params.uart.reg_io_width});
+      pr_info("console [ttyS0] ns16550a at MMIO %#lx enabled\n", boot_params.uart.base);
+    }
+  } else {
+    pr_warn("no ns16550 UART in the device tree: staying on the SBI console\n");
+  }
+}
+
+static void print_memory_summary() {
+  const memblock &mb = boot_memblock;
+  u64 total = memblock_phys_mem_size(mb), reserved = memblock_reserved_size(mb);
+  pr_info("Memory: %luK/%luK available (%luK kernel image, %luK reserved)\n", (total - reserved) >> 10,
+          total >> 10, (kaddr(_end) - kaddr(_start_image)) >> 10, reserved >> 10);
+}
+
+extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa) {
+  setup_boot_cpu(hartid);
+  run_global_constructors();
+  early_console_init();
+  boot_hartid = hartid;
+  boot_dtb_pa = dtb_pa;
+  pr_notice("riscv-mm kernel " KERNEL_VERSION " (riscv64, Sv39), booting on hart %lu\n", hartid);
+  long spec = sbi::spec_version();
+  pr_info("SBI specification v%ld.%ld, implementation %ld version %#lx\n", (spec >> 24) & 0x7f,
+          spec & 0xffffff, sbi::impl_id(), sbi::impl_version());
+
+  parse_device_tree(dtb_pa);
+  // Until paging_init, the identity mapping reaches the exit device too.
+  if (boot_params.poweroff.present)
+    poweroff_set_device(reinterpret_cast<volatile u32 *>(boot_params.poweroff.base + boot_params.poweroff.offset),
+                        boot_params.poweroff.value, boot_params.sifive_test);
+  parse_command_line();
+  boot_info_print(boot_params);
+  setup_memblock(dtb_pa);
+  paging_init(boot_memblock, boot_params);
+  setup_devices();
+  print_vm_layout();
+  print_memory_summary();
+
+  if (ktest_requested) {
+    int failed = ktest_run(ktest_filter);
+    machine_power_off(failed == 0 ? POWEROFF_OK : POWEROFF_TEST_FAILED);
+  }
+  monitor_run();
+}

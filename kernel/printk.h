@@ -34,13 +34,18 @@ int ksnprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
 int vscnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int scnprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
 
+constexpr unsigned CON_PRINTBUFFER = 1u << 0;  // replay the log buffer when registered
+
 struct console {
   const char *name;
   void (*write)(struct console *con, const char *s, size_t len);
+  unsigned flags;  // CON_*
   struct console *next;
 };
 
-// Adds a console; everything already in the log buffer is replayed to it.
+// Adds a console. When it has CON_PRINTBUFFER, everything already in the log
+// buffer is replayed to it first (a console that takes over from a boot
+// console that already showed the log leaves the flag clear).
 void register_console(struct console *con);
 void unregister_console(struct console *con);
 

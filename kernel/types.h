@@ -18,6 +18,7 @@ using s64 = int64_t;
 // one takes an explicit phys_to_virt() through the arch interface.
 using phys_addr_t = u64;
 using pfn_t = u64;
+constexpr phys_addr_t PHYS_ADDR_MAX = ~phys_addr_t(0);
 
 constexpr unsigned PAGE_SHIFT = 12;
 constexpr u64 PAGE_SIZE = u64(1) << PAGE_SHIFT;

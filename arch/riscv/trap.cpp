@@ -1,1 +1,146 @@
-/* placeholder */
+// Trap dispatch: fixups for probed accesses, otherwise a fatal-fault report.
+#include <asm/csr.h>
+#include <asm/memlayout.h>
+#include <asm/sections.h>
+#include <asm/traps.h>
+
+#include "kernel/panic.h"
+#include "kernel/printk.h"
+#include "arch/arch.h"
+#include <asm/mmu.h>
+#include <asm/stacktrace.h>
+
+probe_fault last_probe_fault;
+
+extern "C" {
+struct exception_table_entry {
+  uintptr_t insn, fixup;
+};
+extern const exception_table_entry __ex_table_start[], __ex_table_end[];
+extern char probe_exec_ret[], probe_exec_fault[];
+}
+
+const char *scause_name(u64 cause) {
+  if (cause & CAUSE_INTERRUPT) {
+    switch (cause & ~CAUSE_INTERRUPT) {
+      case 1: return "supervisor software interrupt";
+      case 5: return "supervisor timer interrupt";
+      case 9: return "supervisor external interrupt";
+      default: return "unknown interrupt";
+    }
+  }
+  switch (cause) {
+    case EXC_INST_MISALIGNED: return "instruction address misaligned";
+    case EXC_INST_ACCESS: return "instruction access fault";
+    case EXC_ILLEGAL_INST: return "illegal instruction";
+    case EXC_BREAKPOINT: return "breakpoint";
+    case EXC_LOAD_MISALIGNED: return "load address misaligned";
+    case EXC_LOAD_ACCESS: return "load access fault";
+    case EXC_STORE_MISALIGNED: return "store/AMO address misaligned";
+    case EXC_STORE_ACCESS: return "store/AMO access fault";
+    case EXC_ECALL_U: return "environment call from U-mode";
+    case EXC_ECALL_S: return "environment call from S-mode";
+    case EXC_INST_PAGE_FAULT: return "instruction page fault";
+    case EXC_LOAD_PAGE_FAULT: return "load page fault";
+    case EXC_STORE_PAGE_FAULT: return "store/AMO page fault";
+    default: return "unknown exception";
+  }
+}
+
+void classify_address(uintptr_t a, char *buf, size_t size) {
+  const char *what;
+  if (a < PAGE_SIZE) what = "NULL page";
+  else if (a < USER_END) what = "user half (nothing is mapped there)";
+  else if (!sv39_canonical(a)) what = "non-canonical address";
+  else if (a >= kaddr(_stext) && a < kaddr(_etext)) what = "kernel text";
+  else if (a >= kaddr(_srodata) && a < kaddr(_erodata)) what = "kernel rodata";
+  else if (a >= kaddr(_sdata) && a < kaddr(_edata)) what = "kernel data";
+  else if (a >= kaddr(__bss_start) && a < kaddr(__bss_end)) what = "kernel bss";
+  else if (a >= KERNEL_VIRT_BASE) what = "kernel image area, outside the image";
+  else if (a >= MODULES_START && a < MODULES_END) what = "modules area (unused)";
+  else if (a >= PAGE_OFFSET && a < DIRECT_MAP_END)
+    what = direct_map_covers(a) ? "direct map (RAM)" : "direct map, beyond RAM";
+  else if (a >= VMALLOC_START_ADDR && a < VMALLOC_END_ADDR) what = "vmalloc area";
+  else if (a >= VMEMMAP_START && a < VMEMMAP_END) what = "vmemmap";
+  else if (a >= FIXADDR_START && a < FIXADDR_END) what = "fixmap (early ioremap)";
+  else what = "unused part of the kernel half";
+  scnprintf(buf, size, "%s", what);
+}
+
+static const exception_table_entry *search_exception_table(uintptr_t epc) {
+  for (const exception_table_entry *e = __ex_table_start; e < __ex_table_end; e++)
+    if (e->insn == epc) return e;
+  return nullptr;
+}
+
+static bool fixup_probe(pt_regs *regs) {
+  if (const exception_table_entry *e = search_exception_table(regs->epc)) {
+    regs->epc = e->fixup;
+  } else if ((regs->cause == EXC_INST_PAGE_FAULT || regs->cause == EXC_INST_ACCESS) &&
+             regs->ra == kaddr(probe_exec_ret)) {
+    regs->epc = kaddr(probe_exec_fault);  // the probed jump itself faulted
+  } else {
+    return false;
+  }
+  last_probe_fault.cause = regs->cause;
+  last_probe_fault.badaddr = regs->badaddr;
+  last_probe_fault.count++;
+  return true;
+}
+
+static bool is_page_fault(u64 cause) {
+  return cause == EXC_INST_PAGE_FAULT || cause == EXC_LOAD_PAGE_FAULT ||
+         cause == EXC_STORE_PAGE_FAULT || cause == EXC_INST_ACCESS ||
+         cause == EXC_LOAD_ACCESS || cause == EXC_STORE_ACCESS;
+}
+
+extern "C" void handle_trap(pt_regs *regs) {
+  if (regs->cause & CAUSE_INTERRUPT) {
+    pr_warn("unexpected %s (scause %#lx)\n", scause_name(regs->cause), regs->cause);
+    return;
+  }
+  if (fixup_probe(regs)) return;
+  if (is_page_fault(regs->cause)) {
+    if (regs->badaddr < PAGE_SIZE)
+      pr_alert("Unable to handle kernel NULL pointer dereference at virtual address %016lx\n",
+               regs->badaddr);
+    else
+      pr_alert("Unable to handle kernel paging request at virtual address %016lx\n",
+               regs->badaddr);
+  }
+  die(regs, scause_name(regs->cause));
+}
+
+void show_regs(const pt_regs *r) {
+  pr_alert("epc : %016lx ra : %016lx sp : %016lx\n", r->epc, r->ra, r->sp);
+  pr_alert(" gp : %016lx tp : %016lx t0 : %016lx\n", r->gp, r->tp, r->t0);
+  pr_alert(" t1 : %016lx t2 : %016lx s0 : %016lx\n", r->t1, r->t2, r->s0);
+  pr_alert(" s1 : %016lx a0 : %016lx a1 : %016lx\n", r->s1, r->a0, r->a1);
+  pr_alert(" a2 : %016lx a3 : %016lx a4 : %016lx\n", r->a2, r->a3, r->a4);
+  pr_alert(" a5 : %016lx a6 : %016lx a7 : %016lx\n", r->a5, r->a6, r->a7);
+  pr_alert(" s2 : %016lx s3 : %016lx s4 : %016lx\n", r->s2, r->s3, r->s4);
+  pr_alert(" s5 : %016lx s6 : %016lx s7 : %016lx\n", r->s5, r->s6, r->s7);
+  pr_alert(" s8 : %016lx s9 : %016lx s10: %016lx\n", r->s8, r->s9, r->s10);
+  pr_alert(" s11: %016lx t3 : %016lx t4 : %016lx\n", r->s11, r->t3, r->t4);
+  pr_alert(" t5 : %016lx t6 : %016lx\n", r->t5, r->t6);
+  pr_alert("status: %016lx badaddr: %016lx cause: %016lx\n", r->status, r->badaddr, r->cause);
+}
+
+void die(const pt_regs *regs, const char *what) {
+  static int die_counter;
+  char where[64];
+  pr_alert("Oops - %s [#%d]\n", what, ++die_counter);
+  pr_alert("CPU: %u\n", smp_processor_id());
+  show_regs(regs);
+  pr_alert("scause: %lu (%s)\n", regs->cause, scause_name(regs->cause));
+  if (is_page_fault(regs->cause) || regs->cause == EXC_LOAD_MISALIGNED ||
+      regs->cause == EXC_STORE_MISALIGNED) {
+    classify_address(regs->badaddr, where, sizeof(where));
+    pr_alert("faulting address %016lx: %s\n", regs->badaddr, where);
+  }
+  classify_address(regs->epc, where, sizeof(where));
+  pr_alert("epc %016lx: %s\n", regs->epc, where);
+  pr_alert("Call Trace:\n");
+  print_backtrace(regs->epc, regs->s0);
+  panic_end("Fatal exception");
+}

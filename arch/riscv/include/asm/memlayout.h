@@ -29,3 +29,8 @@ constexpr uintptr_t KERNEL_VIRT_BASE = 0xffffffff80000000ul;
 constexpr uintptr_t KERNEL_LINK_ADDR = 0xffffffff80200000ul;
 
 constexpr u64 DIRECT_MAP_SIZE = DIRECT_MAP_END - PAGE_OFFSET;
+
+// Early ioremap window (Linux's fixmap sits here too): device registers the
+// kernel needs from boot on (UART, poweroff) are mapped into it.
+constexpr uintptr_t FIXADDR_START = 0xffffffc4fea00000ul;
+constexpr uintptr_t FIXADDR_END = 0xffffffc4ff000000ul;

@@ -1,0 +1,29 @@
+// Trap handling (arch/riscv/trap.cpp) and probed accesses (trap_entry.S).
+#pragma once
+
+#include "kernel/types.h"
+#include <asm/ptrace.h>
+
+extern "C" {
+// Each returns 0, or -EFAULT when the access faulted (the fault is recorded
+// in last_probe_fault instead of being a kernel bug).
+long probe_read_u64(const void *addr, u64 *val);
+long probe_write_u8(void *addr, u8 val);
+long probe_exec(const void *addr);  // addr must hold a `ret` instruction
+void handle_trap(pt_regs *regs);
+}
+
+struct probe_fault {
+  u64 cause;
+  u64 badaddr;
+  unsigned long count;  // faults fixed up since boot
+};
+extern probe_fault last_probe_fault;
+
+// Decodes scause in words ("load page fault", "supervisor timer interrupt").
+const char *scause_name(u64 cause);
+// Writes where a virtual address lies ("NULL page", "kernel text",
+// "direct map", "vmalloc area", "user half", ...) into buf.
+void classify_address(uintptr_t addr, char *buf, size_t size);
+// Prints the report of a fatal trap and powers off with a failing status.
+__noreturn void die(const pt_regs *regs, const char *what);

@@ -1,0 +1,14 @@
+// What the boot sequence (kernel/main.cpp) learned, for the rest of the kernel.
+#pragma once
+
+#include "kernel/fdt.h"
+#include "mm/memblock.h"
+
+#define KERNEL_VERSION "0.1"
+
+extern boot_info boot_params;      // from the device tree
+extern memblock boot_memblock;     // boot-time physical memory
+extern phys_addr_t boot_dtb_pa;    // where the firmware put the device tree
+extern u32 boot_dtb_size;          // its header's totalsize
+extern unsigned long boot_hartid;  // the hart that booted
+extern bool mm_check_enabled;      // mm.check=1

@@ -1,0 +1,124 @@
+// The monitor commands of the boot layer. Subsystems add their own next to
+// their code with MONITOR_COMMAND.
+#include <asm/mmu.h>
+#include <asm/sections.h>
+#include <asm/traps.h>
+
+#include "arch/arch.h"
+#include "kernel/boot.h"
+#include "kernel/cmdline.h"
+#include "kernel/ktest.h"
+#include "kernel/monitor.h"
+#include "kernel/panic.h"
+#include "kernel/poweroff.h"
+#include "kernel/printk.h"
+#include "kernel/string.h"
+
+static int cmd_poweroff(int argc, char **argv) {
+  u64 status = 0;
+  if (argc > 1 && (parse_u64(argv[1], &status) || status > 0xffff)) {
+    printk("poweroff: status must be a number from 0 to 65535\n");
+    return 1;
+  }
+  printk("Power down.\n");
+  machine_power_off(int(status));
+}
+MONITOR_COMMAND(poweroff_cmd, "poweroff", "[status]", "power the machine off (QEMU exits with status)", cmd_poweroff);
+
+static int cmd_dmesg(int, char **) {
+  static char buf[16384];
+  size_t n = log_buf_copy(buf, sizeof(buf));
+  // The console already shows new messages; print the saved text raw.
+  for (size_t i = 0; i < n; i += 512) printk(KERN_CONT "%.*s", int(n - i < 512 ? n - i : 512), buf + i);
+  return 0;
+}
+MONITOR_COMMAND(dmesg_cmd, "dmesg", "", "print the kernel log buffer", cmd_dmesg);
+
+static int cmd_bootinfo(int, char **) {
+  boot_info_print(boot_params);
+  return 0;
+}
+MONITOR_COMMAND(bootinfo_cmd, "bootinfo", "", "what the device tree described", cmd_bootinfo);
+
+static int cmd_memblock(int, char **) {
+  memblock_dump(boot_memblock);
+  return 0;
+}
+MONITOR_COMMAND(memblock_cmd, "memblock", "", "memblock's memory and reserved tables", cmd_memblock);
+
+static int cmd_layout(int, char **) {
+  print_vm_layout();
+  return 0;
+}
+MONITOR_COMMAND(layout_cmd, "layout", "", "the virtual memory layout", cmd_layout);
+
+static int cmd_ptdump(int, char **) {
+  ptdump_kernel();
+  return 0;
+}
+MONITOR_COMMAND(ptdump_cmd, "ptdump", "", "every mapping of the kernel page table", cmd_ptdump);
+
+static int cmd_ktest(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "list") == 0) {
+    ktest_list();
+    return 0;
+  }
+  return ktest_run(argc > 1 ? argv[1] : nullptr) == 0 ? 0 : 1;
+}
+MONITOR_COMMAND(ktest_cmd, "ktest", "[list|suite,...]", "run in-kernel test suites (KTAP output)", cmd_ktest);
+
+static int cmd_peek(int argc, char **argv) {
+  u64 addr, val;
+  if (argc != 2 || parse_u64(argv[1], &addr)) {
+    printk("usage: peek <address>   (hex with 0x, or decimal)\n");
+    return 1;
+  }
+  char where[64];
+  classify_address(addr, where, sizeof(where));
+  if (probe_read_u64(reinterpret_cast<const void *>(addr), &val)) {
+    printk("%016lx: not readable (%s, %s)\n", addr, scause_name(last_probe_fault.cause), where);
+    return 1;
+  }
+  printk("%016lx: %016lx  (%s)\n", addr, val, where);
+  return 0;
+}
+MONITOR_COMMAND(peek_cmd, "peek", "<address>", "read 8 bytes, safely (a fault is reported, not fatal)", cmd_peek);
+
+static const char fault_rodata_target[8] = "rodata";
+static u32 fault_data_insn = 0x00008067;  // `ret`, in writable data
+
+static int cmd_fault(int argc, char **argv) {
+  const char *kind = argc > 1 ? argv[1] : "";
+  if (strcmp(kind, "null") == 0) {
+    printk("dereferencing NULL...\n");
+    return *static_cast<volatile int *>(nullptr);
+  }
+  if (strcmp(kind, "user") == 0) {
+    printk("reading the user half at 0x10000...\n");
+    return *reinterpret_cast<volatile int *>(0x10000ul);
+  }
+  if (strcmp(kind, "wx") == 0) {
+    printk("writing to kernel rodata...\n");
+    *const_cast<volatile char *>(&fault_rodata_target[0]) = 'X';
+    return 0;
+  }
+  if (strcmp(kind, "exec") == 0) {
+    printk("executing kernel data...\n");
+    reinterpret_cast<void (*)()>(&fault_data_insn)();
+    return 0;
+  }
+  if (strcmp(kind, "bug") == 0) BUG();
+  if (strcmp(kind, "panic") == 0) panic("requested from the monitor");
+  printk("usage: fault null|user|wx|exec|bug|panic\n");
+  return 1;
+}
+MONITOR_COMMAND(fault_cmd, "fault", "null|user|wx|exec|bug|panic", "crash on purpose, to see the report", cmd_fault);
+
+extern "C" const kernel_param __kernel_params_start[], __kernel_params_end[];
+
+static int cmd_params(int, char **) {
+  for (const kernel_param *p = __kernel_params_start; p < __kernel_params_end; p++)
+    printk("  %-14s %s\n", p->name, p->help);
+  return 0;
+}
+MONITOR_COMMAND(params_cmd, "params", "", "the kernel command line parameters", cmd_params);
