@@ -1,6 +1,10 @@
 // Error numbers, with Linux's values. Functions return 0 or -Exxx.
 #pragma once
 
+#if MM_HOST
+// The host's libc defines these as macros, with the same (Linux) values.
+#include <errno.h>
+#else
 constexpr int ENOENT = 2;
 constexpr int E2BIG = 7;
 constexpr int ENOMEM = 12;
@@ -11,3 +15,4 @@ constexpr int EINVAL = 22;
 constexpr int ENOSPC = 28;
 constexpr int ERANGE = 34;
 constexpr int EOVERFLOW = 75;
+#endif

@@ -48,7 +48,7 @@ line_event line_edit_feed(line_editor &ed, int c, echo_fn echo) {
       break;
   }
   if (c < 0x20 || c > 0x7e) return line_event::none;  // other controls are ignored
-  if (ed.len + 1 >= LINE_MAX) {
+  if (ed.len + 1 >= MONITOR_LINE_MAX) {
     echo("\a", 1);  // full: ring the bell rather than lose the line
     return line_event::none;
   }

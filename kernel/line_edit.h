@@ -7,10 +7,10 @@
 
 #include "kernel/types.h"
 
-constexpr size_t LINE_MAX = 256;
+constexpr size_t MONITOR_LINE_MAX = 256;
 
 struct line_editor {
-  char buf[LINE_MAX];  // always NUL-terminated
+  char buf[MONITOR_LINE_MAX];  // always NUL-terminated
   size_t len;
   bool last_was_cr;
   u8 esc_state;  // 0: none, 1: after ESC, 2: inside "ESC ["

@@ -54,7 +54,9 @@ _start:
   srli t2, t1, 12
   slli t2, t2, 10
   ori t2, t2, 1                 /* V: a pointer to the next level */
-  sd t2, (510 * 8)(t0)
+  li t3, 4080                  /* 510 * 8 */
+  add t3, t3, t0
+  sd t2, 0(t3)
   li t2, 0
   li t5, EARLY_IMAGE_PMDS
 4:
