@@ -6,6 +6,7 @@
 #include "kernel/boot.h"
 #include "kernel/cmdline.h"
 #include "kernel/errno.h"
+#include "kernel/kallsyms.h"
 #include "kernel/ktest.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
@@ -239,3 +240,30 @@ static void cpus_and_nodes_consistent(ktest *t) {
 
 KTEST_SUITE(fdt, KTEST_CASE(reparse_gives_same_result), KTEST_CASE(truncated_blob_is_refused),
             KTEST_CASE(cpus_and_nodes_consistent));
+
+// ---- kallsyms ---------------------------------------------------------------
+
+extern "C" void kernel_main(unsigned long, phys_addr_t);
+
+static void names_functions(ktest *t) {
+  const char *name;
+  uintptr_t off, size;
+  uintptr_t fn = reinterpret_cast<uintptr_t>(&ktest_run);
+  KTEST_ASSERT_TRUE(t, kallsyms_lookup(fn + 4, &name, &off, &size));
+  KTEST_EXPECT_STREQ(t, name, "ktest_run");
+  KTEST_EXPECT_EQ(t, off, 4u);
+  KTEST_EXPECT_TRUE(t, size > 4);
+  KTEST_EXPECT_EQ(t, kallsyms_lookup_name("kernel_main"), reinterpret_cast<uintptr_t>(&kernel_main));
+  char buf[64];
+  sprint_symbol(buf, sizeof(buf), fn);
+  KTEST_EXPECT_EQ(t, strncmp(buf, "ktest_run+0x0/0x", 16), 0);
+}
+
+static void data_is_not_a_function(ktest *t) {
+  const char *name;
+  uintptr_t off, size;
+  KTEST_EXPECT_FALSE(t, kallsyms_lookup(kaddr(never_written_bss), &name, &off, &size));
+  KTEST_EXPECT_FALSE(t, kallsyms_lookup(0, &name, &off, &size));
+}
+
+KTEST_SUITE(kallsyms, KTEST_CASE(names_functions), KTEST_CASE(data_is_not_a_function));

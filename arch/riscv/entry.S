@@ -107,6 +107,8 @@ _start:
 5:
   wfi
   j 5b
+  .type _start, @function
+  .size _start, . - _start
 
   .section .bss.boot, "aw", @nobits
   .balign 4096

@@ -141,8 +141,10 @@ bool direct_map_covers(uintptr_t va) {
   return false;
 }
 
+// end is exclusive; 0 stands for the top of the address space.
 static void print_range(const char *name, uintptr_t start, uintptr_t end) {
   u64 size = end - start;
+  if (end == 0) end = ~uintptr_t(0);
   if (size >= SZ_1G) pr_notice("%14s : 0x%016lx - 0x%016lx   (%4lu GB)\n", name, start, end, size >> 30);
   else if (size >= SZ_1M) pr_notice("%14s : 0x%016lx - 0x%016lx   (%4lu MB)\n", name, start, end, size >> 20);
   else pr_notice("%14s : 0x%016lx - 0x%016lx   (%4lu kB)\n", name, start, end, size >> 10);
@@ -158,7 +160,7 @@ void print_vm_layout() {
   print_range("vmalloc", VMALLOC_START_ADDR, VMALLOC_END_ADDR);
   print_range("lowmem", PAGE_OFFSET, PAGE_OFFSET + (top - phys_ram_base));
   print_range("modules", MODULES_START, MODULES_END);
-  print_range("kernel", KERNEL_VIRT_BASE, ~uintptr_t(0));
+  print_range("kernel", KERNEL_VIRT_BASE, 0);
   print_range(".text", kaddr(_stext), kaddr(_etext));
   print_range(".rodata", kaddr(_srodata), kaddr(_erodata));
   print_range(".data", kaddr(_sdata), kaddr(_edata));

@@ -1,6 +1,7 @@
 #include <asm/sections.h>
 #include <asm/stacktrace.h>
 
+#include "kernel/kallsyms.h"
 #include "kernel/printk.h"
 
 // Only the boot stack exists until SMP brings per-CPU stacks.
@@ -24,7 +25,10 @@ static void walk_stackframe(uintptr_t pc, uintptr_t fp, F &&visit) {
 
 void print_backtrace(uintptr_t pc, uintptr_t fp) {
   walk_stackframe(pc, fp, [](uintptr_t addr) {
-    printk(KERN_ALERT "[<%016lx>]%s\n", addr, in_kernel_text(addr) ? "" : " (not kernel text)");
+    char sym[96];
+    if (in_kernel_text(addr)) sprint_symbol(sym, sizeof(sym), addr);
+    else scnprintf(sym, sizeof(sym), "(not kernel text)");
+    printk(KERN_ALERT "[<%016lx>] %s\n", addr, sym);
     return true;
   });
 }

@@ -4,6 +4,7 @@
 #include <asm/sections.h>
 #include <asm/traps.h>
 
+#include "kernel/kallsyms.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "arch/arch.h"
@@ -112,6 +113,11 @@ extern "C" void handle_trap(pt_regs *regs) {
 }
 
 void show_regs(const pt_regs *r) {
+  char sym[96];
+  sprint_symbol(sym, sizeof(sym), r->epc);
+  pr_alert("epc : %s\n", sym);
+  sprint_symbol(sym, sizeof(sym), r->ra);
+  pr_alert(" ra : %s\n", sym);
   pr_alert("epc : %016lx ra : %016lx sp : %016lx\n", r->epc, r->ra, r->sp);
   pr_alert(" gp : %016lx tp : %016lx t0 : %016lx\n", r->gp, r->tp, r->t0);
   pr_alert(" t1 : %016lx t2 : %016lx s0 : %016lx\n", r->t1, r->t2, r->s0);
