@@ -10,5 +10,6 @@ extern boot_info boot_params;      // from the device tree
 extern memblock boot_memblock;     // boot-time physical memory
 extern phys_addr_t boot_dtb_pa;    // where the firmware put the device tree
 extern u32 boot_dtb_size;          // its header's totalsize
+extern phys_addr_t boot_dtb_copy_pa;  // a copy in memblock memory, reachable after paging
 extern unsigned long boot_hartid;  // the hart that booted
 extern bool mm_check_enabled;      // mm.check=1

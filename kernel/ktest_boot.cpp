@@ -207,7 +207,7 @@ static boot_info reparsed;
 static u8 blob_copy[64 * 1024];
 
 static void reparse_gives_same_result(ktest *t) {
-  const void *blob = phys_to_virt(boot_dtb_pa);
+  const void *blob = phys_to_virt(boot_dtb_copy_pa);
   KTEST_ASSERT_TRUE(t, fdt_parse(blob, boot_dtb_size, &reparsed, nullptr) == fdt_error::ok);
   KTEST_EXPECT_EQ(t, reparsed.nr_memory, boot_params.nr_memory);
   KTEST_EXPECT_EQ(t, reparsed.nr_reserved, boot_params.nr_reserved);
@@ -218,7 +218,7 @@ static void reparse_gives_same_result(ktest *t) {
 
 static void truncated_blob_is_refused(ktest *t) {
   if (boot_dtb_size > sizeof(blob_copy)) return ktest_skip(t, "device tree larger than the test buffer");
-  memcpy(blob_copy, phys_to_virt(boot_dtb_pa), boot_dtb_size);
+  memcpy(blob_copy, phys_to_virt(boot_dtb_copy_pa), boot_dtb_size);
   fdt_diag diag;
   KTEST_EXPECT_TRUE(t, fdt_parse(blob_copy, boot_dtb_size - 1, &reparsed, &diag) != fdt_error::ok);
   KTEST_EXPECT_LT(t, diag.offset, boot_dtb_size);

@@ -25,6 +25,7 @@
 boot_info boot_params;
 memblock boot_memblock;
 phys_addr_t boot_dtb_pa;
+phys_addr_t boot_dtb_copy_pa;
 u32 boot_dtb_size;
 unsigned long boot_hartid;
 static char command_line[FDT_BOOTARGS_MAX];
@@ -138,6 +139,16 @@ static void setup_memblock(phys_addr_t dtb_pa) {
   if (memblock_debug) memblock_dump(mb);
 }
 
+// The firmware may leave the device tree outside the memory it describes
+// (QEMU puts it at the top of its RAM, whatever the tree says), where the
+// direct map will not reach it. Like Linux, keep a copy in memblock memory.
+static void copy_device_tree(phys_addr_t dtb_pa) {
+  phys_addr_t copy = memblock_phys_alloc(boot_memblock, boot_dtb_size, 8);
+  if (!copy) panic("no memory for a copy of the device tree (%u bytes)", boot_dtb_size);
+  memcpy(reinterpret_cast<void *>(copy), reinterpret_cast<const void *>(dtb_pa), boot_dtb_size);
+  boot_dtb_copy_pa = copy;
+}
+
 static void setup_devices() {
   if (boot_params.poweroff.present) {
     auto *base = static_cast<u8 *>(ioremap(boot_params.poweroff.base, PAGE_SIZE));
@@ -182,6 +193,7 @@ extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa)
   parse_command_line();
   boot_info_print(boot_params);
   setup_memblock(dtb_pa);
+  copy_device_tree(dtb_pa);
   paging_init(boot_memblock, boot_params);
   setup_devices();
   print_vm_layout();
