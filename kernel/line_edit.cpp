@@ -15,13 +15,21 @@ static void erase_one(line_editor &ed, echo_fn echo) {
 line_event line_edit_feed(line_editor &ed, int c, echo_fn echo) {
   bool after_cr = ed.last_was_cr;
   ed.last_was_cr = c == '\r';
-  if (ed.esc_state == 1) {  // ESC seen: '[' starts a CSI sequence, anything else ends it
-    ed.esc_state = c == '[' ? 2 : 0;
-    return line_event::none;
-  }
-  if (ed.esc_state == 2) {  // CSI parameters run until a final byte 0x40..0x7e
-    if (c >= 0x40 && c <= 0x7e) ed.esc_state = 0;
-    return line_event::none;
+  // Escape sequences (arrow keys send ESC [ A) are swallowed whole. A byte
+  // that cannot continue one ends it and is then taken as typed, so that
+  // ESC followed by Enter still ends the line.
+  if (ed.esc_state == 1) {
+    if (c == '[') {
+      ed.esc_state = 2;
+      return line_event::none;
+    }
+    ed.esc_state = 0;
+  } else if (ed.esc_state == 2) {
+    if (c >= 0x20 && c <= 0x7e) {  // parameters and intermediates, then a final byte
+      if (c >= 0x40) ed.esc_state = 0;
+      return line_event::none;
+    }
+    ed.esc_state = 0;
   }
   switch (c) {
     case '\n':

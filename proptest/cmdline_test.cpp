@@ -163,16 +163,30 @@ RC_GTEST_PROP(LineEdit, MatchesModel, ()) {
   line_edit_reset(ed);
   echoed.clear();
   std::string model;
-  int esc = 0;
-  for (int k : keys) {
-    line_event ev = line_edit_feed(ed, k, echo_to_string);
-    RC_ASSERT(ev == line_event::none);
-    if (esc == 1) esc = k == '[' ? 2 : 0;
-    else if (esc == 2) esc = (k >= 0x40 && k <= 0x7e) ? 0 : 2;
-    else if (k == 0x1b) esc = 1;
+  int esc = 0;  // 0: none, 1: after ESC, 2: inside ESC [
+  // The model: escape sequences vanish; a byte that cannot continue one is typed.
+  auto model_step = [&](int k) {
+    if (esc == 1) {
+      esc = 0;
+      if (k == '[') {
+        esc = 2;
+        return;
+      }
+    } else if (esc == 2) {
+      if (k >= 0x20 && k <= 0x7e) {
+        if (k >= 0x40) esc = 0;
+        return;
+      }
+      esc = 0;
+    }
+    if (k == 0x1b) esc = 1;
     else if (k == 0x7f || k == '\b') { if (!model.empty()) model.pop_back(); }
     else if (k == 0x15) model.clear();
     else if (k >= 0x20 && k < 0x7f && model.size() + 1 < MONITOR_LINE_MAX) model += char(k);
+  };
+  for (int k : keys) {
+    RC_ASSERT(line_edit_feed(ed, k, echo_to_string) == line_event::none);
+    model_step(k);
     RC_ASSERT(std::string(ed.buf) == model);
     RC_ASSERT(ed.len == model.size());
   }
