@@ -1,0 +1,19 @@
+#include "kernel/seq_out.h"
+
+#include "kernel/printk.h"
+#include "kernel/string.h"
+
+void seq_printf(seq_out &out, const char *fmt, ...) {
+  char line[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vscnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  out.write(out.ctx, line, size_t(n));
+}
+
+void seq_puts(seq_out &out, const char *s) { out.write(out.ctx, s, strlen(s)); }
+
+static void console_write(void *, const char *s, size_t len) { printk(KERN_CONT "%.*s", int(len), s); }
+
+seq_out console_seq_out() { return {console_write, nullptr}; }

@@ -1,0 +1,80 @@
+// Spinlocks: ticket locks, so that waiters are served in arrival order (a
+// fair lock, unlike a test-and-set one). Built on the compiler's __atomic
+// builtins, which work on both targets; the host's "CPUs" are threads.
+//
+// Lock order (outermost first): zone->lock (page allocator) may be taken
+// with a pcp lock held, never the reverse.
+//
+// The _irqsave variants also mask this CPU's interrupts, for data that an
+// interrupt handler may touch. RAII guards release on every return path.
+#pragma once
+
+#include "arch/arch.h"
+#include "kernel/types.h"
+
+struct spinlock_t {
+  u32 next = 0;   // the next ticket to hand out
+  u32 owner = 0;  // the ticket being served
+};
+
+inline void spin_lock_init(spinlock_t *l) {
+  l->next = 0;
+  l->owner = 0;
+}
+
+inline void spin_lock(spinlock_t *l) {
+  u32 ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
+  while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket) cpu_relax();
+}
+
+// Takes the lock only if nobody holds or waits for it. Returns true if taken.
+inline bool spin_trylock(spinlock_t *l) {
+  u32 owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
+  u32 expected = owner;
+  return __atomic_compare_exchange_n(&l->next, &expected, owner + 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED);
+}
+
+inline void spin_unlock(spinlock_t *l) {
+  __atomic_store_n(&l->owner, l->owner + 1, __ATOMIC_RELEASE);
+}
+
+inline bool spin_is_locked(const spinlock_t *l) {
+  return __atomic_load_n(&l->next, __ATOMIC_RELAXED) != __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
+}
+
+inline unsigned long spin_lock_irqsave(spinlock_t *l) {
+  unsigned long flags = local_irq_save();
+  spin_lock(l);
+  return flags;
+}
+
+inline void spin_unlock_irqrestore(spinlock_t *l, unsigned long flags) {
+  spin_unlock(l);
+  local_irq_restore(flags);
+}
+
+// Holds l for the guard's lifetime.
+class spin_lock_guard {
+ public:
+  explicit spin_lock_guard(spinlock_t &l) : lock_(l) { spin_lock(&lock_); }
+  ~spin_lock_guard() { spin_unlock(&lock_); }
+  spin_lock_guard(const spin_lock_guard &) = delete;
+  spin_lock_guard &operator=(const spin_lock_guard &) = delete;
+
+ private:
+  spinlock_t &lock_;
+};
+
+// Holds l with this CPU's interrupts masked for the guard's lifetime.
+class spin_lock_irqsave_guard {
+ public:
+  explicit spin_lock_irqsave_guard(spinlock_t &l) : lock_(l), flags_(spin_lock_irqsave(&l)) {}
+  ~spin_lock_irqsave_guard() { spin_unlock_irqrestore(&lock_, flags_); }
+  spin_lock_irqsave_guard(const spin_lock_irqsave_guard &) = delete;
+  spin_lock_irqsave_guard &operator=(const spin_lock_irqsave_guard &) = delete;
+
+ private:
+  spinlock_t &lock_;
+  unsigned long flags_;
+};

@@ -1,0 +1,162 @@
+// Nodes and zones: how physical memory is organised for the page allocator
+// (Linux's include/linux/mmzone.h, written fresh).
+//
+//   mem_system     one machine's memory: its nodes, the zone boundary table,
+//                  the tunables (min_free_kbytes, ...) and the shrinkers. The
+//                  kernel owns one; host tests build as many as they like.
+//   pglist_data    a NUMA node: its mem_map (a struct page per frame from
+//                  node_start_pfn) and its zones.
+//   zone           a range of the node's frames with its own free lists,
+//                  watermarks, lowmem_reserve, per-CPU lists and counters.
+//
+// Invariants (checked by mm/check):
+//   - a free block of order k sits on free_area[k] of its zone, is 2^k-aligned
+//     in pfn, lies inside the zone, and has PG_buddy and private_ == k on its
+//     first page only; its buddy of the same order is never free too (merging
+//     is complete);
+//   - free_area[k].nr_free equals the length of its list;
+//   - vm_stat[NR_FREE_PAGES] equals the pages on the buddy lists (pages on
+//     per-CPU lists are not free for the watermarks, as in Linux), and each
+//     pcp.count equals the pages on its lists;
+//   - managed_pages = free + per-CPU + allocated pages of the zone.
+#pragma once
+
+#include "kernel/list.h"
+#include "kernel/numa.h"
+#include "kernel/spinlock.h"
+#include "kernel/types.h"
+#include "mm/gfp.h"
+#include "mm/page.h"
+#include "mm/zone_type.h"
+
+constexpr unsigned MAX_PAGE_ORDER = 10;  // 4 MiB blocks with 4 KiB pages
+constexpr unsigned NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1;
+constexpr unsigned PAGE_ALLOC_COSTLY_ORDER = 3;
+constexpr unsigned NR_PCP_ORDERS = PAGE_ALLOC_COSTLY_ORDER + 1;  // orders kept on per-CPU lists
+constexpr unsigned NR_CPUS = 8;
+
+enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
+
+// Per-zone counters (Linux's vm_stat items and vm events that matter here).
+enum zone_stat_item {
+  NR_FREE_PAGES,      // pages on the buddy lists
+  NR_ZONE_ALLOCATED,  // pages handed out and not yet freed
+  NR_PCP_PAGES,       // pages on the per-CPU lists of every CPU
+  NR_VM_ZONE_STAT_ITEMS,
+};
+enum zone_event_item {
+  PGALLOC,         // successful allocations (pages)
+  PGFREE,          // frees (pages)
+  PGALLOC_FAIL,    // failed attempts in this zone's fast path
+  PGBAD,           // bad-page reports about this zone's pages
+  NR_ZONE_EVENTS,
+};
+
+struct free_area {
+  list_head free_list;
+  unsigned long nr_free;  // blocks (not pages) on free_list
+};
+
+// One CPU's cache of free pages for one zone. Batches move between it and the
+// buddy lists under the zone lock; its own lock is only contended by drains.
+struct per_cpu_pages {
+  spinlock_t lock;
+  int count;   // pages on all lists
+  int high;    // above this, free back `batch` pages
+  int batch;   // pages moved at a time
+  list_head lists[NR_PCP_ORDERS];
+};
+
+struct pglist_data;
+
+struct zone {
+  // Read-mostly.
+  unsigned long _watermark[NR_WMARK];
+  unsigned long nr_reserved_highatomic;  // always 0: no migrate types (docs/page_alloc.md)
+  long lowmem_reserve[MAX_NR_ZONES];
+  pglist_data *zone_pgdat;
+  page *zone_mem_map;  // struct page of zone_start_pfn
+  unsigned long zone_start_pfn;
+  unsigned long spanned_pages;  // zone_end_pfn - zone_start_pfn, holes included
+  unsigned long present_pages;  // memory in the span
+  unsigned long managed_pages;  // given to the page allocator
+  const char *name;
+  zone_type idx;
+  per_cpu_pages pcp[NR_CPUS];
+
+  // Written by the allocator, under lock.
+  spinlock_t lock;
+  free_area free_area[NR_PAGE_ORDERS];
+  long vm_stat[NR_VM_ZONE_STAT_ITEMS];  // atomic updates
+  unsigned long events[NR_ZONE_EVENTS];
+};
+
+inline bool populated_zone(const zone *z) { return z->present_pages != 0; }
+inline bool managed_zone(const zone *z) { return z->managed_pages != 0; }
+inline unsigned long zone_end_pfn(const zone *z) { return z->zone_start_pfn + z->spanned_pages; }
+inline bool zone_spans_pfn(const zone *z, unsigned long pfn) {
+  return pfn >= z->zone_start_pfn && pfn < zone_end_pfn(z);
+}
+inline unsigned long min_wmark_pages(const zone *z) { return z->_watermark[WMARK_MIN]; }
+inline unsigned long low_wmark_pages(const zone *z) { return z->_watermark[WMARK_LOW]; }
+inline unsigned long high_wmark_pages(const zone *z) { return z->_watermark[WMARK_HIGH]; }
+inline long zone_page_state(const zone *z, zone_stat_item item) {
+  return __atomic_load_n(&z->vm_stat[item], __ATOMIC_RELAXED);
+}
+inline void zone_page_state_add(zone *z, zone_stat_item item, long delta) {
+  __atomic_fetch_add(&z->vm_stat[item], delta, __ATOMIC_RELAXED);
+}
+
+struct mem_system;
+
+struct pglist_data {
+  zone node_zones[MAX_NR_ZONES];
+  int node_id;
+  unsigned long node_start_pfn;
+  unsigned long node_spanned_pages;
+  unsigned long node_present_pages;
+  page *node_mem_map;  // struct page of node_start_pfn
+  mem_system *ms;
+  // Zonelist: every populated zone this node falls back to, in order
+  // (own zones high to low, then other nodes by distance).
+  zone *zonelist[MAX_NUMNODES * MAX_NR_ZONES + 1];
+  bool kswapd_wanted;     // an allocation fell below the low watermark
+  int kswapd_highest_zoneidx;
+  unsigned nr_cpus;       // CPUs of this node (for pcp high)
+};
+
+inline unsigned long pgdat_end_pfn(const pglist_data *n) { return n->node_start_pfn + n->node_spanned_pages; }
+
+struct shrinker;
+
+// One machine's physical memory. Filled by mem_system_init (mm/page_alloc.h).
+struct mem_system {
+  pglist_data *node_data[MAX_NUMNODES];  // nullptr for nodes without memory
+  u8 node_distance[MAX_NUMNODES][MAX_NUMNODES];
+  int cpu_to_node[NR_CPUS];
+  unsigned nr_cpus;
+  unsigned long max_zone_pfn[MAX_NR_ZONES];  // the zone boundary table (exclusive ends)
+
+  // Tunables, with Linux's defaults.
+  int min_free_kbytes;           // from the int_sqrt rule unless user_min_free_kbytes
+  int user_min_free_kbytes;      // 0: not set on the command line
+  int watermark_scale_factor;    // 10: 0.1% of the zone between watermarks
+  int lowmem_reserve_ratio[MAX_NR_ZONES];
+  bool pcp_disabled;             // every allocation goes to the buddy lists
+
+  unsigned long totalram_pages;      // managed pages of every zone
+  unsigned long totalreserve_pages;  // what MemAvailable keeps back
+
+  spinlock_t shrinker_lock;
+  list_head shrinkers;
+  unsigned long bad_pages;  // Bad page state reports
+};
+
+inline pglist_data *NODE_DATA(const mem_system &ms, int nid) { return ms.node_data[nid]; }
+
+#define for_each_online_pgdat(ms, pgdat)                                   \
+  for (int __nid = 0; __nid < int(MAX_NUMNODES); __nid++)                  \
+    if (pglist_data *pgdat = (ms).node_data[__nid]; pgdat != nullptr)
+
+#define for_each_zone_of(pgdat, z) \
+  for (zone *z = (pgdat)->node_zones; z < (pgdat)->node_zones + MAX_NR_ZONES; z++)

@@ -1,0 +1,109 @@
+// The page allocator: Linux's buddy allocator with per-CPU lists, watermarks
+// and zone fallback (mm/page_alloc.c), written fresh.
+//
+// Basic algorithm:
+//  1. Free memory of each zone is kept as blocks of 2^order pages (order
+//     0..MAX_PAGE_ORDER), each naturally aligned, on free_area[order].
+//  2. Allocating order k takes the smallest free block of order >= k and
+//     splits it, putting the unused halves back on the lower lists.
+//  3. Freeing a block merges it with its buddy (the block whose pfn differs
+//     in bit `order`) as long as that buddy is free and of the same order.
+//  4. Orders up to PAGE_ALLOC_COSTLY_ORDER go through a per-CPU list first,
+//     refilled from and drained to the buddy lists `batch` pages at a time.
+//  5. A request walks its zonelist (own node's zones from gfp_zone() down,
+//     then other nodes by distance) and takes from the first zone that passes
+//     the watermark check: first against the low watermark; then, after
+//     waking kswapd, against min as reduced by the request's reserves; then
+//     after direct reclaim and draining the per-CPU lists.
+//
+// Every function takes the mem_system it works on; the forms without one
+// use the kernel's instance (system_mem), as Linux callers expect.
+#pragma once
+
+#include "arch/arch.h"
+#include "mm/gfp.h"
+#include "mm/mmzone.h"
+#include "mm/page.h"
+
+struct memblock;
+
+// What the machine (or a host test) decides about its memory.
+struct mem_layout {
+  unsigned long max_zone_pfn[MAX_NR_ZONES];  // exclusive end pfn of each zone (0: empty)
+  u8 node_distance[MAX_NUMNODES][MAX_NUMNODES];  // 0: LOCAL/REMOTE_DISTANCE defaults
+  int cpu_to_node[NR_CPUS];
+  unsigned nr_cpus;          // 1..NR_CPUS
+  int min_free_kbytes;       // 0: Linux's int_sqrt rule
+};
+
+// Builds ms over memblock's memory: a pglist_data and mem_map per node (taken
+// from memblock), zones cut by max_zone_pfn, every free memblock range given
+// to the buddy lists (memblock_free_all) and everything else PG_reserved, then
+// watermarks, lowmem_reserve and per-CPU lists. memblock must not be used for
+// allocation afterwards.
+// Returns 0, -EINVAL for a layout that makes no sense (no memory, zone limits
+// not ascending, a cpu on a node out of range), or -ENOMEM if memblock cannot
+// hold the mem_maps; ms is unusable on failure.
+int mem_system_init(mem_system *ms, memblock &mb, const mem_layout &layout);
+
+// The kernel's instance (set by the boot code; host tests may point it at theirs).
+extern mem_system *system_mem;
+
+// ---- pfn, page and address conversions ------------------------------------------
+// Returns nullptr for a pfn that no node spans.
+page *pfn_to_page(const mem_system &ms, unsigned long pfn);
+unsigned long page_to_pfn(const mem_system &ms, const page *p);
+zone *page_zone(const mem_system &ms, const page *p);
+inline phys_addr_t page_to_phys(const mem_system &ms, const page *p) { return PFN_PHYS(page_to_pfn(ms, p)); }
+// The direct-map address of the page; nullptr for highmem pages.
+void *page_address(const mem_system &ms, const page *p);
+page *virt_to_page(const mem_system &ms, const void *addr);
+bool pfn_valid(const mem_system &ms, unsigned long pfn);
+
+page *pfn_to_page(unsigned long pfn);
+unsigned long page_to_pfn(const page *p);
+void *page_address(const page *p);
+page *virt_to_page(const void *addr);
+
+// ---- allocation --------------------------------------------------------------------
+// Returns the first page of 2^order contiguous, naturally aligned frames from a
+// zone the flags allow, with refcount 1, or nullptr (with a warning unless
+// __GFP_NOWARN). An order > MAX_PAGE_ORDER or contradictory zone flags fail.
+page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid);
+page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order);  // the current CPU's node
+page *alloc_pages_node(mem_system &ms, int nid, gfp_t gfp, unsigned order);
+// Direct-map address of the allocation, or 0. __GFP_HIGHMEM is ignored here.
+unsigned long __get_free_pages(mem_system &ms, gfp_t gfp, unsigned order);
+unsigned long get_zeroed_page(mem_system &ms, gfp_t gfp);
+
+page *alloc_pages(gfp_t gfp, unsigned order);
+page *alloc_pages_node(int nid, gfp_t gfp, unsigned order);
+inline page *alloc_page(gfp_t gfp) { return alloc_pages(gfp, 0); }
+unsigned long __get_free_pages(gfp_t gfp, unsigned order);
+unsigned long get_zeroed_page(gfp_t gfp);
+inline unsigned long __get_free_page(gfp_t gfp) { return __get_free_pages(gfp, 0); }
+
+// ---- freeing ----------------------------------------------------------------------
+// Drops a reference; the last one frees the block. A page that is already
+// free, reserved, a slab page, mapped, of another order than allocated, or not
+// the head of its allocation is reported ("BUG: Bad page state"), counted in
+// ms.bad_pages and left alone: the free lists stay consistent.
+void __free_pages(mem_system &ms, page *p, unsigned order);
+void free_pages(mem_system &ms, unsigned long addr, unsigned order);  // addr 0 is a no-op
+void put_page(mem_system &ms, page *p);
+
+void __free_pages(page *p, unsigned order);
+void free_pages(unsigned long addr, unsigned order);
+inline void free_page(unsigned long addr) { free_pages(addr, 0); }
+inline void __free_page(page *p) { __free_pages(p, 0); }
+
+// ---- per-CPU lists ----------------------------------------------------------------
+// Gives this CPU's (or every CPU's) per-CPU pages of every zone back to the
+// buddy lists.
+void drain_local_pages(mem_system &ms);
+void drain_all_pages(mem_system &ms);
+
+// ---- totals -------------------------------------------------------------------------
+unsigned long nr_free_pages(const mem_system &ms);       // on buddy lists
+unsigned long nr_free_pcp_pages(const mem_system &ms);   // on per-CPU lists
+unsigned long si_mem_available(const mem_system &ms);    // MemAvailable, in pages

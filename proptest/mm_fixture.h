@@ -1,0 +1,101 @@
+// A machine's memory for host tests: simulated physical RAM (arch/host),
+// memblock over it, and a mem_system built by the same mem_system_init the
+// kernel runs at boot. One fixture at a time per process (the physical
+// window is global); building a new one discards the old.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "arch/host/physmem.h"
+#include "kernel/numa.h"
+#include "mm/check.h"
+#include "mm/memblock.h"
+#include "mm/page_alloc.h"
+
+struct ram_range {
+  phys_addr_t base;
+  u64 size;
+  int nid;
+};
+
+struct mm_fixture {
+  std::unique_ptr<memblock> mb = std::make_unique<memblock>();
+  std::unique_ptr<mem_system> ms = std::make_unique<mem_system>();
+  std::vector<ram_range> ram;
+  mem_layout layout{};
+
+  // Builds RAM, memblock and the mem_system; returns mem_system_init's result.
+  // `reserve` ranges are memblock-reserved first (firmware, "kernel image").
+  int build(const std::vector<ram_range> &ranges, const mem_layout &l,
+            const std::vector<std::pair<phys_addr_t, u64>> &reserve = {}) {
+    host_physmem_reset();
+    ram = ranges;
+    layout = l;
+    memblock_init(*mb);
+    for (const ram_range &r : ranges) {
+      if (host_physmem_add(r.base, r.size) != 0) return -1;
+      if (memblock_add_node(*mb, r.base, r.size, r.nid, MEMBLOCK_NONE) != 0) return -1;
+    }
+    for (auto &[base, size] : reserve)
+      if (memblock_reserve(*mb, base, size) != 0) return -1;
+    *ms = mem_system{};
+    int err = mem_system_init(ms.get(), *mb, layout);
+    if (err == 0) system_mem = ms.get();
+    return err;
+  }
+
+  // Runs the checker; returns its report ("" when everything holds).
+  std::string check() const {
+    static char buf[1 << 16];
+    check_report r = make_check_report(buf, sizeof(buf));
+    unsigned n = check_page_alloc(*ms, r);
+    return n ? std::to_string(n) + " violations:\n" + std::string(buf) : std::string();
+  }
+};
+
+// Layouts the properties run on, from simple to awkward.
+inline mem_layout layout_with_limits(unsigned long dma, unsigned long dma32, unsigned long normal,
+                                     unsigned nr_cpus = 2) {
+  mem_layout l{};
+  l.max_zone_pfn[ZONE_DMA] = dma;
+  l.max_zone_pfn[ZONE_DMA32] = dma32;
+  l.max_zone_pfn[ZONE_NORMAL] = normal;
+  l.max_zone_pfn[ZONE_HIGHMEM] = normal;
+  l.max_zone_pfn[ZONE_MOVABLE] = normal;
+  l.nr_cpus = nr_cpus;
+  return l;
+}
+
+constexpr unsigned long PFN_16M = SZ_16M >> PAGE_SHIFT;
+constexpr unsigned long PFN_4G = SZ_4G >> PAGE_SHIFT;
+constexpr unsigned long PFN_MAX = (u64(64) << 30) >> PAGE_SHIFT;  // the host window's end
+
+// 64 MiB at 0x80000000: one node, one zone (DMA32), like a small QEMU virt.
+inline int build_single_zone(mm_fixture &f, u64 size = 64 * SZ_1M) {
+  return f.build({{0x80000000, size, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX));
+}
+
+// Three zones, DMA below 16 MiB, DMA32 below 32 MiB and Normal above, in
+// 63 MiB from 1 MiB. mem_map is flat per node (holes cost struct pages), so
+// host layouts keep a node's memory close together; the boundaries are a
+// table, and here they are not the physical 16 MiB / 4 GiB ones.
+inline int build_three_zones(mm_fixture &f) {
+  return f.build({{SZ_1M, 63 * SZ_1M, 0}},
+                 layout_with_limits(PFN_16M, (32 * SZ_1M) >> PAGE_SHIFT, PFN_MAX));
+}
+
+// DMA32 and Normal at their real boundary: 32 MiB across 4 GiB.
+inline int build_across_4g(mm_fixture &f) {
+  return f.build({{SZ_4G - 16 * SZ_1M, 32 * SZ_1M, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX));
+}
+
+// Two nodes: node 0 has 32 MiB across 4 GiB (DMA32 and Normal), node 1 has
+// 32 MiB of Normal after it; CPUs 0-1 on node 0, 2-3 on node 1; distance 20.
+inline int build_two_nodes(mm_fixture &f) {
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 4);
+  l.cpu_to_node[0] = l.cpu_to_node[1] = 0;
+  l.cpu_to_node[2] = l.cpu_to_node[3] = 1;
+  return f.build({{SZ_4G - 16 * SZ_1M, 32 * SZ_1M, 0}, {SZ_4G + 16 * SZ_1M, 32 * SZ_1M, 1}}, l);
+}
