@@ -20,6 +20,7 @@
 #include "kernel/printk.h"
 #include "kernel/string.h"
 #include "mm/memblock.h"
+#include "mm/page_alloc.h"
 #include "sbi/sbi.h"
 
 boot_info boot_params;
@@ -65,6 +66,17 @@ static int set_mm_check(const char *val) {
   return 0;
 }
 KERNEL_PARAM(mm_check_param, "mm.check", set_mm_check, "mm.check=1 runs the invariant checker after every allocator call");
+
+static int min_free_kbytes_param;
+
+static int set_min_free_kbytes(const char *val) {
+  u64 v;
+  if (!val || parse_u64(val, &v) || v == 0 || v > 1048576) return -EINVAL;
+  min_free_kbytes_param = int(v);
+  return 0;
+}
+KERNEL_PARAM(min_free_kbytes_kparam, "min_free_kbytes", set_min_free_kbytes,
+             "pages kept free (KiB); default from Linux's int_sqrt rule");
 
 static int set_loglevel(const char *val) {
   u64 v;
@@ -167,11 +179,35 @@ static void setup_devices() {
   }
 }
 
+static mem_system kernel_mem;
+
+// Hands memblock's memory to the page allocator: one node per numa-node-id,
+// ZONE_DMA32 below 4 GiB and ZONE_NORMAL above, as Linux on riscv64.
+static void mm_init() {
+  mem_layout layout{};
+  unsigned long max_pfn = PFN_DOWN(memblock_end_of_DRAM(boot_memblock));
+  layout.max_zone_pfn[ZONE_DMA] = 0;
+  layout.max_zone_pfn[ZONE_DMA32] = max_pfn < PFN_DOWN(SZ_4G) ? max_pfn : PFN_DOWN(SZ_4G);
+  for (int z = ZONE_NORMAL; z < int(MAX_NR_ZONES); z++) layout.max_zone_pfn[z] = max_pfn;
+  for (u32 a = 0; a < boot_params.nr_nodes; a++)
+    for (u32 b = 0; b < boot_params.nr_nodes; b++) layout.node_distance[a][b] = boot_params.distance[a][b];
+  for (u32 i = 0; i < boot_params.nr_cpus && layout.nr_cpus < NR_CPUS; i++)
+    if (boot_params.cpus[i].enabled) layout.cpu_to_node[layout.nr_cpus++] = int(boot_params.cpus[i].nid);
+  if (layout.nr_cpus == 0) layout.nr_cpus = 1;
+  layout.min_free_kbytes = min_free_kbytes_param;
+  if (int err = mem_system_init(&kernel_mem, boot_memblock, layout))
+    panic("cannot set up the page allocator: error %d", err);
+  system_mem = &kernel_mem;
+}
+
 static void print_memory_summary() {
   const memblock &mb = boot_memblock;
-  u64 total = memblock_phys_mem_size(mb), reserved = memblock_reserved_size(mb);
-  pr_info("Memory: %luK/%luK available (%luK kernel image, %luK reserved)\n", (total - reserved) >> 10,
-          total >> 10, (kaddr(_end) - kaddr(_start_image)) >> 10, reserved >> 10);
+  u64 total = memblock_phys_mem_size(mb);
+  u64 available = u64(kernel_mem.totalram_pages) << PAGE_SHIFT;
+  pr_info("Memory: %luK/%luK available (%luK kernel image, %luK reserved)\n", available >> 10,
+          total >> 10, (kaddr(_end) - kaddr(_start_image)) >> 10, (total - available) >> 10);
+  pr_info("min_free_kbytes %d, %lu pages in the page allocator\n", kernel_mem.min_free_kbytes,
+          kernel_mem.totalram_pages);
 }
 
 extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa) {
@@ -196,6 +232,8 @@ extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa)
   copy_device_tree(dtb_pa);
   paging_init(boot_memblock, boot_params);
   setup_devices();
+  // Everything that needs memblock is done: the page allocator owns memory now.
+  mm_init();
   print_vm_layout();
   print_memory_summary();
 

@@ -4,6 +4,8 @@
 #include "kernel/line_edit.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
+#include "mm/page_alloc.h"
+#include "mm/vmscan.h"
 
 extern "C" const monitor_command __monitor_cmds_start[], __monitor_cmds_end[];
 
@@ -37,7 +39,8 @@ void monitor_run() {
     for (;;) {
       int c = console_getc();
       if (c < 0) {
-        asm volatile("" ::: "memory");  // polled console: keep asking
+        // Idle: the place for deferred work, such as kswapd's reclaim.
+        if (system_mem) kswapd_run(*system_mem);
         continue;
       }
       line_event ev = line_edit_feed(ed, c, echo);

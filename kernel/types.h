@@ -38,6 +38,8 @@ constexpr bool is_power_of_2(u64 x) { return x != 0 && (x & (x - 1)) == 0; }
 
 constexpr pfn_t PHYS_PFN(phys_addr_t pa) { return pa >> PAGE_SHIFT; }
 constexpr phys_addr_t PFN_PHYS(pfn_t pfn) { return pfn << PAGE_SHIFT; }
+constexpr pfn_t PFN_UP(phys_addr_t pa) { return (pa + PAGE_SIZE - 1) >> PAGE_SHIFT; }
+constexpr pfn_t PFN_DOWN(phys_addr_t pa) { return pa >> PAGE_SHIFT; }
 
 // The freestanding toolchain ships no <concepts>; this is all we need of it.
 template <class T, class U>

@@ -86,7 +86,7 @@ struct zone {
 
   // Written by the allocator, under lock.
   spinlock_t lock;
-  free_area free_area[NR_PAGE_ORDERS];
+  ::free_area free_area[NR_PAGE_ORDERS];
   long vm_stat[NR_VM_ZONE_STAT_ITEMS];  // atomic updates
   unsigned long events[NR_ZONE_EVENTS];
 };

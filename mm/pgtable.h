@@ -9,10 +9,13 @@
 //  - a non-leaf entry points to a zeroed-at-allocation table page obtained
 //    from the caller's pt_alloc_ops, and pgtable_unmap gives a table page back
 //    as soon as it holds no valid entry (the root is never given back).
+//
+// There is no lock in here: the caller serialises the calls on one table.
 #pragma once
 
-#include "kernel/types.h"
 #include <asm/sv39.h>
+
+#include "kernel/types.h"
 
 // Protection asked of a mapping; translated to PTE bits by mm/pgtable.cpp.
 enum pgprot : unsigned {
@@ -51,12 +54,14 @@ unsigned long pgtable_count_tables(const page_table &pt);
 // Maps [va, va+size) to [pa, pa+size) with the largest leaves (up to level
 // max_level: 0 = 4 KiB only, 1 = up to 2 MiB, 2 = up to 1 GiB) that the
 // alignment of va, pa and the remaining size allow.
-// Needs: va, pa, size page-aligned, size > 0, the range canonical and not
-// wrapping, prot with PROT_READ and not both PROT_WRITE and PROT_EXEC, and no
-// part of the range already mapped.
+// Needs: va, pa, size page-aligned, size > 0, the range canonical (in one
+// half) and not wrapping, pa + size within the 56-bit physical space, prot
+// with PROT_READ, not both PROT_WRITE and PROT_EXEC and no unknown bit,
+// max_level <= 2, and no part of the range already mapped.
 // Returns 0, or -EINVAL (bad arguments), -EEXIST (something already mapped
 // there) or -ENOMEM (a table page could not be had). On failure nothing of
-// this call stays mapped and every table page it added is given back.
+// this call stays mapped and every table page it added is given back (in
+// fact a failing call writes nothing: it checks and allocates first).
 // Leaves get V, A, R and the asked W, X, U, G; writable leaves also get D, so
 // that nothing depends on the hardware updating A/D. Where a huge leaf would
 // cover an existing (empty) lower-level table, smaller leaves go inside it.
@@ -75,10 +80,10 @@ int pgtable_map(page_table *pt, uintptr_t va, phys_addr_t pa, u64 size, unsigned
 int pgtable_unmap(page_table *pt, uintptr_t va, u64 size, const pt_alloc_ops &ops);
 
 struct pt_walk_result {
-  phys_addr_t pa;   // the physical address that va translates to
-  unsigned prot;    // pgprot bits of the leaf
-  unsigned level;   // level of the leaf: 0 (4 KiB), 1 (2 MiB), 2 (1 GiB)
-  pte_t pte;        // the leaf entry itself
+  phys_addr_t pa;  // the physical address that va translates to
+  unsigned prot;   // pgprot bits of the leaf
+  unsigned level;  // level of the leaf: 0 (4 KiB), 1 (2 MiB), 2 (1 GiB)
+  pte_t pte;       // the leaf entry itself
 };
 
 // Translates va as the MMU would. Returns true and fills *out (when out is

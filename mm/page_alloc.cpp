@@ -1,0 +1,446 @@
+// The buddy allocator, its per-CPU lists and the allocation paths. See
+// mm/page_alloc.h for the algorithm; invariants are listed in mm/mmzone.h and
+// checked by mm/check_page_alloc.cpp.
+#include "mm/page_alloc.h"
+
+#include "kernel/printk.h"
+#include "kernel/string.h"
+#include "mm/page_alloc_internal.h"
+#include "mm/vmscan.h"
+#include "mm/watermark.h"
+
+constexpr int MAX_RECLAIM_RETRIES = 16;
+
+// ---- conversions ---------------------------------------------------------------------
+
+int nearest_memory_node(const mem_system &ms, int nid) {
+  if (nid >= 0 && nid < int(MAX_NUMNODES) && ms.node_data[nid]) return nid;
+  int best = -1;
+  for (int n = 0; n < int(MAX_NUMNODES); n++) {
+    if (!ms.node_data[n]) continue;
+    if (best < 0 || (nid >= 0 && nid < int(MAX_NUMNODES) &&
+                     ms.node_distance[nid][n] < ms.node_distance[nid][best]))
+      best = n;
+  }
+  return best;
+}
+
+page *pfn_to_page(const mem_system &ms, unsigned long pfn) {
+  for (const pglist_data *pgdat : ms.node_data)
+    if (pgdat && pfn >= pgdat->node_start_pfn && pfn < pgdat_end_pfn(pgdat))
+      return pgdat->node_mem_map + (pfn - pgdat->node_start_pfn);
+  return nullptr;
+}
+
+bool pfn_valid(const mem_system &ms, unsigned long pfn) { return pfn_to_page(ms, pfn) != nullptr; }
+
+unsigned long page_to_pfn(const mem_system &ms, const page *p) {
+  const pglist_data *pgdat = ms.node_data[page_to_nid(p)];
+  return pgdat->node_start_pfn + static_cast<unsigned long>(p - pgdat->node_mem_map);
+}
+
+zone *page_zone(const mem_system &ms, const page *p) {
+  return &ms.node_data[page_to_nid(p)]->node_zones[page_zonenum(p)];
+}
+
+void *page_address(const mem_system &ms, const page *p) {
+  if (PageHighMem(p)) return nullptr;
+  return phys_to_virt(page_to_phys(ms, p));
+}
+
+page *virt_to_page(const mem_system &ms, const void *addr) {
+  return pfn_to_page(ms, PHYS_PFN(virt_to_phys(addr)));
+}
+
+page *pfn_to_page(unsigned long pfn) { return pfn_to_page(*system_mem, pfn); }
+unsigned long page_to_pfn(const page *p) { return page_to_pfn(*system_mem, p); }
+void *page_address(const page *p) { return page_address(*system_mem, p); }
+page *virt_to_page(const void *addr) { return virt_to_page(*system_mem, addr); }
+
+// ---- buddy lists ------------------------------------------------------------------------
+
+static void add_to_free_list(zone *z, page *p, unsigned order) {
+  set_page_flag(p, PG_buddy);
+  p->private_ = order;
+  list_add(&p->lru, &z->free_area[order].free_list);
+  z->free_area[order].nr_free++;
+}
+
+static void del_from_free_list(zone *z, page *p, unsigned order) {
+  list_del(&p->lru);
+  clear_page_flag(p, PG_buddy);
+  p->private_ = 0;
+  z->free_area[order].nr_free--;
+}
+
+// Basic algorithm:
+//  1. the buddy of the block at pfn of order k is the block at pfn ^ 2^k;
+//  2. while that buddy lies in the zone and is itself a free block of order
+//     k, take it off its list and continue with the merged block (which
+//     starts at the lower of the two pfns) at order k + 1;
+//  3. put the final block on its list.
+void __free_one_page(zone *z, unsigned long pfn, unsigned order) {
+  zone_page_state_add(z, NR_FREE_PAGES, long(1) << order);
+  while (order < MAX_PAGE_ORDER) {
+    unsigned long buddy_pfn = pfn ^ (1ul << order);
+    if (!zone_spans_pfn(z, buddy_pfn)) break;
+    page *buddy = zone_pfn_to_page(z, buddy_pfn);
+    if (!PageBuddy(buddy) || buddy->private_ != order) break;
+    del_from_free_list(z, buddy, order);
+    pfn &= buddy_pfn;
+    order++;
+  }
+  add_to_free_list(z, zone_pfn_to_page(z, pfn), order);
+}
+
+// Takes the smallest free block of at least `order` and splits it, giving
+// back the upper halves. Needs the zone lock. Returns the block's first page
+// (refcount still 0), or nullptr.
+static page *__rmqueue_smallest(zone *z, unsigned order) {
+  for (unsigned o = order; o < NR_PAGE_ORDERS; o++) {
+    free_area &fa = z->free_area[o];
+    if (list_empty(&fa.free_list)) continue;
+    page *p = list_first_entry(&fa.free_list, page, lru);
+    del_from_free_list(z, p, o);
+    unsigned long pfn = zone_page_to_pfn(z, p);
+    for (unsigned high = o; high > order;) {
+      high--;
+      add_to_free_list(z, zone_pfn_to_page(z, pfn + (1ul << high)), high);
+    }
+    zone_page_state_add(z, NR_FREE_PAGES, -(long(1) << order));
+    return p;
+  }
+  return nullptr;
+}
+
+// ---- per-CPU lists -----------------------------------------------------------------------
+
+static void pcp_add(zone *z, per_cpu_pages *pcp, page *p, unsigned order, bool tail) {
+  set_page_flag(p, PG_pcp);
+  p->private_ = order;
+  if (tail) list_add_tail(&p->lru, &pcp->lists[order]);
+  else list_add(&p->lru, &pcp->lists[order]);
+  pcp->count += 1 << order;
+  zone_page_state_add(z, NR_PCP_PAGES, long(1) << order);
+}
+
+static void pcp_del(zone *z, per_cpu_pages *pcp, page *p, unsigned order) {
+  list_del(&p->lru);
+  clear_page_flag(p, PG_pcp);
+  p->private_ = 0;
+  pcp->count -= 1 << order;
+  zone_page_state_add(z, NR_PCP_PAGES, -(long(1) << order));
+}
+
+// Gives up to `count` pages from the pcp back to the buddy lists, oldest
+// first, taking the lists in turn. Needs the pcp lock.
+static void free_pcppages_bulk(zone *z, int count, per_cpu_pages *pcp) {
+  spin_lock_guard g(z->lock);
+  unsigned order = 0;
+  while (count > 0 && pcp->count > 0) {
+    for (unsigned tries = 0; list_empty(&pcp->lists[order]) && tries < NR_PCP_ORDERS; tries++)
+      order = (order + 1) % NR_PCP_ORDERS;
+    page *p = list_last_entry(&pcp->lists[order], page, lru);
+    pcp_del(z, pcp, p, order);
+    count -= 1 << order;
+    __free_one_page(z, zone_page_to_pfn(z, p), order);
+    order = (order + 1) % NR_PCP_ORDERS;
+  }
+}
+
+// Moves up to `count` blocks of `order` from the buddy lists to the pcp.
+static void rmqueue_bulk(zone *z, unsigned order, int count, per_cpu_pages *pcp) {
+  spin_lock_guard g(z->lock);
+  for (int i = 0; i < count; i++) {
+    page *p = __rmqueue_smallest(z, order);
+    if (!p) break;
+    pcp_add(z, pcp, p, order, true);
+  }
+}
+
+static page *rmqueue_pcplist(mem_system &ms, zone *z, unsigned order) {
+  unsigned long flags = local_irq_save();
+  per_cpu_pages *pcp = &z->pcp[smp_processor_id() % ms.nr_cpus];
+  spin_lock(&pcp->lock);
+  list_head *list = &pcp->lists[order];
+  if (list_empty(list)) {
+    int batch = pcp->batch;
+    if (order) batch = (batch >> order) > 2 ? batch >> order : 2;
+    rmqueue_bulk(z, order, batch, pcp);
+  }
+  page *p = nullptr;
+  if (!list_empty(list)) {
+    p = list_first_entry(list, page, lru);
+    pcp_del(z, pcp, p, order);
+  }
+  spin_unlock(&pcp->lock);
+  local_irq_restore(flags);
+  return p;
+}
+
+static void free_unref_page(mem_system &ms, zone *z, page *p, unsigned order) {
+  unsigned long flags = local_irq_save();
+  per_cpu_pages *pcp = &z->pcp[smp_processor_id() % ms.nr_cpus];
+  spin_lock(&pcp->lock);
+  pcp_add(z, pcp, p, order, false);
+  if (pcp->count >= pcp->high) free_pcppages_bulk(z, pcp->batch, pcp);
+  spin_unlock(&pcp->lock);
+  local_irq_restore(flags);
+}
+
+static void drain_pages_zone(zone *z, per_cpu_pages *pcp) {
+  spin_lock_guard g(pcp->lock);
+  if (pcp->count) free_pcppages_bulk(z, pcp->count, pcp);
+}
+
+void drain_local_pages(mem_system &ms) {
+  unsigned cpu = smp_processor_id() % ms.nr_cpus;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) drain_pages_zone(z, &z->pcp[cpu]);
+}
+
+void drain_all_pages(mem_system &ms) {
+  for_each_online_pgdat(ms, pgdat)
+    for_each_zone_of(pgdat, z) if (managed_zone(z)) for (unsigned c = 0; c < ms.nr_cpus; c++)
+      drain_pages_zone(z, &z->pcp[c]);
+}
+
+// ---- allocation ----------------------------------------------------------------------
+
+static bool use_pcp(const mem_system &ms, unsigned order) {
+  return order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled;
+}
+
+static page *rmqueue(mem_system &ms, zone *z, unsigned order) {
+  if (use_pcp(ms, order)) return rmqueue_pcplist(ms, z, order);
+  spin_lock_guard g(z->lock);
+  return __rmqueue_smallest(z, order);
+}
+
+static void prep_compound_page(page *head, unsigned order) {
+  set_page_flag(head, PG_head);
+  for (unsigned long i = 1; i < (1ul << order); i++) head[i].compound_head = reinterpret_cast<unsigned long>(head) | 1;
+  head[1].compound_order = u8(order);
+}
+
+static void prep_new_page(mem_system &ms, zone *z, page *p, unsigned order, gfp_t gfp) {
+  p->alloc_order = u8(order);
+  p->mapping = nullptr;
+  p->index = 0;
+  p->_mapcount = -1;
+  set_page_count(p, 1);
+  if ((gfp & __GFP_COMP) && order > 0) prep_compound_page(p, order);
+  if (gfp & __GFP_ZERO) {
+    // Highmem has no permanent mapping; the arch's direct map still reaches it
+    // on the host, the only place a highmem zone exists.
+    memset(phys_to_virt(page_to_phys(ms, p)), 0, PAGE_SIZE << order);
+  }
+  zone_page_state_add(z, NR_ZONE_ALLOCATED, long(1) << order);
+  __atomic_fetch_add(&z->events[PGALLOC], 1ul << order, __ATOMIC_RELAXED);
+}
+
+struct alloc_context {
+  pglist_data *pgdat;  // the preferred node
+  int highest_zoneidx;
+  bool thisnode;
+};
+
+static page *get_page_from_freelist(mem_system &ms, gfp_t gfp, unsigned order, unsigned alloc_flags,
+                                    const alloc_context &ac) {
+  for (zone **zp = ac.pgdat->zonelist; *zp; zp++) {
+    zone *z = *zp;
+    if (z->idx > ac.highest_zoneidx) continue;
+    if (ac.thisnode && z->zone_pgdat != ac.pgdat) continue;
+    if (!(alloc_flags & ALLOC_NO_WATERMARKS)) {
+      unsigned long mark = z->_watermark[alloc_flags & ALLOC_WMARK_MASK];
+      if (!zone_watermark_ok(z, order, mark, ac.highest_zoneidx, alloc_flags)) continue;
+    }
+    if (page *p = rmqueue(ms, z, order)) {
+      prep_new_page(ms, z, p, order, gfp);
+      return p;
+    }
+    __atomic_fetch_add(&z->events[PGALLOC_FAIL], 1ul, __ATOMIC_RELAXED);
+  }
+  return nullptr;
+}
+
+static void wake_all_kswapds(const alloc_context &ac, gfp_t gfp, unsigned order) {
+  for (zone **zp = ac.pgdat->zonelist; *zp; zp++)
+    if ((*zp)->idx <= ac.highest_zoneidx) wakeup_kswapd(*zp, gfp, order, ac.highest_zoneidx);
+}
+
+static void warn_alloc(gfp_t gfp, unsigned order, const char *what) {
+  if (gfp & __GFP_NOWARN) return;
+  char mode[128];
+  format_gfp(mode, sizeof(mode), gfp);
+  pr_warn("swapper/%u: %s: order:%u, mode:%#x(%s), nodemask=(null)\n", smp_processor_id(), what, order,
+          gfp, mode);
+}
+
+// Basic algorithm of the slow path (Linux's __alloc_pages_slowpath):
+//  1. wake kswapd, then retry against min as reduced by the caller's reserves;
+//  2. a caller that cannot sleep fails here;
+//  3. direct reclaim (the shrinkers) and a drain of every per-CPU list, retry;
+//  4. __GFP_NORETRY and costly orders without __GFP_RETRY_MAYFAIL give up after
+//     one round; others retry while reclaim makes progress;
+//  5. __GFP_NOFAIL never gives up.
+static page *__alloc_pages_slowpath(mem_system &ms, gfp_t gfp, unsigned order, const alloc_context &ac) {
+  unsigned alloc_flags = gfp_to_alloc_flags(gfp, order);
+  bool can_reclaim = gfpflags_allow_blocking(gfp);
+  unsigned long nofail_rounds = 0;
+  for (;;) {
+    if (alloc_flags & ALLOC_KSWAPD) wake_all_kswapds(ac, gfp, order);
+    if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac)) return p;
+    if (can_reclaim) {
+      for (int retries = 0; retries < MAX_RECLAIM_RETRIES; retries++) {
+        unsigned long progress = try_to_free_pages(ms, gfp, order, ac.pgdat->node_id);
+        drain_all_pages(ms);
+        if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac)) return p;
+        if (gfp & __GFP_NORETRY) break;
+        if (order > PAGE_ALLOC_COSTLY_ORDER && !(gfp & __GFP_RETRY_MAYFAIL)) break;
+        if (!progress) break;
+      }
+    } else {
+      drain_all_pages(ms);
+      if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac)) return p;
+    }
+    if (!(gfp & __GFP_NOFAIL)) break;
+    // __GFP_NOFAIL: a little of the min reserve, then keep trying.
+    if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags | ALLOC_MIN_RESERVE, ac)) return p;
+    if (++nofail_rounds % 1000 == 1) warn_alloc(gfp & ~__GFP_NOWARN, order, "__GFP_NOFAIL allocation keeps failing");
+    kswapd_run(ms);
+  }
+  warn_alloc(gfp, order, "page allocation failure");
+  return nullptr;
+}
+
+page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid) {
+  if (order > MAX_PAGE_ORDER) {
+    warn_alloc(gfp, order, "page allocation failure: order too large");
+    return nullptr;
+  }
+  int classzone = gfp_zone(gfp);
+  if (classzone == ZONE_INVALID) {
+    // A caller bug; Linux BUG()s. Fail the allocation and say why.
+    warn_alloc(gfp & ~__GFP_NOWARN, order, "page allocation failure: contradictory zone modifiers");
+    return nullptr;
+  }
+  int nid = nearest_memory_node(ms, preferred_nid);
+  alloc_context ac = {ms.node_data[nid], classzone, (gfp & __GFP_THISNODE) != 0};
+  if (page *p = get_page_from_freelist(ms, gfp, order, ALLOC_WMARK_LOW, ac)) return p;
+  return __alloc_pages_slowpath(ms, gfp, order, ac);
+}
+
+page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
+  return __alloc_pages(ms, gfp, order, ms.cpu_to_node[smp_processor_id() % ms.nr_cpus]);
+}
+
+page *alloc_pages_node(mem_system &ms, int nid, gfp_t gfp, unsigned order) {
+  if (nid == NUMA_NO_NODE) return alloc_pages(ms, gfp, order);
+  return __alloc_pages(ms, gfp, order, nid);
+}
+
+unsigned long __get_free_pages(mem_system &ms, gfp_t gfp, unsigned order) {
+  page *p = alloc_pages(ms, gfp & ~__GFP_HIGHMEM, order);
+  return p ? reinterpret_cast<unsigned long>(page_address(ms, p)) : 0;
+}
+
+unsigned long get_zeroed_page(mem_system &ms, gfp_t gfp) { return __get_free_pages(ms, gfp | __GFP_ZERO, 0); }
+
+page *alloc_pages(gfp_t gfp, unsigned order) { return alloc_pages(*system_mem, gfp, order); }
+page *alloc_pages_node(int nid, gfp_t gfp, unsigned order) { return alloc_pages_node(*system_mem, nid, gfp, order); }
+unsigned long __get_free_pages(gfp_t gfp, unsigned order) { return __get_free_pages(*system_mem, gfp, order); }
+unsigned long get_zeroed_page(gfp_t gfp) { return get_zeroed_page(*system_mem, gfp); }
+
+// ---- freeing -------------------------------------------------------------------------
+
+// Why freeing this block would be a bug, or nullptr when it is fine.
+static const char *free_page_problem(const page *p, unsigned order) {
+  if (PageBuddy(p) || PagePcp(p)) return "page is already free";
+  if (PageTail(p)) return "freeing a tail page of a compound page";
+  if (page_ref_count(p) <= 0) return "refcount is 0: not the first page of an allocation, or already freed";
+  if (PageReserved(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: reserved";
+  if (PageSlab(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: slab";
+  if (p->alloc_order != order) return "freed with another order than it was allocated with";
+  if (p->_mapcount != -1) return "nonzero mapcount";
+  return nullptr;
+}
+
+static void free_the_page(mem_system &ms, page *p, unsigned order) {
+  zone *z = page_zone(ms, p);
+  if (PageHead(p)) {
+    clear_page_flag(p, PG_head);
+    for (unsigned long i = 1; i < (1ul << order); i++) p[i].compound_head = 0;
+    p[1].compound_order = 0;
+  }
+  p->alloc_order = 0;
+  p->mapping = nullptr;
+  zone_page_state_add(z, NR_ZONE_ALLOCATED, -(long(1) << order));
+  __atomic_fetch_add(&z->events[PGFREE], 1ul << order, __ATOMIC_RELAXED);
+  if (use_pcp(ms, order)) {
+    free_unref_page(ms, z, p, order);
+  } else {
+    spin_lock_guard g(z->lock);
+    __free_one_page(z, zone_page_to_pfn(z, p), order);
+  }
+}
+
+void __free_pages(mem_system &ms, page *p, unsigned order) {
+  if (!p) {
+    bad_page(ms, nullptr, 0, "__free_pages of a NULL page");
+    return;
+  }
+  if (order > MAX_PAGE_ORDER) {
+    bad_page(ms, p, page_to_pfn(ms, p), "order too large");
+    return;
+  }
+  if (const char *problem = free_page_problem(p, order)) {
+    bad_page(ms, p, page_to_pfn(ms, p), problem);
+    return;
+  }
+  // Only the last reference frees.
+  if (__atomic_sub_fetch(&p->_refcount, 1, __ATOMIC_ACQ_REL) == 0) free_the_page(ms, p, order);
+}
+
+void put_page(mem_system &ms, page *p) {
+  page *head = compound_head(p);
+  __free_pages(ms, head, head->alloc_order);
+}
+
+void free_pages(mem_system &ms, unsigned long addr, unsigned order) {
+  if (addr == 0) return;
+  unsigned long pfn = PHYS_PFN(virt_to_phys(reinterpret_cast<const void *>(addr)));
+  page *p = pfn_to_page(ms, pfn);
+  if (!p) {
+    bad_page(ms, nullptr, pfn, "free_pages: address outside every zone");
+    return;
+  }
+  if (addr & ~PAGE_MASK) {
+    bad_page(ms, p, pfn, "free_pages: address not page aligned");
+    return;
+  }
+  __free_pages(ms, p, order);
+}
+
+void __free_pages(page *p, unsigned order) { __free_pages(*system_mem, p, order); }
+void free_pages(unsigned long addr, unsigned order) { free_pages(*system_mem, addr, order); }
+
+// ---- totals -----------------------------------------------------------------------------
+
+unsigned long nr_free_pages(const mem_system &ms) {
+  unsigned long n = 0;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) n += unsigned(zone_page_state(z, NR_FREE_PAGES));
+  return n;
+}
+
+unsigned long nr_free_pcp_pages(const mem_system &ms) {
+  unsigned long n = 0;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) n += unsigned(zone_page_state(z, NR_PCP_PAGES));
+  return n;
+}
+
+// Linux's si_mem_available, with no page cache and no reclaimable slab yet:
+// free pages less what the kernel keeps back.
+unsigned long si_mem_available(const mem_system &ms) {
+  long available = long(nr_free_pages(ms)) - long(ms.totalreserve_pages);
+  return available < 0 ? 0 : unsigned(available);
+}

@@ -1,0 +1,212 @@
+// Building a mem_system at boot (or in a host test) from memblock: nodes,
+// zones, mem_maps, then every free memblock range into the buddy lists
+// (Linux's free_area_init and memblock_free_all).
+#include "kernel/errno.h"
+#include "kernel/printk.h"
+#include "kernel/string.h"
+#include "mm/memblock.h"
+#include "mm/page_alloc.h"
+#include "mm/page_alloc_internal.h"
+#include "mm/watermark.h"
+
+mem_system *system_mem;
+
+static int validate_layout(const mem_layout &l) {
+  if (l.nr_cpus < 1 || l.nr_cpus > NR_CPUS) {
+    pr_err("mem_system_init: %u CPUs (1..%u supported)\n", l.nr_cpus, NR_CPUS);
+    return -EINVAL;
+  }
+  for (int z = 1; z < int(MAX_NR_ZONES); z++)
+    if (l.max_zone_pfn[z] < l.max_zone_pfn[z - 1]) {
+      pr_err("mem_system_init: zone %s ends below zone %s\n", zone_names[z], zone_names[z - 1]);
+      return -EINVAL;
+    }
+  for (unsigned c = 0; c < l.nr_cpus; c++)
+    if (l.cpu_to_node[c] < 0 || l.cpu_to_node[c] >= int(MAX_NUMNODES)) {
+      pr_err("mem_system_init: CPU %u on node %d\n", c, l.cpu_to_node[c]);
+      return -EINVAL;
+    }
+  return 0;
+}
+
+// Allocates zeroed boot memory, on the node if it can.
+static void *boot_alloc(memblock &mb, u64 size, int nid) {
+  phys_addr_t pa = memblock_phys_alloc_try_nid(mb, ALIGN_UP(size, PAGE_SIZE), PAGE_SIZE, nid);
+  if (!pa) return nullptr;
+  void *va = phys_to_virt(pa);
+  memset(va, 0, size);
+  return va;
+}
+
+static void init_zone(mem_system &ms, pglist_data *pgdat, zone_type idx, const memblock &mb) {
+  zone *z = &pgdat->node_zones[idx];
+  unsigned long lo = idx == 0 ? 0 : ms.max_zone_pfn[idx - 1];
+  unsigned long hi = ms.max_zone_pfn[idx];
+  unsigned long start = pgdat->node_start_pfn > lo ? pgdat->node_start_pfn : lo;
+  unsigned long end = pgdat_end_pfn(pgdat) < hi ? pgdat_end_pfn(pgdat) : hi;
+  z->idx = idx;
+  z->name = zone_names[idx];
+  z->zone_pgdat = pgdat;
+  spin_lock_init(&z->lock);
+  for (free_area &fa : z->free_area) {
+    INIT_LIST_HEAD(&fa.free_list);
+    fa.nr_free = 0;
+  }
+  for (per_cpu_pages &pcp : z->pcp) {
+    spin_lock_init(&pcp.lock);
+    for (list_head &l : pcp.lists) INIT_LIST_HEAD(&l);
+    pcp.batch = 1;
+    pcp.high = 4;
+  }
+  if (start >= end) return;  // an empty zone: no pages, no span
+  z->zone_start_pfn = start;
+  z->spanned_pages = end - start;
+  z->zone_mem_map = pgdat->node_mem_map + (start - pgdat->node_start_pfn);
+  for_each_mem_range(mb, [&](phys_addr_t base, phys_addr_t limit, int nid) {
+    if (nid != pgdat->node_id) return;
+    unsigned long s = PFN_UP(base), e = PFN_DOWN(limit);
+    if (s < start) s = start;
+    if (e > end) e = end;
+    if (s < e) z->present_pages += e - s;
+  });
+  // Every page starts reserved and in use; memblock_free_all frees the rest.
+  for (unsigned long pfn = start; pfn < end; pfn++) {
+    page *p = z->zone_mem_map + (pfn - start);
+    set_page_links(p, idx, pgdat->node_id);
+    set_page_flag(p, PG_reserved);
+    if (idx == ZONE_HIGHMEM) set_page_flag(p, PG_highmem);
+    p->_mapcount = -1;
+    set_page_count(p, 1);
+  }
+}
+
+static int init_node(mem_system &ms, memblock &mb, int nid, unsigned long start, unsigned long end) {
+  auto *pgdat = static_cast<pglist_data *>(boot_alloc(mb, sizeof(pglist_data), nid));
+  auto *map = static_cast<page *>(boot_alloc(mb, (end - start) * sizeof(page), nid));
+  if (!pgdat || !map) {
+    pr_err("mem_system_init: no memory for node %d's mem_map (%lu pages)\n", nid, end - start);
+    return -ENOMEM;
+  }
+  pgdat->node_id = nid;
+  pgdat->node_start_pfn = start;
+  pgdat->node_spanned_pages = end - start;
+  pgdat->node_mem_map = map;
+  pgdat->ms = &ms;
+  ms.node_data[nid] = pgdat;
+  return 0;
+}
+
+// Frees [start, end) of one zone into the buddy lists in the largest
+// naturally aligned blocks.
+static void free_range_to_zone(zone *z, unsigned long start, unsigned long end) {
+  for (unsigned long pfn = start; pfn < end;) {
+    unsigned order = pfn ? unsigned(__builtin_ctzl(pfn)) : MAX_PAGE_ORDER;
+    if (order > MAX_PAGE_ORDER) order = MAX_PAGE_ORDER;
+    while ((1ul << order) > end - pfn) order--;
+    for (unsigned long i = 0; i < (1ul << order); i++) {
+      page *p = z->zone_mem_map + (pfn + i - z->zone_start_pfn);
+      clear_page_flag(p, PG_reserved);
+      set_page_count(p, 0);
+    }
+    z->managed_pages += 1ul << order;
+    __free_one_page(z, pfn, order);
+    pfn += 1ul << order;
+  }
+}
+
+static void memblock_free_all(mem_system &ms, const memblock &mb) {
+  for_each_free_mem_range(mb, NUMA_NO_NODE, [&](phys_addr_t base, phys_addr_t limit, int nid) {
+    pglist_data *pgdat = ms.node_data[nid];
+    unsigned long s = PFN_UP(base), e = PFN_DOWN(limit);
+    if (s == 0) s = 1;  // pfn 0 stays reserved, like memblock's first page
+    for_each_zone_of(pgdat, z) {
+      unsigned long zs = s > z->zone_start_pfn ? s : z->zone_start_pfn;
+      unsigned long ze = e < zone_end_pfn(z) ? e : zone_end_pfn(z);
+      if (zs < ze) free_range_to_zone(z, zs, ze);
+    }
+  });
+}
+
+// Own node's zones high to low, then the other nodes nearest first.
+static void build_zonelists(mem_system &ms, pglist_data *pgdat) {
+  bool used[MAX_NUMNODES] = {};
+  size_t n = 0;
+  for (unsigned round = 0; round < MAX_NUMNODES; round++) {
+    int best = -1;
+    for (int nid = 0; nid < int(MAX_NUMNODES); nid++) {
+      if (!ms.node_data[nid] || used[nid]) continue;
+      if (best < 0 || ms.node_distance[pgdat->node_id][nid] < ms.node_distance[pgdat->node_id][best])
+        best = nid;
+    }
+    if (best < 0) break;
+    used[best] = true;
+    for (int z = int(MAX_NR_ZONES) - 1; z >= 0; z--) {
+      zone *zz = &ms.node_data[best]->node_zones[z];
+      if (managed_zone(zz)) pgdat->zonelist[n++] = zz;
+    }
+  }
+  pgdat->zonelist[n] = nullptr;
+}
+
+int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
+  mem_system &ms = *msp;
+  if (int err = validate_layout(layout)) return err;
+  ms = mem_system{};
+  ms.nr_cpus = layout.nr_cpus;
+  for (unsigned c = 0; c < NR_CPUS; c++) ms.cpu_to_node[c] = c < layout.nr_cpus ? layout.cpu_to_node[c] : 0;
+  for (int z = 0; z < int(MAX_NR_ZONES); z++) ms.max_zone_pfn[z] = layout.max_zone_pfn[z];
+  for (unsigned a = 0; a < MAX_NUMNODES; a++)
+    for (unsigned b = 0; b < MAX_NUMNODES; b++)
+      ms.node_distance[a][b] = layout.node_distance[a][b] ? layout.node_distance[a][b]
+                               : a == b                    ? LOCAL_DISTANCE
+                                                           : REMOTE_DISTANCE;
+  ms.user_min_free_kbytes = layout.min_free_kbytes;
+  ms.watermark_scale_factor = 10;
+  const int ratios[MAX_NR_ZONES] = {256, 256, 32, 0, 0};
+  for (int z = 0; z < int(MAX_NR_ZONES); z++) ms.lowmem_reserve_ratio[z] = ratios[z];
+  spin_lock_init(&ms.shrinker_lock);
+  INIT_LIST_HEAD(&ms.shrinkers);
+
+  // Each node spans from its lowest to its highest memory.
+  unsigned long node_start[MAX_NUMNODES], node_end[MAX_NUMNODES];
+  for (unsigned n = 0; n < MAX_NUMNODES; n++) node_start[n] = ~0ul, node_end[n] = 0;
+  for_each_mem_range(mb, [&](phys_addr_t base, phys_addr_t limit, int nid) {
+    unsigned long s = PFN_UP(base), e = PFN_DOWN(limit);
+    if (s >= e) return;
+    if (s < node_start[nid]) node_start[nid] = s;
+    if (e > node_end[nid]) node_end[nid] = e;
+  });
+  bool any = false;
+  for (int nid = 0; nid < int(MAX_NUMNODES); nid++) {
+    if (node_end[nid] == 0) continue;
+    if (node_end[nid] > ms.max_zone_pfn[MAX_NR_ZONES - 1]) {
+      pr_err("mem_system_init: node %d's memory ends above the last zone (pfn %#lx)\n", nid, node_end[nid]);
+      return -EINVAL;
+    }
+    if (int err = init_node(ms, mb, nid, node_start[nid], node_end[nid])) return err;
+    any = true;
+  }
+  if (!any) {
+    pr_err("mem_system_init: no memory\n");
+    return -EINVAL;
+  }
+  // Zones after every node's boot allocations, so that what those took is
+  // reserved in memblock and stays PG_reserved.
+  for_each_online_pgdat(ms, pgdat) {
+    for (int z = 0; z < int(MAX_NR_ZONES); z++) init_zone(ms, pgdat, zone_type(z), mb);
+    pgdat->node_present_pages = 0;
+    for_each_zone_of(pgdat, z) pgdat->node_present_pages += z->present_pages;
+  }
+  memblock_free_all(ms, mb);
+  for_each_online_pgdat(ms, pgdat) {
+    build_zonelists(ms, pgdat);
+    for_each_zone_of(pgdat, z) ms.totalram_pages += z->managed_pages;
+  }
+  // CPUs on nodes without memory allocate from the nearest node that has some.
+  for (unsigned c = 0; c < ms.nr_cpus; c++) {
+    ms.cpu_to_node[c] = nearest_memory_node(ms, ms.cpu_to_node[c]);
+    ms.node_data[ms.cpu_to_node[c]]->nr_cpus++;
+  }
+  init_per_zone_wmark_min(ms);
+  return 0;
+}
