@@ -2,9 +2,14 @@
 // host-tested against the host's snprintf; messages go to a ring buffer and to
 // every registered console whose level admits them.
 //
-// Formats: %d %i %u %x %X %o %c %s %p %% with the l, ll, z, h, hh length
-// modifiers, width (number or *), precision for %s, and the flags '0', '-',
-// '+', ' ', '#'. %p prints 0x followed by 16 hex digits (like Linux's %px).
+// Formats: %d %i %u %x %X %o %c %s %p %% with the hh, h, l, ll, z, t, j
+// length modifiers, width and precision (number or *; precision for strings
+// and integers as in C), and the flags '0', '-', '+', ' ', '#'. Output equals
+// glibc's snprintf, except: %p prints 0x and 16 hex digits (Linux's %px), and
+// an unknown or cut-off conversion is printed as written.
+//
+// Lines follow Linux: a message without a final newline leaves its line open,
+// KERN_CONT text extends it, any other message first ends it.
 #pragma once
 
 #include "kernel/types.h"
@@ -54,7 +59,8 @@ extern int console_loglevel;
 int vprintk(const char *fmt, va_list ap);
 int printk(const char *fmt, ...) __printf(1, 2);
 
-// The log buffer (for dmesg and for tests). Returns the bytes copied.
+// The log buffer (for dmesg and for tests): copies the newest bytes, at most
+// size, with no terminator. Returns the bytes copied.
 size_t log_buf_copy(char *dst, size_t size);
 void log_buf_clear();
 
