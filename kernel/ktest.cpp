@@ -1,7 +1,20 @@
 #include "kernel/ktest.h"
 
 #include "kernel/printk.h"
+#include "kernel/boot.h"
 #include "kernel/string.h"
+
+// The platform timer, for the duration diagnostics (not for pass/fail).
+static u64 read_time() {
+  u64 t;
+  asm volatile("rdtime %0" : "=r"(t));
+  return t;
+}
+
+static unsigned long elapsed_ms(u64 start) {
+  u64 hz = boot_params.timebase_frequency ? boot_params.timebase_frequency : 10000000;
+  return static_cast<unsigned long>((read_time() - start) * 1000 / hz);
+}
 
 extern "C" const ktest_suite __ktest_suites_start[], __ktest_suites_end[];
 
@@ -43,7 +56,9 @@ static int run_suite(const ktest_suite &s, int index) {
   printk(KERN_INFO "    1..%zu\n", s.nr_cases);
   for (size_t i = 0; i < s.nr_cases; i++) {
     ktest t = {s.name, s.cases[i].name, 0, nullptr};
+    u64 start = read_time();
     s.cases[i].run(&t);
+    printk(KERN_INFO "        # %s: %lu ms\n", t.name, elapsed_ms(start));
     if (t.failures) failed++;
     if (t.skip_reason && !t.failures)
       printk(KERN_INFO "    ok %zu %s # SKIP %s\n", i + 1, t.name, t.skip_reason);

@@ -191,23 +191,32 @@ void invalid_requests_fail(ktest *t) {
   KTEST_EXPECT_TRUE(t, alloc_pages(ms(), GFP_KERNEL | __GFP_DMA | __GFP_DMA32, 0) == nullptr);
 }
 
-// Chains free-able pages through their own first word, so that no array is needed.
+// Chains allocated blocks through their own first two words (next, order),
+// so that no array is needed however many there are.
 struct page_chain {
   u64 *head = nullptr;
-  unsigned long count = 0;
-  void push(page *p) {
+  unsigned long pages = 0;
+  void push(page *p, unsigned order) {
     u64 *va = static_cast<u64 *>(page_address(ms(), p));
-    *va = reinterpret_cast<u64>(head);
+    va[0] = reinterpret_cast<u64>(head);
+    va[1] = order;
     head = va;
-    count++;
+    pages += 1ul << order;
   }
   void free_all() {
     while (head) {
-      u64 *next = reinterpret_cast<u64 *>(*head);
-      free_pages(ms(), reinterpret_cast<unsigned long>(head), 0);
+      u64 *next = reinterpret_cast<u64 *>(head[0]);
+      free_pages(ms(), reinterpret_cast<unsigned long>(head), unsigned(head[1]));
       head = next;
     }
-    count = 0;
+    pages = 0;
+  }
+  // Takes blocks of every order, largest first, until none can be had.
+  unsigned long fill(gfp_t gfp) {
+    unsigned long before = pages;
+    for (int order = MAX_PAGE_ORDER; order >= 0; order--)
+      while (page *p = alloc_pages(ms(), gfp | __GFP_NOWARN, unsigned(order))) push(p, unsigned(order));
+    return pages - before;
   }
 };
 
@@ -215,8 +224,7 @@ void exhaustion_respects_watermarks(ktest *t) {
   drain_all_pages(ms());
   take_snapshot(before_snap);
   page_chain chain;
-  while (page *p = alloc_pages(ms(), GFP_KERNEL | __GFP_NOWARN, 0)) chain.push(p);
-  KTEST_EXPECT_TRUE(t, chain.count > 0);
+  KTEST_EXPECT_TRUE(t, chain.fill(GFP_KERNEL) > 0);
   // GFP_KERNEL stopped at min (+ the reserve against Normal-class requests):
   // no zone could pass that check any more.
   for_each_online_pgdat(ms(), pgdat) for_each_zone_of(pgdat, z) {
@@ -224,12 +232,7 @@ void exhaustion_respects_watermarks(ktest *t) {
     KTEST_EXPECT_FALSE(t, zone_watermark_ok(z, 0, min_wmark_pages(z), ZONE_NORMAL, ALLOC_WMARK_MIN));
   }
   // GFP_ATOMIC may go further, into the reserve below min.
-  unsigned long atomic = 0;
-  while (page *p = alloc_pages(ms(), GFP_ATOMIC | __GFP_NOWARN, 0)) {
-    chain.push(p);
-    atomic++;
-  }
-  KTEST_EXPECT_TRUE(t, atomic > 0);
+  KTEST_EXPECT_TRUE(t, chain.fill(GFP_ATOMIC) > 0);
   for_each_online_pgdat(ms(), pgdat) for_each_zone_of(pgdat, z) {
     if (!managed_zone(z)) continue;
     // ...but not below 3/8 of min (half, then a quarter of that half), less
