@@ -3,6 +3,8 @@
 #include "kernel/printk.h"
 #include "kernel/boot.h"
 #include "kernel/string.h"
+#include "mm/check.h"
+#include "mm/page_alloc.h"
 
 // The platform timer, for the duration diagnostics (not for pass/fail).
 static u64 read_time() {
@@ -49,6 +51,16 @@ static bool suite_exists(const char *name, size_t len) {
   return false;
 }
 
+// With mm.check=1, every case also fails if it left the allocator's
+// invariants broken.
+static void check_invariants(ktest *t) {
+  if (!mm_check_enabled || !system_mem) return;
+  static char buf[2048];
+  check_report r = make_check_report(buf, sizeof(buf));
+  if (unsigned n = check_page_alloc(*system_mem, r))
+    ktest_fail(t, __FILE__, __LINE__, "mm.check: %u violations after this case:\n%s", n, buf);
+}
+
 static int run_suite(const ktest_suite &s, int index) {
   int failed = 0;
   printk(KERN_INFO "    KTAP version 1\n");
@@ -58,6 +70,7 @@ static int run_suite(const ktest_suite &s, int index) {
     ktest t = {s.name, s.cases[i].name, 0, nullptr};
     u64 start = read_time();
     s.cases[i].run(&t);
+    check_invariants(&t);
     printk(KERN_INFO "        # %s: %lu ms\n", t.name, elapsed_ms(start));
     if (t.failures) failed++;
     if (t.skip_reason && !t.failures)
