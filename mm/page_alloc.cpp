@@ -428,13 +428,13 @@ void free_pages(unsigned long addr, unsigned order) { free_pages(*system_mem, ad
 
 unsigned long nr_free_pages(const mem_system &ms) {
   unsigned long n = 0;
-  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) n += unsigned(zone_page_state(z, NR_FREE_PAGES));
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) n += static_cast<unsigned long>(zone_page_state(z, NR_FREE_PAGES));
   return n;
 }
 
 unsigned long nr_free_pcp_pages(const mem_system &ms) {
   unsigned long n = 0;
-  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) n += unsigned(zone_page_state(z, NR_PCP_PAGES));
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) n += static_cast<unsigned long>(zone_page_state(z, NR_PCP_PAGES));
   return n;
 }
 
@@ -442,5 +442,5 @@ unsigned long nr_free_pcp_pages(const mem_system &ms) {
 // free pages less what the kernel keeps back.
 unsigned long si_mem_available(const mem_system &ms) {
   long available = long(nr_free_pages(ms)) - long(ms.totalreserve_pages);
-  return available < 0 ? 0 : unsigned(available);
+  return available < 0 ? 0 : static_cast<unsigned long>(available);
 }

@@ -62,7 +62,7 @@ void wakeup_kswapd(zone *z, gfp_t, unsigned order, int highest_zoneidx) {
 
 static unsigned long node_free_pages(const pglist_data *pgdat) {
   unsigned long n = 0;
-  for (const zone &z : pgdat->node_zones) n += unsigned(zone_page_state(&z, NR_FREE_PAGES));
+  for (const zone &z : pgdat->node_zones) n += static_cast<unsigned long>(zone_page_state(&z, NR_FREE_PAGES));
   return n;
 }
 

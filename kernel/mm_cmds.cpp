@@ -1,0 +1,48 @@
+// Monitor commands for the page allocator: its /proc-style reports, and a
+// drain of the per-CPU lists (to see the buddy lists without pcp caching).
+#include "kernel/monitor.h"
+#include "kernel/printk.h"
+#include "kernel/seq_out.h"
+#include "mm/page_alloc.h"
+#include "mm/page_report.h"
+
+// Returns the kernel's mem_system, or nullptr after saying why cmd cannot run.
+static mem_system *need_system_mem(const char *cmd) {
+  if (!system_mem) printk("%s: the page allocator is not set up (no system_mem)\n", cmd);
+  return system_mem;
+}
+
+// Runs one report on the kernel's memory. Returns 0, or 1 without memory.
+static int run_report(const char *cmd, void (*show)(const mem_system &, seq_out &)) {
+  mem_system *ms = need_system_mem(cmd);
+  if (!ms) return 1;
+  seq_out out = console_seq_out();
+  show(*ms, out);
+  return 0;
+}
+
+static int cmd_buddyinfo(int, char **) { return run_report("buddyinfo", show_buddyinfo); }
+MONITOR_COMMAND(buddyinfo_cmd, "buddyinfo", "",
+                "free blocks per order of each zone (/proc/buddyinfo)", cmd_buddyinfo);
+
+static int cmd_zoneinfo(int, char **) { return run_report("zoneinfo", show_zoneinfo); }
+MONITOR_COMMAND(zoneinfo_cmd, "zoneinfo", "",
+                "watermarks, sizes and pagesets of each zone (/proc/zoneinfo)", cmd_zoneinfo);
+
+static int cmd_meminfo(int, char **) { return run_report("meminfo", show_meminfo); }
+MONITOR_COMMAND(meminfo_cmd, "meminfo", "", "memory totals (/proc/meminfo)", cmd_meminfo);
+
+static int cmd_drain(int, char **) {
+  mem_system *ms = need_system_mem("drain");
+  if (!ms) return 1;
+  unsigned long before = nr_free_pcp_pages(*ms);
+  drain_all_pages(*ms);
+  // Other CPUs may refill their lists meanwhile: "left" can be above 0.
+  unsigned long after = nr_free_pcp_pages(*ms);
+  printk("drain: %lu pages from the per-CPU lists back to the buddy lists (%lu left)\n",
+         before > after ? before - after : 0, after);
+  return 0;
+}
+MONITOR_COMMAND(drain_cmd, "drain", "",
+                "give every per-CPU list's pages back to the buddy lists (drain_all_pages)",
+                cmd_drain);

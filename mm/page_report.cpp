@@ -1,0 +1,180 @@
+// /proc/buddyinfo, /proc/zoneinfo and /proc/meminfo for the page allocator.
+//
+// The text follows Linux 6.6 (mm/vmstat.c, fs/proc/meminfo.c) to the space,
+// so that scripts written for Linux parse it: 6.6 is the last kernel whose
+// pagesets show count/high/batch only, which is what our static pcp rule has
+// (6.7 added high_min/high_max with auto-tuning). Lines for subsystems we do
+// not have are left out rather than faked, except where "none" is the truth
+// (no swap, no page cache: 0 kB); each omission is marked where it would go.
+//
+// Every zone's numbers are copied under its lock and printed afterwards, so a
+// line is consistent and no console output happens with a zone lock held.
+#include "mm/page_report.h"
+
+#include "kernel/spinlock.h"
+#include "mm/mmzone.h"
+#include "mm/page_alloc.h"
+
+// Linux's /proc/vmstat names, for the zone counters we keep (the first is
+// Linux's own; the others are ours, named in its style).
+static const char *const zone_stat_names[NR_VM_ZONE_STAT_ITEMS] = {
+    "nr_free_pages",
+    "nr_zone_allocated",
+    "nr_pcp_pages",
+};
+static_assert(NR_VM_ZONE_STAT_ITEMS == 3, "name every zone_stat_item in zone_stat_names");
+
+// Counters are printed as Linux's zone_page_state reads them: never below 0.
+static unsigned long stat_pages(long v) { return v < 0 ? 0 : static_cast<unsigned long>(v); }
+
+// ---- buddyinfo ------------------------------------------------------------------------
+
+void show_buddyinfo(const mem_system &ms, seq_out &out) {
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) {
+    if (!populated_zone(z)) continue;  // Linux lists populated zones only
+    unsigned long nr_free[NR_PAGE_ORDERS];
+    {
+      spin_lock_irqsave_guard g(z->lock);
+      for (unsigned order = 0; order < NR_PAGE_ORDERS; order++)
+        nr_free[order] = z->free_area[order].nr_free;
+    }
+    seq_printf(out, "Node %d, zone %8s ", pgdat->node_id, z->name);
+    for (unsigned long n : nr_free) seq_printf(out, "%6lu ", n);
+    seq_puts(out, "\n");
+  }
+}
+
+// ---- zoneinfo -------------------------------------------------------------------------
+
+static void zoneinfo_show_pagesets(const mem_system &ms, const zone *z, seq_out &out) {
+  seq_puts(out, "\n  pagesets");
+  for (unsigned cpu = 0; cpu < ms.nr_cpus; cpu++) {
+    const per_cpu_pages *pcp = &z->pcp[cpu];
+    // Read without the pcp lock, as Linux does: each value is a snapshot, and
+    // taking another CPU's pcp lock here could wait on that CPU for nothing.
+    seq_printf(out,
+               "\n    cpu: %u"
+               "\n              count: %d"
+               "\n              high:  %d"
+               "\n              batch: %d",
+               cpu, __atomic_load_n(&pcp->count, __ATOMIC_RELAXED),
+               __atomic_load_n(&pcp->high, __ATOMIC_RELAXED),
+               __atomic_load_n(&pcp->batch, __ATOMIC_RELAXED));
+    // Our zone counters have no per-CPU deltas: every update is exact, which
+    // is what a threshold of 0 means in Linux.
+    seq_puts(out, "\n  vm stats threshold: 0");
+  }
+}
+
+static void zoneinfo_show_zone(const mem_system &ms, const pglist_data *pgdat, zone *z,
+                               seq_out &out) {
+  long stat[NR_VM_ZONE_STAT_ITEMS];
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    for (int i = 0; i < int(NR_VM_ZONE_STAT_ITEMS); i++)
+      stat[i] = zone_page_state(z, zone_stat_item(i));
+  }
+  // Linux prints the node's own counters ("per-node stats") under its first
+  // populated zone; they come with the node counters of later issues.
+  seq_printf(out, "Node %d, zone %8s", pgdat->node_id, z->name);
+  // boost is 0: there is no watermark boosting (no fragmentation events);
+  // cma is 0: no CMA area. Linux prints both whatever its configuration.
+  seq_printf(out,
+             "\n  pages free     %lu"
+             "\n        boost    %lu"
+             "\n        min      %lu"
+             "\n        low      %lu"
+             "\n        high     %lu",
+             stat_pages(stat[NR_FREE_PAGES]), 0ul, min_wmark_pages(z), low_wmark_pages(z),
+             high_wmark_pages(z));
+  seq_printf(out,
+             "\n        promo    %lu"
+             "\n        spanned  %lu"
+             "\n        present  %lu"
+             "\n        managed  %lu"
+             "\n        cma      %lu",
+             z->_watermark[WMARK_PROMO], z->spanned_pages, z->present_pages, z->managed_pages, 0ul);
+  seq_printf(out, "\n        protection: (%ld", z->lowmem_reserve[0]);
+  for (int i = 1; i < int(MAX_NR_ZONES); i++) seq_printf(out, ", %ld", z->lowmem_reserve[i]);
+  seq_puts(out, ")");
+  if (!populated_zone(z)) {  // as Linux: nothing else is useful for an empty zone
+    seq_puts(out, "\n");
+    return;
+  }
+  for (int i = 0; i < int(NR_VM_ZONE_STAT_ITEMS); i++)
+    seq_printf(out, "\n      %-12s %lu", zone_stat_names[i], stat_pages(stat[i]));
+  // The NUMA event counters (numa_hit, ...) go here when they are kept.
+  zoneinfo_show_pagesets(ms, z, out);
+  // node_unreclaimable is 0: kswapd never gives a node up here.
+  seq_printf(out,
+             "\n  node_unreclaimable:  %u"
+             "\n  start_pfn:           %lu\n",
+             0u, z->zone_start_pfn);
+}
+
+void show_zoneinfo(const mem_system &ms, seq_out &out) {
+  // Every zone, populated or not: lowmem_reserve (protection) concerns them
+  // all, and Linux shows them all for that reason.
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) zoneinfo_show_zone(ms, pgdat, z, out);
+}
+
+// ---- meminfo --------------------------------------------------------------------------
+
+// Linux's show_val_kb: a 16-column label, then kB right-aligned in 8 columns.
+static void show_val_kb(seq_out &out, const char *label, unsigned long pages) {
+  seq_printf(out, "%s%8lu kB\n", label, pages << (PAGE_SHIFT - 10));
+}
+
+void show_meminfo(const mem_system &ms, seq_out &out) {
+  unsigned long totalhigh = 0, freehigh = 0;
+  bool highmem = false;
+  for_each_online_pgdat(ms, pgdat) {
+    zone *z = &pgdat->node_zones[ZONE_HIGHMEM];
+    if (!populated_zone(z)) continue;
+    highmem = true;
+    totalhigh += z->managed_pages;
+    freehigh += stat_pages(zone_page_state(z, NR_FREE_PAGES));
+  }
+  unsigned long totalram = ms.totalram_pages;
+  // Pages on the per-CPU lists are not free here, as in Linux (NR_FREE_PAGES).
+  unsigned long freeram = nr_free_pages(ms);
+
+  show_val_kb(out, "MemTotal:       ", totalram);
+  show_val_kb(out, "MemFree:        ", freeram);
+  show_val_kb(out, "MemAvailable:   ", si_mem_available(ms));
+  // No page cache, LRU lists or mlock yet: these are truly 0.
+  show_val_kb(out, "Buffers:        ", 0);
+  show_val_kb(out, "Cached:         ", 0);
+  show_val_kb(out, "SwapCached:     ", 0);
+  show_val_kb(out, "Active:         ", 0);
+  show_val_kb(out, "Inactive:       ", 0);
+  show_val_kb(out, "Active(anon):   ", 0);
+  show_val_kb(out, "Inactive(anon): ", 0);
+  show_val_kb(out, "Active(file):   ", 0);
+  show_val_kb(out, "Inactive(file): ", 0);
+  show_val_kb(out, "Unevictable:    ", 0);
+  show_val_kb(out, "Mlocked:        ", 0);
+  // Linux prints these in every CONFIG_HIGHMEM kernel; a riscv64 kernel has
+  // none, so they appear only when a (host) layout gives HighMem memory.
+  if (highmem) {
+    show_val_kb(out, "HighTotal:      ", totalhigh);
+    show_val_kb(out, "HighFree:       ", freehigh);
+    show_val_kb(out, "LowTotal:       ", totalram - totalhigh);
+    show_val_kb(out, "LowFree:        ", freeram - freehigh);
+  }
+  show_val_kb(out, "SwapTotal:      ", 0);  // no swap
+  show_val_kb(out, "SwapFree:       ", 0);
+  show_val_kb(out, "Dirty:          ", 0);
+  show_val_kb(out, "Writeback:      ", 0);
+  show_val_kb(out, "AnonPages:      ", 0);
+  show_val_kb(out, "Mapped:         ", 0);
+  show_val_kb(out, "Shmem:          ", 0);
+  // KReclaimable, Slab, SReclaimable, SUnreclaim: with the slab allocator (issue 4).
+  // KernelStack, PageTables, SecPageTables: when those pages are counted.
+  show_val_kb(out, "NFS_Unstable:   ", 0);  // Linux prints a constant 0 since 5.8
+  show_val_kb(out, "Bounce:         ", 0);
+  show_val_kb(out, "WritebackTmp:   ", 0);
+  // CommitLimit, Committed_AS: with user address spaces (overcommit accounting).
+  // VmallocTotal, VmallocUsed, VmallocChunk: with vmalloc (issue 5).
+  // Percpu, HardwareCorrupted, DirectMap*: when those are counted.
+}

@@ -1,0 +1,731 @@
+// Property tests for mm/page_report: each report is printed after a random
+// workload of allocations and frees on one of the fixture layouts, parsed
+// back with Linux's own format rules (the literal prefixes and widths of
+// mm/vmstat.c and fs/proc/meminfo.c, Linux 6.6), and compared with the
+// allocator's structures, counted independently where they can be (free
+// pages from the free lists, per-CPU pages from the pcp lists).
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <regex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mm/page_report.h"
+#include "mm_fixture.h"
+
+namespace {
+
+// ---------------------------------------------------------------- capturing
+
+using show_fn = void (*)(const mem_system &, seq_out &);
+
+std::string capture(show_fn show, const mem_system &ms) {
+  std::string text;
+  seq_out out{
+      [](void *ctx, const char *s, size_t len) { static_cast<std::string *>(ctx)->append(s, len); },
+      &text};
+  show(ms, out);
+  return text;
+}
+
+// Splits a report into lines; every line must end with '\n' (seq_file output
+// always does), so a missing final newline is an error, reported as such.
+std::vector<std::string> split_lines(const std::string &text, std::string *error) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) {
+      *error = "last line has no newline: \"" + text.substr(start) + "\"";
+      return lines;
+    }
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+bool all_digits(const std::string &s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(c) != 0; });
+}
+
+// ---------------------------------------------------------------- layouts and workloads
+
+enum class layout_kind { single_zone, three_zones, across_4g, two_nodes };
+
+std::ostream &operator<<(std::ostream &os, layout_kind k) {
+  static const char *const names[] = {"single_zone", "three_zones", "across_4g", "two_nodes"};
+  return os << names[int(k)];
+}
+
+int build(mm_fixture &f, layout_kind k) {
+  switch (k) {
+    case layout_kind::single_zone: return build_single_zone(f);
+    case layout_kind::three_zones: return build_three_zones(f);
+    case layout_kind::across_4g: return build_across_4g(f);
+    case layout_kind::two_nodes: return build_two_nodes(f);
+  }
+  return -1;
+}
+
+rc::Gen<layout_kind> gen_layout() {
+  return rc::gen::element(layout_kind::single_zone, layout_kind::three_zones,
+                          layout_kind::across_4g, layout_kind::two_nodes);
+}
+
+struct mm_op {
+  bool free = false;    // free a held block instead of allocating
+  unsigned victim = 0;  // which held block (modulo their number)
+  unsigned order = 0;
+  gfp_t gfp = GFP_KERNEL;
+  int nid = 0;
+  unsigned cpu = 0;  // modulo the layout's CPUs
+};
+
+std::ostream &operator<<(std::ostream &os, const mm_op &o) {
+  if (o.free) return os << "free #" << o.victim << " on cpu " << o.cpu;
+  return os << "alloc order " << o.order << " gfp 0x" << std::hex << o.gfp << std::dec << " node "
+            << o.nid << " cpu " << o.cpu;
+}
+
+rc::Gen<mm_op> gen_op() {
+  return rc::gen::exec([] {
+    mm_op o;
+    o.free = *rc::gen::weightedElement<bool>({{2, false}, {1, true}});
+    o.victim = *rc::gen::inRange(0u, 64u);
+    o.order = *rc::gen::weightedElement<unsigned>(
+        {{8, 0}, {4, 1}, {3, 2}, {2, 3}, {1, 4}, {1, 6}, {1, 9}, {1, 10}});
+    o.gfp = *rc::gen::element(gfp_t(GFP_KERNEL), GFP_KERNEL | __GFP_DMA32, GFP_KERNEL | __GFP_DMA,
+                              gfp_t(GFP_ATOMIC), gfp_t(GFP_NOWAIT), gfp_t(GFP_HIGHUSER_MOVABLE));
+    o.nid = *rc::gen::inRange(0, 2);
+    o.cpu = *rc::gen::inRange(0u, unsigned(NR_CPUS));
+    return o;
+  });
+}
+
+struct held_block {
+  page *p;
+  unsigned order;
+};
+
+struct workload_result {
+  unsigned long pages_allocated = 0;  // pages of successful allocations
+  unsigned long pages_freed = 0;      // pages handed back by frees
+};
+
+// Runs ops on f, keeping what they allocate in held. Failures are allowed
+// (memory runs out, a zone is missing): they must not change the counts.
+workload_result run_ops(mm_fixture &f, const std::vector<mm_op> &ops,
+                        std::vector<held_block> &held) {
+  workload_result r;
+  mem_system &ms = *f.ms;
+  for (const mm_op &o : ops) {
+    host_set_cpu(o.cpu % ms.nr_cpus);
+    if (o.free && !held.empty()) {
+      size_t i = o.victim % held.size();
+      __free_pages(ms, held[i].p, held[i].order);
+      r.pages_freed += 1ul << held[i].order;
+      held.erase(held.begin() + long(i));
+    } else if (!o.free) {
+      page *p = alloc_pages_node(ms, o.nid, o.gfp | __GFP_NOWARN, o.order);
+      if (p) {
+        held.push_back({p, o.order});
+        r.pages_allocated += 1ul << o.order;
+      }
+    }
+  }
+  host_set_cpu(0);
+  return r;
+}
+
+// ---------------------------------------------------------------- independent counts
+
+unsigned long buddy_pages(const zone *z) {
+  unsigned long n = 0;
+  for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) n += z->free_area[o].nr_free << o;
+  return n;
+}
+
+unsigned long buddy_pages(const mem_system &ms) {
+  unsigned long n = 0;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) n += buddy_pages(z);
+  return n;
+}
+
+// Pages on one CPU's lists, by walking them (not pcp.count).
+unsigned long pcp_list_pages(const per_cpu_pages &pcp) {
+  unsigned long n = 0;
+  for (unsigned o = 0; o < NR_PCP_ORDERS; o++)
+    for (const list_head *e = pcp.lists[o].next; e != &pcp.lists[o]; e = e->next) n += 1ul << o;
+  return n;
+}
+
+unsigned long pcp_list_pages(const mem_system &ms) {
+  unsigned long n = 0;
+  for_each_online_pgdat(ms, pgdat) {
+    for_each_zone_of(pgdat, z) {
+      for (unsigned c = 0; c < ms.nr_cpus; c++) n += pcp_list_pages(z->pcp[c]);
+    }
+  }
+  return n;
+}
+
+// Linux's calculate_totalreserve_pages, from the zones' own fields.
+unsigned long linux_totalreserve(const mem_system &ms) {
+  unsigned long total = 0;
+  for_each_online_pgdat(ms, pgdat) for (int i = 0; i < int(MAX_NR_ZONES); i++) {
+    const zone *z = &pgdat->node_zones[i];
+    long max = 0;
+    for (int j = i; j < int(MAX_NR_ZONES); j++) max = std::max(max, z->lowmem_reserve[j]);
+    unsigned long r = static_cast<unsigned long>(max) + high_wmark_pages(z);
+    total += std::min(r, z->managed_pages);
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------- buddyinfo
+
+struct buddy_line {
+  int nid;
+  std::string zone;
+  std::vector<unsigned long> nr_free;
+  bool operator==(const buddy_line &) const = default;
+};
+
+std::ostream &operator<<(std::ostream &os, const buddy_line &b) {
+  os << "Node " << b.nid << " " << b.zone << ":";
+  for (unsigned long n : b.nr_free) os << " " << n;
+  return os;
+}
+
+// Parses `"Node %d, zone %8s "` + 11 x `"%6lu "`, checking every width.
+std::optional<buddy_line> parse_buddy_line(const std::string &line, std::string *why) {
+  static const std::regex re(R"(^Node (\d+), zone ( *)([A-Za-z0-9]+) ((?: *\d+ )+)$)");
+  std::smatch m;
+  if (!std::regex_match(line, m, re)) {
+    *why = "not a buddyinfo line";
+    return std::nullopt;
+  }
+  buddy_line b{std::stoi(m[1]), m[3], {}};
+  if (m[2].length() + m[3].length() != std::max<long>(8, m[3].length())) {
+    *why = "zone name not right-aligned in 8 columns";
+    return std::nullopt;
+  }
+  static const std::regex field_re(R"(( *)(\d+) )");
+  std::string fields = m[4];
+  for (auto it = std::sregex_iterator(fields.begin(), fields.end(), field_re);
+       it != std::sregex_iterator(); ++it) {
+    const std::smatch &f = *it;
+    if (f[1].length() + f[2].length() != std::max<long>(6, f[2].length())) {
+      *why = "count \"" + f.str() + "\" not right-aligned in 6 columns";
+      return std::nullopt;
+    }
+    b.nr_free.push_back(std::stoul(f[2]));
+  }
+  if (b.nr_free.size() != NR_PAGE_ORDERS) {
+    *why = std::to_string(b.nr_free.size()) + " orders instead of 11";
+    return std::nullopt;
+  }
+  return b;
+}
+
+// ---------------------------------------------------------------- zoneinfo
+
+struct cpu_pageset {
+  long cpu, count, high, batch, threshold;
+};
+
+struct zone_info {
+  int nid = -1;
+  std::string name;
+  std::map<std::string, long> field;  // "pages free", "boost", "min", ... "cma"
+  std::vector<long> protection;
+  bool populated = false;  // has the part after protection
+  std::vector<std::pair<std::string, long>> stats;
+  std::vector<cpu_pageset> cpus;
+  long node_unreclaimable = -1, start_pfn = -1;
+};
+
+// Reads the lines of a zoneinfo report against Linux 6.6's format strings.
+class zoneinfo_parser {
+ public:
+  explicit zoneinfo_parser(std::vector<std::string> lines) : lines_(std::move(lines)) {}
+
+  // Returns every zone, or nullopt with the reason in error().
+  std::optional<std::vector<zone_info>> parse() {
+    std::vector<zone_info> zones;
+    while (pos_ < lines_.size()) {
+      zone_info z;
+      if (!parse_zone(z)) return std::nullopt;
+      zones.push_back(std::move(z));
+    }
+    return zones;
+  }
+  const std::string &error() const { return error_; }
+
+ private:
+  bool fail(const std::string &what) {
+    error_ = "line " + std::to_string(pos_ + 1) + ": expected " + what + ", got \"" +
+             (pos_ < lines_.size() ? lines_[pos_] : std::string("<end>")) + "\"";
+    return false;
+  }
+
+  // Takes a line that is exactly prefix followed by a decimal number.
+  bool take(const std::string &prefix, long *value) {
+    if (pos_ >= lines_.size()) return fail("\"" + prefix + "<number>\"");
+    const std::string &l = lines_[pos_];
+    if (l.compare(0, prefix.size(), prefix) != 0) return fail("\"" + prefix + "<number>\"");
+    std::string rest = l.substr(prefix.size());
+    bool neg = !rest.empty() && rest[0] == '-';
+    if (!all_digits(neg ? rest.substr(1) : rest)) return fail("\"" + prefix + "<number>\"");
+    *value = std::stol(rest);
+    pos_++;
+    return true;
+  }
+
+  bool take_exact(const std::string &text) {
+    if (pos_ >= lines_.size() || lines_[pos_] != text) return fail("\"" + text + "\"");
+    pos_++;
+    return true;
+  }
+
+  bool at(const std::string &prefix) const {
+    return pos_ < lines_.size() && lines_[pos_].compare(0, prefix.size(), prefix) == 0;
+  }
+
+  bool parse_zone(zone_info &z) {
+    static const std::regex header_re(R"(^Node (\d+), zone ( *)([A-Za-z0-9]+)$)");
+    std::smatch m;
+    if (pos_ >= lines_.size() || !std::regex_match(lines_[pos_], m, header_re))
+      return fail("\"Node N, zone %8s\"");
+    if (m[2].length() + m[3].length() != std::max<long>(8, m[3].length()))
+      return fail("a zone name right-aligned in 8 columns");
+    z.nid = std::stoi(m[1]);
+    z.name = m[3];
+    pos_++;
+    // Linux's "\n  pages free     %lu" then "\n        %-8s %lu"-shaped lines.
+    static const std::pair<const char *, const char *> fields[] = {
+        {"pages free", "  pages free     "}, {"boost", "        boost    "},
+        {"min", "        min      "},        {"low", "        low      "},
+        {"high", "        high     "},       {"promo", "        promo    "},
+        {"spanned", "        spanned  "},    {"present", "        present  "},
+        {"managed", "        managed  "},    {"cma", "        cma      "},
+    };
+    for (auto &[key, prefix] : fields)
+      if (!take(prefix, &z.field[key])) return false;
+    static const std::regex prot_re(R"(^        protection: \((-?\d+(?:, -?\d+)*)\)$)");
+    if (pos_ >= lines_.size() || !std::regex_match(lines_[pos_], m, prot_re))
+      return fail("\"        protection: (a, b, ...)\"");
+    std::string list = m[1];
+    for (size_t start = 0;;) {
+      size_t comma = list.find(", ", start);
+      z.protection.push_back(std::stol(list.substr(start, comma - start)));
+      if (comma == std::string::npos) break;
+      start = comma + 2;
+    }
+    pos_++;
+    if (pos_ == lines_.size() || at("Node ")) return true;  // an unpopulated zone ends here
+    z.populated = true;
+    // Zone counters: "\n      %-12s %lu".
+    static const std::regex stat_re(R"(^      ([a-z_0-9]+)( +)(\d+)$)");
+    while (pos_ < lines_.size() && std::regex_match(lines_[pos_], m, stat_re)) {
+      size_t want_spaces = m[1].length() < 12 ? 13 - m[1].length() : 1;
+      if (size_t(m[2].length()) != want_spaces)
+        return fail("a counter name left-aligned in 12 columns");
+      z.stats.emplace_back(m[1], std::stol(m[3]));
+      pos_++;
+    }
+    if (!take_exact("  pagesets")) return false;
+    while (at("    cpu: ")) {
+      cpu_pageset c{};
+      if (!take("    cpu: ", &c.cpu) || !take("              count: ", &c.count) ||
+          !take("              high:  ", &c.high) || !take("              batch: ", &c.batch) ||
+          !take("  vm stats threshold: ", &c.threshold))
+        return false;
+      z.cpus.push_back(c);
+    }
+    return take("  node_unreclaimable:  ", &z.node_unreclaimable) &&
+           take("  start_pfn:           ", &z.start_pfn);
+  }
+
+  std::vector<std::string> lines_;
+  size_t pos_ = 0;
+  std::string error_;
+};
+
+// ---------------------------------------------------------------- meminfo
+
+// Every label Linux 6.6's meminfo_proc_show can print before the hugetlb and
+// arch parts, in its order (config-dependent ones included).
+const std::vector<std::string> linux_meminfo_labels = {
+    "MemTotal",          "MemFree",        "MemAvailable",   "Buffers",         "Cached",
+    "SwapCached",        "Active",         "Inactive",       "Active(anon)",    "Inactive(anon)",
+    "Active(file)",      "Inactive(file)", "Unevictable",    "Mlocked",         "HighTotal",
+    "HighFree",          "LowTotal",       "LowFree",        "MmapCopy",        "SwapTotal",
+    "SwapFree",          "Zswap",          "Zswapped",       "Dirty",           "Writeback",
+    "AnonPages",         "Mapped",         "Shmem",          "KReclaimable",    "Slab",
+    "SReclaimable",      "SUnreclaim",     "KernelStack",    "ShadowCallStack", "PageTables",
+    "SecPageTables",     "NFS_Unstable",   "Bounce",         "WritebackTmp",    "CommitLimit",
+    "Committed_AS",      "VmallocTotal",   "VmallocUsed",    "VmallocChunk",    "Percpu",
+    "HardwareCorrupted", "AnonHugePages",  "ShmemHugePages", "ShmemPmdMapped",  "FileHugePages",
+    "FilePmdMapped",     "CmaTotal",       "CmaFree",        "Unaccepted",
+};
+
+// Parses meminfo into label -> kB, checking Linux's "%-16s%8lu kB" shape and
+// that the labels are Linux's, each once, in Linux's order.
+std::optional<std::vector<std::pair<std::string, unsigned long>>> parse_meminfo(
+    const std::string &text, std::string *why) {
+  std::vector<std::string> lines = split_lines(text, why);
+  if (!why->empty()) return std::nullopt;
+  static const std::regex re(R"(^([A-Za-z()_0-9]+):( *)(\d+) kB$)");
+  std::vector<std::pair<std::string, unsigned long>> out;
+  size_t next_label = 0;  // position in linux_meminfo_labels
+  for (const std::string &l : lines) {
+    std::smatch m;
+    if (!std::regex_match(l, m, re)) {
+      *why = "not a meminfo line: \"" + l + "\"";
+      return std::nullopt;
+    }
+    // The label with its colon (and spaces) fills 16 columns and the value is
+    // right-aligned in the next 8, growing past them only when it must;
+    // Linux prints one line wider: "HardwareCorrupted: %5lu kB".
+    size_t label_width = m[1] == "HardwareCorrupted" ? 19 : 16;
+    size_t value_width = m[1] == "HardwareCorrupted" ? 5 : 8;
+    size_t name = size_t(m[1].length()), spaces = size_t(m[2].length()),
+           digits = size_t(m[3].length());
+    bool fits = name + 1 <= label_width &&
+                (digits <= value_width ? l.size() == label_width + value_width + 3
+                                       : spaces == label_width - name - 1);
+    if (!fits) {
+      *why = "not in Linux's \"%-16s%8lu kB\" form: \"" + l + "\"";
+      return std::nullopt;
+    }
+    auto it = std::find(linux_meminfo_labels.begin() + long(next_label), linux_meminfo_labels.end(),
+                        m[1].str());
+    if (it == linux_meminfo_labels.end()) {
+      *why = "label \"" + m[1].str() + "\" is not Linux's, repeated, or out of Linux's order";
+      return std::nullopt;
+    }
+    next_label = size_t(it - linux_meminfo_labels.begin()) + 1;
+    out.emplace_back(m[1], std::stoul(m[3]));
+  }
+  return out;
+}
+
+std::map<std::string, unsigned long> as_map(
+    const std::vector<std::pair<std::string, unsigned long>> &v) {
+  return {v.begin(), v.end()};
+}
+
+// kB of a page count, as /proc prints it.
+unsigned long kb(unsigned long pages) { return pages << (PAGE_SHIFT - 10); }
+
+// The meminfo values that matter here, or a failure of the property.
+std::map<std::string, unsigned long> meminfo_values(const mem_system &ms) {
+  std::string why;
+  auto parsed = parse_meminfo(capture(show_meminfo, ms), &why);
+  RC_ASSERT(why == "");
+  RC_ASSERT(parsed.has_value());
+  return as_map(*parsed);
+}
+
+}  // namespace
+
+// ================================================================ buddyinfo
+
+// buddyinfo has one line per populated zone, in node then zone order, in
+// Linux's exact widths, whose counts are the zone's free_area[o].nr_free.
+RC_GTEST_PROP(PageReportBuddyinfo, LinesMatchFreeAreas, ()) {
+  mm_fixture f;
+  layout_kind k = *gen_layout();
+  RC_ASSERT(build(f, k) == 0);
+  std::vector<held_block> held;
+  run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
+
+  std::string why;
+  std::vector<std::string> lines = split_lines(capture(show_buddyinfo, *f.ms), &why);
+  RC_ASSERT(why == "");
+  std::vector<buddy_line> got, want;
+  for (const std::string &l : lines) {
+    auto b = parse_buddy_line(l, &why);
+    if (!b) RC_FAIL(why + ": \"" + l + "\"");
+    got.push_back(*b);
+  }
+  for_each_online_pgdat(*f.ms, pgdat) for_each_zone_of(pgdat, z) {
+    if (z->present_pages == 0) continue;
+    buddy_line b{pgdat->node_id, zone_names[z->idx], {}};
+    for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) b.nr_free.push_back(z->free_area[o].nr_free);
+    want.push_back(b);
+  }
+  RC_ASSERT(got == want);
+}
+
+// Every count is right-aligned in 6 columns however many digits it has, as
+// "%6lu " prints it (checked on a report with many small blocks).
+TEST(PageReportBuddyinfo, WidthsHoldForMultiDigitCounts) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f), 0);
+  f.ms->pcp_disabled = true;
+  // Take pages in order-0 pairs and give back one of each, leaving thousands
+  // of order-0 blocks whose buddies are in use.
+  std::vector<page *> keep;
+  for (int i = 0; i < 4000; i++) {
+    page *a = alloc_pages(*f.ms, GFP_KERNEL | __GFP_NOWARN, 0);
+    page *b = alloc_pages(*f.ms, GFP_KERNEL | __GFP_NOWARN, 0);
+    ASSERT_TRUE(a && b);
+    keep.push_back(a);
+    keep.push_back(b);
+  }
+  for (size_t i = 0; i < keep.size(); i += 2) __free_pages(*f.ms, keep[i], 0);
+  std::string why;
+  std::vector<std::string> lines = split_lines(capture(show_buddyinfo, *f.ms), &why);
+  ASSERT_EQ(why, "");
+  ASSERT_EQ(lines.size(), 1u);
+  auto b = parse_buddy_line(lines[0], &why);
+  ASSERT_TRUE(b.has_value()) << why << ": " << lines[0];
+  EXPECT_GE(b->nr_free[0], 1000u);  // four digits: the field is still 6 wide
+  EXPECT_EQ(b->nr_free[0], f.ms->node_data[0]->node_zones[ZONE_DMA32].free_area[0].nr_free);
+}
+
+// ================================================================ zoneinfo
+
+// zoneinfo lists every zone of every node (populated or not) in Linux's exact
+// format, and each value equals the zone's own field: free pages (also equal
+// to the pages on its free lists), watermarks, sizes, protection, counters,
+// and each CPU's pageset (count also equal to the pages on its lists).
+RC_GTEST_PROP(PageReportZoneinfo, FieldsMatchZones, ()) {
+  mm_fixture f;
+  layout_kind k = *gen_layout();
+  RC_ASSERT(build(f, k) == 0);
+  std::vector<held_block> held;
+  run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
+  const mem_system &ms = *f.ms;
+
+  std::string why;
+  std::vector<std::string> lines = split_lines(capture(show_zoneinfo, ms), &why);
+  RC_ASSERT(why == "");
+  zoneinfo_parser parser(lines);
+  auto zones = parser.parse();
+  if (!zones) RC_FAIL(parser.error());
+
+  size_t i = 0;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) {
+    RC_ASSERT(i < zones->size());
+    const zone_info &zi = (*zones)[i++];
+    RC_ASSERT(zi.nid == pgdat->node_id);
+    RC_ASSERT(zi.name == std::string(zone_names[z->idx]));
+    long free = zone_page_state(z, NR_FREE_PAGES);
+    RC_ASSERT(zi.field.at("pages free") == free);
+    RC_ASSERT(static_cast<unsigned long>(free) == buddy_pages(z));
+    RC_ASSERT(zi.field.at("boost") == 0);  // no watermark boosting here
+    RC_ASSERT(zi.field.at("min") == long(min_wmark_pages(z)));
+    RC_ASSERT(zi.field.at("low") == long(low_wmark_pages(z)));
+    RC_ASSERT(zi.field.at("high") == long(high_wmark_pages(z)));
+    RC_ASSERT(zi.field.at("promo") == long(z->_watermark[WMARK_PROMO]));
+    RC_ASSERT(zi.field.at("spanned") == long(z->spanned_pages));
+    RC_ASSERT(zi.field.at("present") == long(z->present_pages));
+    RC_ASSERT(zi.field.at("managed") == long(z->managed_pages));
+    RC_ASSERT(zi.field.at("cma") == 0);  // no CMA area
+    RC_ASSERT(zi.protection ==
+              std::vector<long>(z->lowmem_reserve, z->lowmem_reserve + MAX_NR_ZONES));
+    RC_ASSERT(zi.populated == (z->present_pages != 0));
+    if (!zi.populated) continue;
+
+    std::set<std::string> names;
+    for (auto &[name, value] : zi.stats) RC_ASSERT(names.insert(name).second);
+    auto nr_free = std::find_if(zi.stats.begin(), zi.stats.end(),
+                                [](auto &s) { return s.first == "nr_free_pages"; });
+    RC_ASSERT(nr_free != zi.stats.end());
+    RC_ASSERT(nr_free->second == free);
+
+    RC_ASSERT(zi.cpus.size() == size_t(ms.nr_cpus));
+    for (unsigned c = 0; c < ms.nr_cpus; c++) {
+      const cpu_pageset &p = zi.cpus[c];
+      RC_ASSERT(p.cpu == long(c));
+      RC_ASSERT(p.count == z->pcp[c].count);
+      RC_ASSERT(static_cast<unsigned long>(p.count) == pcp_list_pages(z->pcp[c]));
+      RC_ASSERT(p.high == z->pcp[c].high);
+      RC_ASSERT(p.batch == z->pcp[c].batch);
+    }
+    RC_ASSERT(zi.node_unreclaimable == 0);
+    RC_ASSERT(zi.start_pfn == long(z->zone_start_pfn));
+  }
+  RC_ASSERT(i == zones->size());
+}
+
+// After drain_all_pages every pageset count in zoneinfo is 0, and the pages
+// the lists held are back in each zone's "pages free".
+RC_GTEST_PROP(PageReportZoneinfo, DrainEmptiesPagesets, ()) {
+  mm_fixture f;
+  RC_ASSERT(build(f, *gen_layout()) == 0);
+  std::vector<held_block> held;
+  run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
+  mem_system &ms = *f.ms;
+
+  std::map<std::pair<int, std::string>, long> want_free;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) {
+    long on_lists = 0;
+    for (unsigned c = 0; c < ms.nr_cpus; c++) on_lists += long(pcp_list_pages(z->pcp[c]));
+    want_free[{pgdat->node_id, z->name}] = long(buddy_pages(z)) + on_lists;
+  }
+  drain_all_pages(ms);
+
+  std::string why;
+  zoneinfo_parser parser(split_lines(capture(show_zoneinfo, ms), &why));
+  RC_ASSERT(why == "");
+  auto zones = parser.parse();
+  if (!zones) RC_FAIL(parser.error());
+  for (const zone_info &zi : *zones) {
+    RC_ASSERT(zi.field.at("pages free") == want_free.at({zi.nid, zi.name}));
+    for (const cpu_pageset &p : zi.cpus) RC_ASSERT(p.count == 0);
+  }
+}
+
+// ================================================================ meminfo
+
+// Every meminfo line is a Linux label in Linux's order, in "%-16s%8lu kB"
+// form; MemTotal, MemFree and MemAvailable come first and equal the managed
+// pages, the pages on the free lists and si_mem_available(), in kB.
+RC_GTEST_PROP(PageReportMeminfo, TotalsInLinuxFormat, ()) {
+  mm_fixture f;
+  RC_ASSERT(build(f, *gen_layout()) == 0);
+  std::vector<held_block> held;
+  run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
+  const mem_system &ms = *f.ms;
+
+  std::string why;
+  auto parsed = parse_meminfo(capture(show_meminfo, ms), &why);
+  if (!parsed) RC_FAIL(why);
+  RC_ASSERT(parsed->size() >= 3u);
+  RC_ASSERT((*parsed)[0].first == "MemTotal");
+  RC_ASSERT((*parsed)[1].first == "MemFree");
+  RC_ASSERT((*parsed)[2].first == "MemAvailable");
+
+  unsigned long managed = 0;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) managed += z->managed_pages;
+  RC_ASSERT(ms.totalram_pages == managed);
+  RC_ASSERT((*parsed)[0].second == kb(ms.totalram_pages));
+  RC_ASSERT((*parsed)[1].second == kb(nr_free_pages(ms)));
+  RC_ASSERT((*parsed)[1].second == kb(buddy_pages(ms)));
+  RC_ASSERT((*parsed)[2].second == kb(si_mem_available(ms)));
+  // No swap and no page cache exist yet: Linux's lines for them say 0 (these
+  // layouts have no HighMem, so no High/Low lines either).
+  for (size_t i = 3; i < parsed->size(); i++) RC_ASSERT((*parsed)[i].second == 0ul);
+}
+
+// MemAvailable is Linux's estimate with no page cache and no reclaimable
+// slab: free pages less totalreserve (each zone's high watermark plus its
+// largest lowmem_reserve, capped at its managed pages), never below 0.
+RC_GTEST_PROP(PageReportMeminfo, MemAvailableFollowsLinux, ()) {
+  mm_fixture f;
+  RC_ASSERT(build(f, *gen_layout()) == 0);
+  std::vector<held_block> held;
+  run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
+  const mem_system &ms = *f.ms;
+
+  long free = long(buddy_pages(ms));
+  long reserve = long(linux_totalreserve(ms));
+  unsigned long want = free > reserve ? static_cast<unsigned long>(free - reserve) : 0;
+  RC_ASSERT(ms.totalreserve_pages == static_cast<unsigned long>(reserve));
+  RC_ASSERT(meminfo_values(ms).at("MemAvailable") == kb(want));
+}
+
+// With the per-CPU lists off, MemFree drops by exactly the pages of the
+// allocations that succeeded and rises by exactly the pages freed.
+RC_GTEST_PROP(PageReportMeminfo, MemFreeTracksBuddyAllocations, ()) {
+  mm_fixture f;
+  RC_ASSERT(build(f, *gen_layout()) == 0);
+  f.ms->pcp_disabled = true;
+  unsigned long before = meminfo_values(*f.ms).at("MemFree");
+  std::vector<held_block> held;
+  workload_result r = run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
+  unsigned long after = meminfo_values(*f.ms).at("MemFree");
+  RC_ASSERT(after + kb(r.pages_allocated) == before + kb(r.pages_freed));
+}
+
+// With the per-CPU lists on, MemFree drops by exactly the pages taken from
+// the buddy lists: those allocated, plus those now cached on per-CPU lists,
+// less those freed (pages on per-CPU lists are not free, as in Linux).
+RC_GTEST_PROP(PageReportMeminfo, MemFreeExcludesPerCpuPages, ()) {
+  mm_fixture f;
+  RC_ASSERT(build(f, *gen_layout()) == 0);
+  std::vector<held_block> held;
+  run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);  // a warmed-up start
+  unsigned long free_before = meminfo_values(*f.ms).at("MemFree");
+  unsigned long pcp_before = pcp_list_pages(*f.ms);
+  workload_result r = run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
+  unsigned long free_after = meminfo_values(*f.ms).at("MemFree");
+  unsigned long pcp_after = pcp_list_pages(*f.ms);
+  RC_ASSERT(free_after + kb(r.pages_allocated) + kb(pcp_after) ==
+            free_before + kb(r.pages_freed) + kb(pcp_before));
+}
+
+// HighTotal/HighFree/LowTotal/LowFree appear exactly when a HighMem zone has
+// memory (as in a CONFIG_HIGHMEM kernel), and split MemTotal and MemFree.
+TEST(PageReportMeminfo, HighmemLinesOnlyWithHighmem) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f), 0);
+  std::string why;
+  auto plain = parse_meminfo(capture(show_meminfo, *f.ms), &why);
+  ASSERT_TRUE(plain.has_value()) << why;
+  EXPECT_EQ(as_map(*plain).count("HighTotal"), 0u);
+
+  // 64 MiB at 2 GiB: 32 MiB of DMA32, 16 MiB of Normal, 16 MiB of HighMem.
+  const unsigned long base = 0x80000000ul >> PAGE_SHIFT, mib = SZ_1M >> PAGE_SHIFT;
+  mem_layout l{};
+  l.max_zone_pfn[ZONE_DMA32] = base + 32 * mib;
+  l.max_zone_pfn[ZONE_NORMAL] = base + 48 * mib;
+  l.max_zone_pfn[ZONE_HIGHMEM] = PFN_MAX;
+  l.max_zone_pfn[ZONE_MOVABLE] = PFN_MAX;
+  l.nr_cpus = 2;
+  ASSERT_EQ(f.build({{0x80000000, 64 * SZ_1M, 0}}, l), 0);
+  std::vector<page *> taken;
+  for (int i = 0; i < 10; i++)
+    if (page *p = alloc_pages(*f.ms, GFP_HIGHUSER | __GFP_NOWARN, 2)) taken.push_back(p);
+  auto parsed = parse_meminfo(capture(show_meminfo, *f.ms), &why);
+  ASSERT_TRUE(parsed.has_value()) << why;
+  std::map<std::string, unsigned long> v = as_map(*parsed);
+  const zone *high = &f.ms->node_data[0]->node_zones[ZONE_HIGHMEM];
+  ASSERT_GT(high->managed_pages, 0u);
+  EXPECT_EQ(v.at("HighTotal"), kb(high->managed_pages));
+  EXPECT_EQ(v.at("HighFree"), kb(buddy_pages(high)));
+  EXPECT_EQ(v.at("LowTotal"), v.at("MemTotal") - v.at("HighTotal"));
+  EXPECT_EQ(v.at("LowFree"), v.at("MemFree") - v.at("HighFree"));
+}
+
+// ================================================================ all reports
+
+// Printing the reports changes nothing: free lists, counters and per-CPU
+// lists are as before, and the allocator's invariants still hold.
+RC_GTEST_PROP(PageReport, ReportsLeaveStateUnchanged, ()) {
+  mm_fixture f;
+  RC_ASSERT(build(f, *gen_layout()) == 0);
+  std::vector<held_block> held;
+  run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
+  const mem_system &ms = *f.ms;
+  auto snapshot = [&ms] {
+    std::vector<long> s;
+    for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) {
+      for (const free_area &fa : z->free_area) s.push_back(long(fa.nr_free));
+      for (long v : z->vm_stat) s.push_back(v);
+      for (unsigned c = 0; c < ms.nr_cpus; c++) s.push_back(z->pcp[c].count);
+      s.push_back(spin_is_locked(&z->lock));
+    }
+    return s;
+  };
+  std::vector<long> before = snapshot();
+  capture(show_buddyinfo, ms);
+  capture(show_zoneinfo, ms);
+  capture(show_meminfo, ms);
+  RC_ASSERT(snapshot() == before);
+  RC_ASSERT(f.check() == "");
+}
