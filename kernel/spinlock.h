@@ -2,8 +2,10 @@
 // fair lock, unlike a test-and-set one). Built on the compiler's __atomic
 // builtins, which work on both targets; the host's "CPUs" are threads.
 //
-// Lock order (outermost first): zone->lock (page allocator) may be taken
-// with a pcp lock held, never the reverse.
+// Lock order, outermost first (take them in this order, never the reverse):
+//   mem_system::shrinker_lock   (reclaim calls shrinkers with it held)
+//   per_cpu_pages::lock         (all of them in CPU order, when several)
+//   zone::lock                  (taken inside a pcp lock to refill or drain)
 //
 // The _irqsave variants also mask this CPU's interrupts, for data that an
 // interrupt handler may touch. RAII guards release on every return path.

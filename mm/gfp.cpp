@@ -64,6 +64,7 @@ int format_gfp(char *buf, size_t size, gfp_t gfp) {
 
 int format_page_flags(char *buf, size_t size, unsigned long flags) {
   int len = 0;
+  if (size) buf[0] = '\0';
   for (unsigned f = 0; f < NR_PAGEFLAGS; f++)
     if (flags & (1ul << f))
       len += scnprintf(buf + len, size - size_t(len), "%s%s", len ? "|" : "", page_flag_names[f]);

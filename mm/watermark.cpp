@@ -62,6 +62,9 @@ unsigned long int_sqrt(unsigned long x) {
 }
 
 static bool is_highmem_idx(int idx) { return idx == ZONE_HIGHMEM; }
+// Zones whose pages the kernel's own reserves never need (Linux 6.5+ treats
+// ZONE_MOVABLE like highmem here).
+static bool small_min_zone(int idx) { return is_highmem_idx(idx) || idx == ZONE_MOVABLE; }
 
 void calculate_min_free_kbytes(mem_system &ms) {
   if (ms.user_min_free_kbytes > 0) {
@@ -87,15 +90,16 @@ void setup_per_zone_wmarks(mem_system &ms) {
   unsigned long pages_min = unsigned(ms.min_free_kbytes) >> (PAGE_SHIFT - 10);
   unsigned long lowmem_pages = 0;
   for_each_online_pgdat(ms, pgdat)
-    for_each_zone_of(pgdat, z) if (!is_highmem_idx(z->idx)) lowmem_pages += z->managed_pages;
+    for_each_zone_of(pgdat, z) if (!small_min_zone(z->idx)) lowmem_pages += z->managed_pages;
 
   for_each_online_pgdat(ms, pgdat) {
     for_each_zone_of(pgdat, z) {
       unsigned long managed = z->managed_pages;
       unsigned long tmp = lowmem_pages ? u64(pages_min) * managed / lowmem_pages : 0;
       unsigned long min = tmp;
-      if (is_highmem_idx(z->idx)) {
-        // Highmem needs no reserve for the kernel; keep a small one anyway.
+      if (small_min_zone(z->idx)) {
+        // __GFP_HIGH and reclaim's own allocations do not come from here:
+        // a small reserve is enough.
         min = managed / 1024;
         if (min < 32) min = 32;
         if (min > 128) min = 128;

@@ -3,7 +3,8 @@
 // __setup_per_zone_wmarks, setup_per_zone_lowmem_reserve, __zone_watermark_ok).
 //
 //   min_free_kbytes = clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144)
-//   per zone: min = pages_min * managed / lowmem_pages (highmem: clamp(managed/1024, 32, 128))
+//   per zone: min = pages_min * managed / lowmem_pages (HighMem, Movable: clamp(managed/1024, 32, 128),
+//             and lowmem_pages leaves them out)
 //             delta = max(min / 4, managed * watermark_scale_factor / 10000)
 //             low = min + delta, high = min + 2 * delta, promo = min + 3 * delta
 //   lowmem_reserve[j] of zone i (j > i) = managed(i+1..j) / ratio[i]
