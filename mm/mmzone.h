@@ -38,6 +38,10 @@ constexpr unsigned NR_CPUS = 8;
 enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
 
 // Per-zone counters (Linux's vm_stat items and vm events that matter here).
+// NR_FREE_PAGES changes only under the zone lock; the other two are kept
+// mostly per CPU (per_cpu_pages::count and ::allocated, under the pcp lock),
+// so that the allocation fast path does no atomic arithmetic. Read them with
+// zone_page_state(), which adds the parts up.
 enum zone_stat_item {
   NR_FREE_PAGES,      // pages on the buddy lists
   NR_ZONE_ALLOCATED,  // pages handed out and not yet freed
@@ -64,6 +68,9 @@ struct per_cpu_pages {
   int count;   // pages on all lists
   int high;    // above this, free back `batch` pages
   int batch;   // pages moved at a time
+  long allocated;            // this CPU's share of NR_ZONE_ALLOCATED
+  unsigned long pgalloc;     // this CPU's share of the PGALLOC event
+  unsigned long pgfree;      // this CPU's share of the PGFREE event
   list_head lists[NR_PCP_ORDERS];
 };
 
@@ -100,8 +107,28 @@ inline bool zone_spans_pfn(const zone *z, unsigned long pfn) {
 inline unsigned long min_wmark_pages(const zone *z) { return z->_watermark[WMARK_MIN]; }
 inline unsigned long low_wmark_pages(const zone *z) { return z->_watermark[WMARK_LOW]; }
 inline unsigned long high_wmark_pages(const zone *z) { return z->_watermark[WMARK_HIGH]; }
+// The zone's counter, with the per-CPU parts added in.
 inline long zone_page_state(const zone *z, zone_stat_item item) {
-  return __atomic_load_n(&z->vm_stat[item], __ATOMIC_RELAXED);
+  long v = __atomic_load_n(&z->vm_stat[item], __ATOMIC_RELAXED);
+  if (item == NR_PCP_PAGES)
+    for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.count, __ATOMIC_RELAXED);
+  else if (item == NR_ZONE_ALLOCATED)
+    for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.allocated, __ATOMIC_RELAXED);
+  return v;
+}
+inline unsigned long zone_events(const zone *z, zone_event_item item) {
+  unsigned long v = __atomic_load_n(&z->events[item], __ATOMIC_RELAXED);
+  if (item == PGALLOC)
+    for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.pgalloc, __ATOMIC_RELAXED);
+  else if (item == PGFREE)
+    for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.pgfree, __ATOMIC_RELAXED);
+  return v;
+}
+// For counters only ever changed under one lock: a plain add that racing
+// readers may still load safely.
+template <class T, class D>
+inline void add_locked(T &counter, D delta) {
+  __atomic_store_n(&counter, T(counter + delta), __ATOMIC_RELAXED);
 }
 inline void zone_page_state_add(zone *z, zone_stat_item item, long delta) {
   __atomic_fetch_add(&z->vm_stat[item], delta, __ATOMIC_RELAXED);
@@ -120,6 +147,9 @@ struct pglist_data {
   // Zonelist: every populated zone this node falls back to, in order
   // (own zones high to low, then other nodes by distance).
   zone *zonelist[MAX_NUMNODES * MAX_NR_ZONES + 1];
+  // For each classzone, the first zonelist entry it may use: the fast path
+  // tries only that one.
+  zone *preferred_zone[MAX_NR_ZONES];
   bool kswapd_wanted;     // an allocation fell below the low watermark
   int kswapd_highest_zoneidx;
   unsigned nr_cpus;       // CPUs of this node (for pcp high)

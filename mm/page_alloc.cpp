@@ -80,7 +80,7 @@ static void del_from_free_list(zone *z, page *p, unsigned order) {
 //     starts at the lower of the two pfns) at order k + 1;
 //  3. put the final block on its list.
 void __free_one_page(zone *z, unsigned long pfn, unsigned order) {
-  zone_page_state_add(z, NR_FREE_PAGES, long(1) << order);
+  add_locked(z->vm_stat[NR_FREE_PAGES], long(1) << order);
   while (order < MAX_PAGE_ORDER) {
     unsigned long buddy_pfn = pfn ^ (1ul << order);
     if (!zone_spans_pfn(z, buddy_pfn)) break;
@@ -107,7 +107,7 @@ static page *__rmqueue_smallest(zone *z, unsigned order) {
       high--;
       add_to_free_list(z, zone_pfn_to_page(z, pfn + (1ul << high)), high);
     }
-    zone_page_state_add(z, NR_FREE_PAGES, -(long(1) << order));
+    add_locked(z->vm_stat[NR_FREE_PAGES], -(long(1) << order));
     return p;
   }
   return nullptr;
@@ -115,21 +115,21 @@ static page *__rmqueue_smallest(zone *z, unsigned order) {
 
 // ---- per-CPU lists -----------------------------------------------------------------------
 
-static void pcp_add(zone *z, per_cpu_pages *pcp, page *p, unsigned order, bool tail) {
+// The pcp's counters change only under its lock (add_locked): no atomic
+// arithmetic on the fast path.
+static inline void pcp_add(per_cpu_pages *pcp, page *p, unsigned order, bool tail) {
   set_page_flag(p, PG_pcp);
   p->private_ = order;
   if (tail) list_add_tail(&p->lru, &pcp->lists[order]);
   else list_add(&p->lru, &pcp->lists[order]);
-  pcp->count += 1 << order;
-  zone_page_state_add(z, NR_PCP_PAGES, long(1) << order);
+  add_locked(pcp->count, 1 << order);
 }
 
-static void pcp_del(zone *z, per_cpu_pages *pcp, page *p, unsigned order) {
+static inline void pcp_del(per_cpu_pages *pcp, page *p, unsigned order) {
   list_del(&p->lru);
   clear_page_flag(p, PG_pcp);
   p->private_ = 0;
-  pcp->count -= 1 << order;
-  zone_page_state_add(z, NR_PCP_PAGES, -(long(1) << order));
+  add_locked(pcp->count, -(1 << order));
 }
 
 // Gives up to `count` pages from the pcp back to the buddy lists, oldest
@@ -141,7 +141,7 @@ static void free_pcppages_bulk(zone *z, int count, per_cpu_pages *pcp) {
     for (unsigned tries = 0; list_empty(&pcp->lists[order]) && tries < NR_PCP_ORDERS; tries++)
       order = (order + 1) % NR_PCP_ORDERS;
     page *p = list_last_entry(&pcp->lists[order], page, lru);
-    pcp_del(z, pcp, p, order);
+    pcp_del(pcp, p, order);
     count -= 1 << order;
     __free_one_page(z, zone_page_to_pfn(z, p), order);
     order = (order + 1) % NR_PCP_ORDERS;
@@ -154,36 +154,50 @@ static void rmqueue_bulk(zone *z, unsigned order, int count, per_cpu_pages *pcp)
   for (int i = 0; i < count; i++) {
     page *p = __rmqueue_smallest(z, order);
     if (!p) break;
-    pcp_add(z, pcp, p, order, true);
+    pcp_add(pcp, p, order, true);
   }
 }
 
-static page *rmqueue_pcplist(mem_system &ms, zone *z, unsigned order) {
+// This CPU's number, for its per-CPU lists. A CPU the layout does not know
+// shares CPU 0's lists (they are locked, so that is only slower).
+static inline unsigned this_cpu(const mem_system &ms) {
+  unsigned cpu = smp_processor_id();
+  return likely(cpu < ms.nr_cpus) ? cpu : 0;
+}
+
+// Takes a block of `order` from this CPU's list of the zone, refilling the
+// list with a batch from the buddy lists when it is empty. The block comes
+// back counted as allocated. Returns nullptr when the zone has none.
+static page *rmqueue_pcplist(zone *z, unsigned order, unsigned cpu) {
   unsigned long flags = local_irq_save();
-  per_cpu_pages *pcp = &z->pcp[smp_processor_id() % ms.nr_cpus];
+  per_cpu_pages *pcp = &z->pcp[cpu];
   spin_lock(&pcp->lock);
   list_head *list = &pcp->lists[order];
-  if (list_empty(list)) {
+  if (unlikely(list_empty(list))) {
     int batch = pcp->batch;
     if (order) batch = (batch >> order) > 2 ? batch >> order : 2;
     rmqueue_bulk(z, order, batch, pcp);
   }
   page *p = nullptr;
-  if (!list_empty(list)) {
+  if (likely(!list_empty(list))) {
     p = list_first_entry(list, page, lru);
-    pcp_del(z, pcp, p, order);
+    pcp_del(pcp, p, order);
+    add_locked(pcp->allocated, 1l << order);
+    add_locked(pcp->pgalloc, 1ul << order);
   }
   spin_unlock(&pcp->lock);
   local_irq_restore(flags);
   return p;
 }
 
-static void free_unref_page(mem_system &ms, zone *z, page *p, unsigned order) {
+static void free_unref_page(zone *z, page *p, unsigned order, unsigned cpu) {
   unsigned long flags = local_irq_save();
-  per_cpu_pages *pcp = &z->pcp[smp_processor_id() % ms.nr_cpus];
+  per_cpu_pages *pcp = &z->pcp[cpu];
   spin_lock(&pcp->lock);
-  pcp_add(z, pcp, p, order, false);
-  if (pcp->count >= pcp->high) free_pcppages_bulk(z, pcp->batch, pcp);
+  pcp_add(pcp, p, order, false);
+  add_locked(pcp->allocated, -(1l << order));
+  add_locked(pcp->pgfree, 1ul << order);
+  if (unlikely(pcp->count >= pcp->high)) free_pcppages_bulk(z, pcp->batch, pcp);
   spin_unlock(&pcp->lock);
   local_irq_restore(flags);
 }
@@ -194,7 +208,7 @@ static void drain_pages_zone(zone *z, per_cpu_pages *pcp) {
 }
 
 void drain_local_pages(mem_system &ms) {
-  unsigned cpu = smp_processor_id() % ms.nr_cpus;
+  unsigned cpu = this_cpu(ms);
   for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) drain_pages_zone(z, &z->pcp[cpu]);
 }
 
@@ -210,10 +224,17 @@ static bool use_pcp(const mem_system &ms, unsigned order) {
   return order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled;
 }
 
+// Takes a block from the zone: through the per-CPU list for small orders.
+// Counts it as allocated.
 static page *rmqueue(mem_system &ms, zone *z, unsigned order) {
-  if (use_pcp(ms, order)) return rmqueue_pcplist(ms, z, order);
+  if (use_pcp(ms, order)) return rmqueue_pcplist(z, order, this_cpu(ms));
   spin_lock_guard g(z->lock);
-  return __rmqueue_smallest(z, order);
+  page *p = __rmqueue_smallest(z, order);
+  if (p) {
+    zone_page_state_add(z, NR_ZONE_ALLOCATED, long(1) << order);
+    __atomic_fetch_add(&z->events[PGALLOC], 1ul << order, __ATOMIC_RELAXED);
+  }
+  return p;
 }
 
 static void prep_compound_page(page *head, unsigned order) {
@@ -222,11 +243,10 @@ static void prep_compound_page(page *head, unsigned order) {
   head[1].compound_order = u8(order);
 }
 
-static void prep_new_page(mem_system &ms, zone *z, page *p, unsigned order, gfp_t gfp) {
+// A free page already has mapcount -1, no mapping and index 0 (the free path
+// sees to that), so only the reference and the order need setting.
+static inline void prep_new_page(mem_system &ms, page *p, unsigned order, gfp_t gfp) {
   p->alloc_order = u8(order);
-  p->mapping = nullptr;
-  p->index = 0;
-  p->_mapcount = -1;
   set_page_count(p, 1);
   if ((gfp & __GFP_COMP) && order > 0) prep_compound_page(p, order);
   if (gfp & __GFP_ZERO) {
@@ -234,8 +254,6 @@ static void prep_new_page(mem_system &ms, zone *z, page *p, unsigned order, gfp_
     // on the host, the only place a highmem zone exists.
     memset(phys_to_virt(page_to_phys(ms, p)), 0, PAGE_SIZE << order);
   }
-  zone_page_state_add(z, NR_ZONE_ALLOCATED, long(1) << order);
-  __atomic_fetch_add(&z->events[PGALLOC], 1ul << order, __ATOMIC_RELAXED);
 }
 
 struct alloc_context {
@@ -255,7 +273,7 @@ static page *get_page_from_freelist(mem_system &ms, gfp_t gfp, unsigned order, u
       if (!zone_watermark_ok(z, order, mark, ac.highest_zoneidx, alloc_flags)) continue;
     }
     if (page *p = rmqueue(ms, z, order)) {
-      prep_new_page(ms, z, p, order, gfp);
+      prep_new_page(ms, p, order, gfp);
       return p;
     }
     __atomic_fetch_add(&z->events[PGALLOC_FAIL], 1ul, __ATOMIC_RELAXED);
@@ -283,7 +301,8 @@ static void warn_alloc(gfp_t gfp, unsigned order, const char *what) {
 //  4. __GFP_NORETRY and costly orders without __GFP_RETRY_MAYFAIL give up after
 //     one round; others retry while reclaim makes progress;
 //  5. __GFP_NOFAIL never gives up.
-static page *__alloc_pages_slowpath(mem_system &ms, gfp_t gfp, unsigned order, const alloc_context &ac) {
+__attribute__((noinline, cold)) static page *__alloc_pages_slowpath(mem_system &ms, gfp_t gfp,
+                                                                   unsigned order, const alloc_context &ac) {
   unsigned alloc_flags = gfp_to_alloc_flags(gfp, order);
   bool can_reclaim = gfpflags_allow_blocking(gfp);
   unsigned long nofail_rounds = 0;
@@ -330,9 +349,32 @@ page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid
   return __alloc_pages_slowpath(ms, gfp, order, ac);
 }
 
+// The fast path: a small order with no special treatment, from the first
+// zone the request may use, if it is above its low watermark and its per-CPU
+// list (or one batch refill) has a block. Everything else, and every
+// failure, takes the general path, which starts by trying the same zone.
 page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
-  return __alloc_pages(ms, gfp, order, ms.cpu_to_node[smp_processor_id() % ms.nr_cpus]);
+  unsigned cpu = this_cpu(ms);
+  pglist_data *pgdat = ms.node_data[ms.cpu_to_node[cpu]];
+  if (likely(order <= PAGE_ALLOC_COSTLY_ORDER && !(gfp & (__GFP_ZERO | __GFP_COMP)) && !ms.pcp_disabled)) {
+    int classzone = gfp_zone(gfp);
+    zone *z = likely(classzone >= 0) ? pgdat->preferred_zone[classzone] : nullptr;
+    if (likely(z != nullptr)) {
+      bool above_low =
+          order == 0 ? z->vm_stat[NR_FREE_PAGES] > long(low_wmark_pages(z)) + z->lowmem_reserve[classzone]
+                     : zone_watermark_ok(z, order, low_wmark_pages(z), classzone, ALLOC_WMARK_LOW);
+      if (likely(above_low)) {
+        if (page *p = rmqueue_pcplist(z, order, cpu)) {
+          p->alloc_order = u8(order);
+          set_page_count(p, 1);
+          return p;
+        }
+      }
+    }
+  }
+  return __alloc_pages(ms, gfp, order, pgdat->node_id);
 }
+
 
 page *alloc_pages_node(mem_system &ms, int nid, gfp_t gfp, unsigned order) {
   if (nid == NUMA_NO_NODE) return alloc_pages(ms, gfp, order);
@@ -374,17 +416,40 @@ static void free_the_page(mem_system &ms, page *p, unsigned order) {
   }
   p->alloc_order = 0;
   p->mapping = nullptr;
-  zone_page_state_add(z, NR_ZONE_ALLOCATED, -(long(1) << order));
-  __atomic_fetch_add(&z->events[PGFREE], 1ul << order, __ATOMIC_RELAXED);
+  p->index = 0;
   if (use_pcp(ms, order)) {
-    free_unref_page(ms, z, p, order);
+    free_unref_page(z, p, order, this_cpu(ms));
   } else {
     spin_lock_guard g(z->lock);
+    zone_page_state_add(z, NR_ZONE_ALLOCATED, -(long(1) << order));
+    __atomic_fetch_add(&z->events[PGFREE], 1ul << order, __ATOMIC_RELAXED);
     __free_one_page(z, zone_page_to_pfn(z, p), order);
   }
 }
 
+// Flags that make a free wrong, or not an ordinary one.
+constexpr unsigned long FREE_FAST_MASK = (1ul << PG_reserved) | (1ul << PG_buddy) | (1ul << PG_pcp) |
+                                         (1ul << PG_head) | (1ul << PG_slab) | (1ul << PG_poisoned);
+// _mapcount == -1 and _refcount == 1, read as one word (they are adjacent).
+constexpr u64 LAST_REF_UNMAPPED = (u64(1) << 32) | 0xffffffffu;
+static_assert(__builtin_offsetof(page, _refcount) == __builtin_offsetof(page, _mapcount) + 4);
+
 void __free_pages(mem_system &ms, page *p, unsigned order) {
+  // Fast path: the last reference to an ordinary small block, with nothing
+  // wrong about it, goes straight to this CPU's list.
+  if (likely(p != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled)) {
+    u64 counts;
+    __builtin_memcpy(&counts, &p->_mapcount, sizeof(counts));
+    if (likely(counts == LAST_REF_UNMAPPED && !(p->flags & FREE_FAST_MASK) && p->alloc_order == order)) {
+      zone *z = &ms.node_data[page_to_nid(p)]->node_zones[page_zonenum(p)];
+      set_page_count(p, 0);
+      p->alloc_order = 0;
+      p->mapping = nullptr;
+      p->index = 0;
+      free_unref_page(z, p, order, this_cpu(ms));
+      return;
+    }
+  }
   if (!p) {
     bad_page(ms, nullptr, 0, "__free_pages of a NULL page");
     return;

@@ -146,6 +146,14 @@ static void build_zonelists(mem_system &ms, pglist_data *pgdat) {
     }
   }
   pgdat->zonelist[n] = nullptr;
+  for (int classzone = 0; classzone < int(MAX_NR_ZONES); classzone++) {
+    pgdat->preferred_zone[classzone] = nullptr;
+    for (zone **zp = pgdat->zonelist; *zp; zp++)
+      if ((*zp)->idx <= classzone) {
+        pgdat->preferred_zone[classzone] = *zp;
+        break;
+      }
+  }
 }
 
 int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {

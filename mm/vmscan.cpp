@@ -6,7 +6,6 @@
 #include "mm/watermark.h"
 
 constexpr long SHRINK_BATCH = 128;
-constexpr int KSWAPD_MAX_ROUNDS = 16;
 
 void register_shrinker(mem_system &ms, shrinker *s) {
   spin_lock_guard g(ms.shrinker_lock);
@@ -18,7 +17,16 @@ void unregister_shrinker(mem_system &ms, shrinker *s) {
   list_del_init(&s->list);
 }
 
-unsigned long shrink_slab(mem_system &ms, gfp_t gfp, int nid) {
+// Linux's reclaim priorities: at priority p a shrinker is asked for
+// (count >> p) * 4 / DEFAULT_SEEKS objects; at 0, for all of them.
+constexpr int DEF_PRIORITY = 12;
+constexpr unsigned long DEFAULT_SEEKS = 2;
+constexpr unsigned long SWAP_CLUSTER_MAX = 32;
+
+// Asks every shrinker for its share at this priority, a batch at a time,
+// and stops as soon as stop() says enough. Returns the objects freed.
+template <class Stop>
+static unsigned long shrink_slab_at(mem_system &ms, gfp_t gfp, int nid, int priority, Stop &&stop) {
   unsigned long freed = 0;
   spin_lock_guard g(ms.shrinker_lock);
   list_for_each(pos, &ms.shrinkers) {
@@ -26,17 +34,24 @@ unsigned long shrink_slab(mem_system &ms, gfp_t gfp, int nid) {
     shrink_control sc = {gfp, nid, 0, 0};
     unsigned long count = s->count_objects(s, &sc);
     if (count == 0 || count == SHRINK_EMPTY) continue;
-    unsigned long batch = s->batch > 0 ? unsigned(s->batch) : SHRINK_BATCH;
-    while (count > 0) {
-      sc.nr_to_scan = count < batch ? count : batch;
+    unsigned long total = priority == 0 ? count : (count >> priority) * 4 / DEFAULT_SEEKS;
+    if (total > count) total = count;
+    unsigned long batch = s->batch > 0 ? static_cast<unsigned long>(s->batch) : SHRINK_BATCH;
+    while (total > 0) {
+      if (stop(freed)) return freed;
+      sc.nr_to_scan = total < batch ? total : batch;
       sc.nr_scanned = sc.nr_to_scan;
       unsigned long ret = s->scan_objects(s, &sc);
       if (ret == SHRINK_STOP) break;
       freed += ret;
-      count -= sc.nr_to_scan;
+      total -= sc.nr_to_scan;
     }
   }
   return freed;
+}
+
+unsigned long shrink_slab(mem_system &ms, gfp_t gfp, int nid) {
+  return shrink_slab_at(ms, gfp, nid, 0, [](unsigned long) { return false; });
 }
 
 // As Linux: a node is balanced when any zone it could serve the request
@@ -66,16 +81,22 @@ static unsigned long node_free_pages(const pglist_data *pgdat) {
   return n;
 }
 
+// Basic algorithm (Linux's balance_pgdat): from the lowest reclaim priority
+// upwards, ask the shrinkers for a little more each round, checking before
+// every batch whether the node is balanced again; stop there, or when even
+// priority 0 frees nothing.
 unsigned long kswapd_run(mem_system &ms) {
   unsigned long total = 0;
   for_each_online_pgdat(ms, pgdat) {
     if (!__atomic_load_n(&pgdat->kswapd_wanted, __ATOMIC_ACQUIRE)) continue;
     unsigned long before = node_free_pages(pgdat);
     int classzone = pgdat->kswapd_highest_zoneidx;
-    for (int round = 0; round < KSWAPD_MAX_ROUNDS; round++) {
-      drain_all_pages(ms);
-      if (pgdat_balanced(pgdat, 0, classzone)) break;
-      if (shrink_slab(ms, GFP_KERNEL, pgdat->node_id) == 0) break;  // nothing more to give
+    auto balanced = [&](unsigned long) { return pgdat_balanced(pgdat, 0, classzone); };
+    for (int priority = DEF_PRIORITY; priority >= 0; priority--) {
+      drain_all_pages(ms);  // pages on per-CPU lists do not count as free
+      if (balanced(0)) break;
+      unsigned long freed = shrink_slab_at(ms, GFP_KERNEL, pgdat->node_id, priority, balanced);
+      if (freed == 0 && priority == 0) break;  // nothing more to give
     }
     __atomic_store_n(&pgdat->kswapd_wanted, false, __ATOMIC_RELEASE);
     unsigned long after = node_free_pages(pgdat);
@@ -84,6 +105,12 @@ unsigned long kswapd_run(mem_system &ms) {
   return total;
 }
 
+// Direct reclaim asks for SWAP_CLUSTER_MAX objects, raising the priority
+// until it has them. Returns the objects freed (its progress).
 unsigned long try_to_free_pages(mem_system &ms, gfp_t gfp, unsigned, int nid) {
-  return shrink_slab(ms, gfp, nid);
+  unsigned long freed = 0;
+  for (int priority = DEF_PRIORITY; priority >= 0 && freed < SWAP_CLUSTER_MAX; priority--)
+    freed += shrink_slab_at(ms, gfp, nid, priority,
+                            [&](unsigned long now) { return freed + now >= SWAP_CLUSTER_MAX; });
+  return freed;
 }

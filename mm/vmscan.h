@@ -1,8 +1,10 @@
 // Reclaim: shrinkers give memory back under pressure. Two callers, as Linux:
 //  - kswapd: woken when an allocation finds a zone below its low watermark;
-//    kswapd_run() (from the idle loop, deferred work, or a test) calls the
-//    shrinkers until every zone of the node is back above high, or no
-//    shrinker makes progress;
+//    kswapd_run() (from the idle loop, deferred work, or a test) asks the
+//    shrinkers for more and more (Linux's reclaim priorities 12..0) until the
+//    node is balanced again (pgdat_balanced: as Linux, one eligible zone
+//    above its high watermark), checking before every batch, or until
+//    nothing more can be freed;
 //  - direct reclaim: an allocation that may sleep (__GFP_DIRECT_RECLAIM)
 //    calls the shrinkers itself before giving up.
 #pragma once

@@ -174,7 +174,8 @@ void init_per_zone_wmark_min(mem_system &ms) {
     for_each_zone_of(pgdat, z) {
       int batch = zone_batchsize(z);
       if (batch < 1) batch = 1;
-      int high = zone_highsize(z, batch, pgdat->nr_cpus);
+      // A node without CPUs splits its high over all of them, as Linux does.
+      int high = zone_highsize(z, batch, pgdat->nr_cpus ? pgdat->nr_cpus : ms.nr_cpus);
       for (per_cpu_pages &pcp : z->pcp) {
         spin_lock_guard g(pcp.lock);
         pcp.batch = batch;

@@ -70,7 +70,7 @@ inline mem_layout layout_with_limits(unsigned long dma, unsigned long dma32, uns
 
 constexpr unsigned long PFN_16M = SZ_16M >> PAGE_SHIFT;
 constexpr unsigned long PFN_4G = SZ_4G >> PAGE_SHIFT;
-constexpr unsigned long PFN_MAX = (u64(64) << 30) >> PAGE_SHIFT;  // the host window's end
+constexpr unsigned long PFN_MAX = HOST_PHYS_WINDOW >> PAGE_SHIFT;  // the host window's end
 
 // 64 MiB at 0x80000000: one node, one zone (DMA32), like a small QEMU virt.
 inline int build_single_zone(mm_fixture &f, u64 size = 64 * SZ_1M) {

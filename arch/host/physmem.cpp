@@ -10,7 +10,7 @@
 
 namespace host {
 uintptr_t phys_window;
-thread_local unsigned current_cpu;
+constinit thread_local unsigned current_cpu;
 thread_local unsigned long tlb_flushes;
 }  // namespace host
 

@@ -9,7 +9,9 @@
 
 #include "kernel/types.h"
 
-constexpr u64 HOST_PHYS_WINDOW = u64(64) << 30;  // physical addresses below 64 GiB
+// Physical addresses below 32 GiB: enough for every layout, and within what
+// valgrind lets a process reserve (so callgrind can profile host binaries).
+constexpr u64 HOST_PHYS_WINDOW = u64(32) << 30;
 
 // Makes [base, base+size) usable RAM, zero-filled. Page-aligned, inside the
 // window. Returns 0 or -EINVAL.

@@ -10,7 +10,8 @@
 
 namespace host {
 extern uintptr_t phys_window;  // host address of physical address 0
-extern thread_local unsigned current_cpu;
+// constinit: no lazy-initialisation check on every smp_processor_id().
+extern constinit thread_local unsigned current_cpu;
 extern thread_local unsigned long tlb_flushes;  // counted, so tests can see them
 }  // namespace host
 
