@@ -12,7 +12,7 @@ void bad_page(mem_system &ms, const page *p, unsigned long pfn, const char *reas
     format_page_flags(names, sizeof(names), p->flags);
     pr_alert("page: refcount:%d mapcount:%d mapping:%016lx index:%#lx pfn:%#lx\n", page_ref_count(p),
              page_mapcount(p), reinterpret_cast<unsigned long>(p->mapping), p->index, pfn);
-    pr_alert("flags: %#lx(%s)\n", p->flags, names);
+    pr_alert("flags: 0x%lx(%s)\n", p->flags, names);
     zone *z = page_zone(ms, p);
     __atomic_fetch_add(&z->events[PGBAD], 1ul, __ATOMIC_RELAXED);
   }

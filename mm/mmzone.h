@@ -69,8 +69,7 @@ struct per_cpu_pages {
   int high;    // above this, free back `batch` pages
   int batch;   // pages moved at a time
   long allocated;            // this CPU's share of NR_ZONE_ALLOCATED
-  unsigned long pgalloc;     // this CPU's share of the PGALLOC event
-  unsigned long pgfree;      // this CPU's share of the PGFREE event
+  unsigned long pgalloc;     // this CPU's share of PGALLOC; of PGFREE: pgalloc - allocated
   list_head lists[NR_PCP_ORDERS];
 };
 
@@ -121,7 +120,9 @@ inline unsigned long zone_events(const zone *z, zone_event_item item) {
   if (item == PGALLOC)
     for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.pgalloc, __ATOMIC_RELAXED);
   else if (item == PGFREE)
-    for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.pgfree, __ATOMIC_RELAXED);
+    for (const per_cpu_pages &pcp : z->pcp)
+      v += __atomic_load_n(&pcp.pgalloc, __ATOMIC_RELAXED) -
+           static_cast<unsigned long>(__atomic_load_n(&pcp.allocated, __ATOMIC_RELAXED));
   return v;
 }
 // For counters only ever changed under one lock: a plain add that racing

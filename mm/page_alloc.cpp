@@ -125,16 +125,19 @@ static inline void pcp_add(per_cpu_pages *pcp, page *p, unsigned order, bool tai
   add_locked(pcp->count, 1 << order);
 }
 
+// private_ keeps its stale order: it means something only while PG_pcp or
+// PG_buddy is set. The entry is unlinked without poisoning: the caller owns
+// the page from here and overwrites lru or leaves it unused.
 static inline void pcp_del(per_cpu_pages *pcp, page *p, unsigned order) {
-  list_del(&p->lru);
+  p->lru.next->prev = p->lru.prev;
+  p->lru.prev->next = p->lru.next;
   clear_page_flag(p, PG_pcp);
-  p->private_ = 0;
   add_locked(pcp->count, -(1 << order));
 }
 
 // Gives up to `count` pages from the pcp back to the buddy lists, oldest
 // first, taking the lists in turn. Needs the pcp lock.
-static void free_pcppages_bulk(zone *z, int count, per_cpu_pages *pcp) {
+__attribute__((noinline, cold)) static void free_pcppages_bulk(zone *z, int count, per_cpu_pages *pcp) {
   spin_lock_guard g(z->lock);
   unsigned order = 0;
   while (count > 0 && pcp->count > 0) {
@@ -149,7 +152,7 @@ static void free_pcppages_bulk(zone *z, int count, per_cpu_pages *pcp) {
 }
 
 // Moves up to `count` blocks of `order` from the buddy lists to the pcp.
-static void rmqueue_bulk(zone *z, unsigned order, int count, per_cpu_pages *pcp) {
+__attribute__((noinline)) static void rmqueue_bulk(zone *z, unsigned order, int count, per_cpu_pages *pcp) {
   spin_lock_guard g(z->lock);
   for (int i = 0; i < count; i++) {
     page *p = __rmqueue_smallest(z, order);
@@ -168,7 +171,7 @@ static inline unsigned this_cpu(const mem_system &ms) {
 // Takes a block of `order` from this CPU's list of the zone, refilling the
 // list with a batch from the buddy lists when it is empty. The block comes
 // back counted as allocated. Returns nullptr when the zone has none.
-static page *rmqueue_pcplist(zone *z, unsigned order, unsigned cpu) {
+static inline page *rmqueue_pcplist(zone *z, unsigned order, unsigned cpu) {
   unsigned long flags = local_irq_save();
   per_cpu_pages *pcp = &z->pcp[cpu];
   spin_lock(&pcp->lock);
@@ -183,20 +186,19 @@ static page *rmqueue_pcplist(zone *z, unsigned order, unsigned cpu) {
     p = list_first_entry(list, page, lru);
     pcp_del(pcp, p, order);
     add_locked(pcp->allocated, 1l << order);
-    add_locked(pcp->pgalloc, 1ul << order);
+    add_locked(pcp->pgalloc, 1ul << order);  // pgfree follows: pgalloc - allocated
   }
   spin_unlock(&pcp->lock);
   local_irq_restore(flags);
   return p;
 }
 
-static void free_unref_page(zone *z, page *p, unsigned order, unsigned cpu) {
+static inline void free_unref_page(zone *z, page *p, unsigned order, unsigned cpu) {
   unsigned long flags = local_irq_save();
   per_cpu_pages *pcp = &z->pcp[cpu];
   spin_lock(&pcp->lock);
   pcp_add(pcp, p, order, false);
   add_locked(pcp->allocated, -(1l << order));
-  add_locked(pcp->pgfree, 1ul << order);
   if (unlikely(pcp->count >= pcp->high)) free_pcppages_bulk(z, pcp->batch, pcp);
   spin_unlock(&pcp->lock);
   local_irq_restore(flags);
@@ -356,7 +358,8 @@ page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid
 page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
   unsigned cpu = this_cpu(ms);
   pglist_data *pgdat = ms.node_data[ms.cpu_to_node[cpu]];
-  if (likely(order <= PAGE_ALLOC_COSTLY_ORDER && !(gfp & (__GFP_ZERO | __GFP_COMP)) && !ms.pcp_disabled)) {
+  if (likely(order <= PAGE_ALLOC_COSTLY_ORDER && !(gfp & (__GFP_ZERO | __GFP_COMP | __GFP_THISNODE)) &&
+             !ms.pcp_disabled)) {
     int classzone = gfp_zone(gfp);
     zone *z = likely(classzone >= 0) ? pgdat->preferred_zone[classzone] : nullptr;
     if (likely(z != nullptr)) {
@@ -430,17 +433,13 @@ static void free_the_page(mem_system &ms, page *p, unsigned order) {
 // Flags that make a free wrong, or not an ordinary one.
 constexpr unsigned long FREE_FAST_MASK = (1ul << PG_reserved) | (1ul << PG_buddy) | (1ul << PG_pcp) |
                                          (1ul << PG_head) | (1ul << PG_slab) | (1ul << PG_poisoned);
-// _mapcount == -1 and _refcount == 1, read as one word (they are adjacent).
-constexpr u64 LAST_REF_UNMAPPED = (u64(1) << 32) | 0xffffffffu;
-static_assert(__builtin_offsetof(page, _refcount) == __builtin_offsetof(page, _mapcount) + 4);
 
 void __free_pages(mem_system &ms, page *p, unsigned order) {
   // Fast path: the last reference to an ordinary small block, with nothing
   // wrong about it, goes straight to this CPU's list.
   if (likely(p != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled)) {
-    u64 counts;
-    __builtin_memcpy(&counts, &p->_mapcount, sizeof(counts));
-    if (likely(counts == LAST_REF_UNMAPPED && !(p->flags & FREE_FAST_MASK) && p->alloc_order == order)) {
+    if (likely(p->_refcount == 1 && p->_mapcount == -1 && !(p->flags & FREE_FAST_MASK) &&
+               p->alloc_order == order)) {
       zone *z = &ms.node_data[page_to_nid(p)]->node_zones[page_zonenum(p)];
       set_page_count(p, 0);
       p->alloc_order = 0;

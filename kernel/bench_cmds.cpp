@@ -1,0 +1,174 @@
+// The `bench` monitor command: the page allocator's benchmark workloads
+// (bench/page_alloc_workloads.h, the very code the host benchmark times) run
+// on the kernel's own allocator and counted in retired RISC-V instructions.
+//
+// rdinstret reads the instret counter, which OpenSBI lets S-mode read
+// (it sets mcounteren). QEMU counts guest instructions into it only under
+// -icount (scripts/run --icount); without, it returns host time-stamp
+// ticks. So the command first counts a loop of known length and says
+// whether the figures that follow are exact.
+//
+// Interrupts are masked while counting, so that no handler's instructions
+// land in a workload's count.
+#include "bench/page_alloc_workloads.h"
+#include "kernel/cmdline.h"
+#include "kernel/monitor.h"
+#include "kernel/printk.h"
+#include "mm/check.h"
+
+constexpr unsigned long BENCH_DEFAULT_PAIRS = 10000;
+constexpr unsigned long BENCH_MAX_PAIRS = 10000000;  // ~2.5 * 10^10 instructions in all: minutes
+
+static inline u64 rdinstret() {
+  u64 n;
+  asm volatile("rdinstret %0" : "=r"(n)::"memory");
+  return n;
+}
+
+// What reading the counter twice in a row adds: subtracted from every count.
+static u64 rdinstret_overhead() {
+  unsigned long flags = local_irq_save();
+  u64 a = rdinstret();
+  u64 b = rdinstret();
+  local_irq_restore(flags);
+  return b - a;
+}
+
+// Counts a loop whose length the code fixes (1 + 2 * n instructions) and
+// returns whether the counter saw exactly that.
+static bool instret_is_exact(u64 overhead) {
+  constexpr u64 n = 1000;
+  unsigned long flags = local_irq_save();
+  u64 a, b;
+  asm volatile(
+      "rdinstret %0\n"
+      "li t0, %2\n"
+      "1: addi t0, t0, -1\n"
+      "bnez t0, 1b\n"
+      "rdinstret %1\n"
+      : "=&r"(a), "=&r"(b)
+      : "i"(n)
+      : "t0", "memory");
+  local_irq_restore(flags);
+  return b - a - overhead == 1 + 2 * n;
+}
+
+// Prints one workload's line: count / pairs with one decimal, then a note.
+static void print_per_pair(const char *name, u64 count, unsigned long pairs, const char *note) {
+  u64 tenths = (count * 10 + pairs / 2) / pairs;
+  printk("  %-20s %8lu.%lu%s\n", name, tenths / 10, tenths % 10, note);
+}
+
+// Counts `pairs` pairs of one order. Returns 0, or 1 after saying why the
+// workload could not run.
+static int bench_pairs(mem_system &ms, const char *name, unsigned order, bool no_pcp,
+                       unsigned long pairs, u64 overhead) {
+  pair_bench b;
+  bool ok = pair_bench_start(b, ms, order, no_pcp);
+  u64 count = 0;
+  if (ok) {
+    unsigned long flags = local_irq_save();
+    u64 start = rdinstret();
+    for (unsigned long i = 0; i < pairs; i++) pair_bench_step(b);
+    count = rdinstret() - start - overhead;
+    local_irq_restore(flags);
+  }
+  pair_bench_finish(b);
+  if (!ok || b.failures) {
+    printk("  %-20s failed: %lu of the allocations returned nothing\n", name, b.failures);
+    return 1;
+  }
+  print_per_pair(name, count, pairs, "");
+  return 0;
+}
+
+// What choosing a slot and an order costs in the churn, to tell apart from
+// the allocator's share: the same generator steps, with nothing allocated.
+static u64 churn_choice_count(churn_bench &b, unsigned long pairs, u64 overhead) {
+  b.rng = CHURN_SEED;
+  unsigned long flags = local_irq_save();
+  u64 start = rdinstret();
+  for (unsigned long i = 0; i < pairs; i++) {
+    u64 r = churn_random(b);
+    unsigned slot = unsigned(r) & (CHURN_BLOCKS - 1), order = unsigned(r >> 32) % NR_PAGE_ORDERS;
+    asm volatile("" ::"r"(slot), "r"(order));  // used, as the workload uses them
+  }
+  u64 count = rdinstret() - start - overhead;
+  local_irq_restore(flags);
+  return count;
+}
+
+static int bench_churn(mem_system &ms, unsigned long pairs, u64 overhead) {
+  static churn_bench b;  // 64 slots: off the monitor's stack
+  churn_bench_start(b, ms);
+  unsigned long flags = local_irq_save();
+  u64 start = rdinstret();
+  for (unsigned long i = 0; i < pairs; i++) churn_bench_step(b);
+  u64 count = rdinstret() - start - overhead;
+  local_irq_restore(flags);
+  churn_bench_finish(b);
+  u64 choice = churn_choice_count(b, pairs, overhead);
+  u64 tenths = (choice * 10 + pairs / 2) / pairs;
+  char note[96];
+  scnprintf(note, sizeof(note), "  (%lu.%lu of it choosing slot and order; %lu allocations failed)",
+            tenths / 10, tenths % 10, b.failures);
+  print_per_pair("RandomOrderChurn", count, pairs, note);
+  return 0;
+}
+
+// After the workloads: the allocator must be consistent and hold the free
+// pages it held before. Returns 0, or 1 after printing what differs.
+static int bench_check_restored(const mem_system &ms, unsigned long free_before) {
+  static char buf[2048];
+  check_report r = make_check_report(buf, sizeof(buf));
+  unsigned violations = check_page_alloc(ms, r);
+  unsigned long free_after = nr_free_pages(ms) + nr_free_pcp_pages(ms);
+  if (violations || free_after != free_before) {
+    printk("bench: allocator NOT restored: %lu free pages before, %lu after; %u violations\n%s",
+           free_before, free_after, violations, buf);
+    return 1;
+  }
+  printk("bench: allocator restored: %lu free pages as before, per-CPU lists %s, checker clean\n",
+         free_after, ms.pcp_disabled ? "off" : "on");
+  return 0;
+}
+
+static int cmd_bench(int argc, char **argv) {
+  u64 pairs = BENCH_DEFAULT_PAIRS;
+  if (argc > 2 ||
+      (argc == 2 && (parse_u64(argv[1], &pairs) || pairs == 0 || pairs > BENCH_MAX_PAIRS))) {
+    printk("usage: bench [pairs]   (1 to %lu, default %lu)\n", BENCH_MAX_PAIRS,
+           BENCH_DEFAULT_PAIRS);
+    return 1;
+  }
+  mem_system *ms = system_mem;
+  if (!ms) {
+    printk("bench: the page allocator is not set up (no system_mem)\n");
+    return 1;
+  }
+  u64 overhead = rdinstret_overhead();
+  bool exact = instret_is_exact(overhead);
+  printk("bench: %lu alloc+free pairs per workload, RISC-V instructions per pair (rdinstret)\n",
+         pairs);
+  if (exact)
+    printk("bench: counts are exact: a loop of known length counted right (QEMU -icount)\n");
+  else
+    printk(
+        "bench: counts are NOT instructions: a loop of known length counted wrong; QEMU "
+        "without -icount reports host ticks (use scripts/run --icount)\n");
+
+  unsigned long free_before = nr_free_pages(*ms) + nr_free_pcp_pages(*ms);
+  int failed = 0;
+  printk("  %-20s %10s\n", "workload", exact ? "instr/pair" : "ticks/pair");
+  failed |= bench_pairs(*ms, "Order0PairPcp", 0, false, pairs, overhead);
+  failed |= bench_pairs(*ms, "Order0PairNoPcp", 0, true, pairs, overhead);
+  failed |= bench_pairs(*ms, "Order3Pair", 3, false, pairs, overhead);
+  failed |= bench_pairs(*ms, "Order9Pair", 9, false, pairs, overhead);
+  failed |= bench_churn(*ms, pairs, overhead);
+  failed |= bench_check_restored(*ms, free_before);
+  return failed;
+}
+MONITOR_COMMAND(
+    bench_cmd, "bench", "[pairs]",
+    "page allocator workloads in instructions per alloc+free pair (exact under --icount)",
+    cmd_bench);
