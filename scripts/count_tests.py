@@ -18,7 +18,7 @@ def main(path):
         for raw in f:
             t = json.loads(raw)
             p = fl = s = 0
-            for line in (t.get("stdo") or "").splitlines():
+            for line in (t.get("stdout") or t.get("stdo") or "").splitlines():
                 m = LINE.match(line)
                 if not m:
                     continue
@@ -32,6 +32,10 @@ def main(path):
                 fl = 1
                 print(f"count: {t.get('name')} ended {t.get('result')} without a failing case", file=sys.stderr)
             passed, failed, skipped = passed + p, failed + fl, skipped + s
+    if passed == 0 and failed == 0:
+        # Counting nothing means the log was not understood: never a pass.
+        print("count: no test case found in the meson log", file=sys.stderr)
+        failed = 1
     print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
     return 1 if failed else 0
 
