@@ -99,3 +99,28 @@ inline int build_two_nodes(mm_fixture &f) {
   l.cpu_to_node[2] = l.cpu_to_node[3] = 1;
   return f.build({{SZ_4G - 16 * SZ_1M, 32 * SZ_1M, 0}, {SZ_4G + 16 * SZ_1M, 32 * SZ_1M, 1}}, l);
 }
+
+// The layouts above, by name, for tests that run on each or pick one.
+enum class layout_kind { single_zone, three_zones, across_4g, two_nodes };
+constexpr layout_kind all_layouts[] = {layout_kind::single_zone, layout_kind::three_zones,
+                                       layout_kind::across_4g, layout_kind::two_nodes};
+
+inline const char *layout_name(layout_kind k) {
+  switch (k) {
+    case layout_kind::single_zone: return "single_zone";
+    case layout_kind::three_zones: return "three_zones";
+    case layout_kind::across_4g: return "across_4g";
+    case layout_kind::two_nodes: return "two_nodes";
+  }
+  return "?";
+}
+
+inline int build_layout(mm_fixture &f, layout_kind k) {
+  switch (k) {
+    case layout_kind::single_zone: return build_single_zone(f);
+    case layout_kind::three_zones: return build_three_zones(f);
+    case layout_kind::across_4g: return build_across_4g(f);
+    case layout_kind::two_nodes: return build_two_nodes(f);
+  }
+  return -1;
+}

@@ -60,22 +60,6 @@ bool all_digits(const std::string &s) {
 
 // ---------------------------------------------------------------- layouts and workloads
 
-enum class layout_kind { single_zone, three_zones, across_4g, two_nodes };
-
-std::ostream &operator<<(std::ostream &os, layout_kind k) {
-  static const char *const names[] = {"single_zone", "three_zones", "across_4g", "two_nodes"};
-  return os << names[int(k)];
-}
-
-int build(mm_fixture &f, layout_kind k) {
-  switch (k) {
-    case layout_kind::single_zone: return build_single_zone(f);
-    case layout_kind::three_zones: return build_three_zones(f);
-    case layout_kind::across_4g: return build_across_4g(f);
-    case layout_kind::two_nodes: return build_two_nodes(f);
-  }
-  return -1;
-}
 
 rc::Gen<layout_kind> gen_layout() {
   return rc::gen::element(layout_kind::single_zone, layout_kind::three_zones,
@@ -447,7 +431,7 @@ std::map<std::string, unsigned long> meminfo_values(const mem_system &ms) {
 RC_GTEST_PROP(PageReportBuddyinfo, LinesMatchFreeAreas, ()) {
   mm_fixture f;
   layout_kind k = *gen_layout();
-  RC_ASSERT(build(f, k) == 0);
+  RC_ASSERT(build_layout(f, k) == 0);
   std::vector<held_block> held;
   run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
 
@@ -505,7 +489,7 @@ TEST(PageReportBuddyinfo, WidthsHoldForMultiDigitCounts) {
 RC_GTEST_PROP(PageReportZoneinfo, FieldsMatchZones, ()) {
   mm_fixture f;
   layout_kind k = *gen_layout();
-  RC_ASSERT(build(f, k) == 0);
+  RC_ASSERT(build_layout(f, k) == 0);
   std::vector<held_block> held;
   run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
   const mem_system &ms = *f.ms;
@@ -566,7 +550,7 @@ RC_GTEST_PROP(PageReportZoneinfo, FieldsMatchZones, ()) {
 // the lists held are back in each zone's "pages free".
 RC_GTEST_PROP(PageReportZoneinfo, DrainEmptiesPagesets, ()) {
   mm_fixture f;
-  RC_ASSERT(build(f, *gen_layout()) == 0);
+  RC_ASSERT(build_layout(f, *gen_layout()) == 0);
   std::vector<held_block> held;
   run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
   mem_system &ms = *f.ms;
@@ -597,7 +581,7 @@ RC_GTEST_PROP(PageReportZoneinfo, DrainEmptiesPagesets, ()) {
 // pages, the pages on the free lists and si_mem_available(), in kB.
 RC_GTEST_PROP(PageReportMeminfo, TotalsInLinuxFormat, ()) {
   mm_fixture f;
-  RC_ASSERT(build(f, *gen_layout()) == 0);
+  RC_ASSERT(build_layout(f, *gen_layout()) == 0);
   std::vector<held_block> held;
   run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
   const mem_system &ms = *f.ms;
@@ -627,7 +611,7 @@ RC_GTEST_PROP(PageReportMeminfo, TotalsInLinuxFormat, ()) {
 // largest lowmem_reserve, capped at its managed pages), never below 0.
 RC_GTEST_PROP(PageReportMeminfo, MemAvailableFollowsLinux, ()) {
   mm_fixture f;
-  RC_ASSERT(build(f, *gen_layout()) == 0);
+  RC_ASSERT(build_layout(f, *gen_layout()) == 0);
   std::vector<held_block> held;
   run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
   const mem_system &ms = *f.ms;
@@ -643,7 +627,7 @@ RC_GTEST_PROP(PageReportMeminfo, MemAvailableFollowsLinux, ()) {
 // allocations that succeeded and rises by exactly the pages freed.
 RC_GTEST_PROP(PageReportMeminfo, MemFreeTracksBuddyAllocations, ()) {
   mm_fixture f;
-  RC_ASSERT(build(f, *gen_layout()) == 0);
+  RC_ASSERT(build_layout(f, *gen_layout()) == 0);
   f.ms->pcp_disabled = true;
   unsigned long before = meminfo_values(*f.ms).at("MemFree");
   std::vector<held_block> held;
@@ -657,7 +641,7 @@ RC_GTEST_PROP(PageReportMeminfo, MemFreeTracksBuddyAllocations, ()) {
 // less those freed (pages on per-CPU lists are not free, as in Linux).
 RC_GTEST_PROP(PageReportMeminfo, MemFreeExcludesPerCpuPages, ()) {
   mm_fixture f;
-  RC_ASSERT(build(f, *gen_layout()) == 0);
+  RC_ASSERT(build_layout(f, *gen_layout()) == 0);
   std::vector<held_block> held;
   run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);  // a warmed-up start
   unsigned long free_before = meminfo_values(*f.ms).at("MemFree");
@@ -708,7 +692,7 @@ TEST(PageReportMeminfo, HighmemLinesOnlyWithHighmem) {
 // lists are as before, and the allocator's invariants still hold.
 RC_GTEST_PROP(PageReport, ReportsLeaveStateUnchanged, ()) {
   mm_fixture f;
-  RC_ASSERT(build(f, *gen_layout()) == 0);
+  RC_ASSERT(build_layout(f, *gen_layout()) == 0);
   std::vector<held_block> held;
   run_ops(f, *rc::gen::container<std::vector<mm_op>>(gen_op()), held);
   const mem_system &ms = *f.ms;

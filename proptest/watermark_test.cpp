@@ -503,17 +503,6 @@ RC_GTEST_PROP(WatermarkCheck, GfpToAllocFlags, ()) {
 
 // ------------------------------------------------------------ on the fixtures
 
-enum class layout_kind { single_zone, three_zones, across_4g, two_nodes };
-
-int build_layout(mm_fixture &f, layout_kind k) {
-  switch (k) {
-    case layout_kind::single_zone: return build_single_zone(f);
-    case layout_kind::three_zones: return build_three_zones(f);
-    case layout_kind::across_4g: return build_across_4g(f);
-    case layout_kind::two_nodes: return build_two_nodes(f);
-  }
-  return -1;
-}
 
 std::vector<zone *> managed_zones(const mem_system &ms) {
   std::vector<zone *> out;
@@ -576,8 +565,7 @@ void expect_formulas_hold(const mem_system &ms, int user_min_free_kbytes) {
 
 // Every fixture layout, as mem_system_init builds it, satisfies the formulas.
 TEST(WatermarkFixture, LayoutsFollowFormulas) {
-  for (layout_kind k : {layout_kind::single_zone, layout_kind::three_zones, layout_kind::across_4g,
-                        layout_kind::two_nodes}) {
+  for (layout_kind k : all_layouts) {
     SCOPED_TRACE(int(k));
     mm_fixture f;
     ASSERT_EQ(build_layout(f, k), 0);
