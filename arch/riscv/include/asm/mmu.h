@@ -19,7 +19,8 @@ void paging_init(memblock &mb, const boot_info &bi);
 
 // Maps device registers into the fixmap window (RW, never X). Returns the
 // virtual address for pa, or nullptr when the window is full or the mapping
-// fails (printed).
+// fails (printed). Its table pages come from memblock, so it is for boot
+// only, before mm_init hands memory to the page allocator.
 void *ioremap(phys_addr_t pa, u64 size);
 
 // True when va is a direct-map address that has RAM behind it.
