@@ -18,19 +18,6 @@
 #include "kernel/printk.h"
 #include "kernel/string.h"
 
-// kernel/string.cpp's portable implementations, which the kernel exports under
-// the C names; the host links them under these so that they can meet libc.
-namespace kstring {
-void *memset(void *dst, int c, size_t n);
-void *memcpy(void *__restrict dst, const void *__restrict src, size_t n);
-void *memmove(void *dst, const void *src, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-size_t strlen(const char *s);
-size_t strnlen(const char *s, size_t max);
-int strcmp(const char *a, const char *b);
-int strncmp(const char *a, const char *b, size_t n);
-char *strchr(const char *s, int c);
-}  // namespace kstring
 
 // Formats here are built at run time, and some are deliberately outside C.
 #pragma GCC diagnostic ignored "-Wformat"
