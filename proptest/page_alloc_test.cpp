@@ -936,7 +936,8 @@ struct Drain : alloc_cmd {
 // back exactly the initial free-area state.
 RC_GTEST_PROP(PageAlloc, RandomSequencesKeepEveryInvariant, ()) {
   cpu_reset reset;
-  const layout_kind layout = *rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts)));
+  const layout_kind layout =
+      *rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts)));
   RC_TAG(layout_name(layout));
   alloc_sut s;
   RC_ASSERT(build_layout(s.f, layout) == 0);
@@ -1113,7 +1114,8 @@ TEST(PageAlloc, ZeroedPagesReadZeroAfterGarbage) {
 // kernel-instance forms agree with the explicit ones, and a pfn outside
 // every node has no page.
 RC_GTEST_PROP(PageAlloc, ConversionsAgree, ()) {
-  const layout_kind layout = *rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts)));
+  const layout_kind layout =
+      *rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts)));
   mm_fixture f;
   RC_ASSERT(build_layout(f, layout) == 0);
   const mem_system &ms = *f.ms;
@@ -1261,14 +1263,21 @@ std::string flag_hex(const page *p) { return strf("%lx", p->flags); }
 
 // Freeing a page twice is reported whether the first free left it on a
 // per-CPU list, at the head of a buddy block, or merged inside one.
-TEST(PageAllocBadPage, DoubleFree) {
+// Runs a test body on a fresh fixture of every layout, with the layout's
+// initial free-area state, on CPU 0.
+template <class F>
+void on_every_layout(F &&body) {
   cpu_reset reset;
   for (layout_kind layout : all_layouts) {
     SCOPED_TRACE(layout_name(layout));
     mm_fixture f;
     ASSERT_EQ(build_layout(f, layout), 0);
-    mem_system &ms = *f.ms;
-    std::vector<zone_snapshot> initial = snapshot(ms);
+    body(f, *f.ms, snapshot(*f.ms));
+  }
+}
+
+TEST(PageAllocBadPage, DoubleFree) {
+  on_every_layout([](mm_fixture &f, mem_system &ms, const std::vector<zone_snapshot> &initial) {
     unsigned long reports = 0;
 
     // On a per-CPU list.
@@ -1307,19 +1316,13 @@ TEST(PageAllocBadPage, DoubleFree) {
     reports += 3;
     EXPECT_EQ(ms.bad_pages, reports);
     expect_still_serving(f, initial);
-  }
+  });
 }
 
 // Freeing with another order than the allocation's is reported, for plain
 // and compound blocks, smaller and larger; the right order then works.
 TEST(PageAllocBadPage, WrongOrder) {
-  cpu_reset reset;
-  for (layout_kind layout : all_layouts) {
-    SCOPED_TRACE(layout_name(layout));
-    mm_fixture f;
-    ASSERT_EQ(build_layout(f, layout), 0);
-    mem_system &ms = *f.ms;
-    std::vector<zone_snapshot> initial = snapshot(ms);
+  on_every_layout([](mm_fixture &f, mem_system &ms, const std::vector<zone_snapshot> &initial) {
     for (gfp_t comp : {gfp_t(0), __GFP_COMP}) {
       page *p = alloc_pages(ms, GFP_KERNEL | comp, 2);
       ASSERT_NE(p, nullptr);
@@ -1335,19 +1338,13 @@ TEST(PageAllocBadPage, WrongOrder) {
     }
     EXPECT_EQ(ms.bad_pages, 8ul);
     expect_still_serving(f, initial);
-  }
+  });
 }
 
 // A PG_reserved page (here a page of the mem_map itself, which memblock gave
 // out at boot, or a held page marked reserved) is never taken in.
 TEST(PageAllocBadPage, ReservedPage) {
-  cpu_reset reset;
-  for (layout_kind layout : all_layouts) {
-    SCOPED_TRACE(layout_name(layout));
-    mm_fixture f;
-    ASSERT_EQ(build_layout(f, layout), 0);
-    mem_system &ms = *f.ms;
-    std::vector<zone_snapshot> initial = snapshot(ms);
+  on_every_layout([](mm_fixture &f, mem_system &ms, const std::vector<zone_snapshot> &initial) {
     page *reserved = nullptr;
     for (zone *z : managed_zones(ms))
       for (unsigned long i = 0; i < z->spanned_pages && !reserved; i++)
@@ -1369,19 +1366,13 @@ TEST(PageAllocBadPage, ReservedPage) {
     __free_pages(ms, p, 1);
     EXPECT_EQ(ms.bad_pages, 2ul);
     expect_still_serving(f, initial);
-  }
+  });
 }
 
 // Freeing a page from the middle of an allocation, plain or compound, is
 // reported; the allocation stays whole and is then freed normally.
 TEST(PageAllocBadPage, TailOfAllocation) {
-  cpu_reset reset;
-  for (layout_kind layout : all_layouts) {
-    SCOPED_TRACE(layout_name(layout));
-    mm_fixture f;
-    ASSERT_EQ(build_layout(f, layout), 0);
-    mem_system &ms = *f.ms;
-    std::vector<zone_snapshot> initial = snapshot(ms);
+  on_every_layout([](mm_fixture &f, mem_system &ms, const std::vector<zone_snapshot> &initial) {
     for (gfp_t comp : {gfp_t(0), __GFP_COMP}) {
       page *p = alloc_pages(ms, GFP_KERNEL | comp, 3);
       ASSERT_NE(p, nullptr);
@@ -1395,7 +1386,7 @@ TEST(PageAllocBadPage, TailOfAllocation) {
     }
     EXPECT_EQ(ms.bad_pages, 6ul);
     expect_still_serving(f, initial);
-  }
+  });
 }
 
 // A page still mapped (non-zero map count) or owned by the slab allocator is
@@ -1437,13 +1428,7 @@ TEST(PageAllocBadPage, MappedOrSlabPage) {
 // free_pages() of an address whose pfn no zone spans is reported with that
 // pfn and touches nothing (the address is not even readable memory).
 TEST(PageAllocBadPage, OutsideAnyZone) {
-  cpu_reset reset;
-  for (layout_kind layout : all_layouts) {
-    SCOPED_TRACE(layout_name(layout));
-    mm_fixture f;
-    ASSERT_EQ(build_layout(f, layout), 0);
-    mem_system &ms = *f.ms;
-    std::vector<zone_snapshot> initial = snapshot(ms);
+  on_every_layout([](mm_fixture &f, mem_system &ms, const std::vector<zone_snapshot> &initial) {
     for (unsigned order : {0u, 3u}) {
       unsigned long pfn = PHYS_PFN(HOLE) + 8 * order;
       auto addr = reinterpret_cast<unsigned long>(phys_to_virt(PFN_PHYS(pfn)));
@@ -1451,7 +1436,7 @@ TEST(PageAllocBadPage, OutsideAnyZone) {
     }
     EXPECT_EQ(ms.bad_pages, 2ul);
     expect_still_serving(f, initial);
-  }
+  });
 }
 
 // ------------------------------------------------------------ threads as CPUs
