@@ -355,6 +355,44 @@ page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid
 // zone the request may use, if it is above its low watermark and its per-CPU
 // list (or one batch refill) has a block. Everything else, and every
 // failure, takes the general path, which starts by trying the same zone.
+// The fast path's watermark check, inline: the low watermark plus the
+// classzone's lowmem_reserve, and for order > 0 a block of that order.
+static inline bool fast_watermark_ok(const zone *z, unsigned order, int classzone) {
+  long free = z->vm_stat[NR_FREE_PAGES] - ((1l << order) - 1);
+  if (free <= long(low_wmark_pages(z)) + z->lowmem_reserve[classzone]) return false;
+  for (unsigned o = order; o < NR_PAGE_ORDERS && order; o++)
+    if (z->free_area[o].nr_free) return true;
+  return order == 0;
+}
+
+// Pops a block of `order` from this CPU's list of the zone, counting it as
+// allocated; nullptr when the list is empty (the general path refills it).
+static inline page *pcp_pop(zone *z, unsigned order, unsigned cpu) {
+  unsigned long flags = local_irq_save();
+  per_cpu_pages *pcp = &z->pcp[cpu];
+  spin_lock(&pcp->lock);
+  list_head *list = &pcp->lists[order];
+  page *p = nullptr;
+  if (likely(!list_empty(list))) {
+    p = list_first_entry(list, page, lru);
+    pcp_del(pcp, p, order);
+    add_locked(pcp->allocated, 1l << order);
+    add_locked(pcp->pgalloc, 1ul << order);
+  }
+  spin_unlock(&pcp->lock);
+  local_irq_restore(flags);
+  return p;
+}
+
+__attribute__((noinline)) static page *alloc_pages_general(mem_system &ms, gfp_t gfp, unsigned order, int nid) {
+  return __alloc_pages(ms, gfp, order, nid);
+}
+
+// The fast path: a small order with no special treatment, from the first
+// zone the request may use, if it is above its low watermark and this CPU's
+// list has a block. It calls nothing (every miss is a tail call to the
+// general path, which starts by trying the same zone), so it needs no
+// registers saved.
 page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
   unsigned cpu = this_cpu(ms);
   pglist_data *pgdat = ms.node_data[ms.cpu_to_node[cpu]];
@@ -362,22 +400,16 @@ page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
              !ms.pcp_disabled)) {
     int classzone = gfp_zone(gfp);
     zone *z = likely(classzone >= 0) ? pgdat->preferred_zone[classzone] : nullptr;
-    if (likely(z != nullptr)) {
-      bool above_low =
-          order == 0 ? z->vm_stat[NR_FREE_PAGES] > long(low_wmark_pages(z)) + z->lowmem_reserve[classzone]
-                     : zone_watermark_ok(z, order, low_wmark_pages(z), classzone, ALLOC_WMARK_LOW);
-      if (likely(above_low)) {
-        if (page *p = rmqueue_pcplist(z, order, cpu)) {
-          p->alloc_order = u8(order);
-          set_page_count(p, 1);
-          return p;
-        }
+    if (likely(z != nullptr) && likely(fast_watermark_ok(z, order, classzone))) {
+      if (page *p = pcp_pop(z, order, cpu)) {
+        p->alloc_order = u8(order);
+        set_page_count(p, 1);
+        return p;
       }
     }
   }
-  return __alloc_pages(ms, gfp, order, pgdat->node_id);
+  return alloc_pages_general(ms, gfp, order, pgdat->node_id);
 }
-
 
 page *alloc_pages_node(mem_system &ms, int nid, gfp_t gfp, unsigned order) {
   if (nid == NUMA_NO_NODE) return alloc_pages(ms, gfp, order);
@@ -434,21 +466,17 @@ static void free_the_page(mem_system &ms, page *p, unsigned order) {
 constexpr unsigned long FREE_FAST_MASK = (1ul << PG_reserved) | (1ul << PG_buddy) | (1ul << PG_pcp) |
                                          (1ul << PG_head) | (1ul << PG_slab) | (1ul << PG_poisoned);
 
-void __free_pages(mem_system &ms, page *p, unsigned order) {
-  // Fast path: the last reference to an ordinary small block, with nothing
-  // wrong about it, goes straight to this CPU's list.
-  if (likely(p != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled)) {
-    if (likely(p->_refcount == 1 && p->_mapcount == -1 && !(p->flags & FREE_FAST_MASK) &&
-               p->alloc_order == order)) {
-      zone *z = &ms.node_data[page_to_nid(p)]->node_zones[page_zonenum(p)];
-      set_page_count(p, 0);
-      p->alloc_order = 0;
-      p->mapping = nullptr;
-      p->index = 0;
-      free_unref_page(z, p, order, this_cpu(ms));
-      return;
-    }
-  }
+// Gives back `batch` pages when this CPU's list has reached its high mark.
+__attribute__((noinline, cold)) static void drain_pcp_excess(zone *z, unsigned cpu) {
+  per_cpu_pages *pcp = &z->pcp[cpu];
+  unsigned long flags = local_irq_save();
+  spin_lock(&pcp->lock);
+  if (pcp->count >= pcp->high) free_pcppages_bulk(z, pcp->batch, pcp);
+  spin_unlock(&pcp->lock);
+  local_irq_restore(flags);
+}
+
+__attribute__((noinline)) static void free_pages_general(mem_system &ms, page *p, unsigned order) {
   if (!p) {
     bad_page(ms, nullptr, 0, "__free_pages of a NULL page");
     return;
@@ -463,6 +491,33 @@ void __free_pages(mem_system &ms, page *p, unsigned order) {
   }
   // Only the last reference frees.
   if (__atomic_sub_fetch(&p->_refcount, 1, __ATOMIC_ACQ_REL) == 0) free_the_page(ms, p, order);
+}
+
+void __free_pages(mem_system &ms, page *p, unsigned order) {
+  // Fast path: the last reference to an ordinary small block, with nothing
+  // wrong about it, goes straight to this CPU's list. Like the allocation
+  // fast path it calls nothing but tail calls.
+  if (likely(p != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled &&
+             p->_refcount == 1 && p->_mapcount == -1 && !(p->flags & FREE_FAST_MASK) &&
+             p->alloc_order == order)) {
+    zone *z = &ms.node_data[page_to_nid(p)]->node_zones[page_zonenum(p)];
+    unsigned cpu = this_cpu(ms);
+    set_page_count(p, 0);
+    p->alloc_order = 0;
+    p->mapping = nullptr;
+    p->index = 0;
+    unsigned long flags = local_irq_save();
+    per_cpu_pages *pcp = &z->pcp[cpu];
+    spin_lock(&pcp->lock);
+    pcp_add(pcp, p, order, false);
+    add_locked(pcp->allocated, -(1l << order));
+    bool over_high = pcp->count >= pcp->high;
+    spin_unlock(&pcp->lock);
+    local_irq_restore(flags);
+    if (unlikely(over_high)) drain_pcp_excess(z, cpu);
+    return;
+  }
+  free_pages_general(ms, p, order);
 }
 
 void put_page(mem_system &ms, page *p) {
