@@ -135,6 +135,26 @@ static inline void pcp_del(per_cpu_pages *pcp, page *p, unsigned order) {
   add_locked(pcp->count, -(1 << order));
 }
 
+// Takes the first block of `order` off the pcp, counting it as allocated;
+// nullptr when that list is empty. Needs the pcp lock.
+static inline page *pcp_take_locked(per_cpu_pages *pcp, unsigned order) {
+  list_head *list = &pcp->lists[order];
+  if (unlikely(list_empty(list))) return nullptr;
+  page *p = list_first_entry(list, page, lru);
+  pcp_del(pcp, p, order);
+  add_locked(pcp->allocated, 1l << order);
+  add_locked(pcp->pgalloc, 1ul << order);  // pgfree follows: pgalloc - allocated
+  return p;
+}
+
+// Puts a freed block on the pcp; returns whether the pcp has reached its
+// high mark. Needs the pcp lock.
+static inline bool pcp_put_locked(per_cpu_pages *pcp, page *p, unsigned order) {
+  pcp_add(pcp, p, order, false);
+  add_locked(pcp->allocated, -(1l << order));
+  return pcp->count >= pcp->high;
+}
+
 // Gives up to `count` pages from the pcp back to the buddy lists, oldest
 // first, taking the lists in turn. Needs the pcp lock.
 __attribute__((noinline, cold)) static void free_pcppages_bulk(zone *z, int count, per_cpu_pages *pcp) {
@@ -175,19 +195,12 @@ static inline page *rmqueue_pcplist(zone *z, unsigned order, unsigned cpu) {
   unsigned long flags = local_irq_save();
   per_cpu_pages *pcp = &z->pcp[cpu];
   spin_lock(&pcp->lock);
-  list_head *list = &pcp->lists[order];
-  if (unlikely(list_empty(list))) {
+  if (unlikely(list_empty(&pcp->lists[order]))) {
     int batch = pcp->batch;
     if (order) batch = (batch >> order) > 2 ? batch >> order : 2;
     rmqueue_bulk(z, order, batch, pcp);
   }
-  page *p = nullptr;
-  if (likely(!list_empty(list))) {
-    p = list_first_entry(list, page, lru);
-    pcp_del(pcp, p, order);
-    add_locked(pcp->allocated, 1l << order);
-    add_locked(pcp->pgalloc, 1ul << order);  // pgfree follows: pgalloc - allocated
-  }
+  page *p = pcp_take_locked(pcp, order);
   spin_unlock(&pcp->lock);
   local_irq_restore(flags);
   return p;
@@ -197,9 +210,7 @@ static inline void free_unref_page(zone *z, page *p, unsigned order, unsigned cp
   unsigned long flags = local_irq_save();
   per_cpu_pages *pcp = &z->pcp[cpu];
   spin_lock(&pcp->lock);
-  pcp_add(pcp, p, order, false);
-  add_locked(pcp->allocated, -(1l << order));
-  if (unlikely(pcp->count >= pcp->high)) free_pcppages_bulk(z, pcp->batch, pcp);
+  if (unlikely(pcp_put_locked(pcp, p, order))) free_pcppages_bulk(z, pcp->batch, pcp);
   spin_unlock(&pcp->lock);
   local_irq_restore(flags);
 }
@@ -371,14 +382,7 @@ static inline page *pcp_pop(zone *z, unsigned order, unsigned cpu) {
   unsigned long flags = local_irq_save();
   per_cpu_pages *pcp = &z->pcp[cpu];
   spin_lock(&pcp->lock);
-  list_head *list = &pcp->lists[order];
-  page *p = nullptr;
-  if (likely(!list_empty(list))) {
-    p = list_first_entry(list, page, lru);
-    pcp_del(pcp, p, order);
-    add_locked(pcp->allocated, 1l << order);
-    add_locked(pcp->pgalloc, 1ul << order);
-  }
+  page *p = pcp_take_locked(pcp, order);
   spin_unlock(&pcp->lock);
   local_irq_restore(flags);
   return p;
@@ -442,6 +446,13 @@ static const char *free_page_problem(const page *p, unsigned order) {
   return nullptr;
 }
 
+// What a free page must look like to its next owner (prep_new_page relies on it).
+static inline void reset_freed_page(page *p) {
+  p->alloc_order = 0;
+  p->mapping = nullptr;
+  p->index = 0;
+}
+
 static void free_the_page(mem_system &ms, page *p, unsigned order) {
   zone *z = page_zone(ms, p);
   if (PageHead(p)) {
@@ -449,9 +460,7 @@ static void free_the_page(mem_system &ms, page *p, unsigned order) {
     for (unsigned long i = 1; i < (1ul << order); i++) p[i].compound_head = 0;
     p[1].compound_order = 0;
   }
-  p->alloc_order = 0;
-  p->mapping = nullptr;
-  p->index = 0;
+  reset_freed_page(p);
   if (use_pcp(ms, order)) {
     free_unref_page(z, p, order, this_cpu(ms));
   } else {
@@ -503,15 +512,11 @@ void __free_pages(mem_system &ms, page *p, unsigned order) {
     zone *z = &ms.node_data[page_to_nid(p)]->node_zones[page_zonenum(p)];
     unsigned cpu = this_cpu(ms);
     set_page_count(p, 0);
-    p->alloc_order = 0;
-    p->mapping = nullptr;
-    p->index = 0;
+    reset_freed_page(p);
     unsigned long flags = local_irq_save();
     per_cpu_pages *pcp = &z->pcp[cpu];
     spin_lock(&pcp->lock);
-    pcp_add(pcp, p, order, false);
-    add_locked(pcp->allocated, -(1l << order));
-    bool over_high = pcp->count >= pcp->high;
+    bool over_high = pcp_put_locked(pcp, p, order);
     spin_unlock(&pcp->lock);
     local_irq_restore(flags);
     if (unlikely(over_high)) drain_pcp_excess(z, cpu);
