@@ -71,6 +71,7 @@ def run(argv, stdin_data=b"", echo=None, timeout=None):
                             stderr=subprocess.STDOUT)
     out = bytearray()
     fed = threading.Event()
+    echo_to = [echo]
 
     def feed():
         try:
@@ -85,9 +86,12 @@ def run(argv, stdin_data=b"", echo=None, timeout=None):
             if not chunk:
                 return
             out.extend(chunk)
-            if echo:
-                echo.write(chunk)
-                echo.flush()
+            if echo_to[0]:
+                try:
+                    echo_to[0].write(chunk)
+                    echo_to[0].flush()
+                except (BrokenPipeError, OSError):
+                    echo_to[0] = None  # the reader went away (| head): keep draining QEMU
             if not fed.is_set() and PROMPT in out:
                 fed.set()
                 threading.Thread(target=feed, daemon=True).start()
