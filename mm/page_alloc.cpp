@@ -345,7 +345,8 @@ __attribute__((noinline, cold)) static page *__alloc_pages_slowpath(mem_system &
   return nullptr;
 }
 
-page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid) {
+// Never inlined into the fast path, which must stay free of register saves.
+__attribute__((noinline)) page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid) {
   if (order > MAX_PAGE_ORDER) {
     warn_alloc(gfp, order, "page allocation failure: order too large");
     return nullptr;
@@ -388,10 +389,6 @@ static inline page *pcp_pop(zone *z, unsigned order, unsigned cpu) {
   return p;
 }
 
-__attribute__((noinline)) static page *alloc_pages_general(mem_system &ms, gfp_t gfp, unsigned order, int nid) {
-  return __alloc_pages(ms, gfp, order, nid);
-}
-
 // The fast path: a small order with no special treatment, from the first
 // zone the request may use, if it is above its low watermark and this CPU's
 // list has a block. It calls nothing (every miss is a tail call to the
@@ -412,7 +409,7 @@ page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
       }
     }
   }
-  return alloc_pages_general(ms, gfp, order, pgdat->node_id);
+  return __alloc_pages(ms, gfp, order, pgdat->node_id);
 }
 
 page *alloc_pages_node(mem_system &ms, int nid, gfp_t gfp, unsigned order) {
