@@ -32,11 +32,14 @@ unsigned long boot_hartid;
 static char command_line[FDT_BOOTARGS_MAX];
 
 // This hart's per-CPU area; tp points at it (first word: the CPU number).
+// entry.S points tp at the boot hart's before calling kernel_main.
 struct percpu_area {
   unsigned cpu;
   unsigned long hartid;
 };
-static percpu_area boot_cpu_area;
+extern "C" {
+percpu_area boot_cpu_area;
+}
 
 // ---- command line -------------------------------------------------------
 
@@ -114,7 +117,6 @@ static void parse_command_line() {
 static void setup_boot_cpu(unsigned long hartid) {
   boot_cpu_area.cpu = 0;
   boot_cpu_area.hartid = hartid;
-  asm volatile("mv tp, %0" ::"r"(&boot_cpu_area));
 }
 
 // A device tree larger than this is refused as corrupt.

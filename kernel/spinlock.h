@@ -1,5 +1,6 @@
-// Spinlocks: ticket locks, so that waiters are served in arrival order (a
-// fair lock, unlike a test-and-set one). Built on the compiler's __atomic
+// Spinlocks: ticket locks (spinlock_t), so that waiters are served in arrival
+// order, and test-and-set locks (tas_spinlock_t), cheaper to take but unfair,
+// for locks that are almost never contended. Built on the compiler's __atomic
 // builtins, which work on both targets; the host's "CPUs" are threads.
 //
 // Lock order, outermost first (take them in this order, never the reverse):
@@ -45,38 +46,66 @@ inline bool spin_is_locked(const spinlock_t *l) {
   return __atomic_load_n(&l->next, __ATOMIC_RELAXED) != __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
 }
 
-inline unsigned long spin_lock_irqsave(spinlock_t *l) {
+template <class Lock>
+inline unsigned long spin_lock_irqsave(Lock *l) {
   unsigned long flags = local_irq_save();
   spin_lock(l);
   return flags;
 }
 
-inline void spin_unlock_irqrestore(spinlock_t *l, unsigned long flags) {
+template <class Lock>
+inline void spin_unlock_irqrestore(Lock *l, unsigned long flags) {
   spin_unlock(l);
   local_irq_restore(flags);
 }
 
+// A test-and-set lock: taking a free one is a single atomic swap, releasing it
+// a single store. Waiters are not served in order, so use it only where
+// contention is rare: a CPU's own per-CPU page lists, which other CPUs touch
+// only to drain them.
+struct tas_spinlock_t {
+  int locked = 0;
+};
+
+inline void spin_lock_init(tas_spinlock_t *l) { l->locked = 0; }
+
+inline bool spin_trylock(tas_spinlock_t *l) {
+  return __atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE) == 0;
+}
+
+inline void spin_lock(tas_spinlock_t *l) {
+  // Spin on a plain load, so that waiting does not keep the line busy with swaps.
+  while (!spin_trylock(l))
+    while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) cpu_relax();
+}
+
+inline void spin_unlock(tas_spinlock_t *l) { __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE); }
+
+inline bool spin_is_locked(const tas_spinlock_t *l) { return __atomic_load_n(&l->locked, __ATOMIC_RELAXED) != 0; }
+
 // Holds l for the guard's lifetime.
+template <class Lock>
 class spin_lock_guard {
  public:
-  explicit spin_lock_guard(spinlock_t &l) : lock_(l) { spin_lock(&lock_); }
+  explicit spin_lock_guard(Lock &l) : lock_(l) { spin_lock(&lock_); }
   ~spin_lock_guard() { spin_unlock(&lock_); }
   spin_lock_guard(const spin_lock_guard &) = delete;
   spin_lock_guard &operator=(const spin_lock_guard &) = delete;
 
  private:
-  spinlock_t &lock_;
+  Lock &lock_;
 };
 
 // Holds l with this CPU's interrupts masked for the guard's lifetime.
+template <class Lock>
 class spin_lock_irqsave_guard {
  public:
-  explicit spin_lock_irqsave_guard(spinlock_t &l) : lock_(l), flags_(spin_lock_irqsave(&l)) {}
+  explicit spin_lock_irqsave_guard(Lock &l) : lock_(l), flags_(spin_lock_irqsave(&l)) {}
   ~spin_lock_irqsave_guard() { spin_unlock_irqrestore(&lock_, flags_); }
   spin_lock_irqsave_guard(const spin_lock_irqsave_guard &) = delete;
   spin_lock_irqsave_guard &operator=(const spin_lock_irqsave_guard &) = delete;
 
  private:
-  spinlock_t &lock_;
+  Lock &lock_;
   unsigned long flags_;
 };

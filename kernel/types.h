@@ -45,6 +45,15 @@ constexpr pfn_t PFN_DOWN(phys_addr_t pa) { return pa >> PAGE_SHIFT; }
 template <class T, class U>
 concept same_as = __is_same(T, U);
 
+// A single, untorn load or store that the compiler neither drops, repeats nor
+// merges (Linux's READ_ONCE/WRITE_ONCE): for data written under one lock and
+// read without it. A plain instruction, where GCC 12 turns a relaxed
+// __atomic_store_n into an atomic swap on RISC-V.
+template <class T>
+inline T READ_ONCE(const T &x) { return *static_cast<const volatile T *>(&x); }
+template <class T, class V>
+inline void WRITE_ONCE(T &x, V v) { *static_cast<volatile T *>(&x) = T(v); }
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define __printf(a, b) __attribute__((format(printf, a, b)))

@@ -39,9 +39,9 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 
 // Per-zone counters (Linux's vm_stat items and vm events that matter here).
 // NR_FREE_PAGES changes only under the zone lock; the other two are kept
-// mostly per CPU (per_cpu_pages::count and ::allocated, under the pcp lock),
-// so that the allocation fast path does no atomic arithmetic. Read them with
-// zone_page_state(), which adds the parts up.
+// mostly per CPU (per_cpu_pages::count, ::pgalloc and ::pgfree, under the pcp
+// lock), so that the allocation fast path does no atomic arithmetic. Read them
+// with zone_page_state(), which adds the parts up.
 enum zone_stat_item {
   NR_FREE_PAGES,      // pages on the buddy lists
   NR_ZONE_ALLOCATED,  // pages handed out and not yet freed
@@ -61,15 +61,21 @@ struct free_area {
   unsigned long nr_free;  // blocks (not pages) on free_list
 };
 
+struct zone;
+
 // One CPU's cache of free pages for one zone. Batches move between it and the
-// buddy lists under the zone lock; its own lock is only contended by drains.
+// buddy lists under the zone lock. Its own CPU takes its lock with a trylock
+// and, if that fails (an interrupt came in while the CPU held it, or a drain
+// from another CPU holds it), goes to the buddy lists instead, as Linux 6.x
+// does; so interrupts stay enabled on the fast path. Drains spin on it.
 struct per_cpu_pages {
-  spinlock_t lock;
+  tas_spinlock_t lock;
   int count;   // pages on all lists
   int high;    // above this, free back `batch` pages
   int batch;   // pages moved at a time
-  long allocated;            // this CPU's share of NR_ZONE_ALLOCATED
-  unsigned long pgalloc;     // this CPU's share of PGALLOC; of PGFREE: pgalloc - allocated
+  unsigned long pgalloc;  // pages allocated from these lists (this CPU's share of PGALLOC)
+  unsigned long pgfree;   // pages freed to them (this CPU's share of PGFREE)
+  zone *owner;            // the zone these pages belong to
   list_head lists[NR_PCP_ORDERS];
 };
 
@@ -112,7 +118,8 @@ inline long zone_page_state(const zone *z, zone_stat_item item) {
   if (item == NR_PCP_PAGES)
     for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.count, __ATOMIC_RELAXED);
   else if (item == NR_ZONE_ALLOCATED)
-    for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.allocated, __ATOMIC_RELAXED);
+    for (const per_cpu_pages &pcp : z->pcp)
+      v += long(__atomic_load_n(&pcp.pgalloc, __ATOMIC_RELAXED) - __atomic_load_n(&pcp.pgfree, __ATOMIC_RELAXED));
   return v;
 }
 inline unsigned long zone_events(const zone *z, zone_event_item item) {
@@ -120,16 +127,14 @@ inline unsigned long zone_events(const zone *z, zone_event_item item) {
   if (item == PGALLOC)
     for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.pgalloc, __ATOMIC_RELAXED);
   else if (item == PGFREE)
-    for (const per_cpu_pages &pcp : z->pcp)
-      v += __atomic_load_n(&pcp.pgalloc, __ATOMIC_RELAXED) -
-           static_cast<unsigned long>(__atomic_load_n(&pcp.allocated, __ATOMIC_RELAXED));
+    for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.pgfree, __ATOMIC_RELAXED);
   return v;
 }
 // For counters only ever changed under one lock: a plain add that racing
 // readers may still load safely.
 template <class T, class D>
 inline void add_locked(T &counter, D delta) {
-  __atomic_store_n(&counter, T(counter + delta), __ATOMIC_RELAXED);
+  WRITE_ONCE(counter, counter + delta);
 }
 inline void zone_page_state_add(zone *z, zone_stat_item item, long delta) {
   __atomic_fetch_add(&z->vm_stat[item], delta, __ATOMIC_RELAXED);
@@ -160,20 +165,36 @@ inline unsigned long pgdat_end_pfn(const pglist_data *n) { return n->node_start_
 
 struct shrinker;
 
+// How a CPU's fast paths reach their per-CPU lists with a single load each,
+// without looking up node, zonelist and zone (mem_system::alloc_route and
+// free_route, built by mem_system_init). Indexed by CPU last, so that the
+// index is a couple of shifts. CPUs beyond mem_system::nr_cpus get CPU 0's
+// lists (which are locked, so sharing them is only slower).
+struct pcp_route {
+  per_cpu_pages *pcp;  // nullptr: no zone to use, or contradictory zone flags
+  long classzone;      // gfp_zone() of the flags that lead here
+};
+constexpr unsigned NR_ZONEIDS = 1u << (ZONES_SHIFT + NODES_SHIFT);  // values of page_zoneid()
+
 // One machine's physical memory. Filled by mem_system_init (mm/page_alloc.h).
 struct mem_system {
   pglist_data *node_data[MAX_NUMNODES];  // nullptr for nodes without memory
   u8 node_distance[MAX_NUMNODES][MAX_NUMNODES];
   int cpu_to_node[NR_CPUS];
   unsigned nr_cpus;
+  bool pcp_disabled;  // every allocation goes to the buddy lists (a tunable)
   unsigned long max_zone_pfn[MAX_NR_ZONES];  // the zone boundary table (exclusive ends)
+  // For allocation, by gfp & GFP_ZONEMASK: the list of the first zone that
+  // gfp_zone(gfp) may use on the CPU's node (the zonelist's preferred zone).
+  pcp_route alloc_route[GFP_ZONEMASK + 1][NR_CPUS];
+  // For freeing, by page_zoneid(): every zone's list.
+  per_cpu_pages *free_route[NR_ZONEIDS][NR_CPUS];
 
   // Tunables, with Linux's defaults.
   int min_free_kbytes;           // from the int_sqrt rule unless user_min_free_kbytes
   int user_min_free_kbytes;      // 0: not set on the command line
   int watermark_scale_factor;    // 10: 0.1% of the zone between watermarks
   int lowmem_reserve_ratio[MAX_NR_ZONES];
-  bool pcp_disabled;             // every allocation goes to the buddy lists
 
   unsigned long totalram_pages;      // managed pages of every zone
   unsigned long totalreserve_pages;  // what MemAvailable keeps back
@@ -182,6 +203,10 @@ struct mem_system {
   list_head shrinkers;
   unsigned long bad_pages;  // Bad page state reports
 };
+
+// The index of a zone in mem_system::free_route (what page_zoneid() gives
+// for its pages).
+inline unsigned zone_id(const zone *z) { return unsigned(z->idx) << NODES_SHIFT | unsigned(z->zone_pgdat->node_id); }
 
 inline pglist_data *NODE_DATA(const mem_system &ms, int nid) { return ms.node_data[nid]; }
 

@@ -90,6 +90,10 @@ inline bool PageTail(const page *p) { return !PageBuddy(p) && !PagePcp(p) && (p-
 
 inline zone_type page_zonenum(const page *p) { return zone_type((p->flags >> ZONES_PGSHIFT) & ZONES_MASK); }
 inline int page_to_nid(const page *p) { return int((p->flags >> NODES_PGSHIFT) & NODES_MASK); }
+// Zone and node in one number (zone << NODES_SHIFT | node): what the top bits
+// of flags hold, and the index of mem_system::free_route.
+inline unsigned page_zoneid(const page *p) { return unsigned(p->flags >> NODES_PGSHIFT); }
+static_assert(NODES_PGSHIFT + NODES_SHIFT + ZONES_SHIFT == 64, "zone and node fill the top bits");
 inline void set_page_links(page *p, zone_type z, int nid) {
   p->flags = (p->flags & PAGEFLAGS_MASK) | (u64(z) << ZONES_PGSHIFT) | (u64(nid) << NODES_PGSHIFT);
 }
@@ -103,7 +107,7 @@ inline unsigned compound_order(const page *head) {
 
 // ---- reference counts ---------------------------------------------------------------
 inline int page_ref_count(const page *p) { return __atomic_load_n(&p->_refcount, __ATOMIC_RELAXED); }
-inline void set_page_count(page *p, int v) { __atomic_store_n(&p->_refcount, v, __ATOMIC_RELAXED); }
+inline void set_page_count(page *p, int v) { WRITE_ONCE(p->_refcount, v); }
 inline void get_page(page *p) { __atomic_fetch_add(&compound_head(p)->_refcount, 1, __ATOMIC_RELAXED); }
 inline int page_mapcount(const page *p) { return p->_mapcount + 1; }
 

@@ -142,23 +142,22 @@ static inline page *pcp_take_locked(per_cpu_pages *pcp, unsigned order) {
   if (unlikely(list_empty(list))) return nullptr;
   page *p = list_first_entry(list, page, lru);
   pcp_del(pcp, p, order);
-  add_locked(pcp->allocated, 1l << order);
-  add_locked(pcp->pgalloc, 1ul << order);  // pgfree follows: pgalloc - allocated
+  add_locked(pcp->pgalloc, 1ul << order);
   return p;
 }
 
-// Puts a freed block on the pcp; returns whether the pcp has reached its
-// high mark. Needs the pcp lock.
+// Puts a freed block on the pcp, counting it as freed; returns whether the
+// pcp has reached its high mark. Needs the pcp lock.
 static inline bool pcp_put_locked(per_cpu_pages *pcp, page *p, unsigned order) {
   pcp_add(pcp, p, order, false);
-  add_locked(pcp->allocated, -(1l << order));
+  add_locked(pcp->pgfree, 1ul << order);
   return pcp->count >= pcp->high;
 }
 
 // Gives up to `count` pages from the pcp back to the buddy lists, oldest
 // first, taking the lists in turn. Needs the pcp lock.
 __attribute__((noinline, cold)) static void free_pcppages_bulk(zone *z, int count, per_cpu_pages *pcp) {
-  spin_lock_guard g(z->lock);
+  spin_lock_irqsave_guard g(z->lock);
   unsigned order = 0;
   while (count > 0 && pcp->count > 0) {
     for (unsigned tries = 0; list_empty(&pcp->lists[order]) && tries < NR_PCP_ORDERS; tries++)
@@ -173,7 +172,7 @@ __attribute__((noinline, cold)) static void free_pcppages_bulk(zone *z, int coun
 
 // Moves up to `count` blocks of `order` from the buddy lists to the pcp.
 __attribute__((noinline)) static void rmqueue_bulk(zone *z, unsigned order, int count, per_cpu_pages *pcp) {
-  spin_lock_guard g(z->lock);
+  spin_lock_irqsave_guard g(z->lock);
   for (int i = 0; i < count; i++) {
     page *p = __rmqueue_smallest(z, order);
     if (!p) break;
@@ -181,20 +180,38 @@ __attribute__((noinline)) static void rmqueue_bulk(zone *z, unsigned order, int 
   }
 }
 
-// This CPU's number, for its per-CPU lists. A CPU the layout does not know
-// shares CPU 0's lists (they are locked, so that is only slower).
-static inline unsigned this_cpu(const mem_system &ms) {
-  unsigned cpu = smp_processor_id();
-  return likely(cpu < ms.nr_cpus) ? cpu : 0;
+// This CPU's index in the routes to its lists. Masked rather than
+// range-checked: a CPU number the layout does not know lands on routes to
+// CPU 0's lists.
+static inline unsigned this_cpu() {
+  static_assert((NR_CPUS & (NR_CPUS - 1)) == 0, "NR_CPUS is a power of two");
+  return smp_processor_id() & (NR_CPUS - 1);
+}
+
+// This CPU's list for the zone.
+static inline per_cpu_pages *this_cpu_pcp(const mem_system &ms, const zone *z) {
+  return ms.free_route[zone_id(z)][this_cpu()];
+}
+
+// Takes a block of `order` from the buddy lists, counting it as allocated.
+static page *rmqueue_buddy(zone *z, unsigned order) {
+  spin_lock_irqsave_guard g(z->lock);
+  page *p = __rmqueue_smallest(z, order);
+  if (p) {
+    zone_page_state_add(z, NR_ZONE_ALLOCATED, long(1) << order);
+    __atomic_fetch_add(&z->events[PGALLOC], 1ul << order, __ATOMIC_RELAXED);
+  }
+  return p;
 }
 
 // Takes a block of `order` from this CPU's list of the zone, refilling the
 // list with a batch from the buddy lists when it is empty. The block comes
-// back counted as allocated. Returns nullptr when the zone has none.
-static inline page *rmqueue_pcplist(zone *z, unsigned order, unsigned cpu) {
-  unsigned long flags = local_irq_save();
-  per_cpu_pages *pcp = &z->pcp[cpu];
-  spin_lock(&pcp->lock);
+// back counted as allocated. Returns nullptr when the zone has none. If the
+// list is locked (this CPU was interrupted holding it, or another CPU is
+// draining it), the block comes straight from the buddy lists.
+static page *rmqueue_pcplist(const mem_system &ms, zone *z, unsigned order) {
+  per_cpu_pages *pcp = this_cpu_pcp(ms, z);
+  if (unlikely(!spin_trylock(&pcp->lock))) return rmqueue_buddy(z, order);
   if (unlikely(list_empty(&pcp->lists[order]))) {
     int batch = pcp->batch;
     if (order) batch = (batch >> order) > 2 ? batch >> order : 2;
@@ -202,17 +219,32 @@ static inline page *rmqueue_pcplist(zone *z, unsigned order, unsigned cpu) {
   }
   page *p = pcp_take_locked(pcp, order);
   spin_unlock(&pcp->lock);
-  local_irq_restore(flags);
   return p;
 }
 
-static inline void free_unref_page(zone *z, page *p, unsigned order, unsigned cpu) {
-  unsigned long flags = local_irq_save();
-  per_cpu_pages *pcp = &z->pcp[cpu];
-  spin_lock(&pcp->lock);
-  if (unlikely(pcp_put_locked(pcp, p, order))) free_pcppages_bulk(z, pcp->batch, pcp);
+// Gives a block straight to the buddy lists, counting it as freed.
+static void free_one_page(zone *z, page *p, unsigned order) {
+  spin_lock_irqsave_guard g(z->lock);
+  zone_page_state_add(z, NR_ZONE_ALLOCATED, -(long(1) << order));
+  __atomic_fetch_add(&z->events[PGFREE], 1ul << order, __ATOMIC_RELAXED);
+  __free_one_page(z, zone_page_to_pfn(z, p), order);
+}
+
+// Gives back `batch` pages when the list has reached its high mark.
+__attribute__((noinline, cold)) static void drain_pcp_excess(per_cpu_pages *pcp) {
+  spin_lock_guard g(pcp->lock);
+  if (pcp->count >= pcp->high) free_pcppages_bulk(pcp->owner, pcp->batch, pcp);
+}
+
+static void free_unref_page(const mem_system &ms, zone *z, page *p, unsigned order) {
+  per_cpu_pages *pcp = this_cpu_pcp(ms, z);
+  if (unlikely(!spin_trylock(&pcp->lock))) {
+    free_one_page(z, p, order);
+    return;
+  }
+  bool over_high = pcp_put_locked(pcp, p, order);
   spin_unlock(&pcp->lock);
-  local_irq_restore(flags);
+  if (unlikely(over_high)) drain_pcp_excess(pcp);
 }
 
 static void drain_pages_zone(zone *z, per_cpu_pages *pcp) {
@@ -221,8 +253,7 @@ static void drain_pages_zone(zone *z, per_cpu_pages *pcp) {
 }
 
 void drain_local_pages(mem_system &ms) {
-  unsigned cpu = this_cpu(ms);
-  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) drain_pages_zone(z, &z->pcp[cpu]);
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) drain_pages_zone(z, this_cpu_pcp(ms, z));
 }
 
 void drain_all_pages(mem_system &ms) {
@@ -240,14 +271,8 @@ static bool use_pcp(const mem_system &ms, unsigned order) {
 // Takes a block from the zone: through the per-CPU list for small orders.
 // Counts it as allocated.
 static page *rmqueue(mem_system &ms, zone *z, unsigned order) {
-  if (use_pcp(ms, order)) return rmqueue_pcplist(z, order, this_cpu(ms));
-  spin_lock_guard g(z->lock);
-  page *p = __rmqueue_smallest(z, order);
-  if (p) {
-    zone_page_state_add(z, NR_ZONE_ALLOCATED, long(1) << order);
-    __atomic_fetch_add(&z->events[PGALLOC], 1ul << order, __ATOMIC_RELAXED);
-  }
-  return p;
+  if (use_pcp(ms, order)) return rmqueue_pcplist(ms, z, order);
+  return rmqueue_buddy(z, order);
 }
 
 static void prep_compound_page(page *head, unsigned order) {
@@ -363,53 +388,45 @@ __attribute__((noinline)) page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigne
   return __alloc_pages_slowpath(ms, gfp, order, ac);
 }
 
-// The fast path: a small order with no special treatment, from the first
-// zone the request may use, if it is above its low watermark and its per-CPU
-// list (or one batch refill) has a block. Everything else, and every
-// failure, takes the general path, which starts by trying the same zone.
 // The fast path's watermark check, inline: the low watermark plus the
-// classzone's lowmem_reserve, and for order > 0 a block of that order.
-static inline bool fast_watermark_ok(const zone *z, unsigned order, int classzone) {
-  long free = z->vm_stat[NR_FREE_PAGES] - ((1l << order) - 1);
-  if (free <= long(low_wmark_pages(z)) + z->lowmem_reserve[classzone]) return false;
-  for (unsigned o = order; o < NR_PAGE_ORDERS && order; o++)
+// classzone's lowmem_reserve, and for order > 0 a block of that order on the
+// buddy lists (Linux's zone_watermark_fast).
+static inline bool fast_watermark_ok(const zone *z, unsigned order, long classzone) {
+  long mark = long(low_wmark_pages(z)) + z->lowmem_reserve[classzone];
+  long free = READ_ONCE(z->vm_stat[NR_FREE_PAGES]);
+  if (likely(order == 0)) return free > mark;
+  if (free - ((1l << order) - 1) <= mark) return false;
+  for (unsigned o = order; o < NR_PAGE_ORDERS; o++)
     if (z->free_area[o].nr_free) return true;
-  return order == 0;
+  return false;
 }
 
-// Pops a block of `order` from this CPU's list of the zone, counting it as
-// allocated; nullptr when the list is empty (the general path refills it).
-static inline page *pcp_pop(zone *z, unsigned order, unsigned cpu) {
-  unsigned long flags = local_irq_save();
-  per_cpu_pages *pcp = &z->pcp[cpu];
-  spin_lock(&pcp->lock);
-  page *p = pcp_take_locked(pcp, order);
-  spin_unlock(&pcp->lock);
-  local_irq_restore(flags);
-  return p;
-}
+// Flags the fast paths leave to the general path.
+constexpr gfp_t ALLOC_FAST_EXCLUDED = __GFP_ZERO | __GFP_COMP | __GFP_THISNODE;
 
 // The fast path: a small order with no special treatment, from the first
-// zone the request may use, if it is above its low watermark and this CPU's
-// list has a block. It calls nothing (every miss is a tail call to the
-// general path, which starts by trying the same zone), so it needs no
-// registers saved.
-page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
-  unsigned cpu = this_cpu(ms);
-  pglist_data *pgdat = ms.node_data[ms.cpu_to_node[cpu]];
-  if (likely(order <= PAGE_ALLOC_COSTLY_ORDER && !(gfp & (__GFP_ZERO | __GFP_COMP | __GFP_THISNODE)) &&
-             !ms.pcp_disabled)) {
-    int classzone = gfp_zone(gfp);
-    zone *z = likely(classzone >= 0) ? pgdat->preferred_zone[classzone] : nullptr;
-    if (likely(z != nullptr) && likely(fast_watermark_ok(z, order, classzone))) {
-      if (page *p = pcp_pop(z, order, cpu)) {
-        p->alloc_order = u8(order);
-        set_page_count(p, 1);
-        return p;
-      }
+// zone the request may use (one load through mem_system::alloc_route), if it is
+// above its low watermark and this CPU's list has a block. It calls nothing:
+// every miss is a tail call to the general path, which starts by trying the
+// same zone; so it saves no registers, and it masks no interrupts (the list's
+// lock is a trylock, see per_cpu_pages). Nor does it set up a frame: a fault
+// in it shows in a backtrace through the trap's epc and ra.
+__attribute__((optimize("omit-frame-pointer"))) page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
+  unsigned cpu = this_cpu();
+  const pcp_route &route = ms.alloc_route[gfp & GFP_ZONEMASK][cpu];
+  per_cpu_pages *pcp = route.pcp;
+  if (likely(pcp != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !(gfp & ALLOC_FAST_EXCLUDED) &&
+             !ms.pcp_disabled) &&
+      likely(fast_watermark_ok(pcp->owner, order, route.classzone)) && likely(spin_trylock(&pcp->lock))) {
+    page *p = pcp_take_locked(pcp, order);
+    spin_unlock(&pcp->lock);
+    if (likely(p != nullptr)) {
+      p->alloc_order = u8(order);
+      set_page_count(p, 1);
+      return p;
     }
   }
-  return __alloc_pages(ms, gfp, order, pgdat->node_id);
+  return __alloc_pages(ms, gfp, order, ms.cpu_to_node[cpu]);
 }
 
 page *alloc_pages_node(mem_system &ms, int nid, gfp_t gfp, unsigned order) {
@@ -458,29 +475,13 @@ static void free_the_page(mem_system &ms, page *p, unsigned order) {
     p[1].compound_order = 0;
   }
   reset_freed_page(p);
-  if (use_pcp(ms, order)) {
-    free_unref_page(z, p, order, this_cpu(ms));
-  } else {
-    spin_lock_guard g(z->lock);
-    zone_page_state_add(z, NR_ZONE_ALLOCATED, -(long(1) << order));
-    __atomic_fetch_add(&z->events[PGFREE], 1ul << order, __ATOMIC_RELAXED);
-    __free_one_page(z, zone_page_to_pfn(z, p), order);
-  }
+  if (use_pcp(ms, order)) free_unref_page(ms, z, p, order);
+  else free_one_page(z, p, order);
 }
 
 // Flags that make a free wrong, or not an ordinary one.
 constexpr unsigned long FREE_FAST_MASK = (1ul << PG_reserved) | (1ul << PG_buddy) | (1ul << PG_pcp) |
                                          (1ul << PG_head) | (1ul << PG_slab) | (1ul << PG_poisoned);
-
-// Gives back `batch` pages when this CPU's list has reached its high mark.
-__attribute__((noinline, cold)) static void drain_pcp_excess(zone *z, unsigned cpu) {
-  per_cpu_pages *pcp = &z->pcp[cpu];
-  unsigned long flags = local_irq_save();
-  spin_lock(&pcp->lock);
-  if (pcp->count >= pcp->high) free_pcppages_bulk(z, pcp->batch, pcp);
-  spin_unlock(&pcp->lock);
-  local_irq_restore(flags);
-}
 
 __attribute__((noinline)) static void free_pages_general(mem_system &ms, page *p, unsigned order) {
   if (!p) {
@@ -499,25 +500,22 @@ __attribute__((noinline)) static void free_pages_general(mem_system &ms, page *p
   if (__atomic_sub_fetch(&p->_refcount, 1, __ATOMIC_ACQ_REL) == 0) free_the_page(ms, p, order);
 }
 
-void __free_pages(mem_system &ms, page *p, unsigned order) {
+__attribute__((optimize("omit-frame-pointer"))) void __free_pages(mem_system &ms, page *p, unsigned order) {
   // Fast path: the last reference to an ordinary small block, with nothing
-  // wrong about it, goes straight to this CPU's list. Like the allocation
-  // fast path it calls nothing but tail calls.
+  // wrong about it, goes straight to this CPU's list for its zone. Like the
+  // allocation fast path it calls nothing but tail calls and sets up no frame.
   if (likely(p != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled &&
              p->_refcount == 1 && p->_mapcount == -1 && !(p->flags & FREE_FAST_MASK) &&
              p->alloc_order == order)) {
-    zone *z = &ms.node_data[page_to_nid(p)]->node_zones[page_zonenum(p)];
-    unsigned cpu = this_cpu(ms);
-    set_page_count(p, 0);
-    reset_freed_page(p);
-    unsigned long flags = local_irq_save();
-    per_cpu_pages *pcp = &z->pcp[cpu];
-    spin_lock(&pcp->lock);
-    bool over_high = pcp_put_locked(pcp, p, order);
-    spin_unlock(&pcp->lock);
-    local_irq_restore(flags);
-    if (unlikely(over_high)) drain_pcp_excess(z, cpu);
-    return;
+    per_cpu_pages *pcp = ms.free_route[page_zoneid(p)][this_cpu()];
+    if (likely(pcp != nullptr) && likely(spin_trylock(&pcp->lock))) {
+      set_page_count(p, 0);
+      reset_freed_page(p);
+      bool over_high = pcp_put_locked(pcp, p, order);
+      spin_unlock(&pcp->lock);
+      if (unlikely(over_high)) drain_pcp_excess(pcp);
+      return;
+    }
   }
   free_pages_general(ms, p, order);
 }

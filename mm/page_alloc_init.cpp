@@ -54,6 +54,7 @@ static void init_zone(mem_system &ms, pglist_data *pgdat, zone_type idx, const m
   }
   for (per_cpu_pages &pcp : z->pcp) {
     spin_lock_init(&pcp.lock);
+    pcp.owner = z;
     for (list_head &l : pcp.lists) INIT_LIST_HEAD(&l);
     pcp.batch = 1;
     pcp.high = 4;
@@ -156,6 +157,23 @@ static void build_zonelists(mem_system &ms, pglist_data *pgdat) {
   }
 }
 
+// Each CPU's routes to its per-CPU lists: for allocation, the preferred zone
+// of every combination of zone flags on the CPU's node; for freeing, every
+// zone. CPUs the layout does not have use CPU 0's lists.
+static void build_pcp_routes(mem_system &ms) {
+  for (unsigned c = 0; c < NR_CPUS; c++) {
+    unsigned lists = c < ms.nr_cpus ? c : 0;
+    const pglist_data *local = ms.node_data[ms.cpu_to_node[lists]];
+    for (gfp_t zone_flags = 0; zone_flags <= GFP_ZONEMASK; zone_flags++) {
+      zone_type classzone = gfp_zone(zone_flags);
+      zone *z = classzone == ZONE_INVALID ? nullptr : local->preferred_zone[classzone];
+      ms.alloc_route[zone_flags][c] = {z ? &z->pcp[lists] : nullptr, classzone};
+    }
+    for (unsigned id = 0; id < NR_ZONEIDS; id++) ms.free_route[id][c] = nullptr;
+    for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) ms.free_route[zone_id(z)][c] = &z->pcp[lists];
+  }
+}
+
 int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
   mem_system &ms = *msp;
   if (int err = validate_layout(layout)) return err;
@@ -215,6 +233,7 @@ int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
     ms.cpu_to_node[c] = nearest_memory_node(ms, ms.cpu_to_node[c]);
     ms.node_data[ms.cpu_to_node[c]]->nr_cpus++;
   }
+  build_pcp_routes(ms);
   init_per_zone_wmark_min(ms);
   return 0;
 }

@@ -1445,6 +1445,76 @@ TEST(PageAllocBadPage, OutsideAnyZone) {
 // free their own blocks while one of them drains every CPU's lists now and
 // then: nobody gets a page twice, nothing is lost, and afterwards the
 // free-area state is the initial one.
+// A CPU whose list is locked (an interrupt arrived while the CPU held it, or
+// another CPU is draining it) must neither wait nor touch the list: its
+// allocations come from the buddy lists and its frees go back to them, fully
+// counted, and the list is exactly as it was.
+TEST(PageAllocPcp, LockedListFallsBackToBuddyLists) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f), 0);
+  mem_system &ms = *f.ms;
+  zone *z = managed_zones(ms).at(0);
+  per_cpu_pages &pcp = z->pcp[0];
+  host_set_cpu(0);
+  __free_pages(ms, alloc_pages(ms, GFP_KERNEL, 0), 0);  // fills the list with a batch
+  ASSERT_GT(pcp.count, 0);
+  const int listed = pcp.count;
+  const long free_before = zone_page_state(z, NR_FREE_PAGES);
+  const long allocated_before = zone_page_state(z, NR_ZONE_ALLOCATED);
+  const unsigned long pgalloc_before = zone_events(z, PGALLOC), pgfree_before = zone_events(z, PGFREE);
+  const page *first_listed = list_first_entry(&pcp.lists[0], page, lru);
+
+  spin_lock(&pcp.lock);
+  std::vector<std::pair<page *, unsigned>> got;
+  for (unsigned order : {0u, 0u, 1u, 3u}) {  // 12 pages
+    page *p = alloc_pages(ms, GFP_KERNEL, order);
+    ASSERT_NE(p, nullptr) << "order " << order;
+    got.push_back({p, order});
+  }
+  EXPECT_EQ(pcp.count, listed);
+  EXPECT_EQ(list_first_entry(&pcp.lists[0], page, lru), first_listed);
+  EXPECT_EQ(zone_page_state(z, NR_FREE_PAGES), free_before - 12);
+  EXPECT_EQ(zone_page_state(z, NR_ZONE_ALLOCATED), allocated_before + 12);
+  EXPECT_EQ(zone_events(z, PGALLOC), pgalloc_before + 12);
+  for (auto [p, order] : got) {
+    EXPECT_FALSE(PagePcp(p));
+    __free_pages(ms, p, order);
+  }
+  EXPECT_EQ(pcp.count, listed);
+  EXPECT_EQ(zone_page_state(z, NR_FREE_PAGES), free_before);
+  EXPECT_EQ(zone_page_state(z, NR_ZONE_ALLOCATED), allocated_before);
+  EXPECT_EQ(zone_events(z, PGFREE), pgfree_before + 12);
+  EXPECT_TRUE(spin_is_locked(&pcp.lock));
+  spin_unlock(&pcp.lock);
+  EXPECT_EQ(ms.bad_pages, 0ul);
+  EXPECT_EQ(f.check(), "");
+}
+
+// CPU numbers the layout does not have (beyond nr_cpus, even beyond NR_CPUS)
+// use CPU 0's lists rather than memory outside the tables.
+TEST(PageAllocPcp, UnknownCpuUsesCpuZerosLists) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f), 0);
+  mem_system &ms = *f.ms;
+  ASSERT_EQ(ms.nr_cpus, 2u);
+  zone *z = managed_zones(ms).at(0);
+  for (unsigned cpu : {2u, 7u, NR_CPUS, NR_CPUS + 3, ~0u}) {
+    SCOPED_TRACE("cpu " + std::to_string(cpu));
+    drain_all_pages(ms);
+    host_set_cpu(cpu);
+    page *p = alloc_pages(ms, GFP_KERNEL, 0);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(z->pcp[0].count, z->pcp[0].batch - 1) << "the refill went to CPU 0's list";
+    EXPECT_EQ(z->pcp[1].count, 0);
+    __free_pages(ms, p, 0);
+    EXPECT_EQ(z->pcp[0].count, z->pcp[0].batch);
+    host_set_cpu(0);
+    EXPECT_EQ(f.check(), "");
+  }
+}
+
 TEST(PageAllocThreads, ConcurrentCpusLoseNothing) {
   cpu_reset reset;
   mm_fixture f;

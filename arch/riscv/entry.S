@@ -99,6 +99,7 @@ _start:
   la t0, trap_entry
   csrw stvec, t0
   la sp, boot_stack_top
+  la tp, boot_cpu_area          /* this hart's per-CPU area, from the first C code on */
   mv fp, zero                   /* ends the frame-pointer chain for backtraces */
   mv ra, zero
   mv a0, s0

@@ -27,10 +27,11 @@ struct machine {
       asm volatile("sfence.vma %0" ::"r"(a) : "memory");
   }
   static unsigned smp_processor_id() {
-    // tp points at this hart's per-CPU area, whose first word is its number.
+    // tp points at this hart's per-CPU area, whose first word is its number;
+    // entry.S sets it before any C code runs.
     const unsigned *cpu;
     asm volatile("mv %0, tp" : "=r"(cpu));
-    return cpu ? *cpu : 0;
+    return *cpu;
   }
   static unsigned long local_irq_save() {
     unsigned long flags;
