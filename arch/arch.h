@@ -2,6 +2,7 @@
 //
 //   phys_to_virt / virt_to_phys   the direct map (and, for virt_to_phys, the
 //                                 kernel image mapping)
+//   virt_addr_valid               whether an address lies in the direct map
 //   local_flush_tlb_all / _range  invalidate this CPU's translations
 //   smp_processor_id              dense number of the running CPU
 //   local_irq_save / _restore     mask interrupts on this CPU
@@ -25,6 +26,7 @@ concept machine_interface = requires(phys_addr_t pa, const void *va, uintptr_t a
                                      size_t size, unsigned long flags) {
   { M::phys_to_virt(pa) } -> same_as<void *>;
   { M::virt_to_phys(va) } -> same_as<phys_addr_t>;
+  { M::virt_addr_valid(va) } -> same_as<bool>;
   { M::local_flush_tlb_all() } -> same_as<void>;
   { M::local_flush_tlb_range(addr, size) } -> same_as<void>;
   { M::smp_processor_id() } -> same_as<unsigned>;
@@ -41,6 +43,8 @@ static_assert(machine_interface<machine>, "<asm/arch.h> does not implement the a
 
 inline void *phys_to_virt(phys_addr_t pa) { return arch::machine::phys_to_virt(pa); }
 inline phys_addr_t virt_to_phys(const void *va) { return arch::machine::virt_to_phys(va); }
+// Only the direct-map half: whether the page behind it exists is pfn_valid's question.
+inline bool virt_addr_valid(const void *va) { return arch::machine::virt_addr_valid(va); }
 inline void local_flush_tlb_all() { arch::machine::local_flush_tlb_all(); }
 inline void local_flush_tlb_range(uintptr_t start, size_t size) {
   arch::machine::local_flush_tlb_range(start, size);

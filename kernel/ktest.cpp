@@ -5,6 +5,7 @@
 #include "kernel/string.h"
 #include "mm/check.h"
 #include "mm/page_alloc.h"
+#include "mm/slab.h"
 
 // The platform timer, for the duration diagnostics (not for pass/fail).
 static u64 read_time() {
@@ -51,14 +52,15 @@ static bool suite_exists(const char *name, size_t len) {
   return false;
 }
 
-// With mm.check=1, every case also fails if it left the allocator's
+// With mm.check=1, every case also fails if it left the allocators'
 // invariants broken.
 static void check_invariants(ktest *t) {
   if (!mm_check_enabled || !system_mem) return;
   static char buf[2048];
   check_report r = make_check_report(buf, sizeof(buf));
-  if (unsigned n = check_page_alloc(*system_mem, r))
-    ktest_fail(t, __FILE__, __LINE__, "mm.check: %u violations after this case:\n%s", n, buf);
+  unsigned n = check_page_alloc(*system_mem, r);
+  if (system_slab) n += check_slab(*system_slab, r);
+  if (n) ktest_fail(t, __FILE__, __LINE__, "mm.check: %u violations after this case:\n%s", n, buf);
 }
 
 static int run_suite(const ktest_suite &s, int index) {

@@ -1,10 +1,13 @@
-// Monitor commands for the page allocator: its /proc-style reports, and a
-// drain of the per-CPU lists (to see the buddy lists without pcp caching).
+// Monitor commands for the page and slab allocators: their /proc-style
+// reports, and a drain of the per-CPU lists (to see the buddy lists without
+// pcp caching).
 #include "kernel/monitor.h"
 #include "kernel/printk.h"
 #include "kernel/seq_out.h"
 #include "mm/page_alloc.h"
 #include "mm/page_report.h"
+#include "mm/slab.h"
+#include "mm/slab_report.h"
 
 // Returns the kernel's mem_system, or nullptr after saying why cmd cannot run.
 static mem_system *need_system_mem(const char *cmd) {
@@ -31,6 +34,18 @@ MONITOR_COMMAND(zoneinfo_cmd, "zoneinfo", "",
 
 static int cmd_meminfo(int, char **) { return run_report("meminfo", show_meminfo); }
 MONITOR_COMMAND(meminfo_cmd, "meminfo", "", "memory totals (/proc/meminfo)", cmd_meminfo);
+
+static int cmd_slabinfo(int, char **) {
+  if (!system_slab) {
+    printk("slabinfo: the slab allocator is not set up (no system_slab)\n");
+    return 1;
+  }
+  seq_out out = console_seq_out();
+  show_slabinfo(*system_slab, out);
+  return 0;
+}
+MONITOR_COMMAND(slabinfo_cmd, "slabinfo", "", "objects and slabs of each slab cache (/proc/slabinfo)",
+                cmd_slabinfo);
 
 static int cmd_drain(int, char **) {
   mem_system *ms = need_system_mem("drain");

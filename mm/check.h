@@ -8,6 +8,7 @@
 #include "kernel/types.h"
 
 struct mem_system;
+struct slab_allocator;
 
 struct check_report {
   char *buf;         // the descriptions, one per line, NUL-terminated
@@ -26,3 +27,7 @@ void check_fail(check_report &r, const char *fmt, ...) __printf(2, 3);
 // The page allocator: free lists, buddies, counters, per-CPU lists,
 // watermarks and the accounting of every page of every zone.
 unsigned check_page_alloc(const mem_system &ms, check_report &r);
+// The slab allocator: every cache's slabs, freelists, bitmaps, per-CPU
+// arrays and counters, and the slab page counts against the node counters
+// (which assumes one slab allocator per mem_system, as in the kernel).
+unsigned check_slab(const slab_allocator &sa, check_report &r);

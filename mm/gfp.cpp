@@ -44,7 +44,7 @@ constexpr flag_name gfp_names[] = {
 };
 
 constexpr const char *page_flag_names[NR_PAGEFLAGS] = {
-    "reserved", "buddy", "pcp", "head", "slab", "pgtable", "hwpoison", "highmem",
+    "reserved", "buddy", "pcp", "head", "slab", "pgtable", "hwpoison", "highmem", "large_kmalloc",
 };
 
 }  // namespace

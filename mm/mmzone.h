@@ -48,6 +48,14 @@ enum zone_stat_item {
   NR_PCP_PAGES,       // pages on the per-CPU lists of every CPU
   NR_VM_ZONE_STAT_ITEMS,
 };
+// Per-node counters (Linux's node_stat_item, in pages): memory that is not
+// the page allocator's own but that reports and MemAvailable need.
+enum node_stat_item {
+  NR_SLAB_RECLAIMABLE,    // slab pages of SLAB_RECLAIM_ACCOUNT caches
+  NR_SLAB_UNRECLAIMABLE,  // other slab pages
+  NR_VM_NODE_STAT_ITEMS,
+};
+
 enum zone_event_item {
   PGALLOC,         // successful allocations (pages)
   PGFREE,          // frees (pages)
@@ -159,6 +167,7 @@ struct pglist_data {
   bool kswapd_wanted;     // an allocation fell below the low watermark
   int kswapd_highest_zoneidx;
   unsigned nr_cpus;       // CPUs of this node (for pcp high)
+  long vm_stat[NR_VM_NODE_STAT_ITEMS];  // atomic updates
 };
 
 inline unsigned long pgdat_end_pfn(const pglist_data *n) { return n->node_start_pfn + n->node_spanned_pages; }
@@ -210,9 +219,20 @@ inline unsigned zone_id(const zone *z) { return unsigned(z->idx) << NODES_SHIFT 
 
 inline pglist_data *NODE_DATA(const mem_system &ms, int nid) { return ms.node_data[nid]; }
 
+inline void node_page_state_add(pglist_data *pgdat, node_stat_item item, long delta) {
+  __atomic_fetch_add(&pgdat->vm_stat[item], delta, __ATOMIC_RELAXED);
+}
+
 #define for_each_online_pgdat(ms, pgdat)                                   \
   for (int __nid = 0; __nid < int(MAX_NUMNODES); __nid++)                  \
     if (pglist_data *pgdat = (ms).node_data[__nid]; pgdat != nullptr)
+
+// The counter summed over every node.
+inline unsigned long global_node_page_state(const mem_system &ms, node_stat_item item) {
+  long v = 0;
+  for_each_online_pgdat(ms, pgdat) v += __atomic_load_n(&pgdat->vm_stat[item], __ATOMIC_RELAXED);
+  return v < 0 ? 0 : static_cast<unsigned long>(v);
+}
 
 #define for_each_zone_of(pgdat, z) \
   for (zone *z = (pgdat)->node_zones; z < (pgdat)->node_zones + MAX_NR_ZONES; z++)

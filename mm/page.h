@@ -31,6 +31,7 @@ enum pageflags : unsigned {
   PG_pgtable,   // a page-table page
   PG_poisoned,  // hardware-poisoned: never allocate
   PG_highmem,   // outside the direct map
+  PG_large_kmalloc,  // head of a kmalloc too large for the slab caches (free with kfree)
   NR_PAGEFLAGS,
 };
 
@@ -57,11 +58,12 @@ struct page {
       unsigned long compound_head;  // 8: head page address | 1
       u8 compound_order;            // 16: in the first tail page
     };
-    struct {                      // slab pages (mm/slab)
-      list_head slab_list;        // 8
+    struct {                      // slab pages (mm/slab), head page
+      list_head slab_list;        // 8: on a kmem_cache_node list
       kmem_cache *slab_cache;     // 24
-      void *freelist;             // 32
-      unsigned long counters;     // 40
+      void *freelist;             // 32: first free object (raw)
+      u32 inuse;                  // 40: objects not on the freelist
+      u32 lost;                   // 44: of those, abandoned behind a corrupted link
     };
   };
   s32 _mapcount;  // 48: -1 when not mapped into user space
@@ -86,6 +88,7 @@ inline bool PagePcp(const page *p) { return test_page_flag(p, PG_pcp); }
 inline bool PageHead(const page *p) { return test_page_flag(p, PG_head); }
 inline bool PageSlab(const page *p) { return test_page_flag(p, PG_slab); }
 inline bool PageHighMem(const page *p) { return test_page_flag(p, PG_highmem); }
+inline bool PageLargeKmalloc(const page *p) { return test_page_flag(p, PG_large_kmalloc); }
 inline bool PageTail(const page *p) { return !PageBuddy(p) && !PagePcp(p) && (p->compound_head & 1); }
 
 inline zone_type page_zonenum(const page *p) { return zone_type((p->flags >> ZONES_PGSHIFT) & ZONES_MASK); }

@@ -455,6 +455,7 @@ static const char *free_page_problem(const page *p, unsigned order) {
   if (page_ref_count(p) <= 0) return "refcount is 0: not the first page of an allocation, or already freed";
   if (PageReserved(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: reserved";
   if (PageSlab(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: slab";
+  if (PageLargeKmalloc(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: large_kmalloc (free it with kfree)";
   if (p->alloc_order != order) return "freed with another order than it was allocated with";
   if (p->_mapcount != -1) return "nonzero mapcount";
   return nullptr;
@@ -481,7 +482,8 @@ static void free_the_page(mem_system &ms, page *p, unsigned order) {
 
 // Flags that make a free wrong, or not an ordinary one.
 constexpr unsigned long FREE_FAST_MASK = (1ul << PG_reserved) | (1ul << PG_buddy) | (1ul << PG_pcp) |
-                                         (1ul << PG_head) | (1ul << PG_slab) | (1ul << PG_poisoned);
+                                         (1ul << PG_head) | (1ul << PG_slab) | (1ul << PG_poisoned) |
+                                         (1ul << PG_large_kmalloc);
 
 __attribute__((noinline)) static void free_pages_general(mem_system &ms, page *p, unsigned order) {
   if (!p) {
@@ -557,9 +559,14 @@ unsigned long nr_free_pcp_pages(const mem_system &ms) {
   return n;
 }
 
-// Linux's si_mem_available, with no page cache and no reclaimable slab yet:
-// free pages less what the kernel keeps back.
+// Linux's si_mem_available, with no page cache yet: free pages less what the
+// kernel keeps back, plus the part of reclaimable slab that reclaim could
+// give back without going below the low watermarks.
 unsigned long si_mem_available(const mem_system &ms) {
+  long wmark_low = 0;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) wmark_low += long(low_wmark_pages(z));
   long available = long(nr_free_pages(ms)) - long(ms.totalreserve_pages);
+  long reclaimable = long(global_node_page_state(ms, NR_SLAB_RECLAIMABLE));
+  available += reclaimable - (reclaimable / 2 < wmark_low ? reclaimable / 2 : wmark_low);
   return available < 0 ? 0 : static_cast<unsigned long>(available);
 }

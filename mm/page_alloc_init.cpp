@@ -177,7 +177,8 @@ static void build_pcp_routes(mem_system &ms) {
 int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
   mem_system &ms = *msp;
   if (int err = validate_layout(layout)) return err;
-  ms = mem_system{};
+  // In place: mem_system is several KiB, too big for a temporary on a boot stack.
+  memset(static_cast<void *>(&ms), 0, sizeof(ms));
   ms.nr_cpus = layout.nr_cpus;
   for (unsigned c = 0; c < NR_CPUS; c++) ms.cpu_to_node[c] = c < layout.nr_cpus ? layout.cpu_to_node[c] : 0;
   for (int z = 0; z < int(MAX_NR_ZONES); z++) ms.max_zone_pfn[z] = layout.max_zone_pfn[z];

@@ -169,7 +169,14 @@ void show_meminfo(const mem_system &ms, seq_out &out) {
   show_val_kb(out, "AnonPages:      ", 0);
   show_val_kb(out, "Mapped:         ", 0);
   show_val_kb(out, "Shmem:          ", 0);
-  // KReclaimable, Slab, SReclaimable, SUnreclaim: with the slab allocator (issue 4).
+  // KReclaimable is reclaimable slab plus other reclaimable kernel memory
+  // (none here).
+  unsigned long sreclaimable = global_node_page_state(ms, NR_SLAB_RECLAIMABLE);
+  unsigned long sunreclaim = global_node_page_state(ms, NR_SLAB_UNRECLAIMABLE);
+  show_val_kb(out, "KReclaimable:   ", sreclaimable);
+  show_val_kb(out, "Slab:           ", sreclaimable + sunreclaim);
+  show_val_kb(out, "SReclaimable:   ", sreclaimable);
+  show_val_kb(out, "SUnreclaim:     ", sunreclaim);
   // KernelStack, PageTables, SecPageTables: when those pages are counted.
   show_val_kb(out, "NFS_Unstable:   ", 0);  // Linux prints a constant 0 since 5.8
   show_val_kb(out, "Bounce:         ", 0);

@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "mm/page_report.h"
+#include "mm/slab.h"
 #include "mm_fixture.h"
+#include "proptest/slab_fixture.h"
 
 namespace {
 
@@ -651,6 +653,62 @@ RC_GTEST_PROP(PageReportMeminfo, MemFreeExcludesPerCpuPages, ()) {
   unsigned long pcp_after = pcp_list_pages(*f.ms);
   RC_ASSERT(free_after + kb(r.pages_allocated) + kb(pcp_after) ==
             free_before + kb(r.pages_freed) + kb(pcp_before));
+}
+
+// With a slab allocator at work, the four slab lines are Linux's sums:
+// Slab = SReclaimable + SUnreclaim, KReclaimable = SReclaimable (no other
+// reclaimable kernel memory here), and each equals the pages the caches'
+// slabs hold, counted from their lists (SLAB_RECLAIM_ACCOUNT caches as
+// reclaimable), large kmallocs counting as unreclaimable.
+RC_GTEST_PROP(PageReportMeminfo, SlabLinesAddUp, ()) {
+  slabt::cpu_reset reset;
+  slab_fixture f;
+  RC_ASSERT(f.build(*gen_layout()) == 0);
+  slab_allocator &sa = *f.sa;
+  kmem_cache *reclaimable = kmem_cache_create(sa, "meminfo_test", *rc::gen::inRange(1u, 5000u), 0,
+                                              SLAB_RECLAIM_ACCOUNT, nullptr);
+  RC_ASSERT((reclaimable != nullptr));
+  std::vector<std::pair<void *, bool>> held;  // object, from the reclaimable cache
+  int steps = *rc::gen::inRange(0, 200);
+  for (int i = 0; i < steps; i++) {
+    host_set_cpu(*rc::gen::inRange(0u, f.mm.ms->nr_cpus));
+    int what = *rc::gen::inRange(0, 4);
+    if (what == 0 && !held.empty()) {
+      size_t v = *rc::gen::inRange<size_t>(0, held.size());
+      if (held[v].second) kmem_cache_free(reclaimable, held[v].first);
+      else kfree(sa, held[v].first);
+      held.erase(held.begin() + long(v));
+    } else if (what == 1) {
+      if (void *p = kmem_cache_alloc(reclaimable, GFP_KERNEL | __GFP_NOWARN)) held.push_back({p, true});
+    } else {
+      size_t size = *rc::gen::inRange<size_t>(1, 6 * PAGE_SIZE);
+      if (void *p = kmalloc(sa, size, GFP_KERNEL | __GFP_NOWARN)) held.push_back({p, false});
+    }
+  }
+  host_set_cpu(0);
+
+  unsigned long pages[2] = {};  // unreclaimable, reclaimable
+  for (const list_head *e = sa.caches.next; e != &sa.caches; e = e->next) {
+    const kmem_cache *s = list_entry(const_cast<list_head *>(e), kmem_cache, list);
+    for (const kmem_cache_node &n : s->node)
+      for (const list_head *l : {&n.full, &n.partial, &n.free})
+        for (const list_head *x = l->next; x != l; x = x->next)
+          pages[(s->flags & SLAB_RECLAIM_ACCOUNT) ? 1 : 0] += 1ul << s->order;
+  }
+  pages[0] += sa.large_pages;
+  std::map<std::string, unsigned long> v = meminfo_values(*f.mm.ms);
+  RC_ASSERT(v.at("Slab") == v.at("SReclaimable") + v.at("SUnreclaim"));
+  RC_ASSERT(v.at("KReclaimable") == v.at("SReclaimable"));
+  RC_ASSERT(v.at("SUnreclaim") == kb(pages[0]));
+  RC_ASSERT(v.at("SReclaimable") == kb(pages[1]));
+  RC_ASSERT(v.at("SUnreclaim") > 0ul);  // the kmem_cache cache's slabs at least
+
+  for (auto &[p, from_cache] : held) {
+    if (from_cache) kmem_cache_free(reclaimable, p);
+    else kfree(sa, p);
+  }
+  RC_ASSERT(kmem_cache_destroy(reclaimable) == 0);
+  RC_ASSERT(meminfo_values(*f.mm.ms).at("SReclaimable") == 0ul);
 }
 
 // HighTotal/HighFree/LowTotal/LowFree appear exactly when a HighMem zone has

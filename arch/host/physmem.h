@@ -9,9 +9,7 @@
 
 #include "kernel/types.h"
 
-// Physical addresses below 32 GiB: enough for every layout, and within what
-// valgrind lets a process reserve (so callgrind can profile host binaries).
-constexpr u64 HOST_PHYS_WINDOW = u64(32) << 30;
+#include <asm/arch.h>  // HOST_PHYS_WINDOW
 
 // Makes [base, base+size) usable RAM, zero-filled. Page-aligned, inside the
 // window. Returns 0 or -EINVAL.

@@ -8,6 +8,10 @@
 #include <asm/memlayout.h>
 #include <asm/sv39.h>
 
+// Physical addresses below 32 GiB: enough for every layout, and within what
+// valgrind lets a process reserve (so callgrind can profile host binaries).
+constexpr u64 HOST_PHYS_WINDOW = u64(32) << 30;
+
 namespace host {
 extern uintptr_t phys_window;  // host address of physical address 0
 // constinit: no lazy-initialisation check on every smp_processor_id().
@@ -21,6 +25,9 @@ struct machine {
   static void *phys_to_virt(phys_addr_t pa) { return reinterpret_cast<void *>(host::phys_window + pa); }
   static phys_addr_t virt_to_phys(const void *va) {
     return reinterpret_cast<uintptr_t>(va) - host::phys_window;
+  }
+  static bool virt_addr_valid(const void *va) {
+    return reinterpret_cast<uintptr_t>(va) - host::phys_window < HOST_PHYS_WINDOW;
   }
   static void local_flush_tlb_all() { host::tlb_flushes++; }
   static void local_flush_tlb_range(uintptr_t, size_t) { host::tlb_flushes++; }

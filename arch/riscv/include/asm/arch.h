@@ -19,6 +19,10 @@ struct machine {
     if (a >= KERNEL_VIRT_BASE) return a - kernel_va_pa_offset;
     return a - va_pa_offset;
   }
+  static bool virt_addr_valid(const void *va) {
+    uintptr_t a = reinterpret_cast<uintptr_t>(va);
+    return a >= PAGE_OFFSET && a < DIRECT_MAP_END;
+  }
   static void local_flush_tlb_all() { asm volatile("sfence.vma" ::: "memory"); }
   static void local_flush_tlb_range(uintptr_t start, size_t size) {
     // Past a few dozen pages one full flush is cheaper than many single ones.

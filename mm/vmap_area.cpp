@@ -1,0 +1,263 @@
+// The vmap_area treaps. See mm/vmap_area.h for the algorithm.
+#include "mm/vmap_area.h"
+
+namespace {
+
+// A well-mixed priority from the node's address: treap balance needs
+// priorities independent of the keys, not secrecy.
+u32 node_priority(const vmap_area *va) {
+  u64 x = reinterpret_cast<uintptr_t>(va);
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return u32(x);
+}
+
+unsigned long max_size(const vmap_area *t) { return t ? t->subtree_max_size : 0; }
+
+void update(vmap_area *t) {
+  unsigned long m = va_size(t);
+  if (max_size(t->left) > m) m = max_size(t->left);
+  if (max_size(t->right) > m) m = max_size(t->right);
+  t->subtree_max_size = m;
+}
+
+// Splits t into the nodes starting below key (*l) and the rest (*r).
+void split(vmap_area *t, uintptr_t key, vmap_area **l, vmap_area **r) {
+  if (!t) {
+    *l = *r = nullptr;
+    return;
+  }
+  if (t->va_start < key) {
+    split(t->right, key, &t->right, r);
+    *l = t;
+  } else {
+    split(t->left, key, l, &t->left);
+    *r = t;
+  }
+  update(t);
+}
+
+// Joins two treaps, every key of l below every key of r.
+vmap_area *merge(vmap_area *l, vmap_area *r) {
+  if (!l) return r;
+  if (!r) return l;
+  if (l->prio >= r->prio) {
+    l->right = merge(l->right, r);
+    update(l);
+    return l;
+  }
+  r->left = merge(l, r->left);
+  update(r);
+  return r;
+}
+
+void insert(vmap_area **root, vmap_area *va) {
+  va->left = va->right = nullptr;
+  va->prio = node_priority(va);
+  update(va);
+  vmap_area *l, *r;
+  split(*root, va->va_start, &l, &r);
+  *root = merge(merge(l, va), r);
+}
+
+void erase(vmap_area **root, vmap_area *va) {
+  vmap_area *l, *mid, *r;
+  split(*root, va->va_start, &l, &mid);
+  split(mid, va->va_start + 1, &mid, &r);
+  *root = merge(l, r);
+  va->left = va->right = nullptr;
+}
+
+// The node with the largest va_start <= addr, or nullptr.
+vmap_area *floor_node(vmap_area *t, uintptr_t addr) {
+  vmap_area *best = nullptr;
+  while (t) {
+    if (t->va_start <= addr) {
+      best = t;
+      t = t->right;
+    } else {
+      t = t->left;
+    }
+  }
+  return best;
+}
+
+// The node with the smallest va_start >= addr, or nullptr.
+vmap_area *ceil_node(vmap_area *t, uintptr_t addr) {
+  vmap_area *best = nullptr;
+  while (t) {
+    if (t->va_start >= addr) {
+      best = t;
+      t = t->left;
+    } else {
+      t = t->right;
+    }
+  }
+  return best;
+}
+
+uintptr_t align_up(uintptr_t x, unsigned long a) { return (x + a - 1) & ~(a - 1); }
+
+bool fits(const vmap_area *va, unsigned long size, unsigned long align) {
+  uintptr_t s = align_up(va->va_start, align);
+  return s >= va->va_start && s < va->va_end && va->va_end - s >= size;
+}
+
+// The lowest-addressed free range that holds size at align. Subtrees whose
+// largest range is smaller than size are never entered.
+vmap_area *first_fit(vmap_area *t, unsigned long size, unsigned long align) {
+  if (!t || t->subtree_max_size < size) return nullptr;
+  if (vmap_area *found = first_fit(t->left, size, align)) return found;
+  if (fits(t, size, align)) return t;
+  return first_fit(t->right, size, align);
+}
+
+}  // namespace
+
+void vmap_space_init(vmap_space *vs, uintptr_t start, uintptr_t end, vmap_area *first) {
+  vs->start = start;
+  vs->end = end;
+  vs->free_root = vs->busy_root = nullptr;
+  vs->nr_busy = 0;
+  first->va_start = start;
+  first->va_end = end;
+  first->vm = nullptr;
+  insert(&vs->free_root, first);
+  vs->nr_free = 1;
+}
+
+// Basic algorithm:
+//  1. find the lowest free range F that holds size at align;
+//  2. the busy range is [s, s + size) with s = F's start aligned up;
+//  3. what is left of F before s and after s + size stays free: F itself is
+//     shrunk or, when both sides remain, split with nodes.split; when
+//     nothing remains, F's node is handed back as nodes.surplus.
+vmap_area *vmap_alloc_range(vmap_space *vs, unsigned long size, unsigned long align, vmap_nodes &nodes) {
+  nodes.surplus = nullptr;
+  if (size == 0 || (align & (align - 1)) || !nodes.busy) return nullptr;
+  vmap_area *f = first_fit(vs->free_root, size, align);
+  if (!f) return nullptr;
+  uintptr_t s = align_up(f->va_start, align), e = s + size;
+  bool before = s > f->va_start, after = e < f->va_end;
+  if (before && after && !nodes.split) return nullptr;
+  uintptr_t f_end = f->va_end;
+  erase(&vs->free_root, f);
+  vs->nr_free--;
+  if (before) {
+    f->va_end = s;
+    insert(&vs->free_root, f);
+    vs->nr_free++;
+  }
+  if (after) {
+    vmap_area *rest = before ? nodes.split : f;
+    if (before) nodes.split = nullptr;
+    rest->va_start = e;
+    rest->va_end = f_end;
+    rest->vm = nullptr;
+    insert(&vs->free_root, rest);
+    vs->nr_free++;
+  }
+  if (!before && !after) nodes.surplus = f;
+  vmap_area *va = nodes.busy;
+  va->va_start = s;
+  va->va_end = e;
+  va->vm = nullptr;
+  insert(&vs->busy_root, va);
+  vs->nr_busy++;
+  return va;
+}
+
+vmap_area *vmap_find_busy(const vmap_space *vs, uintptr_t addr) {
+  vmap_area *va = floor_node(vs->busy_root, addr);
+  return va && addr < va->va_end ? va : nullptr;
+}
+
+vmap_area *vmap_find_busy_at(const vmap_space *vs, uintptr_t addr) {
+  vmap_area *va = floor_node(vs->busy_root, addr);
+  return va && va->va_start == addr ? va : nullptr;
+}
+
+unsigned vmap_free_range(vmap_space *vs, vmap_area *va, vmap_area *freed[2]) {
+  erase(&vs->busy_root, va);
+  vs->nr_busy--;
+  va->vm = nullptr;
+  unsigned n = 0;
+  vmap_area *prev = va->va_start > vs->start ? floor_node(vs->free_root, va->va_start - 1) : nullptr;
+  vmap_area *next = ceil_node(vs->free_root, va->va_end);
+  if (prev && prev->va_end != va->va_start) prev = nullptr;
+  if (next && next->va_start != va->va_end) next = nullptr;
+  uintptr_t start = va->va_start, end = va->va_end;
+  if (prev) {
+    erase(&vs->free_root, prev);
+    vs->nr_free--;
+    start = prev->va_start;
+    freed[n++] = prev;
+  }
+  if (next) {
+    erase(&vs->free_root, next);
+    vs->nr_free--;
+    end = next->va_end;
+    freed[n++] = next;
+  }
+  va->va_start = start;
+  va->va_end = end;
+  insert(&vs->free_root, va);
+  vs->nr_free++;
+  return n;
+}
+
+namespace {
+
+struct tree_walk {
+  unsigned long nodes = 0;
+  const char *error = nullptr;
+};
+
+// Checks order within (lo, hi), heap order and (for the free tree) sizes.
+unsigned long check_tree(const vmap_area *t, uintptr_t lo, uintptr_t hi, u32 max_prio, bool free_tree,
+                         tree_walk &w) {
+  if (!t || w.error) return 0;
+  w.nodes++;
+  if (t->va_start < lo || t->va_end > hi || t->va_start >= t->va_end) w.error = "a node out of order or empty";
+  else if (t->prio > max_prio) w.error = "a node breaks the heap order";
+  else if ((t->va_start | t->va_end) & (PAGE_SIZE - 1)) w.error = "a range is not page-aligned";
+  unsigned long l = check_tree(t->left, lo, t->va_start, t->prio, free_tree, w);
+  unsigned long r = check_tree(t->right, t->va_end, hi, t->prio, free_tree, w);
+  unsigned long m = va_size(t);
+  if (l > m) m = l;
+  if (r > m) m = r;
+  if (free_tree && t->subtree_max_size != m && !w.error) w.error = "a free node's subtree_max_size is wrong";
+  return m;
+}
+
+}  // namespace
+
+const char *vmap_space_check(const vmap_space *vs) {
+  tree_walk fw, bw;
+  check_tree(vs->free_root, vs->start, vs->end, ~0u, true, fw);
+  if (fw.error) return fw.error;
+  check_tree(vs->busy_root, vs->start, vs->end, ~0u, false, bw);
+  if (bw.error) return bw.error;
+  if (fw.nodes != vs->nr_free || bw.nodes != vs->nr_busy) return "nr_free or nr_busy does not match the trees";
+  // Walk both in address order: they must tile [start, end), free ranges never adjacent.
+  uintptr_t at = vs->start;
+  bool last_free = false;
+  const char *error = nullptr;
+  while (at < vs->end && !error) {
+    vmap_area *fr = floor_node(vs->free_root, at);
+    vmap_area *bu = floor_node(vs->busy_root, at);
+    if (fr && fr->va_start == at) {
+      if (last_free) error = "two free ranges touch (not merged)";
+      at = fr->va_end;
+      last_free = true;
+    } else if (bu && bu->va_start == at) {
+      at = bu->va_end;
+      last_free = false;
+    } else {
+      error = "a gap or an overlap between the free and busy ranges";
+    }
+  }
+  if (!error && at != vs->end) error = "the ranges run past the end of the space";
+  return error;
+}

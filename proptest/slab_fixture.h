@@ -1,0 +1,248 @@
+// A slab allocator over a host mm_fixture: the same slab_allocator_init the
+// kernel runs, over one of the fixture layouts. One at a time per process,
+// like mm_fixture. Below it, what the slab and kmalloc tests share: the page
+// allocator's free-area state, the kernel log, and bringing the allocator to
+// rest.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "arch/host/physmem.h"
+#include "kernel/printk.h"
+#include "mm/check.h"
+#include "mm/page_alloc.h"
+#include "mm/slab.h"
+#include "proptest/mm_fixture.h"
+
+struct slab_fixture {
+  mm_fixture mm;
+  std::unique_ptr<slab_allocator> sa = std::make_unique<slab_allocator>();
+
+  // Builds the layout and the slab allocator; 0 or the first error.
+  int build(layout_kind k, slab_flags_t debug_flags = 0, unsigned long secret = 0x5eed) {
+    if (int err = build_layout(mm, k)) return err;
+    int err = slab_allocator_init(sa.get(), *mm.ms, debug_flags, secret);
+    if (err == 0) system_slab = sa.get();
+    return err;
+  }
+  ~slab_fixture() {
+    if (system_slab == sa.get()) system_slab = nullptr;
+  }
+
+  // Both checkers; "" when every invariant holds.
+  std::string check() const {
+    static char buf[1 << 16];
+    check_report r = make_check_report(buf, sizeof(buf));
+    unsigned n = check_page_alloc(*mm.ms, r);
+    n += check_slab(*sa, r);
+    return n ? std::to_string(n) + " violations:\n" + std::string(buf) : std::string();
+  }
+};
+
+namespace slabt {
+
+// Runs the calling thread as CPU 0 again when a test ends, however it ends.
+struct cpu_reset {
+  ~cpu_reset() { host_set_cpu(0); }
+};
+
+inline uintptr_t uptr(const void *p) { return reinterpret_cast<uintptr_t>(p); }
+
+// An address as the kernel's %p prints it.
+inline std::string addr_str(const void *p) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "0x%016lx", static_cast<unsigned long>(uptr(p)));
+  return buf;
+}
+
+inline std::string read_log() {
+  static char buf[64 * 1024];
+  size_t n = log_buf_copy(buf, sizeof(buf));
+  return std::string(buf, n);
+}
+
+// One managed zone's free-area state: its buddy lists by order, its free and
+// per-CPU page counts.
+struct zone_state {
+  int nid, idx;
+  std::array<unsigned long, NR_PAGE_ORDERS> nr_free;
+  long free_pages, pcp_pages;
+  bool operator==(const zone_state &) const = default;
+};
+
+inline std::ostream &operator<<(std::ostream &os, const zone_state &s) {
+  os << "node " << s.nid << " zone " << s.idx << ": free " << s.free_pages << " pcp " << s.pcp_pages
+     << " nr_free";
+  for (unsigned long n : s.nr_free) os << " " << n;
+  return os;
+}
+
+// The page allocator's state as a whole, with the slab pages in meminfo terms.
+struct page_state {
+  std::vector<zone_state> zones;
+  unsigned long free_and_pcp;
+  unsigned long slab_reclaimable, slab_unreclaimable;
+  bool operator==(const page_state &) const = default;
+};
+
+inline std::ostream &operator<<(std::ostream &os, const page_state &s) {
+  for (const zone_state &z : s.zones) os << "[" << z << "] ";
+  return os << "free+pcp " << s.free_and_pcp << " SReclaimable " << s.slab_reclaimable << " SUnreclaim "
+            << s.slab_unreclaimable;
+}
+
+inline page_state snapshot(const mem_system &ms) {
+  page_state s{};
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) {
+    if (!managed_zone(z)) continue;
+    zone_state zs{};
+    zs.nid = pgdat->node_id;
+    zs.idx = z->idx;
+    for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) zs.nr_free[o] = z->free_area[o].nr_free;
+    zs.free_pages = zone_page_state(z, NR_FREE_PAGES);
+    zs.pcp_pages = zone_page_state(z, NR_PCP_PAGES);
+    s.zones.push_back(zs);
+  }
+  s.free_and_pcp = nr_free_pages(ms) + nr_free_pcp_pages(ms);
+  s.slab_reclaimable = global_node_page_state(ms, NR_SLAB_RECLAIMABLE);
+  s.slab_unreclaimable = global_node_page_state(ms, NR_SLAB_UNRECLAIMABLE);
+  return s;
+}
+
+// Every kmalloc cache that exists (nullptr entries skipped).
+inline std::vector<kmem_cache *> kmalloc_caches(const slab_allocator &sa) {
+  std::vector<kmem_cache *> out;
+  for (auto &row : sa.kmalloc_caches)
+    for (kmem_cache *c : row)
+      if (c) out.push_back(c);
+  return out;
+}
+
+// Brings the allocators to rest: every kmalloc cache and the cache of caches
+// shrunk, every per-CPU page list drained. Returns the state then.
+inline page_state settle(slab_fixture &f) {
+  for (kmem_cache *c : kmalloc_caches(*f.sa)) kmem_cache_shrink(c);
+  kmem_cache_shrink(&f.sa->kmem_cache_boot);
+  drain_all_pages(*f.mm.ms);
+  return snapshot(*f.mm.ms);
+}
+
+// Whether every byte of [p, p + n) is v.
+inline bool bytes_are(const void *p, size_t n, u8 v) {
+  const u8 *b = static_cast<const u8 *>(p);
+  size_t i = 0;
+  u64 word;
+  memset(&word, v, sizeof(word));
+  for (; i + sizeof(word) <= n; i += sizeof(word)) {
+    u64 x;
+    memcpy(&x, b + i, sizeof(x));
+    if (x != word) return false;
+  }
+  for (; i < n; i++)
+    if (b[i] != v) return false;
+  return true;
+}
+
+// The name of the kmalloc cache that serves size (at most 8 KiB) for type t.
+inline std::string kmalloc_name(size_t size, kmalloc_cache_type t = KMALLOC_NORMAL) {
+  static const char *const prefix[] = {"", "dma32-", "dma-"};
+  for (size_t c : {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192})
+    if (size <= c)
+      return std::string(prefix[t]) + "kmalloc-" + (c >= 1024 ? std::to_string(c / 1024) + "k" : std::to_string(c));
+  return "?";
+}
+
+inline size_t count_of(const std::string &hay, const std::string &needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) n++;
+  return n;
+}
+
+// What expect_report may take for granted.
+struct report_opts {
+  bool same_pages = true;    // the page allocator's state is unchanged by the call
+  bool clean_before = true;  // both checkers are clean before the call
+};
+
+// One bad call and what must follow it: exactly one report, Linux's
+// "BUG <name> (Not tainted): " line saying `what`, with the address; the
+// error counted (and as a refused operation when `refused`); no bad page;
+// both checkers clean before and after; and the page allocator's state
+// unchanged. Returns the log.
+inline std::string expect_report(slab_fixture &f, const std::string &name, const void *addr, bool refused,
+                                 const std::string &what, const std::function<void()> &call,
+                                 report_opts opts = {}) {
+  if (opts.clean_before) {
+    EXPECT_EQ(f.check(), "") << "before the bad call";
+  }
+  page_state before = snapshot(*f.mm.ms);
+  unsigned long errors = f.sa->errors, bad_frees = f.sa->bad_frees, bad_pages = f.mm.ms->bad_pages;
+  log_buf_clear();
+  call();
+  std::string log = read_log();
+  EXPECT_EQ(count_of(log, "BUG "), 1u) << log;
+  EXPECT_NE(log.find("BUG " + name + " (Not tainted): "), std::string::npos) << log;
+  EXPECT_NE(log.find(what), std::string::npos) << log;
+  EXPECT_NE(log.find(addr_str(addr)), std::string::npos) << addr_str(addr) << " in\n" << log;
+  EXPECT_EQ(f.sa->errors, errors + 1);
+  EXPECT_EQ(f.sa->bad_frees, bad_frees + (refused ? 1 : 0));
+  EXPECT_EQ(f.mm.ms->bad_pages, bad_pages);
+  if (opts.same_pages) {
+    EXPECT_EQ(snapshot(*f.mm.ms), before);
+  }
+  EXPECT_EQ(f.check(), "") << "after the bad call";
+  return log;
+}
+
+// A call that must be silent: nothing logged, no error counted, no state change.
+inline void expect_no_report(slab_fixture &f, const std::function<void()> &call) {
+  page_state before = snapshot(*f.mm.ms);
+  unsigned long errors = f.sa->errors, bad_frees = f.sa->bad_frees;
+  log_buf_clear();
+  call();
+  EXPECT_EQ(read_log(), "");
+  EXPECT_EQ(f.sa->errors, errors);
+  EXPECT_EQ(f.sa->bad_frees, bad_frees);
+  EXPECT_EQ(snapshot(*f.mm.ms), before);
+  EXPECT_EQ(f.check(), "");
+}
+
+// The allocator still serves after bad input: n objects taken with alloc()
+// and held together are distinct, none is one of `held` (objects someone
+// still has), each keeps its own fill until release() gives it back.
+// Returns how often `watch` was handed out (at most once at a time).
+inline unsigned expect_serving(slab_fixture &f, const std::function<void *()> &alloc,
+                               const std::function<void(void *)> &release, size_t bytes, unsigned n,
+                               const std::set<const void *> &held = {}, const void *watch = nullptr) {
+  std::vector<u8 *> got;
+  std::set<const void *> seen;
+  unsigned watched = 0;
+  for (unsigned i = 0; i < n; i++) {
+    u8 *p = static_cast<u8 *>(alloc());
+    EXPECT_NE(p, nullptr);
+    if (!p) break;
+    EXPECT_TRUE(seen.insert(p).second) << addr_str(p) << " handed out twice";
+    EXPECT_EQ(held.count(p), 0u) << addr_str(p) << " is still held";
+    watched += p == watch;
+    memset(p, int(i * 7 + 1), bytes);
+    got.push_back(p);
+  }
+  for (size_t i = 0; i < got.size(); i++) {
+    EXPECT_TRUE(bytes_are(got[i], bytes, u8(i * 7 + 1))) << addr_str(got[i]);
+    release(got[i]);
+  }
+  EXPECT_EQ(f.check(), "");
+  return watched;
+}
+
+}  // namespace slabt
