@@ -6,6 +6,7 @@
 #include "mm/check.h"
 #include "mm/page_alloc.h"
 #include "mm/slab.h"
+#include "mm/vmalloc.h"
 
 // The platform timer, for the duration diagnostics (not for pass/fail).
 static u64 read_time() {
@@ -60,6 +61,7 @@ static void check_invariants(ktest *t) {
   check_report r = make_check_report(buf, sizeof(buf));
   unsigned n = check_page_alloc(*system_mem, r);
   if (system_slab) n += check_slab(*system_slab, r);
+  if (system_vmalloc) n += check_vmalloc(*system_vmalloc, r);
   if (n) ktest_fail(t, __FILE__, __LINE__, "mm.check: %u violations after this case:\n%s", n, buf);
 }
 

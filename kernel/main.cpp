@@ -13,6 +13,7 @@
 #include "kernel/cxxrt.h"
 #include "kernel/errno.h"
 #include "kernel/fdt.h"
+#include "kernel/kallsyms.h"
 #include "kernel/ktest.h"
 #include "kernel/monitor.h"
 #include "kernel/panic.h"
@@ -22,6 +23,7 @@
 #include "mm/memblock.h"
 #include "mm/page_alloc.h"
 #include "mm/slab.h"
+#include "mm/vmalloc.h"
 #include "sbi/sbi.h"
 
 boot_info boot_params;
@@ -206,6 +208,13 @@ static void setup_devices() {
 
 static mem_system kernel_mem;
 static slab_allocator kernel_slab;
+static vmalloc_system kernel_vmalloc;
+
+// vmallocinfo and vmalloc fault reports name each area's caller the way
+// Linux's %pS does: function+offset/size.
+static void vmalloc_symbolize(const void *addr, char *buf, size_t size) {
+  sprint_symbol(buf, size, reinterpret_cast<uintptr_t>(addr));
+}
 
 // The seed of the slab freelists' hardening secrets. It has to differ from
 // boot to boot, so that a stored link read in one boot (a leak, a crash
@@ -220,7 +229,7 @@ static unsigned long slab_secret_seed() {
 
 // Hands memblock's memory to the page allocator: one node per numa-node-id,
 // ZONE_DMA32 below 4 GiB and ZONE_NORMAL above, as Linux on riscv64; then
-// builds the slab allocator (kmalloc) on it.
+// builds the slab allocator (kmalloc) on it, and vmalloc on both.
 static void mm_init() {
   mem_layout layout{};
   unsigned long max_pfn = PFN_DOWN(memblock_end_of_DRAM(boot_memblock));
@@ -242,6 +251,14 @@ static void mm_init() {
   if (slab_debug_flags)
     pr_info("slab_debug: %s%s%s on every cache\n", slab_debug_flags & SLAB_RED_ZONE ? "red zones" : "",
             slab_debug_flags == SLAB_DEBUG_FLAGS ? " and " : "", slab_debug_flags & SLAB_POISON ? "poison" : "");
+  // The vmalloc range's top-level entries live in kernel_page_table, the one
+  // table every hart runs on, so a mapping made here is seen by all of them;
+  // its lower tables come from the page allocator (vmalloc_init's pt_ops).
+  if (int err = vmalloc_init(&kernel_vmalloc, kernel_mem, kernel_slab, &kernel_page_table, VMALLOC_START_ADDR,
+                             VMALLOC_END_ADDR))
+    panic("cannot set up vmalloc over [%#lx-%#lx): error %d", VMALLOC_START_ADDR, VMALLOC_END_ADDR, err);
+  kernel_vmalloc.symbolize = vmalloc_symbolize;
+  system_vmalloc = &kernel_vmalloc;
 }
 
 static void print_memory_summary() {

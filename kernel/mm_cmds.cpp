@@ -1,6 +1,6 @@
-// Monitor commands for the page and slab allocators: their /proc-style
-// reports, and a drain of the per-CPU lists (to see the buddy lists without
-// pcp caching).
+// Monitor commands for the page and slab allocators and vmalloc: their
+// /proc-style reports, and a drain of the per-CPU lists (to see the buddy
+// lists without pcp caching).
 #include "kernel/monitor.h"
 #include "kernel/printk.h"
 #include "kernel/seq_out.h"
@@ -8,6 +8,7 @@
 #include "mm/page_report.h"
 #include "mm/slab.h"
 #include "mm/slab_report.h"
+#include "mm/vmalloc.h"
 
 // Returns the kernel's mem_system, or nullptr after saying why cmd cannot run.
 static mem_system *need_system_mem(const char *cmd) {
@@ -32,7 +33,13 @@ static int cmd_zoneinfo(int, char **) { return run_report("zoneinfo", show_zonei
 MONITOR_COMMAND(zoneinfo_cmd, "zoneinfo", "",
                 "watermarks, sizes and pagesets of each zone (/proc/zoneinfo)", cmd_zoneinfo);
 
-static int cmd_meminfo(int, char **) { return run_report("meminfo", show_meminfo); }
+static int cmd_meminfo(int, char **) {
+  mem_system *ms = need_system_mem("meminfo");
+  if (!ms) return 1;
+  seq_out out = console_seq_out();
+  show_meminfo(*ms, out, system_vmalloc);  // no Vmalloc lines before vmalloc is set up
+  return 0;
+}
 MONITOR_COMMAND(meminfo_cmd, "meminfo", "", "memory totals (/proc/meminfo)", cmd_meminfo);
 
 static int cmd_slabinfo(int, char **) {
@@ -46,6 +53,18 @@ static int cmd_slabinfo(int, char **) {
 }
 MONITOR_COMMAND(slabinfo_cmd, "slabinfo", "", "objects and slabs of each slab cache (/proc/slabinfo)",
                 cmd_slabinfo);
+
+static int cmd_vmallocinfo(int, char **) {
+  if (!system_vmalloc) {
+    printk("vmallocinfo: vmalloc is not set up (no system_vmalloc)\n");
+    return 1;
+  }
+  seq_out out = console_seq_out();
+  show_vmallocinfo(*system_vmalloc, out);
+  return 0;
+}
+MONITOR_COMMAND(vmallocinfo_cmd, "vmallocinfo", "", "every vmalloc and vmap area, with its caller (/proc/vmallocinfo)",
+                cmd_vmallocinfo);
 
 static int cmd_drain(int, char **) {
   mem_system *ms = need_system_mem("drain");

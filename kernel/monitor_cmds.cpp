@@ -13,6 +13,7 @@
 #include "kernel/poweroff.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
+#include "mm/vmalloc.h"
 
 static int cmd_poweroff(int argc, char **argv) {
   u64 status = 0;
@@ -73,7 +74,7 @@ static int cmd_peek(int argc, char **argv) {
     printk("usage: peek <address>   (hex with 0x, or decimal)\n");
     return 1;
   }
-  char where[64];
+  char where[CLASSIFY_ADDRESS_LEN];
   classify_address(addr, where, sizeof(where));
   if (probe_read_u64(reinterpret_cast<const void *>(addr), &val)) {
     printk("%016lx: not readable (%s, %s)\n", addr, scause_name(last_probe_fault.cause), where);
@@ -84,8 +85,42 @@ static int cmd_peek(int argc, char **argv) {
 }
 MONITOR_COMMAND(peek_cmd, "peek", "<address>", "read 8 bytes, safely (a fault is reported, not fatal)", cmd_peek);
 
+#define FAULT_KINDS "null|user|wx|exec|vmalloc-guard|vmalloc-free|bug|panic"
+
 static const char fault_rodata_target[8] = "rodata";
 static u32 fault_data_insn = 0x00008067;  // `ret`, in writable data
+
+// Runs off the end of a two-page vmalloc area into its guard page: the
+// report must name the area and this function as its owner (not inlined,
+// so that the owner is this function rather than cmd_fault).
+static __attribute__((noinline)) int fault_vmalloc_guard() {
+  auto *p = static_cast<volatile u8 *>(vmalloc(2 * PAGE_SIZE));
+  if (!p) {
+    printk("fault: vmalloc(2 pages) failed\n");
+    return 1;
+  }
+  p[0] = 1;  // the area itself is mapped and writable
+  printk("reading the guard page after the vmalloc area at %p...\n", p);
+  // Reached only if the read did not fault; it also keeps the read out of
+  // the epilogue, where the frame pointer the backtrace follows is gone.
+  printk("fault: read %#x from the guard page: it is mapped!\n", p[2 * PAGE_SIZE]);
+  return 1;
+}
+
+// A use after vfree: the range went back to the free tree and is unmapped,
+// so the report finds no area there.
+static __attribute__((noinline)) int fault_vmalloc_free() {
+  auto *p = static_cast<volatile u8 *>(vmalloc(PAGE_SIZE));
+  if (!p) {
+    printk("fault: vmalloc(1 page) failed\n");
+    return 1;
+  }
+  p[0] = 1;
+  vfree(const_cast<u8 *>(p));
+  printk("reading %p after vfree...\n", p);
+  printk("fault: read %#x after vfree: the area is still mapped!\n", p[0]);
+  return 1;
+}
 
 static int cmd_fault(int argc, char **argv) {
   const char *kind = argc > 1 ? argv[1] : "";
@@ -107,12 +142,16 @@ static int cmd_fault(int argc, char **argv) {
     reinterpret_cast<void (*)()>(&fault_data_insn)();
     return 0;
   }
+  if (strcmp(kind, "vmalloc-guard") == 0) return fault_vmalloc_guard();
+  if (strcmp(kind, "vmalloc-free") == 0) return fault_vmalloc_free();
   if (strcmp(kind, "bug") == 0) BUG();
   if (strcmp(kind, "panic") == 0) panic("requested from the monitor");
-  printk("usage: fault null|user|wx|exec|bug|panic\n");
+  printk("usage: fault " FAULT_KINDS "\n");
   return 1;
 }
-MONITOR_COMMAND(fault_cmd, "fault", "null|user|wx|exec|bug|panic", "crash on purpose, to see the report", cmd_fault);
+// The kinds are listed in the help text: the usage column of `help` is too
+// narrow for all of them.
+MONITOR_COMMAND(fault_cmd, "fault", "<kind>", "crash on purpose, to see the report; kind: " FAULT_KINDS, cmd_fault);
 
 extern "C" const kernel_param __kernel_params_start[], __kernel_params_end[];
 

@@ -208,6 +208,14 @@ struct mem_system {
   unsigned long totalram_pages;      // managed pages of every zone
   unsigned long totalreserve_pages;  // what MemAvailable keeps back
 
+  // Fault injection (Linux's fail_page_alloc), for tests: when set and it
+  // returns true, the request fails as if memory were exhausted. Checked by
+  // the general path (__alloc_pages) only, so the fast path pays nothing;
+  // set pcp_disabled as well to make every small request take that path.
+  // __GFP_NOFAIL requests are never failed.
+  bool (*should_fail_alloc_page)(void *ctx, gfp_t gfp, unsigned order);
+  void *fail_alloc_ctx;
+
   spinlock_t shrinker_lock;
   list_head shrinkers;
   unsigned long bad_pages;  // Bad page state reports

@@ -382,6 +382,10 @@ __attribute__((noinline)) page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigne
     warn_alloc(gfp & ~__GFP_NOWARN, order, "page allocation failure: contradictory zone modifiers");
     return nullptr;
   }
+  if (ms.should_fail_alloc_page && !(gfp & __GFP_NOFAIL) && ms.should_fail_alloc_page(ms.fail_alloc_ctx, gfp, order)) {
+    warn_alloc(gfp, order, "page allocation failure: fault injected");
+    return nullptr;
+  }
   int nid = nearest_memory_node(ms, preferred_nid);
   alloc_context ac = {ms.node_data[nid], classzone, (gfp & __GFP_THISNODE) != 0};
   if (page *p = get_page_from_freelist(ms, gfp, order, ALLOC_WMARK_LOW, ac)) return p;

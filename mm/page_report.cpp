@@ -14,6 +14,7 @@
 #include "kernel/spinlock.h"
 #include "mm/mmzone.h"
 #include "mm/page_alloc.h"
+#include "mm/vmalloc.h"
 
 // Linux's /proc/vmstat names, for the zone counters we keep (the first is
 // Linux's own; the others are ours, named in its style).
@@ -125,7 +126,7 @@ static void show_val_kb(seq_out &out, const char *label, unsigned long pages) {
   seq_printf(out, "%s%8lu kB\n", label, pages << (PAGE_SHIFT - 10));
 }
 
-void show_meminfo(const mem_system &ms, seq_out &out) {
+void show_meminfo(const mem_system &ms, seq_out &out, const vmalloc_system *vs) {
   unsigned long totalhigh = 0, freehigh = 0;
   bool highmem = false;
   for_each_online_pgdat(ms, pgdat) {
@@ -182,6 +183,12 @@ void show_meminfo(const mem_system &ms, seq_out &out) {
   show_val_kb(out, "Bounce:         ", 0);
   show_val_kb(out, "WritebackTmp:   ", 0);
   // CommitLimit, Committed_AS: with user address spaces (overcommit accounting).
-  // VmallocTotal, VmallocUsed, VmallocChunk: with vmalloc (issue 5).
+  if (vs) {
+    show_val_kb(out, "VmallocTotal:   ", vmalloc_total_pages(*vs));
+    show_val_kb(out, "VmallocUsed:    ", vmalloc_used_pages(*vs));
+    // Linux stopped computing the largest free chunk in 5.3 (the walk was
+    // too costly for /proc/meminfo readers) and prints a constant 0.
+    show_val_kb(out, "VmallocChunk:   ", 0);
+  }
   // Percpu, HardwareCorrupted, DirectMap*: when those are counted.
 }

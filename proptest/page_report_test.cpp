@@ -23,6 +23,7 @@
 #include "mm/slab.h"
 #include "mm_fixture.h"
 #include "proptest/slab_fixture.h"
+#include "proptest/vmalloc_fixture.h"
 
 namespace {
 
@@ -30,12 +31,22 @@ namespace {
 
 using show_fn = void (*)(const mem_system &, seq_out &);
 
+seq_out string_out(std::string &text) {
+  return {[](void *ctx, const char *s, size_t len) { static_cast<std::string *>(ctx)->append(s, len); }, &text};
+}
+
 std::string capture(show_fn show, const mem_system &ms) {
   std::string text;
-  seq_out out{
-      [](void *ctx, const char *s, size_t len) { static_cast<std::string *>(ctx)->append(s, len); },
-      &text};
+  seq_out out = string_out(text);
   show(ms, out);
+  return text;
+}
+
+// meminfo takes the vmalloc_system whose lines it adds, so it is no show_fn.
+std::string capture_meminfo(const mem_system &ms, const vmalloc_system *vs = nullptr) {
+  std::string text;
+  seq_out out = string_out(text);
+  show_meminfo(ms, out, vs);
   return text;
 }
 
@@ -418,7 +429,7 @@ unsigned long kb(unsigned long pages) { return pages << (PAGE_SHIFT - 10); }
 // The meminfo values that matter here, or a failure of the property.
 std::map<std::string, unsigned long> meminfo_values(const mem_system &ms) {
   std::string why;
-  auto parsed = parse_meminfo(capture(show_meminfo, ms), &why);
+  auto parsed = parse_meminfo(capture_meminfo(ms), &why);
   RC_ASSERT(why == "");
   RC_ASSERT(parsed.has_value());
   return as_map(*parsed);
@@ -589,7 +600,7 @@ RC_GTEST_PROP(PageReportMeminfo, TotalsInLinuxFormat, ()) {
   const mem_system &ms = *f.ms;
 
   std::string why;
-  auto parsed = parse_meminfo(capture(show_meminfo, ms), &why);
+  auto parsed = parse_meminfo(capture_meminfo(ms), &why);
   if (!parsed) RC_FAIL(why);
   RC_ASSERT(parsed->size() >= 3u);
   RC_ASSERT((*parsed)[0].first == "MemTotal");
@@ -717,7 +728,7 @@ TEST(PageReportMeminfo, HighmemLinesOnlyWithHighmem) {
   mm_fixture f;
   ASSERT_EQ(build_single_zone(f), 0);
   std::string why;
-  auto plain = parse_meminfo(capture(show_meminfo, *f.ms), &why);
+  auto plain = parse_meminfo(capture_meminfo(*f.ms), &why);
   ASSERT_TRUE(plain.has_value()) << why;
   EXPECT_EQ(as_map(*plain).count("HighTotal"), 0u);
 
@@ -733,7 +744,7 @@ TEST(PageReportMeminfo, HighmemLinesOnlyWithHighmem) {
   std::vector<page *> taken;
   for (int i = 0; i < 10; i++)
     if (page *p = alloc_pages(*f.ms, GFP_HIGHUSER | __GFP_NOWARN, 2)) taken.push_back(p);
-  auto parsed = parse_meminfo(capture(show_meminfo, *f.ms), &why);
+  auto parsed = parse_meminfo(capture_meminfo(*f.ms), &why);
   ASSERT_TRUE(parsed.has_value()) << why;
   std::map<std::string, unsigned long> v = as_map(*parsed);
   const zone *high = &f.ms->node_data[0]->node_zones[ZONE_HIGHMEM];
@@ -742,6 +753,90 @@ TEST(PageReportMeminfo, HighmemLinesOnlyWithHighmem) {
   EXPECT_EQ(v.at("HighFree"), kb(buddy_pages(high)));
   EXPECT_EQ(v.at("LowTotal"), v.at("MemTotal") - v.at("HighTotal"));
   EXPECT_EQ(v.at("LowFree"), v.at("MemFree") - v.at("HighFree"));
+}
+
+// With a vmalloc_system, meminfo ends with Linux's three Vmalloc lines, in
+// Linux's place (after WritebackTmp, which parse_meminfo checks):
+// VmallocTotal is the whole range, VmallocUsed the frames vmalloc areas hold
+// (vmap areas map their callers' pages and count as nothing, as in Linux's
+// vmalloc_nr_pages), VmallocChunk Linux's constant 0 (since 5.3). The same
+// mem_system printed without one has no Vmalloc line at all.
+RC_GTEST_PROP(PageReportMeminfo, VmallocLinesCountVmallocFrames, ()) {
+  slabt::cpu_reset reset;
+  vmalloc_fixture f;
+  unsigned long range_pages = *rc::gen::inRange(64ul, 4096ul);
+  RC_ASSERT(f.build(*gen_layout(), VMALLOC_START_ADDR, VMALLOC_START_ADDR + range_pages * PAGE_SIZE) == 0);
+  mem_system &ms = *f.slab.mm.ms;
+  struct held_area {
+    void *addr;
+    unsigned pages;
+    std::vector<page *> frames;  // vmap: the caller's, freed by the test
+  };
+  std::vector<held_area> held;
+  unsigned long want_used = 0;
+  int steps = *rc::gen::inRange(0, 40);
+  for (int i = 0; i < steps; i++) {
+    int what = *rc::gen::inRange(0, 3);
+    if (what == 0 && !held.empty()) {
+      size_t v = *rc::gen::inRange<size_t>(0, held.size());
+      if (held[v].frames.empty()) {
+        vfree(*f.vs, held[v].addr);
+        want_used -= held[v].pages;
+      } else {
+        vunmap(*f.vs, held[v].addr);
+        for (page *p : held[v].frames) __free_pages(ms, p, 0);
+      }
+      held.erase(held.begin() + long(v));
+    } else if (what == 1) {
+      unsigned n = *rc::gen::inRange(1u, 4u);
+      std::vector<page *> frames;
+      for (unsigned k = 0; k < n; k++)
+        if (page *p = alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 0)) frames.push_back(p);
+      void *a = frames.size() == n ? vmap(*f.vs, frames.data(), n, 0, PROT_READ | PROT_WRITE) : nullptr;
+      if (a) {
+        held.push_back({a, n, frames});
+      } else {
+        for (page *p : frames) __free_pages(ms, p, 0);
+      }
+    } else {
+      unsigned long size = *rc::gen::inRange(1ul, 16 * PAGE_SIZE);
+      if (void *a = __vmalloc(*f.vs, size, GFP_KERNEL | __GFP_NOWARN)) {
+        unsigned pages = unsigned((size + PAGE_SIZE - 1) / PAGE_SIZE);
+        held.push_back({a, pages, {}});
+        want_used += pages;
+      }
+    }
+  }
+
+  std::string why;
+  auto parsed = parse_meminfo(capture_meminfo(ms, f.vs.get()), &why);
+  if (!parsed) RC_FAIL(why);
+  size_t n = parsed->size();
+  RC_ASSERT(n >= 3u);
+  RC_ASSERT((*parsed)[n - 3].first == "VmallocTotal");
+  RC_ASSERT((*parsed)[n - 2].first == "VmallocUsed");
+  RC_ASSERT((*parsed)[n - 1].first == "VmallocChunk");
+  RC_ASSERT((*parsed)[n - 3].second == kb(range_pages));
+  RC_ASSERT((*parsed)[n - 2].second == kb(want_used));
+  RC_ASSERT((*parsed)[n - 1].second == 0ul);
+  auto plain = parse_meminfo(capture_meminfo(ms), &why);
+  if (!plain) RC_FAIL(why);
+  RC_ASSERT(plain->size() == n - 3);
+  RC_ASSERT(as_map(*plain).count("VmallocTotal") == 0u);
+
+  for (held_area &h : held) {
+    if (h.frames.empty()) {
+      vfree(*f.vs, h.addr);
+    } else {
+      vunmap(*f.vs, h.addr);
+      for (page *p : h.frames) __free_pages(ms, p, 0);
+    }
+  }
+  RC_ASSERT(meminfo_values(ms).count("VmallocUsed") == 0u);
+  auto after = parse_meminfo(capture_meminfo(ms, f.vs.get()), &why);
+  if (!after) RC_FAIL(why);
+  RC_ASSERT(as_map(*after).at("VmallocUsed") == 0ul);
+  RC_ASSERT(f.check() == "");
 }
 
 // ================================================================ all reports
@@ -767,7 +862,7 @@ RC_GTEST_PROP(PageReport, ReportsLeaveStateUnchanged, ()) {
   std::vector<long> before = snapshot();
   capture(show_buddyinfo, ms);
   capture(show_zoneinfo, ms);
-  capture(show_meminfo, ms);
+  capture_meminfo(ms);
   RC_ASSERT(snapshot() == before);
   RC_ASSERT(f.check() == "");
 }

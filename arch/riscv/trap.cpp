@@ -7,6 +7,7 @@
 #include "kernel/kallsyms.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
+#include "mm/vmalloc.h"
 #include "arch/arch.h"
 #include <asm/mmu.h>
 #include <asm/stacktrace.h>
@@ -48,7 +49,15 @@ const char *scause_name(u64 cause) {
   }
 }
 
+static bool is_vmalloc_range(uintptr_t a) { return a >= VMALLOC_START_ADDR && a < VMALLOC_END_ADDR; }
+
 void classify_address(uintptr_t a, char *buf, size_t size) {
+  // In the vmalloc range, which area and whose: an overrun into a guard page
+  // or a use after vfree is traced to the caller the answer names.
+  if (is_vmalloc_range(a) && system_vmalloc) {
+    vmalloc_describe(*system_vmalloc, reinterpret_cast<const void *>(a), buf, size);
+    return;
+  }
   const char *what;
   if (a < PAGE_SIZE) what = "NULL page";
   else if (a < USER_END) what = "user half (nothing is mapped there)";
@@ -61,7 +70,7 @@ void classify_address(uintptr_t a, char *buf, size_t size) {
   else if (a >= MODULES_START && a < MODULES_END) what = "modules area (unused)";
   else if (a >= PAGE_OFFSET && a < DIRECT_MAP_END)
     what = direct_map_covers(a) ? "direct map (RAM)" : "direct map, beyond RAM";
-  else if (a >= VMALLOC_START_ADDR && a < VMALLOC_END_ADDR) what = "vmalloc area";
+  else if (is_vmalloc_range(a)) what = "vmalloc area";  // before vmalloc is set up
   else if (a >= VMEMMAP_START && a < VMEMMAP_END) what = "vmemmap";
   else if (a >= FIXADDR_START && a < FIXADDR_END) what = "fixmap (early ioremap)";
   else what = "unused part of the kernel half";
@@ -102,7 +111,11 @@ extern "C" void handle_trap(pt_regs *regs) {
   }
   if (fixup_probe(regs)) return;
   if (is_page_fault(regs->cause)) {
-    if (regs->badaddr < PAGE_SIZE)
+    // Linux's words for a bad kernel access to vmalloc space (x86's
+    // page_fault_oops); die() then says which area the address belongs to.
+    if (is_vmalloc_range(regs->badaddr))
+      pr_alert("BUG: unable to handle page fault for address: %016lx\n", regs->badaddr);
+    else if (regs->badaddr < PAGE_SIZE)
       pr_alert("Unable to handle kernel NULL pointer dereference at virtual address %016lx\n",
                regs->badaddr);
     else
@@ -134,7 +147,7 @@ void show_regs(const pt_regs *r) {
 
 void die(const pt_regs *regs, const char *what) {
   static int die_counter;
-  char where[64];
+  char where[CLASSIFY_ADDRESS_LEN];
   pr_alert("Oops - %s [#%d]\n", what, ++die_counter);
   pr_alert("CPU: %u\n", smp_processor_id());
   show_regs(regs);

@@ -23,7 +23,12 @@ extern probe_fault last_probe_fault;
 // Decodes scause in words ("load page fault", "supervisor timer interrupt").
 const char *scause_name(u64 cause);
 // Writes where a virtual address lies ("NULL page", "kernel text",
-// "direct map", "vmalloc area", "user half", ...) into buf.
+// "direct map", "user half", ...) into buf. In the vmalloc range, once vmalloc
+// is up, it is vmalloc_describe's answer: the area and the caller that made
+// it ("vmalloc guard page of area 0x... func+0x1c/0x80"), or that no area is
+// there.
 void classify_address(uintptr_t addr, char *buf, size_t size);
+// A buffer that holds any answer of classify_address, caller name included.
+constexpr size_t CLASSIFY_ADDRESS_LEN = 160;
 // Prints the report of a fatal trap and powers off with a failing status.
 __noreturn void die(const pt_regs *regs, const char *what);

@@ -1,0 +1,71 @@
+// vmalloc over a host slab_fixture: a page table of its own in simulated
+// physical memory (table pages from the fixture's page allocator), covering
+// the kernel's vmalloc range. Addresses it returns are not host addresses:
+// reach their bytes through the walker (vread/vwrite below).
+#pragma once
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "mm/vmalloc.h"
+#include "proptest/slab_fixture.h"
+
+struct vmalloc_fixture {
+  slab_fixture slab;
+  page_table pt{};
+  std::unique_ptr<vmalloc_system> vs = std::make_unique<vmalloc_system>();
+
+  int build(layout_kind k, uintptr_t start = VMALLOC_START_ADDR, uintptr_t end = VMALLOC_END_ADDR) {
+    if (int err = slab.build(k)) return err;
+    if (int err = vmalloc_init(vs.get(), *slab.mm.ms, *slab.sa, &pt, start, end)) return err;
+    if (int err = pgtable_init(&pt, vs->pt_ops)) return err;
+    system_vmalloc = vs.get();
+    return 0;
+  }
+  ~vmalloc_fixture() {
+    if (system_vmalloc == vs.get()) system_vmalloc = nullptr;
+  }
+
+  // All three checkers; "" when every invariant holds.
+  std::string check() const {
+    static char buf[1 << 16];
+    check_report r = make_check_report(buf, sizeof(buf));
+    unsigned n = check_page_alloc(*slab.mm.ms, r);
+    n += check_slab(*slab.sa, r);
+    n += check_vmalloc(*vs, r);
+    return n ? std::to_string(n) + " violations:\n" + std::string(buf) : std::string();
+  }
+
+  // The direct-map address behind a vmalloc address, or nullptr if unmapped.
+  void *translate(uintptr_t va) const {
+    pt_walk_result w;
+    if (!pgtable_walk(pt, va, &w)) return nullptr;
+    return phys_to_virt(w.pa);
+  }
+  // Copies through the page table, page by page; false at the first hole.
+  bool vwrite(uintptr_t va, const void *src, size_t n) const {
+    const u8 *s = static_cast<const u8 *>(src);
+    while (n) {
+      void *d = translate(va);
+      if (!d) return false;
+      size_t chunk = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+      if (chunk > n) chunk = n;
+      memcpy(d, s, chunk);
+      va += chunk, s += chunk, n -= chunk;
+    }
+    return true;
+  }
+  bool vread(uintptr_t va, void *dst, size_t n) const {
+    u8 *d = static_cast<u8 *>(dst);
+    while (n) {
+      const void *s = translate(va);
+      if (!s) return false;
+      size_t chunk = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+      if (chunk > n) chunk = n;
+      memcpy(d, s, chunk);
+      va += chunk, d += chunk, n -= chunk;
+    }
+    return true;
+  }
+};

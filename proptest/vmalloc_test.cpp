@@ -1,0 +1,1283 @@
+// Properties of vmalloc (mm/vmalloc) over the host page allocator and slab:
+// random sequences of every allocation form, vmap and the frees on every
+// layout, checked after every step against a model (the live areas, their
+// frames, permissions, guard pages and contents) through the simulated page
+// table; vmalloc where kmalloc cannot (fragmented memory); injected page
+// allocation failures; bad input; /proc/vmallocinfo and fault descriptions.
+// The range allocator alone is in proptest/vmap_area_test.cpp.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+#include <rapidcheck/state.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernel/numa.h"
+#include "kernel/seq_out.h"
+#include "mm/slab_report.h"
+#include "mm/watermark.h"
+#include "proptest/vmalloc_fixture.h"
+
+namespace {
+
+using namespace slabt;
+
+// rc::gen::inRange narrows its range with the test size; choices here must
+// span their whole range from the first case.
+template <class T>
+rc::Gen<T> uniform(T min, T max) {
+  return rc::gen::resize(rc::kNominalSize, rc::gen::inRange<T>(min, max));
+}
+
+void *vptr(uintptr_t a) { return reinterpret_cast<void *>(a); }
+
+unsigned long pages_of(unsigned long bytes) { return (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
+
+unsigned nr_nodes(const mem_system &ms) {
+  unsigned n = 0;
+  for_each_online_pgdat(ms, pgdat) n++;
+  return n;
+}
+
+// The first vfree gives the free range to a kmalloc'd node and the space's
+// built-in first node is never used again, so the page allocator's resting
+// state is taken after one vmalloc/vfree.
+void warm_up(vmalloc_fixture &f) { vfree(*f.vs, vmalloc(*f.vs, 1)); }
+
+// What must come back when everything is freed: the free pages (buddy and
+// per-CPU, after settling) and the page-table pages.
+struct rest_state {
+  unsigned long free_pages, tables;
+  bool operator==(const rest_state &) const = default;
+};
+std::ostream &operator<<(std::ostream &os, const rest_state &r) {
+  return os << "free " << r.free_pages << " tables " << r.tables;
+}
+
+rest_state at_rest(vmalloc_fixture &f) {
+  page_state s = settle(f.slab);
+  return {s.free_and_pcp, pgtable_count_tables(f.pt)};
+}
+
+// The byte every byte of page i of an area holds.
+u8 page_byte(u8 fill, unsigned i) { return u8(fill + 31 * i); }
+
+u8 fill_of(int id) { return u8(id * 37 + 11) | 1; }
+
+// Writes the area's pattern through the page table.
+bool write_pattern(const vmalloc_fixture &f, uintptr_t addr, unsigned nr_pages, u8 fill) {
+  std::vector<u8> buf(size_t(nr_pages) * PAGE_SIZE);
+  for (unsigned i = 0; i < nr_pages; i++) memset(&buf[size_t(i) * PAGE_SIZE], page_byte(fill, i), PAGE_SIZE);
+  return f.vwrite(addr, buf.data(), buf.size());
+}
+
+// Whether every byte of page i of the area is page_byte(fill, i) (or 0 when
+// zero), read through the page table; full = every byte, else both ends.
+bool pattern_holds(const vmalloc_fixture &f, uintptr_t addr, unsigned nr_pages, u8 fill, bool full,
+                   bool zero = false) {
+  for (unsigned i = 0; i < nr_pages; i++) {
+    const u8 *p = static_cast<const u8 *>(f.translate(addr + uintptr_t(i) * PAGE_SIZE));
+    if (!p) return false;
+    u8 want = zero ? 0 : page_byte(fill, i);
+    if (full) {
+      if (!bytes_are(p, PAGE_SIZE, want)) return false;
+    } else if (!bytes_are(p, 8, want) || !bytes_are(p + PAGE_SIZE - 8, 8, want)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Whether nothing of [addr, addr + (nr_pages + 1) pages) translates.
+bool unmapped(vmalloc_fixture &f, uintptr_t addr, unsigned nr_pages) {
+  for (unsigned i = 0; i <= nr_pages; i++) {
+    uintptr_t a = addr + uintptr_t(i) * PAGE_SIZE;
+    if (pgtable_walk(f.pt, a, nullptr) || vmalloc_to_page(*f.vs, vptr(a))) return false;
+  }
+  return true;
+}
+
+// ======================================================= random sequences
+
+enum class vapi { vmalloc, vzalloc, vmalloc_32, vmalloc_user, vmalloc_node, vmalloc_gfp, vmalloc_gfp_zero, vmap };
+const char *const vapi_names[] = {"vmalloc",      "vzalloc", "vmalloc_32", "vmalloc_user", "vmalloc_node",
+                                  "__vmalloc(GFP_KERNEL)", "__vmalloc(GFP_KERNEL|__GFP_ZERO)", "vmap"};
+
+bool zeroed(vapi a) { return a == vapi::vzalloc || a == vapi::vmalloc_user || a == vapi::vmalloc_gfp_zero; }
+
+struct marea {
+  bool mapped;  // a vmap area (the frames are the test's)
+  unsigned nr_pages;
+};
+
+struct vm_model {
+  unsigned nr_nodes;
+  std::map<int, marea> areas;
+  int next_id = 0;
+  unsigned long live_pages = 0;
+
+  std::vector<int> ids(bool mapped) const {
+    std::vector<int> out;
+    for (auto &[id, a] : areas)
+      if (a.mapped == mapped) out.push_back(id);
+    return out;
+  }
+};
+
+// Live memory stays well inside every layout (32 MiB and up), so every
+// valid request must succeed.
+constexpr unsigned long MAX_LIVE_PAGES = 1536;
+
+struct live_area {
+  uintptr_t addr;
+  unsigned nr_pages;
+  vapi api;
+  unsigned prot;             // what the leaves must have of R/W/X/U
+  std::vector<page *> pages; // vmap: the frames, in the array vmap was given (kept alive and unmoved)
+  u8 fill;
+};
+
+struct vm_sut {
+  vmalloc_fixture f;
+  std::map<int, live_area> live;
+};
+
+// What every step ends with: the three checkers clean and no bad free
+// counted; for every live area, in address order: it and its guard page
+// overlap no other area; each page translates at level 0 to a frame that is
+// allocated, used by no other page of any area, the one vmalloc_to_page
+// names (and for vmap the frame given), with R/W as asked, G, never X or U,
+// in ZONE_DMA32 or below for vmalloc_32, and holding the area's pattern at
+// both ends; the guard page translates to nothing; vmalloc's page count is
+// the model's.
+void check_step(vm_sut &s) {
+  RC_ASSERT(s.f.check() == std::string());
+  RC_ASSERT(s.f.vs->errors == 0ul);
+  mem_system &ms = *s.f.slab.mm.ms;
+  std::map<uintptr_t, const live_area *> by_addr;
+  unsigned long alloc_pages_total = 0;
+  for (auto &[id, a] : s.live) {
+    by_addr[a.addr] = &a;
+    if (a.api != vapi::vmap) alloc_pages_total += a.nr_pages;
+  }
+  std::set<unsigned long> pfns;
+  uintptr_t prev_end = 0;
+  for (auto &[addr, ap] : by_addr) {
+    const live_area &a = *ap;
+    RC_ASSERT(addr >= prev_end);
+    prev_end = addr + uintptr_t(a.nr_pages + 1) * PAGE_SIZE;
+    RC_ASSERT(is_vmalloc_addr(*s.f.vs, vptr(addr)));
+    RC_ASSERT(is_vmalloc_addr(*s.f.vs, vptr(prev_end - 1)));
+    for (unsigned i = 0; i < a.nr_pages; i++) {
+      uintptr_t va = addr + uintptr_t(i) * PAGE_SIZE;
+      pt_walk_result w;
+      RC_ASSERT(pgtable_walk(s.f.pt, va, &w));
+      RC_ASSERT(w.level == 0u);
+      unsigned long pfn = PHYS_PFN(w.pa);
+      RC_ASSERT(pfns.insert(pfn).second);
+      page *p = pfn_to_page(ms, pfn);
+      RC_ASSERT(page_ref_count(p) >= 1);
+      RC_ASSERT(uptr(vmalloc_to_page(*s.f.vs, vptr(va + (i % 8) * 512))) == uptr(p));
+      RC_ASSERT(vmalloc_to_pfn(*s.f.vs, vptr(va)) == pfn);
+      RC_ASSERT((w.prot & (PROT_READ | PROT_WRITE | PROT_EXEC | PROT_USER)) == a.prot);
+      RC_ASSERT((w.prot & PROT_GLOBAL) != 0u);
+      if (a.api == vapi::vmap) RC_ASSERT(uptr(p) == uptr(a.pages[i]));
+      if (a.api == vapi::vmalloc_32) RC_ASSERT(int(page_zonenum(p)) <= int(ZONE_DMA32));
+    }
+    RC_ASSERT(pattern_holds(s.f, addr, a.nr_pages, a.fill, false));
+    uintptr_t guard = addr + uintptr_t(a.nr_pages) * PAGE_SIZE;
+    RC_ASSERT(!pgtable_walk(s.f.pt, guard, nullptr));
+    RC_ASSERT(uptr(vmalloc_to_page(*s.f.vs, vptr(guard))) == 0u);
+  }
+  RC_ASSERT(s.f.vs->vmalloc_pages == alloc_pages_total);
+  RC_ASSERT(vmalloc_used_pages(*s.f.vs) == alloc_pages_total);
+  RC_ASSERT(s.f.vs->space.nr_busy == s.live.size());
+}
+
+using vm_cmd = rc::state::Command<vm_model, vm_sut>;
+
+// Sizes from one byte to a little over 2 MiB, page multiples and their
+// neighbours included.
+rc::Gen<unsigned long> gen_size() {
+  return rc::gen::weightedOneOf<unsigned long>({
+      {3, uniform(1ul, PAGE_SIZE)},
+      {2, uniform(PAGE_SIZE + 1, 64 * 1024ul)},
+      {2, rc::gen::apply([](unsigned long n, unsigned long d) { return n * PAGE_SIZE + d; }, uniform(1ul, 65ul),
+                         rc::gen::element(0ul, 1ul, PAGE_SIZE - 1))},
+      {1, uniform(64 * 1024ul, 512 * 1024ul)},
+      {1, uniform(512 * 1024ul, 2 * SZ_1M + PAGE_SIZE)},
+  });
+}
+
+// One vmalloc through any of its forms (vmalloc_node with any node id: one
+// with memory, one without, one out of range, NUMA_NO_NODE).
+struct Valloc : vm_cmd {
+  int id;
+  vapi api;
+  unsigned long size;
+  int nid;
+
+  explicit Valloc(const vm_model &m)
+      : id(m.next_id),
+        api(*rc::gen::element(vapi::vmalloc, vapi::vzalloc, vapi::vmalloc_32, vapi::vmalloc_user, vapi::vmalloc_node,
+                              vapi::vmalloc_gfp, vapi::vmalloc_gfp_zero)),
+        size(*gen_size()),
+        nid(api == vapi::vmalloc_node ? *rc::gen::weightedOneOf<int>({{4, uniform(0, int(m.nr_nodes))},
+                                                                      {1, rc::gen::element(NUMA_NO_NODE, 3, int(MAX_NUMNODES) + 1)}})
+                                      : NUMA_NO_NODE) {}
+
+  void checkPreconditions(const vm_model &m) const override {
+    RC_PRE(m.areas.count(id) == 0u);
+    RC_PRE(m.live_pages + pages_of(size) <= MAX_LIVE_PAGES);
+  }
+  void apply(vm_model &m) const override {
+    m.areas[id] = {false, unsigned(pages_of(size))};
+    m.live_pages += pages_of(size);
+    m.next_id = std::max(m.next_id, id + 1);
+  }
+
+  void run(const vm_model &, vm_sut &s) const override {
+    vmalloc_system &vs = *s.f.vs;
+    void *p = nullptr;
+    switch (api) {
+      case vapi::vmalloc: p = vmalloc(vs, size); break;
+      case vapi::vzalloc: p = vzalloc(vs, size); break;
+      case vapi::vmalloc_32: p = vmalloc_32(vs, size); break;
+      case vapi::vmalloc_user: p = vmalloc_user(vs, size); break;
+      case vapi::vmalloc_node: p = vmalloc_node(vs, size, nid); break;
+      case vapi::vmalloc_gfp: p = __vmalloc(vs, size, GFP_KERNEL); break;
+      case vapi::vmalloc_gfp_zero: p = __vmalloc(vs, size, GFP_KERNEL | __GFP_ZERO); break;
+      case vapi::vmap: break;
+    }
+    RC_ASSERT(uptr(p) != 0u);
+    RC_ASSERT(uptr(p) % PAGE_SIZE == 0u);
+    live_area a{uptr(p), unsigned(pages_of(size)), api, PROT_READ | PROT_WRITE, {}, fill_of(id)};
+    if (zeroed(api)) RC_ASSERT(pattern_holds(s.f, a.addr, a.nr_pages, 0, true, true));
+    RC_ASSERT(write_pattern(s.f, a.addr, a.nr_pages, a.fill));
+    s.live.emplace(id, std::move(a));
+    check_step(s);
+  }
+
+  void show(std::ostream &os) const override {
+    os << vapi_names[int(api)] << "(" << size << ")";
+    if (api == vapi::vmalloc_node) os << " node " << nid;
+    os << " id " << id;
+  }
+};
+
+// vfree of a live vmalloc area: everything it had translates to nothing, and
+// its content was intact to the last byte.
+struct Vfree : vm_cmd {
+  int id;
+  explicit Vfree(const vm_model &m) : id(*rc::gen::elementOf(m.ids(false))) {}
+  void checkPreconditions(const vm_model &m) const override {
+    RC_PRE(m.areas.count(id) == 1u && !m.areas.at(id).mapped);
+  }
+  void apply(vm_model &m) const override {
+    m.live_pages -= m.areas.at(id).nr_pages;
+    m.areas.erase(id);
+  }
+  void run(const vm_model &, vm_sut &s) const override {
+    live_area a = std::move(s.live.at(id));
+    s.live.erase(id);
+    RC_ASSERT(pattern_holds(s.f, a.addr, a.nr_pages, a.fill, true));
+    vfree(*s.f.vs, vptr(a.addr));
+    RC_ASSERT(unmapped(s.f, a.addr, a.nr_pages));
+    check_step(s);
+  }
+  void show(std::ostream &os) const override { os << "vfree id " << id; }
+};
+
+// vmap of `count` pages the test allocates and fills, read-only or
+// read-write.
+struct Vmap : vm_cmd {
+  int id;
+  unsigned count;
+  unsigned prot;
+  explicit Vmap(const vm_model &m)
+      : id(m.next_id),
+        count(*rc::gen::weightedOneOf<unsigned>({{4, uniform(1u, 9u)}, {1, uniform(9u, 65u)}})),
+        prot(*rc::gen::element(unsigned(PROT_READ), unsigned(PROT_READ | PROT_WRITE))) {}
+  void checkPreconditions(const vm_model &m) const override {
+    RC_PRE(m.areas.count(id) == 0u);
+    RC_PRE(m.live_pages + count <= MAX_LIVE_PAGES);
+  }
+  void apply(vm_model &m) const override {
+    m.areas[id] = {true, count};
+    m.live_pages += count;
+    m.next_id = std::max(m.next_id, id + 1);
+  }
+  void run(const vm_model &, vm_sut &s) const override {
+    mem_system &ms = *s.f.slab.mm.ms;
+    live_area a{0, count, vapi::vmap, prot, {}, fill_of(id)};
+    for (unsigned i = 0; i < count; i++) {
+      page *p = alloc_pages(ms, GFP_KERNEL, 0);
+      RC_ASSERT(uptr(p) != 0u);
+      memset(page_address(ms, p), page_byte(a.fill, i), PAGE_SIZE);
+      a.pages.push_back(p);
+    }
+    void *v = vmap(*s.f.vs, a.pages.data(), count, VM_MAP, prot);
+    RC_ASSERT(uptr(v) != 0u);
+    a.addr = uptr(v);
+    // Moving the vector keeps its array where vmap saw it.
+    s.live.emplace(id, std::move(a));
+    check_step(s);
+  }
+  void show(std::ostream &os) const override {
+    os << "vmap " << count << " pages " << (prot & PROT_WRITE ? "RW" : "R") << " id " << id;
+  }
+};
+
+// vunmap of a live vmap area: nothing of it translates any more; its frames
+// are still the test's, with their content, and the test frees them.
+struct Vunmap : vm_cmd {
+  int id;
+  explicit Vunmap(const vm_model &m) : id(*rc::gen::elementOf(m.ids(true))) {}
+  void checkPreconditions(const vm_model &m) const override {
+    RC_PRE(m.areas.count(id) == 1u && m.areas.at(id).mapped);
+  }
+  void apply(vm_model &m) const override {
+    m.live_pages -= m.areas.at(id).nr_pages;
+    m.areas.erase(id);
+  }
+  void run(const vm_model &, vm_sut &s) const override {
+    mem_system &ms = *s.f.slab.mm.ms;
+    live_area a = std::move(s.live.at(id));
+    s.live.erase(id);
+    RC_ASSERT(pattern_holds(s.f, a.addr, a.nr_pages, a.fill, true));
+    vunmap(*s.f.vs, vptr(a.addr));
+    RC_ASSERT(unmapped(s.f, a.addr, a.nr_pages));
+    for (unsigned i = 0; i < a.nr_pages; i++) {
+      RC_ASSERT(page_ref_count(a.pages[i]) == 1);
+      RC_ASSERT(bytes_are(page_address(ms, a.pages[i]), PAGE_SIZE, page_byte(a.fill, i)));
+      __free_pages(ms, a.pages[i], 0);
+    }
+    check_step(s);
+  }
+  void show(std::ostream &os) const override { os << "vunmap id " << id; }
+};
+
+// Random sequences of vmalloc in all its forms, vfree, vmap and vunmap on
+// one layout: after every step check_step holds; and when everything is
+// freed, nothing was reported, vmalloc holds no page, and the page
+// allocator's free pages and the page-table pages are back to the start
+// (tables emptied by unmapping were given back).
+void run_sequences(layout_kind layout) {
+  vm_sut s;
+  RC_ASSERT(s.f.build(layout) == 0);
+  warm_up(s.f);
+  const rest_state initial = at_rest(s.f);
+  RC_ASSERT(initial.tables == 1ul);
+  log_buf_clear();
+  vm_model m0{nr_nodes(*s.f.slab.mm.ms)};
+  auto cmds = *rc::gen::resize(
+      80, rc::state::gen::commands(m0, rc::state::gen::execOneOfWithArgs<Valloc, Valloc, Valloc, Vfree, Vfree, Vmap,
+                                                                           Vunmap>()));
+  rc::state::runAll(cmds, m0, s);
+  RC_CLASSIFY(cmds.size() >= 30, "30 steps or more");
+  RC_CLASSIFY(s.live.size() >= 8, "8 areas or more live at the end");
+
+  for (auto &[id, a] : s.live) {
+    RC_ASSERT(pattern_holds(s.f, a.addr, a.nr_pages, a.fill, true));
+    if (a.api == vapi::vmap) {
+      vunmap(*s.f.vs, vptr(a.addr));
+      for (page *p : a.pages) __free_pages(*s.f.slab.mm.ms, p, 0);
+    } else {
+      vfree(*s.f.vs, vptr(a.addr));
+    }
+    RC_ASSERT(unmapped(s.f, a.addr, a.nr_pages));
+  }
+  s.live.clear();
+  std::string log = read_log();
+  RC_ASSERT(log.find("vmalloc") == std::string::npos);
+  RC_ASSERT(log.find("vmap") == std::string::npos);
+  RC_ASSERT(log.find("vfree") == std::string::npos);
+  RC_ASSERT(s.f.vs->vmalloc_pages == 0ul);
+  RC_ASSERT(s.f.vs->errors == 0ul);
+  RC_ASSERT(s.f.vs->space.nr_busy == 0ul);
+  RC_ASSERT(s.f.vs->space.nr_free == 1ul);
+  RC_ASSERT(at_rest(s.f) == initial);
+  RC_ASSERT(s.f.check() == std::string());
+}
+
+RC_GTEST_PROP(VmallocSequences, SingleZone, ()) { run_sequences(layout_kind::single_zone); }
+RC_GTEST_PROP(VmallocSequences, ThreeZones, ()) { run_sequences(layout_kind::three_zones); }
+RC_GTEST_PROP(VmallocSequences, Across4G, ()) { run_sequences(layout_kind::across_4g); }
+RC_GTEST_PROP(VmallocSequences, TwoNodes, ()) { run_sequences(layout_kind::two_nodes); }
+
+// ============================================= vmalloc where kmalloc fails
+
+// Takes every free page of every zone as single pages: the watermarks are
+// lowered to nothing for the while (min_free_kbytes 1), and each zone is
+// asked for by a request of its own class so that no lowmem_reserve stands
+// in the way. Returns the pages.
+std::vector<page *> take_every_free_page(mem_system &ms) {
+  drain_all_pages(ms);
+  int saved = ms.user_min_free_kbytes;
+  ms.user_min_free_kbytes = 1;
+  init_per_zone_wmark_min(ms);
+  std::vector<page *> held;
+  for (gfp_t zone_mod : {__GFP_DMA, __GFP_DMA32, gfp_t(0)})
+    while (page *p = alloc_pages(ms, GFP_ATOMIC | __GFP_NOWARN | zone_mod, 0)) held.push_back(p);
+  ms.user_min_free_kbytes = saved;
+  init_per_zone_wmark_min(ms);
+  return held;
+}
+
+// How the test fragments memory: every page is taken, then given back
+// except one page in each 16-page aligned block (so free runs of up to 15
+// pages remain), or except every page with an even pfn (only single pages
+// remain free).
+enum class fragmentation { one_per_16, every_other };
+
+std::vector<page *> fragment(mem_system &ms, fragmentation how) {
+  std::vector<page *> held = take_every_free_page(ms);
+  std::set<unsigned long> kept_blocks;
+  std::vector<page *> kept;
+  for (page *p : held) {
+    unsigned long pfn = page_to_pfn(ms, p);
+    bool keep = how == fragmentation::one_per_16 ? kept_blocks.insert(pfn >> 4).second : pfn % 2 == 0;
+    if (keep) kept.push_back(p);
+    else __free_pages(ms, p, 0);
+  }
+  drain_all_pages(ms);
+  return kept;
+}
+
+// With physical memory fragmented on purpose (either way above, so no
+// order-4 block can form while thousands of pages are free): an order-4 page
+// allocation and a 64 KiB kmalloc (a large kmalloc, order 4) fail, while
+// vmalloc(64 KiB) succeeds with 16 frames that are not physically
+// contiguous, its content reads back, and freeing everything brings the
+// allocator back.
+TEST(VmallocFragmented, SucceedsWhereKmallocCannot) {
+  for (fragmentation how : {fragmentation::one_per_16, fragmentation::every_other})
+    for (layout_kind k : all_layouts) {
+      SCOPED_TRACE(layout_name(k));
+      SCOPED_TRACE(how == fragmentation::one_per_16 ? "one page kept per 16" : "every other page kept");
+      vmalloc_fixture f;
+      ASSERT_EQ(f.build(k), 0);
+      mem_system &ms = *f.slab.mm.ms;
+      warm_up(f);
+      const rest_state initial = at_rest(f);
+      std::vector<page *> kept = fragment(ms, how);
+      for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) {
+        if (!managed_zone(z)) continue;
+        for (unsigned o = 4; o < NR_PAGE_ORDERS; o++) ASSERT_EQ(z->free_area[o].nr_free, 0ul) << "order " << o;
+        if (how == fragmentation::every_other) {
+          for (unsigned o = 1; o < NR_PAGE_ORDERS; o++) ASSERT_EQ(z->free_area[o].nr_free, 0ul) << "order " << o;
+        }
+      }
+      ASSERT_GT(nr_free_pages(ms), 1000ul) << "enough free single pages for GFP_KERNEL";
+      EXPECT_EQ(f.check(), "");
+
+      EXPECT_EQ(alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY, 4), nullptr);
+      EXPECT_EQ(kmalloc(*f.slab.sa, 64 * 1024, GFP_KERNEL | __GFP_NOWARN), nullptr);
+      void *v = vmalloc(*f.vs, 64 * 1024);
+      ASSERT_NE(v, nullptr);
+      std::vector<unsigned long> pfns;
+      for (unsigned i = 0; i < 16; i++) pfns.push_back(vmalloc_to_pfn(*f.vs, static_cast<char *>(v) + i * PAGE_SIZE));
+      EXPECT_EQ(std::set<unsigned long>(pfns.begin(), pfns.end()).size(), 16u);
+      bool scattered = false;
+      for (unsigned i = 0; i + 1 < 16; i++) scattered |= pfns[i + 1] != pfns[i] + 1;
+      EXPECT_TRUE(scattered) << "16 physically contiguous frames in fragmented memory";
+      EXPECT_TRUE(write_pattern(f, uptr(v), 16, 0x3b));
+      EXPECT_TRUE(pattern_holds(f, uptr(v), 16, 0x3b, true));
+      EXPECT_EQ(f.check(), "");
+
+      vfree(*f.vs, v);
+      for (page *p : kept) __free_pages(ms, p, 0);
+      EXPECT_EQ(at_rest(f), initial);
+      EXPECT_EQ(f.check(), "");
+    }
+}
+
+// In the same fragmented memory, larger vmallocs need no contiguous memory
+// either (Linux takes a page array bigger than a page from vmalloc itself,
+// and its kmalloc falls back to order-0 slabs): 64 KiB, 132 KiB, 1, 2 and
+// 8 MiB all succeed while many more single pages than that are free.
+TEST(VmallocFragmented, LargeAreasNeedNoContiguousMemory) {
+  for (fragmentation how : {fragmentation::one_per_16, fragmentation::every_other}) {
+    SCOPED_TRACE(how == fragmentation::one_per_16 ? "one page kept per 16" : "every other page kept");
+    vmalloc_fixture f;
+    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+    mem_system &ms = *f.slab.mm.ms;
+    warm_up(f);
+    const rest_state initial = at_rest(f);
+    std::vector<page *> kept = fragment(ms, how);
+    for (unsigned long pages : {16ul, 33ul, 256ul, 512ul, 2048ul}) {
+      SCOPED_TRACE(testing::Message() << pages << " pages");
+      ASSERT_GT(nr_free_pages(ms), pages + 512) << "free single pages";
+      log_buf_clear();
+      void *v = vmalloc(*f.vs, pages * PAGE_SIZE);
+      EXPECT_NE(v, nullptr) << read_log();
+      EXPECT_EQ(f.check(), "");
+      vfree(*f.vs, v);
+    }
+    for (page *p : kept) __free_pages(ms, p, 0);
+    EXPECT_EQ(at_rest(f), initial);
+  }
+}
+
+// ============================================================ fault injection
+
+// Which page allocations fail while armed: the nth one, or those whose
+// index is set in `subset`.
+struct fail_plan {
+  bool armed = false;
+  bool use_subset = false;
+  unsigned nth = 0;
+  std::vector<bool> subset;
+  unsigned calls = 0, failed = 0;
+};
+
+bool plan_says_fail(void *ctx, gfp_t, unsigned) {
+  fail_plan &p = *static_cast<fail_plan *>(ctx);
+  if (!p.armed) return false;
+  unsigned i = p.calls++;
+  bool fail = p.use_subset ? i < p.subset.size() && p.subset[i] : i == p.nth;
+  p.failed += fail;
+  return fail;
+}
+
+// The objects in use in every slab cache, from /proc/slabinfo.
+unsigned long active_objects(slab_allocator &sa) {
+  std::string text;
+  seq_out out{[](void *ctx, const char *str, size_t len) { static_cast<std::string *>(ctx)->append(str, len); },
+              &text};
+  show_slabinfo(sa, out);
+  std::istringstream in(text);
+  std::string line;
+  unsigned long total = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("slabinfo", 0) == 0 || line.rfind("#", 0) == 0) continue;
+    std::istringstream fields(line);
+    std::string name;
+    unsigned long active = 0;
+    fields >> name >> active;
+    total += active;
+  }
+  return total;
+}
+
+// What a failed vmalloc must leave as it found: at rest, the free pages plus
+// the slab pages (which slab page holds the range's nodes may change: a
+// failed request frees the neighbour node and keeps its own), the objects
+// in use, and the page-table pages.
+struct held_state {
+  unsigned long pages, objects, tables;
+  bool operator==(const held_state &) const = default;
+};
+std::ostream &operator<<(std::ostream &os, const held_state &h) {
+  return os << "free+slab pages " << h.pages << " objects " << h.objects << " tables " << h.tables;
+}
+held_state held_now(vmalloc_fixture &f) {
+  page_state s = settle(f.slab);
+  return {s.free_and_pcp + s.slab_reclaimable + s.slab_unreclaimable, active_objects(*f.slab.sa),
+          pgtable_count_tables(f.pt)};
+}
+
+enum class fault_api { vmalloc, vzalloc, vmalloc_32, vmalloc_node, vmap };
+
+struct fault_op {
+  unsigned long size;
+  fault_api api;
+  bool use_subset;
+  unsigned nth;
+  std::vector<bool> subset;
+  int free_pick;  // < 0: none; else frees a live area first
+};
+
+rc::Gen<fault_op> gen_fault_op() {
+  return rc::gen::apply(
+      [](unsigned long size, fault_api api, bool use_subset, unsigned nth, std::vector<bool> subset, int pick) {
+        return fault_op{size, api, use_subset, nth, subset, pick};
+      },
+      rc::gen::weightedOneOf<unsigned long>({{3, uniform(1ul, 16 * PAGE_SIZE)}, {1, uniform(1ul, 256 * 1024ul)}}),
+      rc::gen::weightedElement<fault_api>({{3, fault_api::vmalloc},
+                                           {2, fault_api::vzalloc},
+                                           {1, fault_api::vmalloc_32},
+                                           {1, fault_api::vmalloc_node},
+                                           {2, fault_api::vmap}}),
+      rc::gen::arbitrary<bool>(),
+      rc::gen::weightedOneOf<unsigned>({{3, uniform(0u, 8u)}, {2, uniform(0u, 80u)}}),
+      rc::gen::container<std::vector<bool>>(
+          *uniform<size_t>(1, 90), rc::gen::weightedElement<bool>({{6, false}, {1, true}})),
+      rc::gen::weightedOneOf<int>({{2, rc::gen::just(-1)}, {1, uniform(0, 1000)}}));
+}
+
+// Page allocations failed on purpose (the nth of a vmalloc or vmap, or a
+// random subset; per-CPU lists off so every request reaches the hook),
+// whether the failure hits the metadata's slab pages, the frames or the
+// page-table pages: a vmalloc/vmap that met a failure returns NULL (vmalloc
+// with its warning) and leaves nothing behind (no object, frame or table
+// page; f.check() clean, so nothing mapped outside the live areas); one that
+// met none is fully valid (mapped in order to distinct allocated frames,
+// vmap's own, guard unmapped, zeroed for vzalloc, content kept); at the end
+// everything is given back.
+RC_GTEST_PROP(VmallocFaultInjection, FailuresLeaveNothingBehind, ()) {
+  const layout_kind layout = *rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts)));
+  RC_TAG(layout_name(layout));
+  vmalloc_fixture f;
+  RC_ASSERT(f.build(layout) == 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  drain_all_pages(ms);
+  ms.pcp_disabled = true;
+  fail_plan plan;
+  ms.should_fail_alloc_page = plan_says_fail;
+  ms.fail_alloc_ctx = &plan;
+  const rest_state initial = at_rest(f);
+  const auto ops = *rc::gen::container<std::vector<fault_op>>(*uniform<size_t>(4, 16), gen_fault_op());
+  struct fault_area {
+    unsigned nr_pages;
+    u8 fill;
+    std::vector<page *> frames;  // vmap: the test's
+  };
+  std::map<uintptr_t, fault_area> live;
+  unsigned failures = 0, successes = 0, vmap_failures = 0;
+  u8 fill = 1;
+
+  for (const fault_op &o : ops) {
+    if (o.free_pick >= 0 && !live.empty()) {
+      auto it = std::next(live.begin(), long(unsigned(o.free_pick) % live.size()));
+      const fault_area &a = it->second;
+      RC_ASSERT(pattern_holds(f, it->first, a.nr_pages, a.fill, true));
+      if (a.frames.empty()) {
+        vfree(*f.vs, vptr(it->first));
+      } else {
+        vunmap(*f.vs, vptr(it->first));
+        for (page *pg : a.frames) __free_pages(ms, pg, 0);
+      }
+      RC_ASSERT(unmapped(f, it->first, a.nr_pages));
+      live.erase(it);
+    }
+    const unsigned n = unsigned(pages_of(o.size));
+    std::vector<page *> frames;
+    if (o.api == fault_api::vmap) {
+      for (unsigned i = 0; i < n; i++) {
+        frames.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+        RC_ASSERT(uptr(frames.back()) != 0u);
+        memset(page_address(ms, frames.back()), page_byte(fill, i), PAGE_SIZE);
+      }
+    }
+    const held_state before = held_now(f);
+    plan = fail_plan{};
+    plan.use_subset = o.use_subset;
+    plan.nth = o.nth;
+    plan.subset = o.subset;
+    log_buf_clear();
+    plan.armed = true;
+    void *p = nullptr;
+    switch (o.api) {
+      case fault_api::vmalloc: p = vmalloc(*f.vs, o.size); break;
+      case fault_api::vzalloc: p = vzalloc(*f.vs, o.size); break;
+      case fault_api::vmalloc_32: p = vmalloc_32(*f.vs, o.size); break;
+      case fault_api::vmalloc_node: p = vmalloc_node(*f.vs, o.size, int(nr_nodes(ms)) - 1); break;
+      case fault_api::vmap: p = vmap(*f.vs, frames.data(), n, VM_MAP, PROT_READ | PROT_WRITE); break;
+    }
+    plan.armed = false;
+    std::string log = read_log();
+    if (plan.failed) {
+      RC_ASSERT(uptr(p) == 0u);
+      if (o.api != fault_api::vmap) RC_ASSERT(log.find("vmalloc error: size") != std::string::npos);
+      RC_ASSERT(held_now(f) == before);
+      for (unsigned i = 0; i < n && o.api == fault_api::vmap; i++) {
+        RC_ASSERT(page_ref_count(frames[i]) == 1);
+        __free_pages(ms, frames[i], 0);
+      }
+      failures++;
+      vmap_failures += o.api == fault_api::vmap;
+    } else {
+      RC_ASSERT(uptr(p) != 0u);
+      RC_ASSERT(log.find("vmalloc error") == std::string::npos);
+      std::set<unsigned long> pfns;
+      for (unsigned i = 0; i < n; i++) {
+        unsigned long pfn = vmalloc_to_pfn(*f.vs, vptr(uptr(p) + uintptr_t(i) * PAGE_SIZE));
+        RC_ASSERT(pfn != 0ul);
+        RC_ASSERT(pfns.insert(pfn).second);
+        RC_ASSERT(page_ref_count(pfn_to_page(ms, pfn)) >= 1);
+        if (o.api == fault_api::vmap) RC_ASSERT(pfn == page_to_pfn(ms, frames[i]));
+      }
+      RC_ASSERT(!pgtable_walk(f.pt, uptr(p) + uintptr_t(n) * PAGE_SIZE, nullptr));
+      if (o.api == fault_api::vzalloc) RC_ASSERT(pattern_holds(f, uptr(p), n, 0, true, true));
+      if (o.api == fault_api::vmap) RC_ASSERT(pattern_holds(f, uptr(p), n, fill, true));
+      else RC_ASSERT(write_pattern(f, uptr(p), n, fill));
+      live[uptr(p)] = {n, fill, std::move(frames)};  // the array vmap saw stays where it is
+      successes++;
+    }
+    fill = u8(fill + 2);
+    RC_ASSERT(f.check() == std::string());
+    for (auto &[a, fa] : live) RC_ASSERT(pattern_holds(f, a, fa.nr_pages, fa.fill, false));
+  }
+  RC_CLASSIFY(failures > 0, "a request failed");
+  RC_CLASSIFY(vmap_failures > 0, "a vmap failed");
+  RC_CLASSIFY(successes > 0, "a request succeeded");
+
+  for (auto &[a, fa] : live) {
+    RC_ASSERT(pattern_holds(f, a, fa.nr_pages, fa.fill, true));
+    if (fa.frames.empty()) {
+      vfree(*f.vs, vptr(a));
+    } else {
+      vunmap(*f.vs, vptr(a));
+      for (page *pg : fa.frames) __free_pages(ms, pg, 0);
+    }
+  }
+  RC_ASSERT(f.vs->space.nr_busy == 0ul);
+  RC_ASSERT(at_rest(f) == initial);
+  RC_ASSERT(f.check() == std::string());
+}
+
+// Each kind of page allocation vmalloc makes can fail on its own: failing
+// exactly the k-th allocation of a 16-page vmalloc, for every k up to the
+// number it makes when nothing fails, returns NULL and leaves nothing
+// behind; one more than that succeeds.
+TEST(VmallocFaultInjection, EveryAllocationOfOneVmalloc) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  drain_all_pages(ms);
+  ms.pcp_disabled = true;
+  fail_plan plan;
+  ms.should_fail_alloc_page = plan_says_fail;
+  ms.fail_alloc_ctx = &plan;
+  const rest_state initial = at_rest(f);
+  // How many page allocations one vmalloc makes from rest (slabs shrunk, so
+  // its metadata needs new slab pages too).
+  plan = fail_plan{};
+  plan.nth = ~0u;
+  plan.armed = true;
+  void *p = vmalloc(*f.vs, 16 * PAGE_SIZE);
+  plan.armed = false;
+  ASSERT_NE(p, nullptr);
+  const unsigned calls = plan.calls;
+  EXPECT_GE(calls, 16u + 2u) << "16 frames and at least two table pages";
+  vfree(*f.vs, p);
+  ASSERT_EQ(at_rest(f), initial);
+  for (unsigned k = 0; k < calls; k++) {
+    SCOPED_TRACE(testing::Message() << "failing allocation " << k << " of " << calls);
+    const held_state before = held_now(f);
+    plan = fail_plan{};
+    plan.nth = k;
+    log_buf_clear();
+    plan.armed = true;
+    p = vmalloc(*f.vs, 16 * PAGE_SIZE);
+    plan.armed = false;
+    EXPECT_EQ(plan.failed, 1u);
+    EXPECT_EQ(p, nullptr);
+    EXPECT_NE(read_log().find("vmalloc error: size 65536, out of memory"), std::string::npos);
+    EXPECT_EQ(held_now(f), before);
+    EXPECT_EQ(f.check(), "");
+    vfree(*f.vs, p);
+  }
+  EXPECT_EQ(at_rest(f), initial);
+}
+
+// ================================================================ bad input
+
+// A bad vfree/vunmap and what must follow: exactly one "Trying to vfree()
+// bad address" report (vunmap: "Trying to vunmap() ...") naming the address
+// and saying `why`, one error counted, the page allocator's state unchanged,
+// the checkers clean.
+void expect_bad_free(vmalloc_fixture &f, const char *fn, const void *addr, const std::string &why,
+                     const std::function<void()> &call) {
+  EXPECT_EQ(f.check(), "") << "before";
+  page_state before = snapshot(*f.slab.mm.ms);
+  unsigned long errors = f.vs->errors, busy = f.vs->space.nr_busy, used = vmalloc_used_pages(*f.vs);
+  log_buf_clear();
+  call();
+  std::string log = read_log();
+  EXPECT_EQ(count_of(log, std::string("Trying to ") + fn + "() bad address"), 1u) << log;
+  EXPECT_NE(log.find(addr_str(addr)), std::string::npos) << addr_str(addr) << " in\n" << log;
+  EXPECT_NE(log.find(why), std::string::npos) << log;
+  EXPECT_EQ(f.vs->errors, errors + 1);
+  EXPECT_EQ(f.vs->space.nr_busy, busy);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), used);
+  EXPECT_EQ(snapshot(*f.slab.mm.ms), before);
+  EXPECT_EQ(f.check(), "") << "after";
+}
+
+// An area the bad-input tests keep and look at afterwards.
+struct kept_area {
+  uintptr_t addr;
+  unsigned nr_pages;
+  u8 fill;
+  std::vector<unsigned long> pfns;
+};
+
+kept_area keep(vmalloc_fixture &f, void *p, unsigned nr_pages, u8 fill, bool write = true) {
+  kept_area k{uptr(p), nr_pages, fill, {}};
+  if (write) {
+    EXPECT_TRUE(write_pattern(f, k.addr, nr_pages, fill));
+  }
+  for (unsigned i = 0; i < nr_pages; i++) k.pfns.push_back(vmalloc_to_pfn(*f.vs, vptr(k.addr + i * PAGE_SIZE)));
+  return k;
+}
+
+// Still mapped to the same frames, with the same content, guard unmapped.
+void expect_intact(vmalloc_fixture &f, const kept_area &k) {
+  for (unsigned i = 0; i < k.nr_pages; i++)
+    EXPECT_EQ(vmalloc_to_pfn(*f.vs, vptr(k.addr + i * PAGE_SIZE)), k.pfns[i]) << "page " << i;
+  EXPECT_TRUE(pattern_holds(f, k.addr, k.nr_pages, k.fill, true));
+  EXPECT_FALSE(pgtable_walk(f.pt, k.addr + k.nr_pages * PAGE_SIZE, nullptr));
+}
+
+// vfree of anything but the start of a live vmalloc area (its middle, an
+// unaligned address in it, its guard page, a free part of the range,
+// addresses outside the range, a direct-map address, a vmap area), a second
+// vfree of an area, and vunmap of a vmalloc area or of a freed vmap area are
+// each reported and counted and change nothing: the areas stay mapped and
+// intact. vfree(NULL) and vunmap(NULL) are silent no-ops.
+TEST(VmallocBadInput, BadFreesAreReportedAndChangeNothing) {
+  for (layout_kind lk : {layout_kind::single_zone, layout_kind::two_nodes}) {
+    SCOPED_TRACE(layout_name(lk));
+    vmalloc_fixture f;
+    ASSERT_EQ(f.build(lk), 0);
+    mem_system &ms = *f.slab.mm.ms;
+    warm_up(f);
+    void *a = vmalloc(*f.vs, 3 * PAGE_SIZE);
+    void *gone = vmalloc(*f.vs, PAGE_SIZE);
+    void *b = vmalloc(*f.vs, 5 * PAGE_SIZE + 1);
+    ASSERT_TRUE(a && gone && b);
+    std::vector<page *> frames;
+    for (int i = 0; i < 2; i++) {
+      frames.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+      memset(page_address(ms, frames.back()), 0x6d + 31 * i, PAGE_SIZE);
+    }
+    void *m = vmap(*f.vs, frames.data(), 2, VM_MAP, PROT_READ | PROT_WRITE);
+    ASSERT_NE(m, nullptr);
+    kept_area ka = keep(f, a, 3, 0x21), kb = keep(f, b, 6, 0x41), km = keep(f, m, 2, 0x6d, false);
+    vfree(*f.vs, gone);
+    uintptr_t ua = uptr(a);
+
+    struct bad {
+      const void *addr;
+      const char *why;
+    };
+    for (bad x : {bad{vptr(ua + PAGE_SIZE), "not the start of its area"},
+                  bad{vptr(ua + 1), "not the start of its area"},
+                  bad{vptr(ua + 3 * PAGE_SIZE), "guard page"},
+                  bad{gone, "no area there"},
+                  bad{vptr(f.vs->space.end - PAGE_SIZE), "no area there"},
+                  bad{vptr(f.vs->space.end), "not a vmalloc address"},
+                  bad{vptr(f.vs->space.start - PAGE_SIZE), "not a vmalloc address"},
+                  bad{vptr(0x1000), "not a vmalloc address"},
+                  bad{page_address(ms, frames[0]), "not a vmalloc address"},
+                  bad{m, "area was made by vmap"}}) {
+      SCOPED_TRACE(addr_str(x.addr));
+      expect_bad_free(f, "vfree", x.addr, x.why, [&] { vfree(*f.vs, x.addr); });
+    }
+    expect_bad_free(f, "vunmap", a, "area was made by vmalloc", [&] { vunmap(*f.vs, a); });
+    expect_bad_free(f, "vunmap", vptr(uptr(m) + PAGE_SIZE), "not the start of its area",
+                    [&] { vunmap(*f.vs, vptr(uptr(m) + PAGE_SIZE)); });
+    expect_intact(f, ka);
+    expect_intact(f, kb);
+    expect_intact(f, km);
+
+    // A second free of the same area.
+    vfree(*f.vs, a);
+    EXPECT_TRUE(unmapped(f, ua, 3));
+    expect_bad_free(f, "vfree", a, "no area there", [&] { vfree(*f.vs, a); });
+    vunmap(*f.vs, m);
+    expect_bad_free(f, "vunmap", m, "no area there", [&] { vunmap(*f.vs, m); });
+    for (page *p : frames) EXPECT_EQ(page_ref_count(p), 1);
+    expect_intact(f, kb);
+
+    page_state before = snapshot(ms);
+    unsigned long errors = f.vs->errors;
+    log_buf_clear();
+    vfree(*f.vs, nullptr);
+    vunmap(*f.vs, nullptr);
+    EXPECT_EQ(read_log(), "");
+    EXPECT_EQ(f.vs->errors, errors);
+    EXPECT_EQ(snapshot(ms), before);
+
+    vfree(*f.vs, b);
+    for (page *p : frames) __free_pages(ms, p, 0);
+    EXPECT_EQ(f.vs->errors, 14ul);
+    EXPECT_EQ(f.check(), "");
+  }
+}
+
+// Requests vmalloc refuses take nothing: size 0 and sizes the range cannot
+// hold (with its guard page) return NULL with a warning; so do flags that
+// cannot sleep (GFP_ATOMIC, GFP_NOWAIT, which has __GFP_NOWARN: still
+// warned) and a non-power-of-two alignment. The largest size the range holds
+// succeeds, and once the range is full a further vmalloc fails, taking
+// nothing, until the area is freed.
+TEST(VmallocBadInput, RefusedRequestsTakeNothing) {
+  vmalloc_fixture f;
+  constexpr unsigned long RANGE = 64 * PAGE_SIZE;
+  ASSERT_EQ(f.build(layout_kind::single_zone, VMALLOC_START_ADDR, VMALLOC_START_ADDR + RANGE), 0);
+  warm_up(f);
+  const rest_state initial = at_rest(f);
+  struct refused {
+    std::function<void *()> call;
+    const char *what;
+  };
+  vmalloc_system &vs = *f.vs;
+  std::vector<refused> cases = {
+      {[&] { return vmalloc(vs, 0); }, "vmalloc error: size 0, size 0"},
+      {[&] { return vzalloc(vs, 0); }, "vmalloc error: size 0, size 0"},
+      {[&] { return vmalloc(vs, RANGE - PAGE_SIZE + 1); }, "larger than the vmalloc range"},
+      {[&] { return vmalloc(vs, RANGE); }, "larger than the vmalloc range"},
+      {[&] { return vmalloc_user(vs, ~0ul); }, "larger than the vmalloc range"},
+      {[&] { return vmalloc(vs, ~0ul - PAGE_SIZE + 2); }, "larger than the vmalloc range"},
+      {[&] { return __vmalloc(vs, PAGE_SIZE, GFP_ATOMIC); }, "cannot sleep"},
+      {[&] { return __vmalloc(vs, PAGE_SIZE, GFP_NOWAIT); }, "cannot sleep"},
+      {[&] { return __vmalloc(vs, 64 * 1024, GFP_ATOMIC | __GFP_ZERO); }, "cannot sleep"},
+      {[&] { return __vmalloc_node(vs, PAGE_SIZE, 3 * PAGE_SIZE, GFP_KERNEL, NUMA_NO_NODE, nullptr); },
+       "alignment not a power of two"},
+  };
+  for (size_t i = 0; i < cases.size(); i++) {
+    SCOPED_TRACE(cases[i].what);
+    SCOPED_TRACE(i);
+    page_state before = snapshot(*f.slab.mm.ms);
+    log_buf_clear();
+    EXPECT_EQ(cases[i].call(), nullptr);
+    std::string log = read_log();
+    EXPECT_EQ(count_of(log, "vmalloc error"), 1u) << log;
+    EXPECT_NE(log.find(cases[i].what), std::string::npos) << log;
+    EXPECT_EQ(snapshot(*f.slab.mm.ms), before);
+    EXPECT_EQ(f.vs->space.nr_busy, 0ul);
+    EXPECT_EQ(f.check(), "");
+  }
+  // The whole range but the guard page.
+  void *all = vmalloc(vs, RANGE - PAGE_SIZE);
+  ASSERT_NE(all, nullptr);
+  EXPECT_EQ(uptr(all), VMALLOC_START_ADDR);
+  kept_area k = keep(f, all, 63, 0x55);
+  page *pg = alloc_pages(*f.slab.mm.ms, GFP_KERNEL, 0);
+  const held_state full = held_now(f);
+  log_buf_clear();
+  EXPECT_EQ(vmalloc(vs, 1), nullptr);
+  EXPECT_NE(read_log().find("out of memory"), std::string::npos);
+  EXPECT_EQ(held_now(f), full);
+  EXPECT_EQ(vmap(vs, &pg, 1, VM_MAP, PROT_READ), nullptr);
+  EXPECT_EQ(held_now(f), full);
+  __free_pages(*f.slab.mm.ms, pg, 0);
+  expect_intact(f, k);
+  EXPECT_EQ(f.check(), "");
+  vfree(vs, all);
+  void *again = vmalloc(vs, 1);
+  EXPECT_EQ(uptr(again), VMALLOC_START_ADDR);
+  vfree(vs, again);
+  EXPECT_EQ(at_rest(f), initial);
+  EXPECT_EQ(f.vs->errors, 0ul);
+}
+
+// vmap with bad arguments returns NULL and takes nothing: no array, no
+// pages, a NULL entry, W with X, no R, an unknown bit.
+TEST(VmapBadInput, BadArgumentsReturnNull) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  page *good[3] = {alloc_pages(ms, GFP_KERNEL, 0), alloc_pages(ms, GFP_KERNEL, 0), alloc_pages(ms, GFP_KERNEL, 0)};
+  page *with_null[3] = {good[0], nullptr, good[2]};
+  struct bad {
+    page **pages;
+    unsigned count, prot;
+    const char *what;
+  };
+  for (bad b : {bad{nullptr, 1, PROT_READ, "no array"}, bad{good, 0, PROT_READ, "count 0"},
+                bad{with_null, 3, PROT_READ, "a NULL entry"},
+                bad{good, 3, PROT_READ | PROT_WRITE | PROT_EXEC, "W and X"},
+                bad{good, 3, PROT_WRITE, "W without R"}, bad{good, 3, 0, "no permission"},
+                bad{good, 3, PROT_READ | PROT_USER, "PROT_USER"}}) {
+    SCOPED_TRACE(b.what);
+    page_state before = snapshot(ms);
+    EXPECT_EQ(vmap(*f.vs, b.pages, b.count, VM_MAP, b.prot), nullptr);
+    EXPECT_EQ(snapshot(ms), before);
+    EXPECT_EQ(f.vs->space.nr_busy, 0ul);
+    EXPECT_EQ(f.check(), "");
+  }
+  // The same pages with good arguments: read-only and executable is allowed.
+  void *v = vmap(*f.vs, good, 3, VM_MAP, PROT_READ | PROT_EXEC);
+  ASSERT_NE(v, nullptr);
+  pt_walk_result w;
+  ASSERT_TRUE(pgtable_walk(f.pt, uptr(v), &w));
+  EXPECT_EQ(w.prot & (PROT_READ | PROT_WRITE | PROT_EXEC), unsigned(PROT_READ | PROT_EXEC));
+  EXPECT_EQ(f.check(), "");
+  vunmap(*f.vs, v);
+  for (page *p : good) __free_pages(ms, p, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// vmap keeps no pointer into the caller's array (Linux's vmap does not; the
+// array is often temporary): after the array is overwritten and freed, the
+// mapping, vmalloc_to_page, the checker and vunmap all still see the pages
+// that were mapped.
+TEST(VmapCallerArray, MayBeReusedAfterVmap) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  std::vector<page *> frames;
+  for (int i = 0; i < 4; i++) frames.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+  page *other = alloc_pages(ms, GFP_KERNEL, 0);
+  auto array = std::make_unique<page *[]>(4);
+  for (int i = 0; i < 4; i++) array[i] = frames[i];
+  void *v = vmap(*f.vs, array.get(), 4, VM_MAP, PROT_READ | PROT_WRITE);
+  ASSERT_NE(v, nullptr);
+  for (int i = 0; i < 4; i++) array[i] = other;  // the caller reuses its array
+  for (int i = 0; i < 4; i++)
+    EXPECT_EQ(vmalloc_to_page(*f.vs, static_cast<char *>(v) + i * PAGE_SIZE), frames[i]) << i;
+  EXPECT_EQ(f.check(), "");
+  array.reset();
+  vunmap(*f.vs, v);
+  EXPECT_EQ(f.check(), "");
+  for (page *p : frames) __free_pages(ms, p, 0);
+  __free_pages(ms, other, 0);
+}
+
+// ============================================================== vmallocinfo
+
+// Call sites the reports name. Each is a function of its own that cannot
+// tail-call (the barrier after the call), so the caller vmalloc records is a
+// return address inside it.
+#define CALL_SITE(name, call)                                                  \
+  __attribute__((noinline)) void *name(vmalloc_system &vs, unsigned long n) { \
+    void *p = call;                                                            \
+    asm volatile("" ::: "memory");                                             \
+    return p;                                                                  \
+  }
+CALL_SITE(site_vmalloc, vmalloc(vs, n))
+CALL_SITE(site_vmalloc_user, vmalloc_user(vs, n))
+CALL_SITE(site_vmalloc_node1, vmalloc_node(vs, n, 1))
+CALL_SITE(site_vzalloc, vzalloc(vs, n))
+#undef CALL_SITE
+__attribute__((noinline)) void *site_vmap(vmalloc_system &vs, page **pages, unsigned n) {
+  void *p = vmap(vs, pages, n, VM_MAP, PROT_READ);
+  asm volatile("" ::: "memory");
+  return p;
+}
+
+struct site {
+  const void *fn;
+  const char *name;
+};
+const site sites[] = {{reinterpret_cast<const void *>(&site_vmalloc), "site_vmalloc"},
+                      {reinterpret_cast<const void *>(&site_vmalloc_user), "site_vmalloc_user"},
+                      {reinterpret_cast<const void *>(&site_vmalloc_node1), "site_vmalloc_node1"},
+                      {reinterpret_cast<const void *>(&site_vzalloc), "site_vzalloc"},
+                      {reinterpret_cast<const void *>(&site_vmap), "site_vmap"}};
+
+// Names an address by the call site whose code it lies in (the nearest
+// entry below it, within 512 bytes), "unknown" otherwise.
+void name_site(const void *addr, char *buf, size_t size) {
+  const site *best = nullptr;
+  for (const site &s : sites)
+    if (uptr(s.fn) <= uptr(addr) && uptr(addr) - uptr(s.fn) < 512 && (!best || uptr(s.fn) > uptr(best->fn))) best = &s;
+  snprintf(buf, size, "%s", best ? best->name : "unknown");
+}
+
+std::string vmallocinfo(vmalloc_system &vs) {
+  std::string text;
+  seq_out out{[](void *ctx, const char *str, size_t len) { static_cast<std::string *>(ctx)->append(str, len); },
+              &text};
+  show_vmallocinfo(vs, out);
+  return text;
+}
+
+struct info_area {
+  uintptr_t addr;
+  unsigned nr_pages;
+  const char *site;
+  bool vmap, user;
+};
+
+// The line an area must have, from what the test knows of it (the node of
+// each frame read through vmalloc_to_page).
+std::string expected_line(vmalloc_fixture &f, const info_area &a, const std::string &caller) {
+  char buf[256];
+  int n = snprintf(buf, sizeof(buf), "0x%016lx-0x%016lx %7lu %s", a.addr, a.addr + (a.nr_pages + 1) * PAGE_SIZE,
+                   (a.nr_pages + 1) * PAGE_SIZE, caller.c_str());
+  std::string line(buf, size_t(n));
+  if (a.vmap) return line + " vmap";
+  line += " pages=" + std::to_string(a.nr_pages) + " vmalloc";
+  if (a.user) line += " user";
+  unsigned per_node[MAX_NUMNODES] = {};
+  for (unsigned i = 0; i < a.nr_pages; i++) per_node[page_to_nid(vmalloc_to_page(*f.vs, vptr(a.addr + i * PAGE_SIZE)))]++;
+  for (unsigned nid = 0; nid < MAX_NUMNODES; nid++)
+    if (per_node[nid]) line += " N" + std::to_string(nid) + "=" + std::to_string(per_node[nid]);
+  return line;
+}
+
+// /proc/vmallocinfo has one line per live area, in address order, each
+// exactly "0xSTART-0xEND SIZE CALLER pages=N vmalloc [user] [N<nid>=<n>...]"
+// (vmap areas: "... CALLER vmap"), SIZE counting the guard page and CALLER
+// the function that called vmalloc; more areas than one batch (16) all
+// appear exactly once, freed areas none; and vmalloc_used_pages is the sum
+// of the pages= counts.
+TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::two_nodes), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  f.vs->symbolize = name_site;
+  std::vector<info_area> areas;
+  std::vector<std::vector<page *>> vmap_frames;
+  for (unsigned i = 0; i < 45; i++) {
+    unsigned long size = (i % 5 + 1) * PAGE_SIZE - (i % 3) * 100;
+    unsigned n = unsigned(pages_of(size));
+    switch (i % 5) {
+      case 0: areas.push_back({uptr(site_vmalloc(*f.vs, size)), n, "site_vmalloc", false, false}); break;
+      case 1: areas.push_back({uptr(site_vmalloc_user(*f.vs, size)), n, "site_vmalloc_user", false, true}); break;
+      case 2: areas.push_back({uptr(site_vmalloc_node1(*f.vs, size)), n, "site_vmalloc_node1", false, false}); break;
+      case 3: areas.push_back({uptr(site_vzalloc(*f.vs, size)), n, "site_vzalloc", false, false}); break;
+      case 4: {
+        std::vector<page *> frames;
+        for (unsigned j = 0; j < n; j++) frames.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+        areas.push_back({uptr(site_vmap(*f.vs, frames.data(), n)), n, "site_vmap", true, false});
+        vmap_frames.push_back(std::move(frames));
+        break;
+      }
+    }
+    ASSERT_NE(areas.back().addr, 0u) << i;
+  }
+  // Free every third vmalloc area: they must vanish from the report.
+  std::vector<info_area> live;
+  for (size_t i = 0; i < areas.size(); i++) {
+    if (!areas[i].vmap && i % 3 == 0) vfree(*f.vs, vptr(areas[i].addr));
+    else live.push_back(areas[i]);
+  }
+  ASSERT_GT(live.size(), 16u);
+  std::sort(live.begin(), live.end(), [](const info_area &x, const info_area &y) { return x.addr < y.addr; });
+  std::vector<std::string> want;
+  unsigned long used = 0;
+  bool node1 = false;
+  for (const info_area &a : live) {
+    want.push_back(expected_line(f, a, a.site));
+    if (!a.vmap) used += a.nr_pages;
+    node1 |= want.back().find(" N1=") != std::string::npos;
+  }
+  EXPECT_TRUE(node1) << "vmalloc_node(1) frames on node 1";
+  std::string text = vmallocinfo(*f.vs);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  std::vector<std::string> got;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) got.push_back(line);
+  EXPECT_EQ(got, want);
+  unsigned long pages_sum = 0;
+  for (const std::string &line : got) {
+    size_t at = line.find(" pages=");
+    if (at != std::string::npos) pages_sum += std::stoul(line.substr(at + 7));
+  }
+  EXPECT_EQ(pages_sum, used);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), used);
+
+  // Without a symbolizer the caller is the return address, as %p prints it.
+  f.vs->symbolize = nullptr;
+  text = vmallocinfo(*f.vs);
+  std::istringstream in2(text);
+  size_t i = 0;
+  for (std::string line; std::getline(in2, line); i++) {
+    ASSERT_LT(i, live.size());
+    const vm_struct *vm = vmap_find_busy_at(&f.vs->space, live[i].addr)->vm;
+    char name[64];
+    name_site(vm->caller, name, sizeof(name));
+    EXPECT_STREQ(name, live[i].site) << "the recorded caller lies in the call site";
+    EXPECT_EQ(line, expected_line(f, live[i], addr_str(vm->caller)));
+  }
+  EXPECT_EQ(i, live.size());
+
+  for (const info_area &a : live) {
+    if (a.vmap) vunmap(*f.vs, vptr(a.addr));
+    else vfree(*f.vs, vptr(a.addr));
+  }
+  for (auto &frames : vmap_frames)
+    for (page *p : frames) __free_pages(ms, p, 0);
+  EXPECT_EQ(vmallocinfo(*f.vs), "");
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
+  EXPECT_EQ(vmalloc_total_pages(*f.vs), (VMALLOC_END_ADDR - VMALLOC_START_ADDR) / PAGE_SIZE);
+  EXPECT_EQ(f.check(), "");
+}
+
+// ========================================================== vmalloc_describe
+
+// What a fault report says of an address: in an area's guard page, "vmalloc
+// guard page of area 0x<start> <caller>"; in its mapped pages, "vmalloc
+// area 0x<start> of <caller>"; in a free part of the range, "vmalloc
+// range outside any area"; and with the areas' lock held, that it did not
+// look.
+TEST(VmallocDescribe, NamesTheAreaAndItsGuardPage) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  warm_up(f);
+  f.vs->symbolize = name_site;
+  void *a = site_vmalloc(*f.vs, 3 * PAGE_SIZE);
+  void *b = site_vzalloc(*f.vs, PAGE_SIZE);
+  void *c = site_vmalloc(*f.vs, PAGE_SIZE);
+  ASSERT_TRUE(a && b && c);
+  vfree(*f.vs, b);
+  char buf[160], want[160];
+  auto describe = [&](uintptr_t addr) { return std::string(vmalloc_describe(*f.vs, vptr(addr), buf, sizeof(buf))); };
+  for (uintptr_t off : {0ul, 1ul, PAGE_SIZE, 3 * PAGE_SIZE - 1}) {
+    snprintf(want, sizeof(want), "vmalloc area 0x%lx of site_vmalloc", uptr(a));
+    EXPECT_EQ(describe(uptr(a) + off), want) << off;
+  }
+  for (uintptr_t off : {3 * PAGE_SIZE, 4 * PAGE_SIZE - 1}) {
+    snprintf(want, sizeof(want), "vmalloc guard page of area 0x%lx site_vmalloc", uptr(a));
+    EXPECT_EQ(describe(uptr(a) + off), want) << off;
+  }
+  snprintf(want, sizeof(want), "vmalloc guard page of area 0x%lx site_vmalloc", uptr(c));
+  EXPECT_EQ(describe(uptr(c) + PAGE_SIZE + 8), want);
+  EXPECT_EQ(describe(uptr(b)), "vmalloc range outside any area");
+  EXPECT_EQ(describe(uptr(b) + PAGE_SIZE), "vmalloc range outside any area");
+  EXPECT_EQ(describe(f.vs->space.end - 1), "vmalloc range outside any area");
+  {
+    spin_lock_irqsave_guard g(f.vs->lock);
+    EXPECT_EQ(describe(uptr(a)), "vmalloc range (areas locked: not looked up)");
+  }
+  EXPECT_EQ(f.vs->errors, 0ul);
+  vfree(*f.vs, a);
+  vfree(*f.vs, c);
+  EXPECT_EQ(describe(uptr(a)), "vmalloc range outside any area");
+  EXPECT_EQ(f.check(), "");
+}
+
+// ==================================================================== smoke
+
+// vmalloc of a few sizes maps distinct frames in order; content written
+// through the table reads back; vfree gives everything back.
+TEST(VmallocSmoke, AllocWriteFree) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  unsigned long free_before = nr_free_pages(*f.slab.mm.ms) + nr_free_pcp_pages(*f.slab.mm.ms);
+  std::vector<std::pair<uintptr_t, size_t>> held;
+  for (size_t size : {1ul, 4096ul, 4097ul, 65536ul, 1ul << 20}) {
+    void *p = vmalloc(*f.vs, size);
+    ASSERT_NE(p, nullptr) << size;
+    std::vector<u8> pattern(size, u8(size * 7));
+    ASSERT_TRUE(f.vwrite(uintptr_t(p), pattern.data(), size));
+    held.push_back({uintptr_t(p), size});
+  }
+  EXPECT_EQ(f.check(), "");
+  for (auto [a, size] : held) {
+    std::vector<u8> back(size);
+    ASSERT_TRUE(f.vread(a, back.data(), size));
+    for (u8 b : back) ASSERT_EQ(b, u8(size * 7));
+    vfree(*f.vs, reinterpret_cast<void *>(a));
+    EXPECT_EQ(f.translate(a), nullptr);
+  }
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(f.vs->vmalloc_pages, 0ul);
+  for (int k = 0; k < NR_KMALLOC_TYPES; k++)
+    for (kmem_cache *c : f.slab.sa->kmalloc_caches[k])
+      if (c) kmem_cache_shrink(c);
+  drain_all_pages(*f.slab.mm.ms);
+  EXPECT_EQ(nr_free_pages(*f.slab.mm.ms) + nr_free_pcp_pages(*f.slab.mm.ms), free_before - 1)
+      << "only the root table and the slab holding the free range's vmap_area stay";
+}
+
+}  // namespace
