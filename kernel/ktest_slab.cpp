@@ -253,19 +253,6 @@ void double_kfree_is_refused(ktest *t) {
 
 // ---- slabinfo ----------------------------------------------------------------------
 
-struct text_buf {
-  char data[16384];
-  size_t len;
-};
-
-void append(void *ctx, const char *s, size_t n) {
-  text_buf *b = static_cast<text_buf *>(ctx);
-  size_t room = sizeof(b->data) - 1 - b->len;
-  if (n > room) n = room;
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-}
 
 // Splits line (modified) into space-separated words; returns how many.
 unsigned split_words(char *line, char **words, unsigned max) {
@@ -289,7 +276,8 @@ u64 number(ktest *t, const char *word) {
 // counts exactly the objects held (not those cached in per-CPU arrays),
 // and the rest of the row is the cache's geometry and its slabs.
 void slabinfo_counts_held_objects(ktest *t) {
-  static text_buf out;
+  static char text[16384];
+  static seq_buf out;
   static void *held[MAX_HELD];
   kmem_cache *s = kmem_cache_create(sa(), "ktest_slabinfo", 100, 0, 0, nullptr);
   KTEST_ASSERT_TRUE(t, s != nullptr);
@@ -301,9 +289,8 @@ void slabinfo_counts_held_objects(ktest *t) {
   // A few back: they sit in this CPU's array, free but not on a slab freelist.
   unsigned freed = 5;
   for (unsigned i = 0; i < freed; i++) kmem_cache_free(s, held[n - 1 - i]);
-  out.len = 0;
-  out.data[0] = '\0';
-  seq_out so{append, &out};
+  out = {text, sizeof(text), 0};
+  seq_out so = seq_buf_out(out);
   show_slabinfo(sa(), so);
   static const char head[] = "slabinfo - version: 2.1\n# name ";
   KTEST_EXPECT_EQ(t, strncmp(out.data, head, sizeof(head) - 1), 0);

@@ -297,29 +297,16 @@ void vzalloc_reads_zero(ktest *t) {
   vfree(vs(), z);
 }
 
-struct text_buf {
-  char data[4096];
-  size_t len;
-};
-
-void append(void *ctx, const char *s, size_t n) {
-  text_buf *b = static_cast<text_buf *>(ctx);
-  size_t room = sizeof(b->data) - 1 - b->len;
-  if (n > room) n = room;
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-}
 
 // /proc/vmallocinfo's line for an area: its range with the guard page, the
 // caller by name (the kernel's symbolize hook) and the page count.
 void vmallocinfo_names_caller(ktest *t) {
-  static text_buf out;
+  static char text[4096];
+  static seq_buf out;
   u8 *p = static_cast<u8 *>(vmalloc(vs(), 3 * PAGE_SIZE));
   KTEST_ASSERT_TRUE(t, p != nullptr);
-  out.len = 0;
-  out.data[0] = '\0';
-  seq_out so{append, &out};
+  out = {text, sizeof(text), 0};
+  seq_out so = seq_buf_out(out);
   show_vmallocinfo(vs(), so);
   char want[64];
   scnprintf(want, sizeof(want), "0x%016lx-0x%016lx   16384 ", uaddr(p), uaddr(p) + 4 * PAGE_SIZE);

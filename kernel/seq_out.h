@@ -15,3 +15,13 @@ void seq_printf(seq_out &out, const char *fmt, ...) __printf(2, 3);
 void seq_puts(seq_out &out, const char *s);
 // A seq_out that prints to the console.
 seq_out console_seq_out();
+
+// A report into a caller's buffer, always NUL-terminated; what does not fit
+// is dropped (tests compare the text).
+struct seq_buf {
+  char *data;
+  size_t size;  // bytes at data, the terminator included
+  size_t len;
+};
+// Empties b and returns a seq_out that appends to it.
+seq_out seq_buf_out(seq_buf &b);
