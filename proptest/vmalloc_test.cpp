@@ -11,12 +11,15 @@
 #include <rapidcheck/state.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernel/numa.h"
@@ -74,7 +77,8 @@ u8 fill_of(int id) { return u8(id * 37 + 11) | 1; }
 // Writes the area's pattern through the page table.
 bool write_pattern(const vmalloc_fixture &f, uintptr_t addr, unsigned nr_pages, u8 fill) {
   std::vector<u8> buf(size_t(nr_pages) * PAGE_SIZE);
-  for (unsigned i = 0; i < nr_pages; i++) memset(&buf[size_t(i) * PAGE_SIZE], page_byte(fill, i), PAGE_SIZE);
+  for (unsigned i = 0; i < nr_pages; i++)
+    memset(&buf[size_t(i) * PAGE_SIZE], page_byte(fill, i), PAGE_SIZE);
   return f.vwrite(addr, buf.data(), buf.size());
 }
 
@@ -106,11 +110,28 @@ bool unmapped(vmalloc_fixture &f, uintptr_t addr, unsigned nr_pages) {
 
 // ======================================================= random sequences
 
-enum class vapi { vmalloc, vzalloc, vmalloc_32, vmalloc_user, vmalloc_node, vmalloc_gfp, vmalloc_gfp_zero, vmap };
-const char *const vapi_names[] = {"vmalloc",      "vzalloc", "vmalloc_32", "vmalloc_user", "vmalloc_node",
-                                  "__vmalloc(GFP_KERNEL)", "__vmalloc(GFP_KERNEL|__GFP_ZERO)", "vmap"};
+enum class vapi {
+  vmalloc,
+  vzalloc,
+  vmalloc_32,
+  vmalloc_user,
+  vmalloc_node,
+  vmalloc_gfp,
+  vmalloc_gfp_zero,
+  vmap
+};
+const char *const vapi_names[] = {"vmalloc",
+                                  "vzalloc",
+                                  "vmalloc_32",
+                                  "vmalloc_user",
+                                  "vmalloc_node",
+                                  "__vmalloc(GFP_KERNEL)",
+                                  "__vmalloc(GFP_KERNEL|__GFP_ZERO)",
+                                  "vmap"};
 
-bool zeroed(vapi a) { return a == vapi::vzalloc || a == vapi::vmalloc_user || a == vapi::vmalloc_gfp_zero; }
+bool zeroed(vapi a) {
+  return a == vapi::vzalloc || a == vapi::vmalloc_user || a == vapi::vmalloc_gfp_zero;
+}
 
 struct marea {
   bool mapped;  // a vmap area (the frames are the test's)
@@ -139,8 +160,8 @@ struct live_area {
   uintptr_t addr;
   unsigned nr_pages;
   vapi api;
-  unsigned prot;             // what the leaves must have of R/W/X/U
-  std::vector<page *> pages; // vmap: the frames, in the array vmap was given (kept alive and unmoved)
+  unsigned prot;              // what the leaves must have of R/W/X/U
+  std::vector<page *> pages;  // vmap: the frames, in order
   u8 fill;
 };
 
@@ -209,8 +230,8 @@ rc::Gen<unsigned long> gen_size() {
   return rc::gen::weightedOneOf<unsigned long>({
       {3, uniform(1ul, PAGE_SIZE)},
       {2, uniform(PAGE_SIZE + 1, 64 * 1024ul)},
-      {2, rc::gen::apply([](unsigned long n, unsigned long d) { return n * PAGE_SIZE + d; }, uniform(1ul, 65ul),
-                         rc::gen::element(0ul, 1ul, PAGE_SIZE - 1))},
+      {2, rc::gen::apply([](unsigned long n, unsigned long d) { return n * PAGE_SIZE + d; },
+                         uniform(1ul, 65ul), rc::gen::element(0ul, 1ul, PAGE_SIZE - 1))},
       {1, uniform(64 * 1024ul, 512 * 1024ul)},
       {1, uniform(512 * 1024ul, 2 * SZ_1M + PAGE_SIZE)},
   });
@@ -226,12 +247,14 @@ struct Valloc : vm_cmd {
 
   explicit Valloc(const vm_model &m)
       : id(m.next_id),
-        api(*rc::gen::element(vapi::vmalloc, vapi::vzalloc, vapi::vmalloc_32, vapi::vmalloc_user, vapi::vmalloc_node,
-                              vapi::vmalloc_gfp, vapi::vmalloc_gfp_zero)),
+        api(*rc::gen::element(vapi::vmalloc, vapi::vzalloc, vapi::vmalloc_32, vapi::vmalloc_user,
+                              vapi::vmalloc_node, vapi::vmalloc_gfp, vapi::vmalloc_gfp_zero)),
         size(*gen_size()),
-        nid(api == vapi::vmalloc_node ? *rc::gen::weightedOneOf<int>({{4, uniform(0, int(m.nr_nodes))},
-                                                                      {1, rc::gen::element(NUMA_NO_NODE, 3, int(MAX_NUMNODES) + 1)}})
-                                      : NUMA_NO_NODE) {}
+        nid(api == vapi::vmalloc_node
+                ? *rc::gen::weightedOneOf<int>(
+                      {{4, uniform(0, int(m.nr_nodes))},
+                       {1, rc::gen::element(NUMA_NO_NODE, 3, int(MAX_NUMNODES) + 1)}})
+                : NUMA_NO_NODE) {}
 
   void checkPreconditions(const vm_model &m) const override {
     RC_PRE(m.areas.count(id) == 0u);
@@ -323,10 +346,15 @@ struct Vmap : vm_cmd {
       memset(page_address(ms, p), page_byte(a.fill, i), PAGE_SIZE);
       a.pages.push_back(p);
     }
-    void *v = vmap(*s.f.vs, a.pages.data(), count, VM_MAP, prot);
+    // The array vmap is given is a temporary, cleared and gone right after,
+    // as callers may do (the area keeps no pointer into it).
+    std::vector<page *> array = a.pages;
+    void *v = vmap(*s.f.vs, array.data(), count, VM_MAP, prot);
+    std::fill(array.begin(), array.end(), nullptr);
+    array.clear();
+    array.shrink_to_fit();
     RC_ASSERT(uptr(v) != 0u);
     a.addr = uptr(v);
-    // Moving the vector keeps its array where vmap saw it.
     s.live.emplace(id, std::move(a));
     check_step(s);
   }
@@ -378,8 +406,10 @@ void run_sequences(layout_kind layout) {
   log_buf_clear();
   vm_model m0{nr_nodes(*s.f.slab.mm.ms)};
   auto cmds = *rc::gen::resize(
-      80, rc::state::gen::commands(m0, rc::state::gen::execOneOfWithArgs<Valloc, Valloc, Valloc, Vfree, Vfree, Vmap,
-                                                                           Vunmap>()));
+      80,
+      rc::state::gen::commands(
+          m0,
+          rc::state::gen::execOneOfWithArgs<Valloc, Valloc, Valloc, Vfree, Vfree, Vmap, Vunmap>()));
   rc::state::runAll(cmds, m0, s);
   RC_CLASSIFY(cmds.size() >= 30, "30 steps or more");
   RC_CLASSIFY(s.live.size() >= 8, "8 areas or more live at the end");
@@ -443,9 +473,12 @@ std::vector<page *> fragment(mem_system &ms, fragmentation how) {
   std::vector<page *> kept;
   for (page *p : held) {
     unsigned long pfn = page_to_pfn(ms, p);
-    bool keep = how == fragmentation::one_per_16 ? kept_blocks.insert(pfn >> 4).second : pfn % 2 == 0;
-    if (keep) kept.push_back(p);
-    else __free_pages(ms, p, 0);
+    bool keep =
+        how == fragmentation::one_per_16 ? kept_blocks.insert(pfn >> 4).second : pfn % 2 == 0;
+    if (keep)
+      kept.push_back(p);
+    else
+      __free_pages(ms, p, 0);
   }
   drain_all_pages(ms);
   return kept;
@@ -461,7 +494,8 @@ TEST(VmallocFragmented, SucceedsWhereKmallocCannot) {
   for (fragmentation how : {fragmentation::one_per_16, fragmentation::every_other})
     for (layout_kind k : all_layouts) {
       SCOPED_TRACE(layout_name(k));
-      SCOPED_TRACE(how == fragmentation::one_per_16 ? "one page kept per 16" : "every other page kept");
+      SCOPED_TRACE(how == fragmentation::one_per_16 ? "one page kept per 16"
+                                                    : "every other page kept");
       vmalloc_fixture f;
       ASSERT_EQ(f.build(k), 0);
       mem_system &ms = *f.slab.mm.ms;
@@ -470,9 +504,11 @@ TEST(VmallocFragmented, SucceedsWhereKmallocCannot) {
       std::vector<page *> kept = fragment(ms, how);
       for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) {
         if (!managed_zone(z)) continue;
-        for (unsigned o = 4; o < NR_PAGE_ORDERS; o++) ASSERT_EQ(z->free_area[o].nr_free, 0ul) << "order " << o;
+        for (unsigned o = 4; o < NR_PAGE_ORDERS; o++)
+          ASSERT_EQ(z->free_area[o].nr_free, 0ul) << "order " << o;
         if (how == fragmentation::every_other) {
-          for (unsigned o = 1; o < NR_PAGE_ORDERS; o++) ASSERT_EQ(z->free_area[o].nr_free, 0ul) << "order " << o;
+          for (unsigned o = 1; o < NR_PAGE_ORDERS; o++)
+            ASSERT_EQ(z->free_area[o].nr_free, 0ul) << "order " << o;
         }
       }
       ASSERT_GT(nr_free_pages(ms), 1000ul) << "enough free single pages for GFP_KERNEL";
@@ -483,7 +519,8 @@ TEST(VmallocFragmented, SucceedsWhereKmallocCannot) {
       void *v = vmalloc(*f.vs, 64 * 1024);
       ASSERT_NE(v, nullptr);
       std::vector<unsigned long> pfns;
-      for (unsigned i = 0; i < 16; i++) pfns.push_back(vmalloc_to_pfn(*f.vs, static_cast<char *>(v) + i * PAGE_SIZE));
+      for (unsigned i = 0; i < 16; i++)
+        pfns.push_back(vmalloc_to_pfn(*f.vs, static_cast<char *>(v) + i * PAGE_SIZE));
       EXPECT_EQ(std::set<unsigned long>(pfns.begin(), pfns.end()).size(), 16u);
       bool scattered = false;
       for (unsigned i = 0; i + 1 < 16; i++) scattered |= pfns[i + 1] != pfns[i] + 1;
@@ -505,7 +542,8 @@ TEST(VmallocFragmented, SucceedsWhereKmallocCannot) {
 // 8 MiB all succeed while many more single pages than that are free.
 TEST(VmallocFragmented, LargeAreasNeedNoContiguousMemory) {
   for (fragmentation how : {fragmentation::one_per_16, fragmentation::every_other}) {
-    SCOPED_TRACE(how == fragmentation::one_per_16 ? "one page kept per 16" : "every other page kept");
+    SCOPED_TRACE(how == fragmentation::one_per_16 ? "one page kept per 16"
+                                                  : "every other page kept");
     vmalloc_fixture f;
     ASSERT_EQ(f.build(layout_kind::single_zone), 0);
     mem_system &ms = *f.slab.mm.ms;
@@ -550,7 +588,9 @@ bool plan_says_fail(void *ctx, gfp_t, unsigned) {
 // The objects in use in every slab cache, from /proc/slabinfo.
 unsigned long active_objects(slab_allocator &sa) {
   std::string text;
-  seq_out out{[](void *ctx, const char *str, size_t len) { static_cast<std::string *>(ctx)->append(str, len); },
+  seq_out out{[](void *ctx, const char *str, size_t len) {
+                static_cast<std::string *>(ctx)->append(str, len);
+              },
               &text};
   show_slabinfo(sa, out);
   std::istringstream in(text);
@@ -597,10 +637,10 @@ struct fault_op {
 
 rc::Gen<fault_op> gen_fault_op() {
   return rc::gen::apply(
-      [](unsigned long size, fault_api api, bool use_subset, unsigned nth, std::vector<bool> subset, int pick) {
-        return fault_op{size, api, use_subset, nth, subset, pick};
-      },
-      rc::gen::weightedOneOf<unsigned long>({{3, uniform(1ul, 16 * PAGE_SIZE)}, {1, uniform(1ul, 256 * 1024ul)}}),
+      [](unsigned long size, fault_api api, bool use_subset, unsigned nth, std::vector<bool> subset,
+         int pick) { return fault_op{size, api, use_subset, nth, subset, pick}; },
+      rc::gen::weightedOneOf<unsigned long>(
+          {{3, uniform(1ul, 16 * PAGE_SIZE)}, {1, uniform(1ul, 256 * 1024ul)}}),
       rc::gen::weightedElement<fault_api>({{3, fault_api::vmalloc},
                                            {2, fault_api::vzalloc},
                                            {1, fault_api::vmalloc_32},
@@ -623,7 +663,8 @@ rc::Gen<fault_op> gen_fault_op() {
 // vmap's own, guard unmapped, zeroed for vzalloc, content kept); at the end
 // everything is given back.
 RC_GTEST_PROP(VmallocFaultInjection, FailuresLeaveNothingBehind, ()) {
-  const layout_kind layout = *rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts)));
+  const layout_kind layout =
+      *rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts)));
   RC_TAG(layout_name(layout));
   vmalloc_fixture f;
   RC_ASSERT(f.build(layout) == 0);
@@ -635,7 +676,8 @@ RC_GTEST_PROP(VmallocFaultInjection, FailuresLeaveNothingBehind, ()) {
   ms.should_fail_alloc_page = plan_says_fail;
   ms.fail_alloc_ctx = &plan;
   const rest_state initial = at_rest(f);
-  const auto ops = *rc::gen::container<std::vector<fault_op>>(*uniform<size_t>(4, 16), gen_fault_op());
+  const auto ops =
+      *rc::gen::container<std::vector<fault_op>>(*uniform<size_t>(4, 16), gen_fault_op());
   struct fault_area {
     unsigned nr_pages;
     u8 fill;
@@ -681,7 +723,11 @@ RC_GTEST_PROP(VmallocFaultInjection, FailuresLeaveNothingBehind, ()) {
       case fault_api::vzalloc: p = vzalloc(*f.vs, o.size); break;
       case fault_api::vmalloc_32: p = vmalloc_32(*f.vs, o.size); break;
       case fault_api::vmalloc_node: p = vmalloc_node(*f.vs, o.size, int(nr_nodes(ms)) - 1); break;
-      case fault_api::vmap: p = vmap(*f.vs, frames.data(), n, VM_MAP, PROT_READ | PROT_WRITE); break;
+      case fault_api::vmap: {
+        std::vector<page *> array = frames;  // a temporary, as callers may pass
+        p = vmap(*f.vs, array.data(), n, VM_MAP, PROT_READ | PROT_WRITE);
+        break;
+      }
     }
     plan.armed = false;
     std::string log = read_log();
@@ -708,9 +754,11 @@ RC_GTEST_PROP(VmallocFaultInjection, FailuresLeaveNothingBehind, ()) {
       }
       RC_ASSERT(!pgtable_walk(f.pt, uptr(p) + uintptr_t(n) * PAGE_SIZE, nullptr));
       if (o.api == fault_api::vzalloc) RC_ASSERT(pattern_holds(f, uptr(p), n, 0, true, true));
-      if (o.api == fault_api::vmap) RC_ASSERT(pattern_holds(f, uptr(p), n, fill, true));
-      else RC_ASSERT(write_pattern(f, uptr(p), n, fill));
-      live[uptr(p)] = {n, fill, std::move(frames)};  // the array vmap saw stays where it is
+      if (o.api == fault_api::vmap)
+        RC_ASSERT(pattern_holds(f, uptr(p), n, fill, true));
+      else
+        RC_ASSERT(write_pattern(f, uptr(p), n, fill));
+      live[uptr(p)] = {n, fill, frames};
       successes++;
     }
     fill = u8(fill + 2);
@@ -818,7 +866,8 @@ kept_area keep(vmalloc_fixture &f, void *p, unsigned nr_pages, u8 fill, bool wri
   if (write) {
     EXPECT_TRUE(write_pattern(f, k.addr, nr_pages, fill));
   }
-  for (unsigned i = 0; i < nr_pages; i++) k.pfns.push_back(vmalloc_to_pfn(*f.vs, vptr(k.addr + i * PAGE_SIZE)));
+  for (unsigned i = 0; i < nr_pages; i++)
+    k.pfns.push_back(vmalloc_to_pfn(*f.vs, vptr(k.addr + i * PAGE_SIZE)));
   return k;
 }
 
@@ -864,8 +913,7 @@ TEST(VmallocBadInput, BadFreesAreReportedAndChangeNothing) {
     };
     for (bad x : {bad{vptr(ua + PAGE_SIZE), "not the start of its area"},
                   bad{vptr(ua + 1), "not the start of its area"},
-                  bad{vptr(ua + 3 * PAGE_SIZE), "guard page"},
-                  bad{gone, "no area there"},
+                  bad{vptr(ua + 3 * PAGE_SIZE), "guard page"}, bad{gone, "no area there"},
                   bad{vptr(f.vs->space.end - PAGE_SIZE), "no area there"},
                   bad{vptr(f.vs->space.end), "not a vmalloc address"},
                   bad{vptr(f.vs->space.start - PAGE_SIZE), "not a vmalloc address"},
@@ -934,7 +982,9 @@ TEST(VmallocBadInput, RefusedRequestsTakeNothing) {
       {[&] { return __vmalloc(vs, PAGE_SIZE, GFP_ATOMIC); }, "cannot sleep"},
       {[&] { return __vmalloc(vs, PAGE_SIZE, GFP_NOWAIT); }, "cannot sleep"},
       {[&] { return __vmalloc(vs, 64 * 1024, GFP_ATOMIC | __GFP_ZERO); }, "cannot sleep"},
-      {[&] { return __vmalloc_node(vs, PAGE_SIZE, 3 * PAGE_SIZE, GFP_KERNEL, NUMA_NO_NODE, nullptr); },
+      {[&] {
+         return __vmalloc_node(vs, PAGE_SIZE, 3 * PAGE_SIZE, GFP_KERNEL, NUMA_NO_NODE, nullptr);
+       },
        "alignment not a power of two"},
   };
   for (size_t i = 0; i < cases.size(); i++) {
@@ -981,7 +1031,8 @@ TEST(VmapBadInput, BadArgumentsReturnNull) {
   ASSERT_EQ(f.build(layout_kind::single_zone), 0);
   mem_system &ms = *f.slab.mm.ms;
   warm_up(f);
-  page *good[3] = {alloc_pages(ms, GFP_KERNEL, 0), alloc_pages(ms, GFP_KERNEL, 0), alloc_pages(ms, GFP_KERNEL, 0)};
+  page *good[3] = {alloc_pages(ms, GFP_KERNEL, 0), alloc_pages(ms, GFP_KERNEL, 0),
+                   alloc_pages(ms, GFP_KERNEL, 0)};
   page *with_null[3] = {good[0], nullptr, good[2]};
   struct bad {
     page **pages;
@@ -1044,11 +1095,11 @@ TEST(VmapCallerArray, MayBeReusedAfterVmap) {
 // Call sites the reports name. Each is a function of its own that cannot
 // tail-call (the barrier after the call), so the caller vmalloc records is a
 // return address inside it.
-#define CALL_SITE(name, call)                                                  \
+#define CALL_SITE(name, call)                                                 \
   __attribute__((noinline)) void *name(vmalloc_system &vs, unsigned long n) { \
-    void *p = call;                                                            \
-    asm volatile("" ::: "memory");                                             \
-    return p;                                                                  \
+    void *p = call;                                                           \
+    asm volatile("" ::: "memory");                                            \
+    return p;                                                                 \
   }
 CALL_SITE(site_vmalloc, vmalloc(vs, n))
 CALL_SITE(site_vmalloc_user, vmalloc_user(vs, n))
@@ -1076,13 +1127,17 @@ const site sites[] = {{reinterpret_cast<const void *>(&site_vmalloc), "site_vmal
 void name_site(const void *addr, char *buf, size_t size) {
   const site *best = nullptr;
   for (const site &s : sites)
-    if (uptr(s.fn) <= uptr(addr) && uptr(addr) - uptr(s.fn) < 512 && (!best || uptr(s.fn) > uptr(best->fn))) best = &s;
+    if (uptr(s.fn) <= uptr(addr) && uptr(addr) - uptr(s.fn) < 512 &&
+        (!best || uptr(s.fn) > uptr(best->fn)))
+      best = &s;
   snprintf(buf, size, "%s", best ? best->name : "unknown");
 }
 
 std::string vmallocinfo(vmalloc_system &vs) {
   std::string text;
-  seq_out out{[](void *ctx, const char *str, size_t len) { static_cast<std::string *>(ctx)->append(str, len); },
+  seq_out out{[](void *ctx, const char *str, size_t len) {
+                static_cast<std::string *>(ctx)->append(str, len);
+              },
               &text};
   show_vmallocinfo(vs, out);
   return text;
@@ -1099,14 +1154,16 @@ struct info_area {
 // each frame read through vmalloc_to_page).
 std::string expected_line(vmalloc_fixture &f, const info_area &a, const std::string &caller) {
   char buf[256];
-  int n = snprintf(buf, sizeof(buf), "0x%016lx-0x%016lx %7lu %s", a.addr, a.addr + (a.nr_pages + 1) * PAGE_SIZE,
-                   (a.nr_pages + 1) * PAGE_SIZE, caller.c_str());
+  int n =
+      snprintf(buf, sizeof(buf), "0x%016lx-0x%016lx %7lu %s", a.addr,
+               a.addr + (a.nr_pages + 1) * PAGE_SIZE, (a.nr_pages + 1) * PAGE_SIZE, caller.c_str());
   std::string line(buf, size_t(n));
   if (a.vmap) return line + " vmap";
   line += " pages=" + std::to_string(a.nr_pages) + " vmalloc";
   if (a.user) line += " user";
   unsigned per_node[MAX_NUMNODES] = {};
-  for (unsigned i = 0; i < a.nr_pages; i++) per_node[page_to_nid(vmalloc_to_page(*f.vs, vptr(a.addr + i * PAGE_SIZE)))]++;
+  for (unsigned i = 0; i < a.nr_pages; i++)
+    per_node[page_to_nid(vmalloc_to_page(*f.vs, vptr(a.addr + i * PAGE_SIZE)))]++;
   for (unsigned nid = 0; nid < MAX_NUMNODES; nid++)
     if (per_node[nid]) line += " N" + std::to_string(nid) + "=" + std::to_string(per_node[nid]);
   return line;
@@ -1130,10 +1187,20 @@ TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
     unsigned long size = (i % 5 + 1) * PAGE_SIZE - (i % 3) * 100;
     unsigned n = unsigned(pages_of(size));
     switch (i % 5) {
-      case 0: areas.push_back({uptr(site_vmalloc(*f.vs, size)), n, "site_vmalloc", false, false}); break;
-      case 1: areas.push_back({uptr(site_vmalloc_user(*f.vs, size)), n, "site_vmalloc_user", false, true}); break;
-      case 2: areas.push_back({uptr(site_vmalloc_node1(*f.vs, size)), n, "site_vmalloc_node1", false, false}); break;
-      case 3: areas.push_back({uptr(site_vzalloc(*f.vs, size)), n, "site_vzalloc", false, false}); break;
+      case 0:
+        areas.push_back({uptr(site_vmalloc(*f.vs, size)), n, "site_vmalloc", false, false});
+        break;
+      case 1:
+        areas.push_back(
+            {uptr(site_vmalloc_user(*f.vs, size)), n, "site_vmalloc_user", false, true});
+        break;
+      case 2:
+        areas.push_back(
+            {uptr(site_vmalloc_node1(*f.vs, size)), n, "site_vmalloc_node1", false, false});
+        break;
+      case 3:
+        areas.push_back({uptr(site_vzalloc(*f.vs, size)), n, "site_vzalloc", false, false});
+        break;
       case 4: {
         std::vector<page *> frames;
         for (unsigned j = 0; j < n; j++) frames.push_back(alloc_pages(ms, GFP_KERNEL, 0));
@@ -1147,11 +1214,14 @@ TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
   // Free every third vmalloc area: they must vanish from the report.
   std::vector<info_area> live;
   for (size_t i = 0; i < areas.size(); i++) {
-    if (!areas[i].vmap && i % 3 == 0) vfree(*f.vs, vptr(areas[i].addr));
-    else live.push_back(areas[i]);
+    if (!areas[i].vmap && i % 3 == 0)
+      vfree(*f.vs, vptr(areas[i].addr));
+    else
+      live.push_back(areas[i]);
   }
   ASSERT_GT(live.size(), 16u);
-  std::sort(live.begin(), live.end(), [](const info_area &x, const info_area &y) { return x.addr < y.addr; });
+  std::sort(live.begin(), live.end(),
+            [](const info_area &x, const info_area &y) { return x.addr < y.addr; });
   std::vector<std::string> want;
   unsigned long used = 0;
   bool node1 = false;
@@ -1192,8 +1262,10 @@ TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
   EXPECT_EQ(i, live.size());
 
   for (const info_area &a : live) {
-    if (a.vmap) vunmap(*f.vs, vptr(a.addr));
-    else vfree(*f.vs, vptr(a.addr));
+    if (a.vmap)
+      vunmap(*f.vs, vptr(a.addr));
+    else
+      vfree(*f.vs, vptr(a.addr));
   }
   for (auto &frames : vmap_frames)
     for (page *p : frames) __free_pages(ms, p, 0);
@@ -1221,7 +1293,9 @@ TEST(VmallocDescribe, NamesTheAreaAndItsGuardPage) {
   ASSERT_TRUE(a && b && c);
   vfree(*f.vs, b);
   char buf[160], want[160];
-  auto describe = [&](uintptr_t addr) { return std::string(vmalloc_describe(*f.vs, vptr(addr), buf, sizeof(buf))); };
+  auto describe = [&](uintptr_t addr) {
+    return std::string(vmalloc_describe(*f.vs, vptr(addr), buf, sizeof(buf)));
+  };
   for (uintptr_t off : {0ul, 1ul, PAGE_SIZE, 3 * PAGE_SIZE - 1}) {
     snprintf(want, sizeof(want), "vmalloc area 0x%lx of site_vmalloc", uptr(a));
     EXPECT_EQ(describe(uptr(a) + off), want) << off;
@@ -1243,6 +1317,110 @@ TEST(VmallocDescribe, NamesTheAreaAndItsGuardPage) {
   vfree(*f.vs, a);
   vfree(*f.vs, c);
   EXPECT_EQ(describe(uptr(a)), "vmalloc range outside any area");
+  EXPECT_EQ(f.check(), "");
+}
+
+// ================================================================== threads
+
+// Several CPUs (threads) allocate and free at once: vmalloc, vzalloc and
+// vmap of their own pages, each area stamped with its address and checked
+// through the table before vfree/vunmap; meanwhile the main thread keeps
+// reading /proc/vmallocinfo and describing addresses. No allocation fails,
+// no content is lost, every vmallocinfo line is well formed, and at the end
+// the checkers are clean and everything is given back.
+TEST(VmallocThreads, ConcurrentCpus) {
+  cpu_reset reset;
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::two_nodes), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  const rest_state initial = at_rest(f);
+  const unsigned workers = ms.nr_cpus - 1;
+  std::atomic<int> failed{0}, corrupted{0}, bad_lines{0}, running{int(workers)};
+  std::atomic<long> areas{0};
+  auto fill_for = [](uintptr_t a) { return u8(a >> 12) | 1; };
+  auto worker = [&](unsigned cpu) {
+    host_set_cpu(cpu);
+    std::mt19937 rng(cpu * 7919 + 17);
+    struct held {
+      uintptr_t addr;
+      unsigned nr_pages;
+      std::vector<page *> frames;  // vmap
+    };
+    std::vector<held> mine;
+    for (int i = 0; i < 3000; i++) {
+      unsigned r = rng() % 100;
+      if (mine.empty() || (r < 55 && mine.size() < 24)) {
+        unsigned n = 1 + rng() % 12;
+        held h{0, n, {}};
+        if (r % 4 == 3) {
+          for (unsigned k = 0; k < n; k++) h.frames.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+          if (std::count(h.frames.begin(), h.frames.end(), nullptr)) {
+            failed++;
+            break;
+          }
+          h.addr = uptr(vmap(*f.vs, h.frames.data(), n, VM_MAP, PROT_READ | PROT_WRITE));
+        } else {
+          h.addr = uptr(r % 2 ? vzalloc(*f.vs, n * PAGE_SIZE - rng() % PAGE_SIZE)
+                              : vmalloc(*f.vs, n * PAGE_SIZE));
+        }
+        if (!h.addr) {
+          failed++;
+          break;
+        }
+        if (!write_pattern(f, h.addr, n, fill_for(h.addr))) corrupted++;
+        mine.push_back(std::move(h));
+        areas++;
+      } else {
+        size_t at = rng() % mine.size();
+        held h = std::move(mine[at]);
+        mine.erase(mine.begin() + long(at));
+        if (!pattern_holds(f, h.addr, h.nr_pages, fill_for(h.addr), true)) corrupted++;
+        if (h.frames.empty()) {
+          vfree(*f.vs, vptr(h.addr));
+        } else {
+          vunmap(*f.vs, vptr(h.addr));
+          for (page *p : h.frames) __free_pages(ms, p, 0);
+        }
+      }
+    }
+    for (held &h : mine) {
+      if (!pattern_holds(f, h.addr, h.nr_pages, fill_for(h.addr), true)) corrupted++;
+      if (h.frames.empty()) {
+        vfree(*f.vs, vptr(h.addr));
+      } else {
+        vunmap(*f.vs, vptr(h.addr));
+        for (page *p : h.frames) __free_pages(ms, p, 0);
+      }
+    }
+    running--;
+  };
+  std::vector<std::thread> threads;
+  for (unsigned c = 1; c <= workers; c++) threads.emplace_back(worker, c);
+  char buf[160];
+  long reports = 0;
+  while (running > 0) {
+    std::istringstream in(vmallocinfo(*f.vs));
+    for (std::string line; std::getline(in, line);) {
+      unsigned long start = 0, end = 0, size = 0;
+      if (sscanf(line.c_str(), "0x%lx-0x%lx %lu", &start, &end, &size) != 3 ||
+          end - start != size || !is_vmalloc_addr(*f.vs, vptr(start)) ||
+          (line.find(" vmalloc") == std::string::npos && line.find(" vmap") == std::string::npos))
+        bad_lines++;
+    }
+    vmalloc_describe(*f.vs, vptr(f.vs->space.start + (reports % 64) * PAGE_SIZE), buf, sizeof(buf));
+    reports++;
+  }
+  for (std::thread &t : threads) t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(corrupted, 0);
+  EXPECT_EQ(bad_lines, 0);
+  EXPECT_GT(areas, 1000);
+  EXPECT_EQ(f.vs->errors, 0ul);
+  EXPECT_EQ(f.vs->space.nr_busy, 0ul);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
+  host_set_cpu(0);
+  EXPECT_EQ(at_rest(f), initial);
   EXPECT_EQ(f.check(), "");
 }
 

@@ -103,7 +103,8 @@ struct node_pool {
 };
 
 // The ranges of one tree in address order, and the nodes holding them.
-void collect(vmap_area *root, std::vector<std::pair<uintptr_t, uintptr_t>> *ranges, std::set<vmap_area *> *nodes) {
+void collect(vmap_area *root, std::vector<std::pair<uintptr_t, uintptr_t>> *ranges,
+             std::set<vmap_area *> *nodes) {
   vmap_for_each(root, [&](vmap_area *va) {
     ranges->push_back({va->va_start, va->va_end});
     nodes->insert(va);
@@ -114,20 +115,20 @@ enum class op_kind { alloc, free };
 
 struct op {
   op_kind kind;
-  unsigned pages;      // alloc: the size in pages
-  unsigned align_log;  // alloc: align = PAGE_SIZE << align_log (0..4: 4 KiB..64 KiB)
-  bool give_split;     // alloc: whether a split node is handed in
-  unsigned pick;       // free: which busy area (modulo their number)
+  unsigned pages;                // alloc: the size in pages
+  unsigned align_log;            // alloc: align = PAGE_SIZE << align_log (0..4: 4 KiB..64 KiB)
+  bool give_split;               // alloc: whether a split node is handed in
+  unsigned pick;                 // free: which busy area (modulo their number)
   std::vector<unsigned> probes;  // page offsets from start - 1 page for the lookups
 };
 
 rc::Gen<op> gen_op(unsigned range_pages) {
   return rc::gen::apply(
-      [](op_kind k, unsigned pages, unsigned align_log, bool split, unsigned pick, std::vector<unsigned> probes) {
-        return op{k, pages, align_log, split, pick, probes};
-      },
+      [](op_kind k, unsigned pages, unsigned align_log, bool split, unsigned pick,
+         std::vector<unsigned> probes) { return op{k, pages, align_log, split, pick, probes}; },
       rc::gen::weightedElement<op_kind>({{3, op_kind::alloc}, {2, op_kind::free}}),
-      rc::gen::weightedOneOf<unsigned>({{6, uniform(1u, 9u)}, {3, uniform(1u, 33u)}, {1, uniform(1u, range_pages + 2)}}),
+      rc::gen::weightedOneOf<unsigned>(
+          {{6, uniform(1u, 9u)}, {3, uniform(1u, 33u)}, {1, uniform(1u, range_pages + 2)}}),
       uniform(0u, 5u), rc::gen::weightedElement<bool>({{9, true}, {1, false}}), uniform(0u, 1000u),
       rc::gen::container<std::vector<unsigned>>(4, uniform(0u, range_pages + 3)));
 }
@@ -149,14 +150,17 @@ RC_GTEST_PROP(VmapAreaModel, MatchesTheModel, ()) {
   vmap_area *first = pool.take();
   vmap_space_init(&space, m.start, m.end, first);
   pool.held.insert(first);
-  std::map<uintptr_t, vmap_area *> busy_node;  // the test's record of which node holds each busy range
-  const auto ops = *rc::gen::container<std::vector<op>>(*uniform<size_t>(20, 120), gen_op(RANGE_PAGES));
+  std::map<uintptr_t, vmap_area *>
+      busy_node;  // the test's record of which node holds each busy range
+  const auto ops =
+      *rc::gen::container<std::vector<op>>(*uniform<size_t>(20, 120), gen_op(RANGE_PAGES));
   unsigned allocs = 0, refused = 0, splits = 0, exact = 0, merges2 = 0;
 
   for (const op &o : ops) {
     if (o.kind == op_kind::alloc) {
       unsigned long size = o.pages * PAGE_SIZE, align = PAGE_SIZE << o.align_log;
-      vmap_nodes nodes{pool.take(), o.give_split ? pool.take() : nullptr, reinterpret_cast<vmap_area *>(1)};
+      vmap_nodes nodes{pool.take(), o.give_split ? pool.take() : nullptr,
+                       reinterpret_cast<vmap_area *>(1)};
       vmap_area *busy_in = nodes.busy, *split_in = nodes.split;
       std::pair<uintptr_t, uintptr_t> gap;
       uintptr_t at = 0;
@@ -251,8 +255,10 @@ RC_GTEST_PROP(VmapAreaModel, MatchesTheModel, ()) {
         RC_ASSERT(uptr(got) == uptr(busy_node.at(want.first)));
       }
       vmap_area *at = vmap_find_busy_at(&space, addr);
-      if (m.busy.count(addr)) RC_ASSERT(uptr(at) == uptr(busy_node.at(addr)));
-      else RC_ASSERT(uptr(at) == 0u);
+      if (m.busy.count(addr))
+        RC_ASSERT(uptr(at) == uptr(busy_node.at(addr)));
+      else
+        RC_ASSERT(uptr(at) == 0u);
     }
   }
   RC_CLASSIFY(refused > 0, "a request refused");
@@ -275,7 +281,8 @@ TEST(VmapAreaBadInput, RefusedRequestsChangeNothing) {
   for (request r : {request{0, PAGE_SIZE, true}, request{PAGE_SIZE, 3 * PAGE_SIZE, true},
                     request{PAGE_SIZE, PAGE_SIZE, false}, request{17 * PAGE_SIZE, PAGE_SIZE, true},
                     request{PAGE_SIZE, 32 * PAGE_SIZE, true}}) {
-    SCOPED_TRACE(testing::Message() << "size " << r.size << " align " << r.align << " busy " << r.busy);
+    SCOPED_TRACE(testing::Message()
+                 << "size " << r.size << " align " << r.align << " busy " << r.busy);
     vmap_nodes n{r.busy ? &nodes[1] : nullptr, &nodes[2], nullptr};
     EXPECT_EQ(vmap_alloc_range(&space, r.size, r.align, n), nullptr);
     EXPECT_EQ(n.split, &nodes[2]);
