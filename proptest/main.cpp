@@ -4,9 +4,32 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <iostream>
+#include <streambuf>
 #include <string>
 
 namespace {
+
+// RapidCheck prints its progress and classifications on std::cout. In TAP
+// those lines must be comments, or meson reports "Unknown TAP output lines"
+// as an error of the test.
+class tap_comment_buf : public std::streambuf {
+ public:
+  explicit tap_comment_buf(std::streambuf *out) : out_(out) {}
+
+ protected:
+  int overflow(int c) override {
+    if (c == traits_type::eof()) return traits_type::not_eof(c);
+    if (at_line_start_ && out_->sputn("# ", 2) != 2) return traits_type::eof();
+    at_line_start_ = c == '\n';
+    return out_->sputc(char(c));
+  }
+  int sync() override { return out_->pubsync(); }
+
+ private:
+  std::streambuf *out_;
+  bool at_line_start_ = true;
+};
 
 // Prints one TAP line per test, with failure details as TAP comments.
 class tap_printer : public testing::EmptyTestEventListener {
@@ -48,6 +71,8 @@ int main(int argc, char **argv) {
     auto &listeners = testing::UnitTest::GetInstance()->listeners();
     delete listeners.Release(listeners.default_result_printer());
     listeners.Append(new tap_printer);
+    static tap_comment_buf comments(std::cout.rdbuf());
+    std::cout.rdbuf(&comments);
   }
   return RUN_ALL_TESTS();
 }

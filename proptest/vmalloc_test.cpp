@@ -1341,7 +1341,7 @@ TEST(VmallocThreads, ConcurrentCpus) {
   // lock holders.
   const unsigned workers = 2;
   std::atomic<int> failed{0}, corrupted{0}, bad_lines{0}, running{int(workers)};
-  std::atomic<long> areas{0};
+  std::atomic<long> areas{0}, reports{0};
   auto fill_for = [](uintptr_t a) { return u8(a >> 12) | 1; };
   auto worker = [&](unsigned cpu) {
     host_set_cpu(cpu);
@@ -1353,6 +1353,11 @@ TEST(VmallocThreads, ConcurrentCpus) {
     };
     std::vector<held> mine;
     for (int i = 0; i < 400; i++) {
+      // Halfway, wait for a report: on a loaded machine the reader thread
+      // might otherwise not run until both workers are done, and the
+      // reports would never see the areas change under them.
+      if (i == 200)
+        while (reports.load() == 0) std::this_thread::yield();
       unsigned r = rng() % 100;
       if (mine.empty() || (r < 55 && mine.size() < 24)) {
         unsigned n = 1 + rng() % 12;
@@ -1402,7 +1407,6 @@ TEST(VmallocThreads, ConcurrentCpus) {
   std::vector<std::thread> threads;
   for (unsigned c = 1; c <= workers; c++) threads.emplace_back(worker, c);
   char buf[160];
-  long reports = 0;
   while (running > 0) {
     std::istringstream in(vmallocinfo(*f.vs));
     for (std::string line; std::getline(in, line);) {
