@@ -4,6 +4,7 @@
 //                                 kernel image mapping)
 //   virt_addr_valid               whether an address lies in the direct map
 //   local_flush_tlb_all / _range  invalidate this CPU's translations
+//   flush_tlb_kernel_range        invalidate a kernel range on every CPU
 //   smp_processor_id              dense number of the running CPU
 //   local_irq_save / _restore     mask interrupts on this CPU
 //   cpu_relax                     spin-wait hint
@@ -29,6 +30,7 @@ concept machine_interface = requires(phys_addr_t pa, const void *va, uintptr_t a
   { M::virt_addr_valid(va) } -> same_as<bool>;
   { M::local_flush_tlb_all() } -> same_as<void>;
   { M::local_flush_tlb_range(addr, size) } -> same_as<void>;
+  { M::flush_tlb_kernel_range(addr, size) } -> same_as<void>;
   { M::smp_processor_id() } -> same_as<unsigned>;
   { M::local_irq_save() } -> same_as<unsigned long>;
   { M::local_irq_restore(flags) } -> same_as<void>;
@@ -48,6 +50,10 @@ inline bool virt_addr_valid(const void *va) { return arch::machine::virt_addr_va
 inline void local_flush_tlb_all() { arch::machine::local_flush_tlb_all(); }
 inline void local_flush_tlb_range(uintptr_t start, size_t size) {
   arch::machine::local_flush_tlb_range(start, size);
+}
+// Every CPU shares the kernel's table: unmapping kernel memory flushes them all.
+inline void flush_tlb_kernel_range(uintptr_t start, size_t size) {
+  arch::machine::flush_tlb_kernel_range(start, size);
 }
 inline unsigned smp_processor_id() { return arch::machine::smp_processor_id(); }
 inline unsigned long local_irq_save() { return arch::machine::local_irq_save(); }

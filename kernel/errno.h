@@ -6,6 +6,7 @@
 #include <errno.h>
 #else
 constexpr int ENOENT = 2;
+constexpr int ENXIO = 6;
 constexpr int E2BIG = 7;
 constexpr int ENOMEM = 12;
 constexpr int EFAULT = 14;
@@ -15,4 +16,5 @@ constexpr int EINVAL = 22;
 constexpr int ENOSPC = 28;
 constexpr int ERANGE = 34;
 constexpr int EOVERFLOW = 75;
+constexpr int ETIMEDOUT = 110;
 #endif

@@ -6,6 +6,7 @@
 #include "kernel/cmdline.h"
 #include "kernel/errno.h"
 #include "kernel/ktest.h"
+#include "kernel/ktest_mm.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
 #include "mm/page_alloc.h"
@@ -16,29 +17,6 @@ namespace {
 
 slab_allocator &sa() { return *system_slab; }
 mem_system &ms() { return *system_slab->ms; }
-
-// What the page allocator has free, with the slab caches emptied of free
-// slabs and every per-CPU list drained: a value that an allocation which
-// was fully given back must leave unchanged.
-struct free_state {
-  unsigned long free_pages, slab_unreclaimable, slab_reclaimable;
-};
-
-free_state settle() {
-  for (auto &row : sa().kmalloc_caches)
-    for (kmem_cache *c : row)
-      if (c) kmem_cache_shrink(c);
-  kmem_cache_shrink(&sa().kmem_cache_boot);
-  drain_all_pages(ms());
-  return {nr_free_pages(ms()) + nr_free_pcp_pages(ms()), global_node_page_state(ms(), NR_SLAB_UNRECLAIMABLE),
-          global_node_page_state(ms(), NR_SLAB_RECLAIMABLE)};
-}
-
-void expect_same_free_state(ktest *t, const free_state &before, const free_state &after) {
-  KTEST_EXPECT_EQ(t, after.free_pages, before.free_pages);
-  KTEST_EXPECT_EQ(t, after.slab_unreclaimable, before.slab_unreclaimable);
-  KTEST_EXPECT_EQ(t, after.slab_reclaimable, before.slab_reclaimable);
-}
 
 bool is_power_of_2(size_t n) { return n && !(n & (n - 1)); }
 

@@ -11,6 +11,7 @@
 #include "arch/arch.h"
 #include "kernel/errno.h"
 #include "kernel/ktest.h"
+#include "kernel/ktest_mm.h"
 #include "kernel/printk.h"
 #include "kernel/seq_out.h"
 #include "kernel/string.h"
@@ -26,21 +27,13 @@ mem_system &ms() { return *system_vmalloc->ms; }
 uintptr_t uaddr(const void *p) { return reinterpret_cast<uintptr_t>(p); }
 unsigned long pages_of(size_t size) { return (size + PAGE_SIZE - 1) / PAGE_SIZE; }
 
-// What the page allocator has free once the kmalloc caches are shrunk and
-// every per-CPU list drained: comparable before and after a test.
-unsigned long settled_free_pages() {
-  for (auto &row : system_slab->kmalloc_caches)
-    for (kmem_cache *c : row)
-      if (c) kmem_cache_shrink(c);
-  drain_all_pages(ms());
-  return nr_free_pages(ms()) + nr_free_pcp_pages(ms());
-}
+unsigned long settled_free_pages() { return settle().free_pages; }
 
 // True when reading addr faults (a load page fault at exactly addr).
 bool read_faults(const void *addr) {
   u64 v;
-  return probe_read_u64(addr, &v) == -EFAULT && last_probe_fault.cause == EXC_LOAD_PAGE_FAULT &&
-         last_probe_fault.badaddr == uaddr(addr);
+  return probe_read_u64(addr, &v) == -EFAULT && this_cpu_probe_fault().cause == EXC_LOAD_PAGE_FAULT &&
+         this_cpu_probe_fault().badaddr == uaddr(addr);
 }
 
 // Where needle first occurs in s, or nullptr (the kernel has no strstr).

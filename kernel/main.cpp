@@ -17,8 +17,10 @@
 #include "kernel/ktest.h"
 #include "kernel/monitor.h"
 #include "kernel/panic.h"
+#include "kernel/percpu.h"
 #include "kernel/poweroff.h"
 #include "kernel/printk.h"
+#include "kernel/smp.h"
 #include "kernel/string.h"
 #include "mm/memblock.h"
 #include "mm/page_alloc.h"
@@ -33,16 +35,6 @@ phys_addr_t boot_dtb_copy_pa;
 u32 boot_dtb_size;
 unsigned long boot_hartid;
 static char command_line[FDT_BOOTARGS_MAX];
-
-// This hart's per-CPU area; tp points at it (first word: the CPU number).
-// entry.S points tp at the boot hart's before calling kernel_main.
-struct percpu_area {
-  unsigned cpu;
-  unsigned long hartid;
-};
-extern "C" {
-percpu_area boot_cpu_area;
-}
 
 // ---- command line -------------------------------------------------------
 
@@ -139,11 +131,6 @@ static void parse_command_line() {
 
 // ---- boot steps -----------------------------------------------------------
 
-static void setup_boot_cpu(unsigned long hartid) {
-  boot_cpu_area.cpu = 0;
-  boot_cpu_area.hartid = hartid;
-}
-
 // A device tree larger than this is refused as corrupt.
 constexpr size_t FDT_MAX_BLOB_SIZE = 16 * SZ_1M;
 
@@ -238,9 +225,8 @@ static void mm_init() {
   for (int z = ZONE_NORMAL; z < int(MAX_NR_ZONES); z++) layout.max_zone_pfn[z] = max_pfn;
   for (u32 a = 0; a < boot_params.nr_nodes; a++)
     for (u32 b = 0; b < boot_params.nr_nodes; b++) layout.node_distance[a][b] = boot_params.distance[a][b];
-  for (u32 i = 0; i < boot_params.nr_cpus && layout.nr_cpus < NR_CPUS; i++)
-    if (boot_params.cpus[i].enabled) layout.cpu_to_node[layout.nr_cpus++] = int(boot_params.cpus[i].nid);
-  if (layout.nr_cpus == 0) layout.nr_cpus = 1;
+  layout.nr_cpus = nr_cpu_ids;
+  for (unsigned cpu = 0; cpu < nr_cpu_ids; cpu++) layout.cpu_to_node[cpu] = cpu_to_node(cpu);
   layout.min_free_kbytes = min_free_kbytes_param;
   if (int err = mem_system_init(&kernel_mem, boot_memblock, layout))
     panic("cannot set up the page allocator: error %d", err);
@@ -272,7 +258,7 @@ static void print_memory_summary() {
 }
 
 extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa) {
-  setup_boot_cpu(hartid);
+  cpu_areas[0].hartid = hartid;  // CPU 0 is the boot hart (tp points at its area)
   run_global_constructors();
   early_console_init();
   boot_hartid = hartid;
@@ -283,6 +269,7 @@ extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa)
           spec & 0xffffff, sbi::impl_id(), sbi::impl_version());
 
   parse_device_tree(dtb_pa);
+  smp_setup_cpu_ids(hartid);
   // Until paging_init, the identity mapping reaches the exit device too.
   if (boot_params.poweroff.present)
     poweroff_set_device(reinterpret_cast<volatile u32 *>(boot_params.poweroff.base + boot_params.poweroff.offset),
@@ -297,6 +284,7 @@ extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa)
   mm_init();
   print_vm_layout();
   print_memory_summary();
+  smp_init();
 
   if (ktest_requested) {
     int failed = ktest_run(ktest_filter);

@@ -5,7 +5,7 @@
 #include "kernel/printk.h"
 #include "kernel/string.h"
 #include "mm/page_alloc.h"
-#include "mm/vmscan.h"
+#include "kernel/smp.h"
 
 extern "C" const monitor_command __monitor_cmds_start[], __monitor_cmds_end[];
 
@@ -39,8 +39,8 @@ void monitor_run() {
     for (;;) {
       int c = console_getc();
       if (c < 0) {
-        // Idle: the place for deferred work, such as kswapd's reclaim.
-        if (system_mem) kswapd_run(*system_mem);
+        // Idle: the boot CPU's queued and periodic work (kswapd's reclaim).
+        run_pending_work();
         continue;
       }
       line_event ev = line_edit_feed(ed, c, echo);

@@ -77,7 +77,7 @@ static int cmd_peek(int argc, char **argv) {
   char where[CLASSIFY_ADDRESS_LEN];
   classify_address(addr, where, sizeof(where));
   if (probe_read_u64(reinterpret_cast<const void *>(addr), &val)) {
-    printk("%016lx: not readable (%s, %s)\n", addr, scause_name(last_probe_fault.cause), where);
+    printk("%016lx: not readable (%s, %s)\n", addr, scause_name(this_cpu_probe_fault().cause), where);
     return 1;
   }
   printk("%016lx: %016lx  (%s)\n", addr, val, where);

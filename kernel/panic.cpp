@@ -4,8 +4,9 @@
 
 #include "kernel/poweroff.h"
 #include "kernel/printk.h"
+#include "kernel/smp.h"
 
-static bool in_panic;
+static int in_panic;  // an int: riscv has no byte-sized atomic swap
 
 void dump_stack() {
   uintptr_t fp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
@@ -24,8 +25,10 @@ void panic(const char *fmt, ...) {
   va_start(ap, fmt);
   kvsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  if (in_panic) machine_power_off(POWEROFF_PANIC);  // a panic while panicking: just stop
-  in_panic = true;
+  if (__atomic_exchange_n(&in_panic, 1, __ATOMIC_ACQ_REL))
+    machine_power_off(POWEROFF_PANIC);  // a panic while panicking, or on a second CPU: just stop
+  oops_in_progress = 1;
+  smp_send_stop();  // the others halt: nothing changes under the report
   pr_emerg("Kernel panic - not syncing: %s\n", msg);
   pr_emerg("Call Trace:\n");
   dump_stack();

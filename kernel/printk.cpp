@@ -29,9 +29,11 @@
 #include "kernel/printk.h"
 
 #include "kernel/errno.h"
+#include "kernel/spinlock.h"
 #include "kernel/string.h"
 
 int console_loglevel = CONSOLE_LOGLEVEL_DEFAULT;
+int oops_in_progress;
 
 /* ----------------------------------------------------------------------------
  * Formatting
@@ -404,9 +406,7 @@ constexpr size_t LOG_REC_HDR = 3;
 static_assert(LOG_LINE_MAX - 1 <= 0xffff, "a record's length field is 16 bits");
 static_assert(LOG_REC_HDR + LOG_LINE_MAX <= LOG_BUF_LEN, "the ring holds at least one record");
 
-// All of printk's state. A spinlock, taken with interrupts off, belongs here
-// once there is a second CPU or printk from interrupt context: it would guard
-// every field, and console_loglevel's readers.
+// All of printk's state, guarded by printk_guard's lock.
 struct printk_state {
   char ring[LOG_BUF_LEN];
   u64 first;        // position of the oldest record
@@ -425,6 +425,56 @@ struct printk_state {
 };
 
 printk_state prs;
+
+// One CPU at a time logs and writes the consoles, with its interrupts
+// masked. The CPU holding the lock may come back in (a console's write that
+// printks, a trap during printk): that entry is nested, takes nothing, and
+// only logs. On the host, where tests run CPUs as threads and several may
+// share a number, the holder is the thread.
+spinlock_t printk_lock;
+uintptr_t printk_owner;  // 0: free
+
+uintptr_t printk_caller() {
+#if MM_HOST
+  static thread_local char me;
+  return reinterpret_cast<uintptr_t>(&me);
+#else
+  return smp_processor_id() + 1;
+#endif
+}
+
+// After this many failed attempts during an oops, printk takes the log over
+// from a CPU that may never let go (it may be the one that crashed).
+constexpr unsigned long OOPS_LOCK_SPINS = 1ul << 24;
+
+class printk_guard {
+ public:
+  printk_guard() : nested_(__atomic_load_n(&printk_owner, __ATOMIC_RELAXED) == printk_caller()) {
+    if (nested_) return;
+    flags_ = local_irq_save();
+    for (unsigned long spins = 0; !spin_trylock(&printk_lock); spins++) {
+      if (oops_in_progress && spins > OOPS_LOCK_SPINS) {
+        busted_ = true;
+        break;
+      }
+      cpu_relax();
+    }
+    __atomic_store_n(&printk_owner, printk_caller(), __ATOMIC_RELAXED);
+  }
+  ~printk_guard() {
+    if (nested_) return;
+    __atomic_store_n(&printk_owner, uintptr_t(0), __ATOMIC_RELAXED);
+    if (!busted_) spin_unlock(&printk_lock);
+    local_irq_restore(flags_);
+  }
+  printk_guard(const printk_guard &) = delete;
+  printk_guard &operator=(const printk_guard &) = delete;
+
+ private:
+  bool nested_;
+  bool busted_ = false;
+  unsigned long flags_ = 0;
+};
 
 void ring_put(u64 pos, const char *src, size_t n) {
   size_t off = pos % LOG_BUF_LEN;
@@ -500,6 +550,7 @@ int parse_prefix(const char **text, size_t *len, bool *cont) {
 // that went into the log: longer text is cut at LOG_LINE_MAX - 1 characters,
 // or at LOG_NESTED_LINE_MAX - 1 for a nested call.
 int vprintk(const char *fmt, va_list ap) {
+  printk_guard guard;
   char nested_line[LOG_NESTED_LINE_MAX];
   bool nested = prs.depth > 0;
   char *line = nested ? nested_line : prs.line;
@@ -549,6 +600,7 @@ int printk(const char *fmt, ...) {
 // current console_loglevel).
 void register_console(struct console *con) {
   if (!con || !con->write) return;
+  printk_guard guard;
   struct console **link = &prs.consoles;
   for (; *link; link = &(*link)->next)
     if (*link == con) return;
@@ -578,6 +630,7 @@ void register_console(struct console *con) {
 
 // A console that is not registered is ignored.
 void unregister_console(struct console *con) {
+  printk_guard guard;
   for (struct console **link = &prs.consoles; *link; link = &(*link)->next) {
     if (*link == con) {
       *link = con->next;
@@ -591,6 +644,7 @@ void unregister_console(struct console *con) {
 // a terminator; dst may be NULL when size is 0.
 size_t log_buf_copy(char *dst, size_t size) {
   if (!dst) return 0;
+  printk_guard guard;
   size_t skip = prs.text_len > size ? prs.text_len - size : 0;
   size_t copied = 0;
   for (u64 pos = prs.first; pos < prs.next;) {
@@ -610,6 +664,7 @@ size_t log_buf_copy(char *dst, size_t size) {
 // Forgets the text. A line left open stays open: consoles still get the '\n'
 // that ends it, the log does not.
 void log_buf_clear() {
+  printk_guard guard;
   prs.first = prs.next;
   prs.text_len = 0;
 }

@@ -56,6 +56,10 @@ void unregister_console(struct console *con);
 
 extern int console_loglevel;
 
+// Set while an oops or panic is being reported: printk then takes the log
+// over from a CPU that holds it for too long.
+extern int oops_in_progress;
+
 int vprintk(const char *fmt, va_list ap);
 int printk(const char *fmt, ...) __printf(1, 2);
 

@@ -21,6 +21,7 @@
 //   - managed_pages = free + per-CPU + allocated pages of the zone.
 #pragma once
 
+#include "kernel/cpumask.h"
 #include "kernel/list.h"
 #include "kernel/numa.h"
 #include "kernel/spinlock.h"
@@ -33,7 +34,6 @@ constexpr unsigned MAX_PAGE_ORDER = 10;  // 4 MiB blocks with 4 KiB pages
 constexpr unsigned NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1;
 constexpr unsigned PAGE_ALLOC_COSTLY_ORDER = 3;
 constexpr unsigned NR_PCP_ORDERS = PAGE_ALLOC_COSTLY_ORDER + 1;  // orders kept on per-CPU lists
-constexpr unsigned NR_CPUS = 8;
 
 enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
 
@@ -66,7 +66,7 @@ enum zone_event_item {
 
 struct free_area {
   list_head free_list;
-  unsigned long nr_free;  // blocks (not pages) on free_list
+  unsigned long nr_free;  // blocks (not pages) on free_list; add_locked, read locklessly by watermark checks
 };
 
 struct zone;

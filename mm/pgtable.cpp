@@ -244,9 +244,9 @@ int pgtable_map(page_table *pt, uintptr_t va, phys_addr_t pa, u64 size, unsigned
   return 0;
 }
 
-int pgtable_unmap(page_table *pt, uintptr_t va, u64 size, const pt_alloc_ops &ops) {
+int pgtable_unmap_noflush(page_table *pt, uintptr_t va, u64 size, phys_addr_t *freed_tables) {
   uintptr_t last;
-  if (!pt || !pt->root || !ops.free_table || !range_ok(va, size, &last)) return -EINVAL;
+  if (!pt || !pt->root || !freed_tables || !range_ok(va, size, &last)) return -EINVAL;
 
   // Leaves are aligned to their size, so only one covering va or last can
   // reach outside the range.
@@ -254,9 +254,19 @@ int pgtable_unmap(page_table *pt, uintptr_t va, u64 size, const pt_alloc_ops &op
   if (entry_span(*pt, va, &first_addr, &last_addr) && first_addr != va) return -EINVAL;
   if (entry_span(*pt, last, &first_addr, &last_addr) && last_addr != last) return -EINVAL;
 
+  clear_table(table_ptr(pt->root), ROOT_LEVEL, va, last, freed_tables);
+  return 0;
+}
+
+void pgtable_free_tables(phys_addr_t freed_tables, const pt_alloc_ops &ops) { free_list(freed_tables, ops); }
+
+int pgtable_unmap(page_table *pt, uintptr_t va, u64 size, const pt_alloc_ops &ops) {
+  if (!ops.free_table) return -EINVAL;
   phys_addr_t freed = 0;
-  clear_table(table_ptr(pt->root), ROOT_LEVEL, va, last, &freed);
-  local_flush_tlb_range(va, size);
+  if (int err = pgtable_unmap_noflush(pt, va, size, &freed)) return err;
+  // Every CPU may hold translations of the range, or walk the freed tables:
+  // they are given back only after every CPU has fenced.
+  flush_tlb_kernel_range(va, size);
   free_list(freed, ops);
   return 0;
 }

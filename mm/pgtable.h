@@ -71,13 +71,20 @@ int pgtable_map(page_table *pt, uintptr_t va, phys_addr_t pa, u64 size, unsigned
                 unsigned max_level, const pt_alloc_ops &ops);
 
 // Removes every leaf in [va, va+size), gives back table pages that became
-// empty and flushes the local TLB for the range. Unmapped holes inside the
+// empty and flushes the range on every CPU (flush_tlb_kernel_range). Unmapped holes inside the
 // range are fine. Needs va and size page-aligned, size > 0, the range
 // canonical and not wrapping, and no leaf that straddles either end of the
 // range (a huge leaf is never split): -EINVAL, with nothing changed.
 // Returns 0 or -EINVAL. Emptied tables are given back only after the flush,
-// so that no cached pointer of this hart can still lead a walk into them.
+// so that no cached pointer of any CPU can still lead a walk into them.
 int pgtable_unmap(page_table *pt, uintptr_t va, u64 size, const pt_alloc_ops &ops);
+
+// pgtable_unmap without the flush, for a caller that unmaps several ranges
+// (or holds a lock it would rather not wait under) and flushes once: the
+// emptied table pages are added to *freed_tables instead of given back;
+// pass that list to pgtable_free_tables after the flush.
+int pgtable_unmap_noflush(page_table *pt, uintptr_t va, u64 size, phys_addr_t *freed_tables);
+void pgtable_free_tables(phys_addr_t freed_tables, const pt_alloc_ops &ops);
 
 struct pt_walk_result {
   phys_addr_t pa;  // the physical address that va translates to

@@ -97,30 +97,35 @@ static page *mapped_frame(vmalloc_system &vs, uintptr_t addr) {
   return pgtable_walk(*vs.pt, addr, &w) ? pfn_to_page(*vs.ms, PHYS_PFN(w.pa)) : nullptr;
 }
 
-// Unmaps the first `count` pages of an area and gives their frames back.
-// The frames are read from the table itself: an area keeps no page array,
-// so that nothing but order-0 pages is ever needed however large it is.
-static void unmap_and_free_frames(vmalloc_system &vs, uintptr_t addr, unsigned count) {
+// Unmaps the first `count` pages of an area and gives their frames back
+// (frames too when free_frames). The frames are read from the table itself:
+// an area keeps no page array, so that nothing but order-0 pages is ever
+// needed however large it is; they wait on a list through their lru.
+//
+// One TLB flush for the whole range, after pt_lock is dropped: on SMP it is
+// a shootdown that waits for every other CPU, and neither the other CPUs'
+// vmalloc calls nor a batch size should multiply it. Frames and emptied
+// table pages are given back only after it: no stale translation, on any
+// CPU, can reach memory that has a new owner.
+static void unmap_area_pages(vmalloc_system &vs, uintptr_t addr, unsigned count, bool free_frames) {
   if (!count) return;
-  page *batch[64];
-  spin_lock_guard g(vs.pt_lock);
-  for (unsigned done = 0; done < count;) {
-    unsigned n = count - done < 64 ? count - done : 64;
-    uintptr_t at = addr + uintptr_t(done) * PAGE_SIZE;
-    for (unsigned i = 0; i < n; i++) batch[i] = mapped_frame(vs, at + uintptr_t(i) * PAGE_SIZE);
-    pgtable_unmap(vs.pt, at, u64(n) * PAGE_SIZE, vs.pt_ops);
-    // Freed only after the unmap and its TLB flush: no stale translation
-    // can reach a frame that has a new owner.
-    for (unsigned i = 0; i < n; i++)
-      if (batch[i]) __free_pages(*vs.ms, batch[i], 0);
-    done += n;
+  list_head frames;
+  INIT_LIST_HEAD(&frames);
+  phys_addr_t tables = 0;
+  {
+    spin_lock_guard g(vs.pt_lock);
+    if (free_frames)
+      for (unsigned i = 0; i < count; i++)
+        if (page *p = mapped_frame(vs, addr + uintptr_t(i) * PAGE_SIZE)) list_add_tail(&p->lru, &frames);
+    pgtable_unmap_noflush(vs.pt, addr, u64(count) * PAGE_SIZE, &tables);
   }
-}
-
-static void unmap_range(vmalloc_system &vs, uintptr_t addr, unsigned long size) {
-  spin_lock_guard g(vs.pt_lock);
-  pgtable_unmap(vs.pt, addr, size, vs.pt_ops);
-  // Other harts' TLBs: with SMP (issue 6), an SBI remote fence goes here.
+  flush_tlb_kernel_range(addr, u64(count) * PAGE_SIZE);
+  while (!list_empty(&frames)) {
+    page *p = list_first_entry(&frames, page, lru);
+    list_del(&p->lru);
+    __free_pages(*vs.ms, p, 0);
+  }
+  pgtable_free_tables(tables, vs.pt_ops);
 }
 
 static void vmalloc_warn(gfp_t gfp, unsigned long size, const char *why) {
@@ -191,7 +196,7 @@ void *__vmalloc_node(vmalloc_system &vs, unsigned long size, unsigned long align
   }
   // Unwind: frames and the tables that held them, the range, bookkeeping.
   if (va) {
-    unmap_and_free_frames(vs, va->va_start, mapped);
+    unmap_area_pages(vs, va->va_start, mapped, true);
     release_area(vs, va);
   }
   kfree(*vs.sa, vm);
@@ -284,11 +289,11 @@ static vm_struct *detach_area(vmalloc_system &vs, const void *addr, unsigned lon
 static void free_vm_area(vmalloc_system &vs, vm_struct *vm, bool free_pages) {
   vmap_area *va = vm->va;
   if (free_pages) {
-    unmap_and_free_frames(vs, va->va_start, vm->nr_pages);
+    unmap_area_pages(vs, va->va_start, vm->nr_pages, true);
     spin_lock_irqsave_guard g(vs.lock);
     vs.vmalloc_pages -= vm->nr_pages;
   } else {
-    unmap_range(vs, va->va_start, vm->nr_pages * PAGE_SIZE);
+    unmap_area_pages(vs, va->va_start, vm->nr_pages, false);
   }
   release_area(vs, va);
   kfree(*vs.sa, vm);

@@ -31,6 +31,26 @@ long impl_id() { return call(EXT_BASE, 1).value; }
 long impl_version() { return call(EXT_BASE, 2).value; }
 bool probe_extension(long ext) { return call(EXT_BASE, 3, ext).value != 0; }
 
+long hart_start(unsigned long hartid, phys_addr_t start_pa, unsigned long opaque) {
+  return call(EXT_HSM, 0, hartid, start_pa, opaque).error;
+}
+
+long hart_get_status(unsigned long hartid) {
+  ret r = call(EXT_HSM, 2, hartid);
+  return r.error ? r.error : r.value;
+}
+
+long send_ipi(unsigned long hart_mask, unsigned long hart_mask_base) {
+  return call(EXT_IPI, 0, hart_mask, hart_mask_base).error;
+}
+
+long remote_sfence_vma(unsigned long hart_mask, unsigned long hart_mask_base, unsigned long start,
+                       unsigned long size) {
+  return call(EXT_RFENCE, 1, hart_mask, hart_mask_base, start, size).error;
+}
+
+long set_timer(u64 stime_value) { return call(EXT_TIME, 0, stime_value).error; }
+
 long system_reset(u32 type, u32 reason) { return call(EXT_SRST, 0, type, reason).error; }
 
 const char *strerror(long err) {

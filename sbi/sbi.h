@@ -38,6 +38,30 @@ long impl_id();                 // BASE: 1 is OpenSBI
 long impl_version();
 bool probe_extension(long ext);
 
+// HSM: start a stopped hart at the physical address start_pa, in S-mode with
+// the MMU off, a0 = its hart id and a1 = opaque. Returns the SBI error.
+long hart_start(unsigned long hartid, phys_addr_t start_pa, unsigned long opaque);
+// The hart's HSM state (HART_STARTED, ...), or a negative SBI error.
+long hart_get_status(unsigned long hartid);
+constexpr long HART_STARTED = 0;
+constexpr long HART_STOPPED = 1;
+constexpr long HART_START_PENDING = 2;
+constexpr long HART_STOP_PENDING = 3;
+constexpr long HART_SUSPENDED = 4;
+
+// IPI: raises the supervisor software interrupt on the harts of the mask
+// (bit i is hart hart_mask_base + i). Returns the SBI error.
+long send_ipi(unsigned long hart_mask, unsigned long hart_mask_base);
+
+// RFENCE: sfence.vma for [start, start + size) on the harts of the mask,
+// done when the call returns. size ~0ul flushes everything.
+long remote_sfence_vma(unsigned long hart_mask, unsigned long hart_mask_base, unsigned long start,
+                       unsigned long size);
+
+// TIME: the supervisor timer interrupt becomes pending when the time CSR
+// reaches stime_value (and stays clear until then).
+long set_timer(u64 stime_value);
+
 // SRST: does not return on success; returns the error otherwise.
 long system_reset(u32 type, u32 reason);
 constexpr u32 RESET_TYPE_SHUTDOWN = 0;

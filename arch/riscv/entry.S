@@ -99,17 +99,70 @@ _start:
   la t0, trap_entry
   csrw stvec, t0
   la sp, boot_stack_top
-  la tp, boot_cpu_area          /* this hart's per-CPU area, from the first C code on */
+  la tp, cpu_areas              /* CPU 0's per-CPU area, from the first C code on */
+  csrw sscratch, tp
+  mv a0, s0                     /* before fp: fp is s0 */
+  mv a1, s1
   mv fp, zero                   /* ends the frame-pointer chain for backtraces */
   mv ra, zero
-  mv a0, s0
-  mv a1, s1
   call kernel_main
 5:
   wfi
   j 5b
   .type _start, @function
   .size _start, . - _start
+
+/*
+ * Where SBI HSM starts a secondary hart (kernel/smp.cpp, arch/riscv/smpboot.cpp):
+ * S-mode, MMU off, a0 = hart id, a1 = the virtual address of its per-CPU
+ * area, whose stack_top the boot CPU has filled in. early_pgd still maps the
+ * low half one to one and the image high, enough to jump to the linked
+ * address; there the hart switches to the kernel's table (kernel_satp),
+ * which maps the direct map where its stack lives.
+ */
+#define PERCPU_STACK_TOP 16     /* offsetof(percpu_area, stack_top), asserted in kernel/percpu.h */
+  .globl secondary_entry
+secondary_entry:
+  csrw sie, zero
+  csrw sip, zero
+  li t0, (1 << 13)
+  csrs sstatus, t0
+  mv s0, a0
+  mv s1, a1
+  lla t0, early_pgd
+  srli t0, t0, 12
+  li t1, (8 << 60)
+  or t0, t0, t1
+  sfence.vma
+  csrw satp, t0
+  sfence.vma
+  lla t0, .Lsecondary_high_addr
+  ld t0, 0(t0)
+  jr t0
+
+  .balign 8
+.Lsecondary_high_addr:
+  .quad .Lsecondary_high
+
+.Lsecondary_high:
+  la t0, kernel_satp
+  ld t0, 0(t0)
+  csrw satp, t0
+  sfence.vma
+  la t0, trap_entry
+  csrw stvec, t0
+  mv tp, s1
+  csrw sscratch, tp
+  ld sp, PERCPU_STACK_TOP(tp)
+  mv a0, s0                     /* before fp: fp is s0 */
+  mv fp, zero
+  mv ra, zero
+  call secondary_start_kernel
+6:
+  wfi
+  j 6b
+  .type secondary_entry, @function
+  .size secondary_entry, . - secondary_entry
 
   .section .bss.boot, "aw", @nobits
   .balign 4096

@@ -36,8 +36,8 @@ static void low_half_is_empty(ktest *t) {
   });
   u64 v;
   KTEST_EXPECT_EQ(t, probe_read_u64(nullptr, &v), -EFAULT);
-  KTEST_EXPECT_EQ(t, last_probe_fault.cause, u64(EXC_LOAD_PAGE_FAULT));
-  KTEST_EXPECT_EQ(t, last_probe_fault.badaddr, 0u);
+  KTEST_EXPECT_EQ(t, this_cpu_probe_fault().cause, u64(EXC_LOAD_PAGE_FAULT));
+  KTEST_EXPECT_EQ(t, this_cpu_probe_fault().badaddr, 0u);
   // The boot table's one-to-one mapping of RAM is gone too.
   KTEST_EXPECT_EQ(t, probe_read_u64(reinterpret_cast<void *>(kernel_load_pa), &v), -EFAULT);
 }
@@ -76,15 +76,15 @@ static void image_sections_are_w_xor_x(ktest *t) {
 
 static void rodata_write_faults(ktest *t) {
   KTEST_EXPECT_EQ(t, probe_write_u8(const_cast<char *>(&rodata_object[0]), 'X'), -EFAULT);
-  KTEST_EXPECT_EQ(t, last_probe_fault.cause, u64(EXC_STORE_PAGE_FAULT));
+  KTEST_EXPECT_EQ(t, this_cpu_probe_fault().cause, u64(EXC_STORE_PAGE_FAULT));
   KTEST_EXPECT_EQ(t, rodata_object[0], 'r');
 }
 
 static void data_exec_faults_text_exec_works(ktest *t) {
   KTEST_EXPECT_EQ(t, probe_exec(ktest_ret_insn), 0);
   KTEST_EXPECT_EQ(t, probe_exec(&data_ret_insn), -EFAULT);
-  KTEST_EXPECT_EQ(t, last_probe_fault.cause, u64(EXC_INST_PAGE_FAULT));
-  KTEST_EXPECT_EQ(t, last_probe_fault.badaddr, kaddr(&data_ret_insn));
+  KTEST_EXPECT_EQ(t, this_cpu_probe_fault().cause, u64(EXC_INST_PAGE_FAULT));
+  KTEST_EXPECT_EQ(t, this_cpu_probe_fault().badaddr, kaddr(&data_ret_insn));
 }
 
 static void direct_map_translates_ram(ktest *t) {
@@ -158,16 +158,16 @@ KTEST_SUITE(paging, KTEST_CASE(satp_points_at_kernel_table), KTEST_CASE(low_half
 // ---- traps --------------------------------------------------------------------
 
 static void probes_count_only_faults(ktest *t) {
-  unsigned long before = last_probe_fault.count;
+  unsigned long before = this_cpu_probe_fault().count;
   u64 v;
   KTEST_EXPECT_EQ(t, probe_read_u64(&data_ret_insn, &v), 0);
-  KTEST_EXPECT_EQ(t, last_probe_fault.count, before);
+  KTEST_EXPECT_EQ(t, this_cpu_probe_fault().count, before);
   // vmalloc fills its range from the bottom: the last page is unmapped
   // unless the whole 64 GiB is in use.
   constexpr uintptr_t unmapped = VMALLOC_END_ADDR - PAGE_SIZE;
   KTEST_EXPECT_EQ(t, probe_read_u64(reinterpret_cast<void *>(unmapped), &v), -EFAULT);
-  KTEST_EXPECT_EQ(t, last_probe_fault.count, before + 1);
-  KTEST_EXPECT_EQ(t, last_probe_fault.badaddr, unmapped);
+  KTEST_EXPECT_EQ(t, this_cpu_probe_fault().count, before + 1);
+  KTEST_EXPECT_EQ(t, this_cpu_probe_fault().badaddr, unmapped);
 }
 
 static void addresses_classified(ktest *t) {

@@ -17,6 +17,10 @@ uintptr_t kernel_va_pa_offset;  // set by entry.S
 phys_addr_t kernel_load_pa;     // set by entry.S
 phys_addr_t phys_ram_base;
 page_table kernel_page_table;
+// satp for kernel_page_table: secondary harts load it in entry.S.
+extern "C" {
+u64 kernel_satp;
+}
 
 static memblock *boot_mb;
 static uintptr_t fixmap_next = FIXADDR_START;
@@ -110,7 +114,8 @@ void paging_init(memblock &mb, const boot_info &bi) {
   map_direct_map(mb, bi);
 
   // From here on the boot table and its one-to-one low half are gone.
-  csr_write(satp, make_satp(kernel_page_table.root));
+  kernel_satp = make_satp(kernel_page_table.root);
+  csr_write(satp, kernel_satp);
   local_flush_tlb_all();
   va_pa_offset = PAGE_OFFSET - phys_ram_base;
 }

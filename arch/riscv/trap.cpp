@@ -5,6 +5,8 @@
 #include <asm/traps.h>
 
 #include "kernel/kallsyms.h"
+#include "kernel/ktime.h"
+#include "kernel/smp.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "mm/vmalloc.h"
@@ -12,7 +14,7 @@
 #include <asm/mmu.h>
 #include <asm/stacktrace.h>
 
-probe_fault last_probe_fault;
+probe_fault probe_faults[NR_CPUS];
 
 extern "C" {
 struct exception_table_entry {
@@ -25,9 +27,9 @@ extern char probe_exec_ret[], probe_exec_fault[];
 const char *scause_name(u64 cause) {
   if (cause & CAUSE_INTERRUPT) {
     switch (cause & ~CAUSE_INTERRUPT) {
-      case 1: return "supervisor software interrupt";
-      case 5: return "supervisor timer interrupt";
-      case 9: return "supervisor external interrupt";
+      case IRQ_S_SOFT: return "supervisor software interrupt";
+      case IRQ_S_TIMER: return "supervisor timer interrupt";
+      case IRQ_S_EXT: return "supervisor external interrupt";
       default: return "unknown interrupt";
     }
   }
@@ -92,9 +94,10 @@ static bool fixup_probe(pt_regs *regs) {
   } else {
     return false;
   }
-  last_probe_fault.cause = regs->cause;
-  last_probe_fault.badaddr = regs->badaddr;
-  last_probe_fault.count++;
+  probe_fault &f = this_cpu_probe_fault();
+  f.cause = regs->cause;
+  f.badaddr = regs->badaddr;
+  f.count++;
   return true;
 }
 
@@ -104,8 +107,14 @@ static bool is_page_fault(u64 cause) {
          cause == EXC_LOAD_ACCESS || cause == EXC_STORE_ACCESS;
 }
 
+void riscv_software_interrupt();
+
 extern "C" void handle_trap(pt_regs *regs) {
   if (regs->cause & CAUSE_INTERRUPT) {
+    switch (regs->cause & ~CAUSE_INTERRUPT) {
+      case IRQ_S_SOFT: riscv_software_interrupt(); return;
+      case IRQ_S_TIMER: timer_interrupt(); return;
+    }
     pr_warn("unexpected %s (scause %#lx)\n", scause_name(regs->cause), regs->cause);
     return;
   }
@@ -148,7 +157,9 @@ void show_regs(const pt_regs *r) {
 void die(const pt_regs *regs, const char *what) {
   static int die_counter;
   char where[CLASSIFY_ADDRESS_LEN];
-  pr_alert("Oops - %s [#%d]\n", what, ++die_counter);
+  oops_in_progress = 1;
+  smp_send_stop();
+  pr_alert("Oops - %s [#%d]\n", what, __atomic_add_fetch(&die_counter, 1, __ATOMIC_RELAXED));
   pr_alert("CPU: %u\n", smp_processor_id());
   show_regs(regs);
   pr_alert("scause: %lu (%s)\n", regs->cause, scause_name(regs->cause));

@@ -1,5 +1,5 @@
 /*
- * Every trap lands here (stvec, direct mode). The kernel has no user mode
+ * Every trap lands here (stvec, direct mode), on every hart. The kernel has no user mode
  * yet, so the trap frame (struct pt_regs, asm/ptrace.h) goes on the current
  * stack: epc at offset 0, then x1..x31 at 8*i, then sstatus, stval, scause.
  * handle_trap may change the saved registers (a fault fixup rewrites epc
@@ -55,6 +55,10 @@ trap_entry:
   sd t0, PT_BADADDR(sp)
   csrr t0, scause
   sd t0, PT_CAUSE(sp)
+  /* sscratch holds this CPU's per-CPU area: C code finds its CPU through tp
+     even if the interrupted code had tp in another use. The saved tp is what
+     the way out restores. */
+  csrr tp, sscratch
 
   mv a0, sp
   call handle_trap

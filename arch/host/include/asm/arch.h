@@ -31,6 +31,8 @@ struct machine {
   }
   static void local_flush_tlb_all() { host::tlb_flushes++; }
   static void local_flush_tlb_range(uintptr_t, size_t) { host::tlb_flushes++; }
+  // The host's MMU is the software walker, which caches nothing.
+  static void flush_tlb_kernel_range(uintptr_t, size_t) { host::tlb_flushes++; }
   static unsigned smp_processor_id() { return host::current_cpu; }
   static unsigned long local_irq_save() { return 0; }
   static void local_irq_restore(unsigned long) {}

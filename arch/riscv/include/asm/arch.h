@@ -9,6 +9,8 @@
 // table still maps RAM one to one) and the kernel image.
 extern uintptr_t va_pa_offset;
 extern uintptr_t kernel_va_pa_offset;
+// arch/riscv/smp.cpp: this hart's flush, then every other online hart's.
+void riscv_flush_tlb_kernel_range(uintptr_t start, size_t size);
 
 namespace arch {
 
@@ -30,6 +32,7 @@ struct machine {
     for (uintptr_t a = start & PAGE_MASK; a < start + size; a += PAGE_SIZE)
       asm volatile("sfence.vma %0" ::"r"(a) : "memory");
   }
+  static void flush_tlb_kernel_range(uintptr_t start, size_t size) { riscv_flush_tlb_kernel_range(start, size); }
   static unsigned smp_processor_id() {
     // tp points at this hart's per-CPU area, whose first word is its number;
     // entry.S sets it before any C code runs.

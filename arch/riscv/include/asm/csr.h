@@ -9,6 +9,10 @@ constexpr u64 SSTATUS_SPP = 1ul << 8;
 constexpr u64 SSTATUS_SUM = 1ul << 18;
 
 constexpr u64 CAUSE_INTERRUPT = 1ul << 63;
+// Interrupt codes (scause with the interrupt bit set).
+constexpr u64 IRQ_S_SOFT = 1;
+constexpr u64 IRQ_S_TIMER = 5;
+constexpr u64 IRQ_S_EXT = 9;
 
 // Exception codes (scause with the interrupt bit clear).
 enum exc_cause : u64 {

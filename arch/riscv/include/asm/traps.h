@@ -1,12 +1,14 @@
 // Trap handling (arch/riscv/trap.cpp) and probed accesses (trap_entry.S).
 #pragma once
 
+#include "arch/arch.h"
+#include "kernel/cpumask.h"
 #include "kernel/types.h"
 #include <asm/ptrace.h>
 
 extern "C" {
 // Each returns 0, or -EFAULT when the access faulted (the fault is recorded
-// in last_probe_fault instead of being a kernel bug).
+// in this CPU's probe_faults entry instead of being a kernel bug).
 long probe_read_u64(const void *addr, u64 *val);
 long probe_write_u8(void *addr, u8 val);
 long probe_exec(const void *addr);  // addr must hold a `ret` instruction
@@ -18,7 +20,8 @@ struct probe_fault {
   u64 badaddr;
   unsigned long count;  // faults fixed up since boot
 };
-extern probe_fault last_probe_fault;
+extern probe_fault probe_faults[NR_CPUS];  // per CPU: probes on several CPUs do not mix
+inline probe_fault &this_cpu_probe_fault() { return probe_faults[smp_processor_id() & (NR_CPUS - 1)]; }
 
 // Decodes scause in words ("load page fault", "supervisor timer interrupt").
 const char *scause_name(u64 cause);

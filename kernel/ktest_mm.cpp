@@ -1,0 +1,22 @@
+#include "kernel/ktest_mm.h"
+
+#include "mm/page_alloc.h"
+#include "mm/slab.h"
+
+free_state settle() {
+  slab_allocator &sa = *system_slab;
+  mem_system &ms = *sa.ms;
+  for (auto &row : sa.kmalloc_caches)
+    for (kmem_cache *c : row)
+      if (c) kmem_cache_shrink(c);
+  kmem_cache_shrink(&sa.kmem_cache_boot);
+  drain_all_pages(ms);
+  return {nr_free_pages(ms) + nr_free_pcp_pages(ms), global_node_page_state(ms, NR_SLAB_UNRECLAIMABLE),
+          global_node_page_state(ms, NR_SLAB_RECLAIMABLE)};
+}
+
+void expect_same_free_state(ktest *t, const free_state &before, const free_state &after) {
+  KTEST_EXPECT_EQ(t, after.free_pages, before.free_pages);
+  KTEST_EXPECT_EQ(t, after.slab_unreclaimable, before.slab_unreclaimable);
+  KTEST_EXPECT_EQ(t, after.slab_reclaimable, before.slab_reclaimable);
+}

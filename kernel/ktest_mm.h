@@ -1,0 +1,15 @@
+// Helpers the memory-management ktest suites share.
+#pragma once
+
+#include "kernel/ktest.h"
+#include "kernel/types.h"
+
+// What the page allocator has free, with the slab caches emptied of free
+// slabs and every per-CPU list drained: a value that an allocation which
+// was fully given back must leave unchanged.
+struct free_state {
+  unsigned long free_pages, slab_unreclaimable, slab_reclaimable;
+};
+
+free_state settle();
+void expect_same_free_state(ktest *t, const free_state &before, const free_state &after);

@@ -1,0 +1,36 @@
+// Per-CPU areas: what each CPU keeps for itself. tp points at the running
+// CPU's area from its first instruction of C on (entry.S), and sscratch holds
+// the same address so that a trap can restore tp (trap_entry.S).
+//
+// Invariants:
+//   - cpu_areas[c].cpu == c, and smp_processor_id() reads that first word;
+//   - only CPU c changes its own area's fields, except the queues (other CPUs
+//     push onto them atomically) and csd[] (owned by the CPU that sends).
+#pragma once
+
+#include "kernel/cpumask.h"
+#include "kernel/smp.h"
+#include "kernel/types.h"
+
+struct percpu_area {
+  unsigned cpu;             // first: smp_processor_id() is *tp
+  unsigned long hartid;     // the firmware's id for this CPU
+  uintptr_t stack_top;      // secondaries: entry.S takes its stack from here
+  void *stack;              // secondaries: the stack's pages (STACK_ORDER)
+  // Cross-calls and work for this CPU, pushed by any CPU (lock-free lists).
+  call_single_data *call_queue;
+  work_struct *work_queue;
+  // This CPU's requests to each other CPU (Linux's per-CPU cfd): one
+  // outstanding call per target, reused once the target is done.
+  call_single_data csd[NR_CPUS];
+  // Interrupt statistics (the monitor's `cpus`).
+  unsigned long nr_ipis;
+  unsigned long nr_timer_irqs;
+  unsigned long ticks;        // timer ticks seen
+  unsigned long ticks_done;   // ticks whose periodic work the idle loop ran
+};
+static_assert(__builtin_offsetof(percpu_area, stack_top) == 16, "entry.S hard-codes PERCPU_STACK_TOP");
+
+extern "C" percpu_area cpu_areas[NR_CPUS];  // entry.S points the boot hart's tp at [0]
+
+inline percpu_area &this_cpu_area() { return cpu_areas[smp_processor_id() & (NR_CPUS - 1)]; }

@@ -1,0 +1,262 @@
+// SMP: numbering the CPUs, starting the secondaries, cross-calls, per-CPU
+// work and the idle loop (kernel/smp.h).
+//
+// Cross-calls and work travel on lock-free singly linked lists, one per
+// target CPU: a sender pushes with a compare-and-swap, the target takes the
+// whole list with one swap and runs it oldest first. Nothing here allocates.
+#include "kernel/smp.h"
+
+#include "kernel/boot.h"
+#include "kernel/errno.h"
+#include "kernel/ktime.h"
+#include "kernel/panic.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "kernel/spinlock.h"
+#include "mm/page_alloc.h"
+#include "mm/vmscan.h"
+
+cpumask cpu_possible_mask;
+cpumask cpu_online_mask;
+unsigned nr_cpu_ids = 1;
+percpu_area cpu_areas[NR_CPUS];
+
+static bool stop_requested;
+
+// ---- lock-free lists -----------------------------------------------------------
+
+template <class T>
+static void llist_push(T *&head, T *node) {
+  T *old = __atomic_load_n(&head, __ATOMIC_RELAXED);
+  do node->next = old;
+  while (!__atomic_compare_exchange_n(&head, &old, node, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+// Takes every node, oldest first.
+template <class T>
+static T *llist_take_all(T *&head) {
+  T *newest = __atomic_exchange_n(&head, nullptr, __ATOMIC_ACQUIRE);
+  T *oldest = nullptr;
+  while (newest) {
+    T *next = newest->next;
+    newest->next = oldest;
+    oldest = newest;
+    newest = next;
+  }
+  return oldest;
+}
+
+// ---- CPU numbering and bring-up ---------------------------------------------------
+
+void smp_setup_cpu_ids(unsigned long boot_hart) {
+  unsigned n = 1;
+  cpu_areas[0].cpu = 0;
+  cpu_areas[0].hartid = boot_hart;
+  for (u32 i = 0; i < boot_params.nr_cpus; i++) {
+    const boot_cpu &c = boot_params.cpus[i];
+    if (!c.enabled || c.hartid == boot_hart) continue;
+    if (n == NR_CPUS) {
+      pr_warn("smp: hart %lu and any after it ignored: at most %u CPUs\n", c.hartid, NR_CPUS);
+      break;
+    }
+    cpu_areas[n].cpu = n;
+    cpu_areas[n].hartid = c.hartid;
+    n++;
+  }
+  for (unsigned c = 0; c < n; c++) cpumask_set_cpu(c, cpu_possible_mask);
+  nr_cpu_ids = n;
+  cpumask_set_cpu(0, cpu_online_mask);
+}
+
+int cpu_to_node(unsigned cpu) {
+  for (u32 i = 0; i < boot_params.nr_cpus; i++)
+    if (boot_params.cpus[i].hartid == cpu_areas[cpu].hartid) return int(boot_params.cpus[i].nid);
+  return 0;
+}
+
+constexpr unsigned STACK_ORDER = 2;  // 16 KiB, as the boot stack
+constexpr u64 CPU_UP_TIMEOUT_NS = 2'000'000'000;
+
+extern "C" void secondary_start_kernel(unsigned long hartid) {
+  percpu_area &me = this_cpu_area();
+  arch_cpu_enable_interrupts();
+  cpumask_set_cpu(me.cpu, cpu_online_mask);
+  pr_info("smp: CPU%u (hart %lu) is up\n", me.cpu, hartid);
+  cpu_idle_loop();
+}
+
+static unsigned nodes_with_memory() {
+  unsigned n = 0;
+  if (system_mem)
+    for_each_online_pgdat(*system_mem, pgdat) n += pgdat != nullptr;
+  return n ? n : 1;
+}
+
+void smp_init() {
+  arch_cpu_enable_interrupts();  // the boot CPU serves cross-calls from here on
+  for (unsigned cpu = 1; cpu < nr_cpu_ids; cpu++) {
+    percpu_area &a = cpu_areas[cpu];
+    page *stack = alloc_pages(GFP_KERNEL, STACK_ORDER);
+    if (!stack) {
+      pr_err("smp: no memory for CPU%u's stack; leaving hart %lu stopped\n", cpu, a.hartid);
+      continue;
+    }
+    a.stack = page_address(stack);
+    a.stack_top = reinterpret_cast<uintptr_t>(a.stack) + (PAGE_SIZE << STACK_ORDER);
+    int err = arch_cpu_start(cpu);
+    u64 deadline = ktime_get_ns() + CPU_UP_TIMEOUT_NS;
+    while (!err && !cpu_online(cpu) && ktime_get_ns() < deadline) cpu_relax();
+    if (!err && !cpu_online(cpu)) err = -ETIMEDOUT;
+    if (err) {
+      // A hart that never came up may still start later and run on this
+      // stack: keep it rather than give it back.
+      pr_err("smp: CPU%u (hart %lu) failed to come up: error %d\n", cpu, a.hartid, err);
+      cpumask_clear_cpu(cpu, cpu_possible_mask);
+    }
+  }
+  unsigned nodes = nodes_with_memory(), cpus = num_online_cpus();
+  pr_info("smp: Brought up %u node%s, %u CPU%s\n", nodes, nodes > 1 ? "s" : "", cpus, cpus > 1 ? "s" : "");
+}
+
+// ---- cross-calls --------------------------------------------------------------------
+
+static void flush_call_queue() {
+  percpu_area &me = this_cpu_area();
+  for (call_single_data *csd = llist_take_all(me.call_queue), *next; csd; csd = next) {
+    next = csd->next;  // read before the release: the sender may reuse csd at once
+    csd->func(csd->info);
+    __atomic_store_n(&csd->locked, 0u, __ATOMIC_RELEASE);
+  }
+}
+
+void handle_IPI() {
+  this_cpu_area().nr_ipis++;
+  if (__atomic_load_n(&stop_requested, __ATOMIC_ACQUIRE)) {
+    cpumask_clear_cpu(smp_processor_id(), cpu_online_mask);
+    local_irq_save();
+    for (;;) arch_cpu_idle();
+  }
+  flush_call_queue();
+}
+
+// Spins until *flag is 0, running what others send this CPU meanwhile.
+static void wait_for_zero(const unsigned *flag) {
+  while (__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+    flush_call_queue();
+    cpu_relax();
+  }
+}
+
+void smp_call_function_many(const cpumask &mask, smp_call_func_t func, void *info, bool wait) {
+  const unsigned self = smp_processor_id();
+  percpu_area &me = cpu_areas[self];
+  cpumask targets;
+  for_each_cpu(cpu, mask) {
+    if (cpu == self || !cpu_online(cpu)) continue;
+    call_single_data &csd = me.csd[cpu];
+    wait_for_zero(&csd.locked);  // the previous call to this CPU is done
+    csd.func = func;
+    csd.info = info;
+    csd.locked = 1;
+    llist_push(cpu_areas[cpu].call_queue, &csd);
+    cpumask_set_cpu(cpu, targets);
+  }
+  if (!targets.bits) return;
+  arch_send_ipi_mask(targets);
+  if (wait)
+    for_each_cpu(cpu, targets) wait_for_zero(&me.csd[cpu].locked);
+}
+
+int smp_call_function_single(unsigned cpu, smp_call_func_t func, void *info, bool wait) {
+  if (cpu == smp_processor_id()) {
+    unsigned long flags = local_irq_save();  // as if from the IPI handler
+    func(info);
+    local_irq_restore(flags);
+    return 0;
+  }
+  if (cpu >= NR_CPUS || !cpu_online(cpu)) return -ENXIO;
+  cpumask one;
+  cpumask_set_cpu(cpu, one);
+  smp_call_function_many(one, func, info, wait);
+  return 0;
+}
+
+void on_each_cpu(smp_call_func_t func, void *info, bool wait) {
+  smp_call_function_many(cpu_online_mask, func, info, wait);
+  smp_call_function_single(smp_processor_id(), func, info, wait);
+}
+
+void smp_send_stop() {
+  __atomic_store_n(&stop_requested, true, __ATOMIC_RELEASE);
+  cpumask others = cpumask_snapshot(cpu_online_mask);
+  cpumask_clear_cpu(smp_processor_id(), others);
+  if (others.bits) arch_send_ipi_mask(others);
+}
+
+bool cpu_stopping() { return __atomic_load_n(&stop_requested, __ATOMIC_ACQUIRE); }
+
+// ---- work -----------------------------------------------------------------------------
+
+bool queue_work_on(unsigned cpu, work_struct *w) {
+  if (cpu >= NR_CPUS || !cpu_online(cpu)) return false;
+  unsigned idle = WORK_IDLE;
+  if (!__atomic_compare_exchange_n(&w->state, &idle, WORK_PENDING, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    return false;
+  llist_push(cpu_areas[cpu].work_queue, w);
+  if (cpu != smp_processor_id()) {
+    cpumask one;
+    cpumask_set_cpu(cpu, one);
+    arch_send_ipi_mask(one);  // wakes it from wfi
+  }
+  return true;
+}
+
+void flush_work(work_struct *w) {
+  while (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != WORK_IDLE) {
+    run_pending_work();  // w may be queued on this very CPU
+    flush_call_queue();
+    cpu_relax();
+  }
+}
+
+// What every CPU does on its own once per tick: kswapd's balancing (one CPU
+// at a time, as Linux has one kswapd per node).
+static void periodic_work() {
+  static tas_spinlock_t kswapd_lock;
+  if (system_mem && spin_trylock(&kswapd_lock)) {
+    kswapd_run(*system_mem);
+    spin_unlock(&kswapd_lock);
+  }
+}
+
+void run_pending_work() {
+  percpu_area &me = this_cpu_area();
+  for (work_struct *w = llist_take_all(me.work_queue), *next; w; w = next) {
+    next = w->next;
+    __atomic_store_n(&w->state, WORK_RUNNING, __ATOMIC_RELAXED);
+    w->func(w);
+    __atomic_store_n(&w->state, WORK_IDLE, __ATOMIC_RELEASE);
+  }
+  unsigned long ticks = __atomic_load_n(&me.ticks, __ATOMIC_RELAXED);
+  if (ticks != me.ticks_done) {
+    me.ticks_done = ticks;
+    periodic_work();
+  }
+}
+
+static bool work_waiting(const percpu_area &me) {
+  return __atomic_load_n(&me.work_queue, __ATOMIC_RELAXED) || __atomic_load_n(&me.ticks, __ATOMIC_RELAXED) != me.ticks_done;
+}
+
+void cpu_idle_loop() {
+  percpu_area &me = this_cpu_area();
+  for (;;) {
+    run_pending_work();
+    // Interrupts masked between the check and wfi, so that work queued in
+    // between is not slept through: a pending interrupt ends wfi even
+    // masked, and is taken once they are unmasked.
+    unsigned long flags = local_irq_save();
+    if (!work_waiting(me)) arch_cpu_idle();
+    local_irq_restore(flags);
+  }
+}

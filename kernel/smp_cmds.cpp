@@ -1,0 +1,16 @@
+// The `cpus` monitor command: each CPU's hart, node, state and interrupt counts.
+#include "kernel/monitor.h"
+#include "kernel/percpu.h"
+#include "kernel/printk.h"
+#include "kernel/smp.h"
+
+static int cmd_cpus(int, char **) {
+  printk("CPU  hart  node  state    IPIs      timer ticks\n");
+  for (unsigned cpu = 0; cpu < nr_cpu_ids; cpu++) {
+    const percpu_area &a = cpu_areas[cpu];
+    printk("%3u  %4lu  %4d  %-7s  %8lu  %11lu\n", cpu, a.hartid, cpu_to_node(cpu),
+           cpu_online(cpu) ? "online" : "offline", a.nr_ipis, a.nr_timer_irqs);
+  }
+  return 0;
+}
+MONITOR_COMMAND(cpus_cmd, "cpus", "", "each CPU: its hart, node, whether online, IPIs and timer ticks taken", cmd_cpus);
