@@ -219,14 +219,23 @@ void flush_work(work_struct *w) {
   }
 }
 
-// What every CPU does on its own once per tick: kswapd's balancing (one CPU
-// at a time, as Linux has one kswapd per node).
+int background_reclaim_held;
+
+// Each node's kswapd runs on the node's first online CPU, as Linux binds
+// kswapd to its node's CPUs; a node without CPUs is balanced by CPU 0.
+static bool runs_kswapd_of(unsigned cpu, int nid) {
+  for_each_cpu(c, cpu_online_mask)
+    if (cpu_to_node(c) == nid) return c == cpu;
+  return cpu == 0;
+}
+
+// What each CPU does once per tick: kswapd's balancing of the nodes it
+// serves.
 static void periodic_work() {
-  static tas_spinlock_t kswapd_lock;
-  if (system_mem && spin_trylock(&kswapd_lock)) {
-    kswapd_run(*system_mem);
-    spin_unlock(&kswapd_lock);
-  }
+  if (!system_mem || __atomic_load_n(&background_reclaim_held, __ATOMIC_ACQUIRE)) return;
+  const unsigned cpu = smp_processor_id();
+  for_each_online_pgdat(*system_mem, pgdat)
+    if (runs_kswapd_of(cpu, pgdat->node_id)) kswapd_run_node(*system_mem, pgdat);
 }
 
 void run_pending_work() {

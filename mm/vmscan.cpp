@@ -85,23 +85,25 @@ static unsigned long node_free_pages(const pglist_data *pgdat) {
 // upwards, ask the shrinkers for a little more each round, checking before
 // every batch whether the node is balanced again; stop there, or when even
 // priority 0 frees nothing.
+unsigned long kswapd_run_node(mem_system &ms, pglist_data *pgdat) {
+  if (!__atomic_load_n(&pgdat->kswapd_wanted, __ATOMIC_ACQUIRE)) return 0;
+  unsigned long before = node_free_pages(pgdat);
+  int classzone = pgdat->kswapd_highest_zoneidx;
+  auto balanced = [&](unsigned long) { return pgdat_balanced(pgdat, 0, classzone); };
+  for (int priority = DEF_PRIORITY; priority >= 0; priority--) {
+    drain_all_pages(ms);  // pages on per-CPU lists do not count as free
+    if (balanced(0)) break;
+    unsigned long freed = shrink_slab_at(ms, GFP_KERNEL, pgdat->node_id, priority, balanced);
+    if (freed == 0 && priority == 0) break;  // nothing more to give
+  }
+  __atomic_store_n(&pgdat->kswapd_wanted, false, __ATOMIC_RELEASE);
+  unsigned long after = node_free_pages(pgdat);
+  return after > before ? after - before : 0;
+}
+
 unsigned long kswapd_run(mem_system &ms) {
   unsigned long total = 0;
-  for_each_online_pgdat(ms, pgdat) {
-    if (!__atomic_load_n(&pgdat->kswapd_wanted, __ATOMIC_ACQUIRE)) continue;
-    unsigned long before = node_free_pages(pgdat);
-    int classzone = pgdat->kswapd_highest_zoneidx;
-    auto balanced = [&](unsigned long) { return pgdat_balanced(pgdat, 0, classzone); };
-    for (int priority = DEF_PRIORITY; priority >= 0; priority--) {
-      drain_all_pages(ms);  // pages on per-CPU lists do not count as free
-      if (balanced(0)) break;
-      unsigned long freed = shrink_slab_at(ms, GFP_KERNEL, pgdat->node_id, priority, balanced);
-      if (freed == 0 && priority == 0) break;  // nothing more to give
-    }
-    __atomic_store_n(&pgdat->kswapd_wanted, false, __ATOMIC_RELEASE);
-    unsigned long after = node_free_pages(pgdat);
-    if (after > before) total += after - before;
-  }
+  for_each_online_pgdat(ms, pgdat) total += kswapd_run_node(ms, pgdat);
   return total;
 }
 

@@ -43,6 +43,8 @@ unsigned long shrink_slab(mem_system &ms, gfp_t gfp, int nid);
 void wakeup_kswapd(zone *z, gfp_t gfp, unsigned order, int highest_zoneidx);
 // Runs kswapd's balancing for every node that asked. Returns the pages freed.
 unsigned long kswapd_run(mem_system &ms);
+// The same for one node (the kernel runs each node's on a CPU of that node).
+unsigned long kswapd_run_node(mem_system &ms, pglist_data *pgdat);
 // As Linux: true when one populated zone up to classzone of the node is above
 // high (or the node has none).
 bool pgdat_balanced(const pglist_data *pgdat, unsigned order, int highest_zoneidx);
