@@ -230,12 +230,17 @@ static bool runs_kswapd_of(unsigned cpu, int nid) {
 }
 
 // What each CPU does once per tick: kswapd's balancing of the nodes it
-// serves.
-static void periodic_work() {
+// serves; once a second, its per-CPU pages of other nodes go home.
+static void periodic_work(unsigned long ticks) {
+  static unsigned long last_drain[NR_CPUS];
   if (!system_mem || __atomic_load_n(&background_reclaim_held, __ATOMIC_ACQUIRE)) return;
   const unsigned cpu = smp_processor_id();
   for_each_online_pgdat(*system_mem, pgdat)
     if (runs_kswapd_of(cpu, pgdat->node_id)) kswapd_run_node(*system_mem, pgdat);
+  if (ticks - last_drain[cpu] >= HZ) {
+    last_drain[cpu] = ticks;
+    drain_remote_node_pages(*system_mem);
+  }
 }
 
 void run_pending_work() {
@@ -249,7 +254,7 @@ void run_pending_work() {
   unsigned long ticks = __atomic_load_n(&me.ticks, __ATOMIC_RELAXED);
   if (ticks != me.ticks_done) {
     me.ticks_done = ticks;
-    periodic_work();
+    periodic_work(ticks);
   }
 }
 

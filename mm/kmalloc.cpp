@@ -118,7 +118,8 @@ static kmalloc_object find_object(slab_allocator &sa, const void *p, const char 
   mem_system &ms = *sa.ms;
   page *pg = virt_addr_valid(p) ? pfn_to_page(ms, PHYS_PFN(virt_to_phys(p))) : nullptr;
   if (pg && !PageBuddy(pg) && !PagePcp(pg)) {
-    page *head = compound_head(pg);
+    // As addr_to_slab: a slab's head page is not asked for its compound head.
+    page *head = PageSlab(pg) ? pg : compound_head(pg);
     if (PageSlab(head)) return {head->slab_cache, nullptr};
     if (PageLargeKmalloc(head)) {
       if (p == page_address(ms, head)) return {nullptr, head};

@@ -78,9 +78,12 @@ static_assert(__builtin_offsetof(page, compound_head) == __builtin_offsetof(page
               "a tail's compound_head overlays lru.next, as in Linux");
 
 // ---- flags ------------------------------------------------------------------------
+// Only a page's owner changes its flags, but the zone lock's holder reads
+// those of a buddy candidate it does not own (page_is_buddy): so every
+// change is one whole-word store.
 inline bool test_page_flag(const page *p, pageflags f) { return p->flags & (u64(1) << f); }
-inline void set_page_flag(page *p, pageflags f) { p->flags |= u64(1) << f; }
-inline void clear_page_flag(page *p, pageflags f) { p->flags &= ~(u64(1) << f); }
+inline void set_page_flag(page *p, pageflags f) { WRITE_ONCE(p->flags, p->flags | u64(1) << f); }
+inline void clear_page_flag(page *p, pageflags f) { WRITE_ONCE(p->flags, p->flags & ~(u64(1) << f)); }
 
 inline bool PageReserved(const page *p) { return test_page_flag(p, PG_reserved); }
 inline bool PageBuddy(const page *p) { return test_page_flag(p, PG_buddy); }

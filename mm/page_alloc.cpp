@@ -63,14 +63,22 @@ static void add_to_free_list(zone *z, page *p, unsigned order) {
   set_page_flag(p, PG_buddy);
   p->private_ = order;
   list_add(&p->lru, &z->free_area[order].free_list);
-  z->free_area[order].nr_free++;
+  add_locked(z->free_area[order].nr_free, 1);
 }
 
 static void del_from_free_list(zone *z, page *p, unsigned order) {
   list_del(&p->lru);
   clear_page_flag(p, PG_buddy);
   p->private_ = 0;
-  z->free_area[order].nr_free--;
+  add_locked(z->free_area[order].nr_free, -1);
+}
+
+// Whether buddy is the first page of a free block of `order`. The zone lock
+// is held, but buddy may be another CPU's page whose owner is changing its
+// flags: they are read with one whole-word load (private_ only once PG_buddy
+// says the page is the zone's).
+static inline bool page_is_buddy(const page *buddy, unsigned order) {
+  return (READ_ONCE(buddy->flags) & (u64(1) << PG_buddy)) && buddy->private_ == order;
 }
 
 // Basic algorithm:
@@ -85,7 +93,7 @@ void __free_one_page(zone *z, unsigned long pfn, unsigned order) {
     unsigned long buddy_pfn = pfn ^ (1ul << order);
     if (!zone_spans_pfn(z, buddy_pfn)) break;
     page *buddy = zone_pfn_to_page(z, buddy_pfn);
-    if (!PageBuddy(buddy) || buddy->private_ != order) break;
+    if (!page_is_buddy(buddy, order)) break;
     del_from_free_list(z, buddy, order);
     pfn &= buddy_pfn;
     order++;
@@ -256,6 +264,17 @@ void drain_local_pages(mem_system &ms) {
   for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) drain_pages_zone(z, this_cpu_pcp(ms, z));
 }
 
+void drain_remote_node_pages(mem_system &ms) {
+  const int nid = ms.cpu_to_node[smp_processor_id() & (NR_CPUS - 1)];
+  for_each_online_pgdat(ms, pgdat) {
+    if (pgdat->node_id == nid) continue;
+    for_each_zone_of(pgdat, z) {
+      per_cpu_pages *pcp = this_cpu_pcp(ms, z);
+      if (managed_zone(z) && READ_ONCE(pcp->count)) drain_pages_zone(z, pcp);
+    }
+  }
+}
+
 void drain_all_pages(mem_system &ms) {
   for_each_online_pgdat(ms, pgdat)
     for_each_zone_of(pgdat, z) if (managed_zone(z)) for (unsigned c = 0; c < ms.nr_cpus; c++)
@@ -401,7 +420,7 @@ static inline bool fast_watermark_ok(const zone *z, unsigned order, long classzo
   if (likely(order == 0)) return free > mark;
   if (free - ((1l << order) - 1) <= mark) return false;
   for (unsigned o = order; o < NR_PAGE_ORDERS; o++)
-    if (z->free_area[o].nr_free) return true;
+    if (READ_ONCE(z->free_area[o].nr_free)) return true;
   return false;
 }
 

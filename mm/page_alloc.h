@@ -102,6 +102,11 @@ inline void __free_page(page *p) { __free_pages(p, 0); }
 // buddy lists.
 void drain_local_pages(mem_system &ms);
 void drain_all_pages(mem_system &ms);
+// Gives this CPU's per-CPU pages of other nodes' zones back to their buddy
+// lists (Linux's vmstat work does so for pages freed to a remote node, so
+// they do not sit away from their node): each CPU's periodic work, once a
+// second.
+void drain_remote_node_pages(mem_system &ms);
 
 // ---- totals -------------------------------------------------------------------------
 unsigned long nr_free_pages(const mem_system &ms);       // on buddy lists

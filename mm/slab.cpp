@@ -108,7 +108,8 @@ static bool calculate_sizes(kmem_cache *s) {
 
 static unsigned long next_secret(slab_allocator &sa) {
   // splitmix64: distinct, well-mixed secrets from one seed.
-  unsigned long z = (sa.secret_seed += 0x9e3779b97f4a7c15ul);
+  // Atomic: caches are created concurrently, outside slab_mutex.
+  unsigned long z = __atomic_add_fetch(&sa.secret_seed, 0x9e3779b97f4a7c15ul, __ATOMIC_RELAXED);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ul;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebul;
   return z ^ (z >> 31);
@@ -145,6 +146,9 @@ page *addr_to_slab(const mem_system &ms, const void *addr) {
   if (!virt_addr_valid(addr)) return nullptr;
   page *p = pfn_to_page(ms, PHYS_PFN(virt_to_phys(addr)));
   if (!p || PageBuddy(p) || PagePcp(p)) return nullptr;
+  // Not compound_head() of a slab's head page: its compound_head word is
+  // slab_list, which other CPUs relink under the node's list_lock.
+  if (PageSlab(p)) return p;
   p = compound_head(p);
   return PageSlab(p) ? p : nullptr;
 }
@@ -170,10 +174,12 @@ static void relist_slab(kmem_cache_node *n, page *slab) {
   list_add(&slab->slab_list, to);
 }
 
+// The counters are read without the lock (take_from_other_nodes, the
+// shrinker's count): add_locked.
 static void count_slab(kmem_cache_node *n, const page *slab, long delta) {
-  if (slab->inuse == 0) n->nr_free += delta;
-  else if (slab->freelist) n->nr_partial += delta;
-  else n->nr_full += delta;
+  if (slab->inuse == 0) add_locked(n->nr_free, delta);
+  else if (slab->freelist) add_locked(n->nr_partial, delta);
+  else add_locked(n->nr_full, delta);
 }
 
 // Takes a new slab from the page allocator, on node nid if it can, with every
@@ -372,7 +378,7 @@ static void *alloc_from_new_slab(kmem_cache *s, gfp_t gfp, int nid) {
   kmem_cache_node *n = slab_node(s, slab);
   spin_lock_irqsave_guard g(n->list_lock);
   list_add(&slab->slab_list, &n->free);
-  n->nr_free++;
+  add_locked(n->nr_free, 1);
   n->total_objects += s->objects;
   return slab_pop_locked(s, n, slab);
 }
@@ -395,7 +401,7 @@ static int local_node(const kmem_cache *s) { return s->sa->ms->cpu_to_node[smp_p
 // slabs that this gave back to the page allocator.
 static unsigned long drain_array_locked(kmem_cache *s, kmem_cache_cpu *c) {
   unsigned long freed = return_to_slabs(s, c->entry, c->avail);
-  c->avail = 0;
+  WRITE_ONCE(c->avail, 0);
   return freed;
 }
 
@@ -434,8 +440,11 @@ static void *slab_alloc(kmem_cache *s, gfp_t gfp, int nid) {
   kmem_cache_cpu *c = this_cpu_array(s);
   void *obj = nullptr;
   if (spin_trylock(&c->lock)) {
-    if (c->avail == 0) c->avail = take_objects(s, local, c->entry, s->batchcount);
-    if (c->avail) obj = c->entry[--c->avail];
+    if (c->avail == 0) WRITE_ONCE(c->avail, take_objects(s, local, c->entry, s->batchcount));
+    if (c->avail) {
+      obj = c->entry[c->avail - 1];
+      WRITE_ONCE(c->avail, c->avail - 1);
+    }
     spin_unlock(&c->lock);
     // No free object anywhere: a new slab, with no lock held.
     if (!obj) obj = alloc_from_new_slab(s, gfp, local);
@@ -498,9 +507,10 @@ static void slab_free(kmem_cache *s, void *obj, const char *caller) {
     unsigned n = s->batchcount;
     return_to_slabs(s, c->entry, n);
     memmove(c->entry, c->entry + n, (c->avail - n) * sizeof(void *));
-    c->avail -= n;
+    WRITE_ONCE(c->avail, c->avail - n);
   }
-  c->entry[c->avail++] = obj;
+  c->entry[c->avail] = obj;
+  WRITE_ONCE(c->avail, c->avail + 1);
   spin_unlock(&c->lock);
 }
 
@@ -529,7 +539,7 @@ unsigned long kmem_cache_shrink(kmem_cache *s) {
         page *slab = list_first_entry(&n.free, page, slab_list);
         list_del(&slab->slab_list);
         list_add(&slab->slab_list, &discard);
-        n.nr_free--;
+        add_locked(n.nr_free, -1);
         n.total_objects -= s->objects;
       }
     }

@@ -94,7 +94,7 @@ struct slab_allocator;
 // and shrinks spin on it. Lock order: array lock, then node list_lock.
 struct kmem_cache_cpu {
   tas_spinlock_t lock;
-  unsigned avail;  // objects in entry[0..avail)
+  unsigned avail;  // objects in entry[0..avail); WRITE_ONCE: the shrinker counts without the lock
   void *entry[SLAB_ARRAY_MAX];
 };
 

@@ -34,7 +34,7 @@ bool __zone_watermark_ok(const zone *z, unsigned order, unsigned long mark, int 
   if (order == 0) return true;
   // Enough pages in total is not enough: one block of the order must exist.
   for (unsigned o = order; o < NR_PAGE_ORDERS; o++)
-    if (z->free_area[o].nr_free) return true;
+    if (READ_ONCE(z->free_area[o].nr_free)) return true;
   return false;
 }
 

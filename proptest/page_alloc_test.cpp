@@ -1570,3 +1570,44 @@ TEST(PageAllocThreads, ConcurrentCpusLoseNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+// Each CPU's periodic work sends its per-CPU pages of other nodes home:
+// drain_remote_node_pages empties this CPU's lists of remote zones only,
+// leaving its own node's lists and every other CPU's alone.
+TEST(PageAllocPcp, DrainRemoteNodePagesEmptiesOnlyThisCpusRemoteLists) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_two_nodes(f), 0);
+  mem_system &ms = *f.ms;
+  auto pcp_count = [&](int nid, unsigned cpu) {
+    long n = 0;
+    for_each_zone_of(NODE_DATA(ms, nid), z) n += z->pcp[cpu].count;
+    return n;
+  };
+  // CPU 2 (node 1) frees pages of both nodes; so does CPU 0 (node 0).
+  for (unsigned cpu : {2u, 0u}) {
+    host_set_cpu(cpu);
+    for (int nid : {0, 1}) {
+      page *p[4];
+      for (page *&q : p) ASSERT_NE(q = alloc_pages_node(ms, nid, GFP_KERNEL | __GFP_THISNODE, 0), nullptr);
+      for (page *q : p) __free_pages(ms, q, 0);
+    }
+  }
+  ASSERT_GT(pcp_count(0, 2), 0);
+  ASSERT_GT(pcp_count(1, 2), 0);
+  ASSERT_GT(pcp_count(1, 0), 0);
+  const long own = pcp_count(1, 2), cpu0_remote = pcp_count(1, 0), cpu0_own = pcp_count(0, 0);
+  const unsigned long total = nr_free_pages(ms) + nr_free_pcp_pages(ms);
+  host_set_cpu(2);
+  drain_remote_node_pages(ms);
+  EXPECT_EQ(pcp_count(0, 2), 0);    // node 0's pages went home
+  EXPECT_EQ(pcp_count(1, 2), own);  // its own node's stay
+  EXPECT_EQ(pcp_count(1, 0), cpu0_remote);
+  EXPECT_EQ(pcp_count(0, 0), cpu0_own);
+  EXPECT_EQ(nr_free_pages(ms) + nr_free_pcp_pages(ms), total);
+  EXPECT_EQ(f.check(), "");
+}
+
+}  // namespace
