@@ -88,7 +88,7 @@ extern "C" void secondary_start_kernel(unsigned long hartid) {
 static unsigned nodes_with_memory() {
   unsigned n = 0;
   if (system_mem)
-    for_each_online_pgdat(*system_mem, pgdat) n += pgdat != nullptr;
+    for_each_online_pgdat(*system_mem, pgdat) n++;
   return n ? n : 1;
 }
 
@@ -104,12 +104,17 @@ void smp_init() {
     a.stack = page_address(stack);
     a.stack_top = reinterpret_cast<uintptr_t>(a.stack) + (PAGE_SIZE << STACK_ORDER);
     int err = arch_cpu_start(cpu);
+    if (err) {
+      __free_pages(stack, STACK_ORDER);  // the firmware refused: the hart never runs
+      a.stack = nullptr;
+      a.stack_top = 0;
+    }
     u64 deadline = ktime_get_ns() + CPU_UP_TIMEOUT_NS;
     while (!err && !cpu_online(cpu) && ktime_get_ns() < deadline) cpu_relax();
     if (!err && !cpu_online(cpu)) err = -ETIMEDOUT;
     if (err) {
-      // A hart that never came up may still start later and run on this
-      // stack: keep it rather than give it back.
+      // A hart that started but never came up may still get there later and
+      // run on its stack: that one is kept rather than given back.
       pr_err("smp: CPU%u (hart %lu) failed to come up: error %d\n", cpu, a.hartid, err);
       cpumask_clear_cpu(cpu, cpu_possible_mask);
     }
