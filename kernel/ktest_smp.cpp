@@ -22,8 +22,6 @@
 #include "mm/slab.h"
 #include "mm/vmalloc.h"
 
-extern unsigned long nr_remote_tlb_flushes;  // arch/riscv/smp.cpp
-
 namespace {
 
 mem_system &ms() { return *system_mem; }

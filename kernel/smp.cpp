@@ -228,9 +228,9 @@ int background_reclaim_held;
 
 // Each node's kswapd runs on the node's first online CPU, as Linux binds
 // kswapd to its node's CPUs; a node without CPUs is balanced by CPU 0.
-static bool runs_kswapd_of(unsigned cpu, int nid) {
+static bool runs_kswapd_of(const mem_system &ms, unsigned cpu, int nid) {
   for_each_cpu(c, cpu_online_mask)
-    if (cpu_to_node(c) == nid) return c == cpu;
+    if (ms.cpu_to_node[c] == nid) return c == cpu;
   return cpu == 0;
 }
 
@@ -241,7 +241,7 @@ static void periodic_work(unsigned long ticks) {
   if (!system_mem || __atomic_load_n(&background_reclaim_held, __ATOMIC_ACQUIRE)) return;
   const unsigned cpu = smp_processor_id();
   for_each_online_pgdat(*system_mem, pgdat)
-    if (runs_kswapd_of(cpu, pgdat->node_id)) kswapd_run_node(*system_mem, pgdat);
+    if (runs_kswapd_of(*system_mem, cpu, pgdat->node_id)) kswapd_run_node(*system_mem, pgdat);
   if (ticks - last_drain[cpu] >= HZ) {
     last_drain[cpu] = ticks;
     drain_remote_node_pages(*system_mem);

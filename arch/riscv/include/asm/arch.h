@@ -11,6 +11,7 @@ extern uintptr_t va_pa_offset;
 extern uintptr_t kernel_va_pa_offset;
 // arch/riscv/smp.cpp: this hart's flush, then every other online hart's.
 void riscv_flush_tlb_kernel_range(uintptr_t start, size_t size);
+extern unsigned long nr_remote_tlb_flushes;  // shootdowns sent to other harts
 
 namespace arch {
 
