@@ -9,6 +9,9 @@
 //   local_irq_save / _restore     mask interrupts on this CPU
 //   cpu_relax                     spin-wait hint
 //   VMALLOC_START / VMALLOC_END   the virtual range mm/ may map on demand
+//   kasan_poison / _unpoison      mark memory unusable / usable again for a
+//                                 checker of memory accesses, if the target
+//                                 has one (mm/kasan.h); no-ops otherwise
 //
 // Each target supplies `struct arch::machine` in <asm/arch.h>, found through
 // its include path (arch/riscv/include or arch/host/include); the concept
@@ -35,6 +38,8 @@ concept machine_interface = requires(phys_addr_t pa, const void *va, uintptr_t a
   { M::local_irq_save() } -> same_as<unsigned long>;
   { M::local_irq_restore(flags) } -> same_as<void>;
   { M::cpu_relax() } -> same_as<void>;
+  { M::kasan_poison(va, size) } -> same_as<void>;
+  { M::kasan_unpoison(va, size) } -> same_as<void>;
   { M::VMALLOC_START } -> same_as<const uintptr_t &>;
   { M::VMALLOC_END } -> same_as<const uintptr_t &>;
 };
@@ -59,3 +64,5 @@ inline unsigned smp_processor_id() { return arch::machine::smp_processor_id(); }
 inline unsigned long local_irq_save() { return arch::machine::local_irq_save(); }
 inline void local_irq_restore(unsigned long flags) { arch::machine::local_irq_restore(flags); }
 inline void cpu_relax() { arch::machine::cpu_relax(); }
+inline void kasan_poison(const void *addr, size_t size) { arch::machine::kasan_poison(addr, size); }
+inline void kasan_unpoison(const void *addr, size_t size) { arch::machine::kasan_unpoison(addr, size); }

@@ -13,3 +13,7 @@ extern u32 boot_dtb_size;          // its header's totalsize
 extern phys_addr_t boot_dtb_copy_pa;  // a copy in memblock memory, reachable after paging
 extern unsigned long boot_hartid;  // the hart that booted
 extern bool mm_check_enabled;      // mm.check=1
+
+// Turns on the fault injection asked for on the command line
+// (kernel/fault_inject_params.cpp), once the boot's own allocations are done.
+void fault_inject_apply();

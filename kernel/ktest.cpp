@@ -7,7 +7,10 @@
 #include "mm/check.h"
 #include "mm/page_alloc.h"
 #include "mm/slab.h"
+#include "mm/pgtable.h"
 #include "mm/vmalloc.h"
+
+#include <asm/mmu.h>
 
 // The platform timer, for the duration diagnostics (not for pass/fail).
 static u64 read_time() {
@@ -54,31 +57,53 @@ static bool suite_exists(const char *name, size_t len) {
   return false;
 }
 
-// With mm.check=1, every case also fails if it left the allocators'
-// invariants broken.
-static void check_invariants(ktest *t) {
-  if (!mm_check_enabled || !system_mem) return;
+// Every checker of mm/check.h over the kernel's allocators and its page
+// table. Other CPUs only idle meanwhile (ktest holds background work off).
+static void check_invariants(ktest *t, const char *when) {
+  if (!system_mem) return;
   static char buf[2048];
   check_report r = make_check_report(buf, sizeof(buf));
   unsigned n = check_page_alloc(*system_mem, r);
   if (system_slab) n += check_slab(*system_slab, r);
-  if (system_vmalloc) n += check_vmalloc(*system_vmalloc, r);
-  if (n) ktest_fail(t, __FILE__, __LINE__, "mm.check: %u violations after this case:\n%s", n, buf);
+  if (system_vmalloc) {
+    n += check_vmalloc(*system_vmalloc, r);
+    spin_lock_guard g(system_vmalloc->pt_lock);
+    n += check_pgtable(kernel_page_table, r);
+  }
+  if (n) ktest_fail(t, __FILE__, __LINE__, "mm.check: %u violations %s:\n%s", n, when, buf);
+}
+
+// The per-call checks' findings (mm.check=1) since `before`.
+static void check_call_findings(ktest *t, unsigned long before) {
+  unsigned long now = __atomic_load_n(&system_mem->check_violations, __ATOMIC_RELAXED);
+  if (now != before)
+    ktest_fail(t, __FILE__, __LINE__, "mm.check: %lu violations found after allocator calls (printed above)",
+               now - before);
+}
+
+static unsigned long call_findings() {
+  return system_mem ? __atomic_load_n(&system_mem->check_violations, __ATOMIC_RELAXED) : 0;
 }
 
 static int run_suite(const ktest_suite &s, int index) {
   int failed = 0;
   printk(KERN_INFO "    KTAP version 1\n");
   printk(KERN_INFO "    # Subtest: %s\n", s.name);
-  printk(KERN_INFO "    1..%zu\n", s.nr_cases);
+  // One more case than the suite has: the checkers over everything once the
+  // suite is done, so that every suite's damage is caught, mm.check or not.
+  printk(KERN_INFO "    1..%zu\n", s.nr_cases + 1);
   for (size_t i = 0; i < s.nr_cases; i++) {
     ktest t = {s.name, s.cases[i].name, 0, nullptr};
     u64 start = read_time();
+    unsigned long findings = call_findings();
     // Cases count pages exactly: no kswapd on another CPU in the middle.
     __atomic_fetch_add(&background_reclaim_held, 1, __ATOMIC_ACQ_REL);
     s.cases[i].run(&t);
+    if (mm_check_enabled) {
+      check_call_findings(&t, findings);
+      check_invariants(&t, "after this case");
+    }
     __atomic_fetch_sub(&background_reclaim_held, 1, __ATOMIC_ACQ_REL);
-    check_invariants(&t);
     printk(KERN_INFO "        # %s: %lu ms\n", t.name, elapsed_ms(start));
     if (t.failures) failed++;
     if (t.skip_reason && !t.failures)
@@ -86,6 +111,12 @@ static int run_suite(const ktest_suite &s, int index) {
     else
       printk(KERN_INFO "    %sok %zu %s\n", t.failures ? "not " : "", i + 1, t.name);
   }
+  ktest end = {s.name, "mm_check_at_suite_end", 0, nullptr};
+  __atomic_fetch_add(&background_reclaim_held, 1, __ATOMIC_ACQ_REL);
+  check_invariants(&end, "at the end of the suite");
+  __atomic_fetch_sub(&background_reclaim_held, 1, __ATOMIC_ACQ_REL);
+  if (end.failures) failed++;
+  printk(KERN_INFO "    %sok %zu %s\n", end.failures ? "not " : "", s.nr_cases + 1, end.name);
   printk(KERN_INFO "%sok %d %s\n", failed ? "not " : "", index, s.name);
   return failed;
 }

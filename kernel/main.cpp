@@ -63,7 +63,8 @@ static int set_mm_check(const char *val) {
   mm_check_enabled = v;
   return 0;
 }
-KERNEL_PARAM(mm_check_param, "mm.check", set_mm_check, "mm.check=1 runs the invariant checker after every allocator call");
+KERNEL_PARAM(mm_check_param, "mm.check", set_mm_check,
+             "mm.check=1 checks after every allocator call and runs every checker after every ktest case");
 
 static int min_free_kbytes_param;
 
@@ -245,6 +246,7 @@ static void mm_init() {
     panic("cannot set up vmalloc over [%#lx-%#lx): error %d", VMALLOC_START_ADDR, VMALLOC_END_ADDR, err);
   kernel_vmalloc.symbolize = vmalloc_symbolize;
   system_vmalloc = &kernel_vmalloc;
+  kernel_mem.check_calls = mm_check_enabled;
 }
 
 static void print_memory_summary() {
@@ -285,6 +287,7 @@ extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa)
   print_vm_layout();
   print_memory_summary();
   smp_init();
+  fault_inject_apply();
 
   if (ktest_requested) {
     int failed = ktest_run(ktest_filter);

@@ -9,6 +9,10 @@
 
 struct mem_system;
 struct slab_allocator;
+struct page_table;
+struct page;
+struct kmem_cache;
+struct vmalloc_system;
 
 struct check_report {
   char *buf;         // the descriptions, one per line, NUL-terminated
@@ -31,3 +35,21 @@ unsigned check_page_alloc(const mem_system &ms, check_report &r);
 // arrays and counters, and the slab page counts against the node counters
 // (which assumes one slab allocator per mem_system, as in the kernel).
 unsigned check_slab(const slab_allocator &sa, check_report &r);
+// A kernel page table, entry by entry: no W+X leaf, no user-accessible leaf,
+// nothing mapped in the user half, no reserved or misaligned encoding, A
+// (and D when writable) on every leaf, no stale bits in invalid entries. The
+// caller keeps the table still (holds its lock).
+unsigned check_pgtable(const page_table &pt, check_report &r);
+
+// mm.check=1 (mem_system::check_calls): after every allocator call, what
+// that call touched and what holds at every instant (mm/check_calls.cpp).
+// Safe with other CPUs allocating; each finding is printed and counted in
+// mem_system::check_violations. The whole checkers above run at the end of
+// every ktest case and suite.
+void check_alloc_call(const mem_system &ms, const page *p, unsigned order, u32 gfp, int preferred_nid);
+void check_free_call(const mem_system &ms, unsigned long pfn);
+// was_allocated: the object's allocated bit before this hand-out set it.
+// Returns false when the object is not a proper object of s.
+bool check_slab_alloc_call(kmem_cache *s, const void *obj, bool was_allocated);
+void check_vmalloc_call(vmalloc_system &vs, const void *addr);
+void check_vfree_call(vmalloc_system &vs, uintptr_t start, uintptr_t end);

@@ -38,6 +38,9 @@ unsigned check_vmalloc(vmalloc_system &vs, check_report &r) {
       if ((vm->flags & VM_ALLOC) &&
           (!frame || page_ref_count(frame) < 1 || PageBuddy(frame) || PagePcp(frame) || PageSlab(frame) || PageReserved(frame)))
         check_fail(r, "vmalloc: page %u of area 0x%lx maps 0x%lx, which is not an allocated frame", i, va->va_start, w.pa);
+      else if ((vm->flags & VM_ALLOC) && (frame->mapping != vm || frame->index != i))
+        check_fail(r, "vmalloc: page %u of area 0x%lx maps 0x%lx, which is owned by %p page %lu (mapped twice?)", i,
+                   va->va_start, w.pa, frame->mapping, frame->index);
     }
     if (pgtable_walk(*vs.pt, va->va_end - PAGE_SIZE, nullptr))
       check_fail(r, "vmalloc: the guard page of area 0x%lx is mapped", va->va_start);

@@ -26,6 +26,7 @@
 #include "kernel/numa.h"
 #include "kernel/spinlock.h"
 #include "kernel/types.h"
+#include "mm/fault_inject.h"
 #include "mm/gfp.h"
 #include "mm/page.h"
 #include "mm/zone_type.h"
@@ -208,17 +209,24 @@ struct mem_system {
   unsigned long totalram_pages;      // managed pages of every zone
   unsigned long totalreserve_pages;  // what MemAvailable keeps back
 
-  // Fault injection (Linux's fail_page_alloc), for tests: when set and it
-  // returns true, the request fails as if memory were exhausted. Checked by
-  // the general path (__alloc_pages) only, so the fast path pays nothing;
-  // set pcp_disabled as well to make every small request take that path.
-  // __GFP_NOFAIL requests are never failed.
+  // Fault injection (mm/fault_inject.h): Linux's fail_page_alloc, set from
+  // the command line or a test, which every request meets (a non-zero
+  // probability sends them all to the general path); and a test's own hook,
+  // which fails exactly the calls it picks, asked by the general path
+  // (__alloc_pages) only: set pcp_disabled as well to make every small
+  // request take that path. __GFP_NOFAIL requests never fail.
+  fail_page_alloc_attr fail_page_alloc;
   bool (*should_fail_alloc_page)(void *ctx, gfp_t gfp, unsigned order);
   void *fail_alloc_ctx;
 
   spinlock_t shrinker_lock;
   list_head shrinkers;
   unsigned long bad_pages;  // Bad page state reports
+
+  // mm.check=1: check after every allocator call (mm/check.h), which sends
+  // every request down the general paths. Findings are counted here.
+  bool check_calls;
+  unsigned long check_violations;
 };
 
 // The index of a zone in mem_system::free_route (what page_zoneid() gives

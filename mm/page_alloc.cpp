@@ -5,6 +5,8 @@
 
 #include "kernel/printk.h"
 #include "kernel/string.h"
+#include "mm/check.h"
+#include "mm/kasan.h"
 #include "mm/page_alloc_internal.h"
 #include "mm/vmscan.h"
 #include "mm/watermark.h"
@@ -330,6 +332,7 @@ static page *get_page_from_freelist(mem_system &ms, gfp_t gfp, unsigned order, u
       if (!zone_watermark_ok(z, order, mark, ac.highest_zoneidx, alloc_flags)) continue;
     }
     if (page *p = rmqueue(ms, z, order)) {
+      kasan_unpoison_pages(z, p, order);
       prep_new_page(ms, p, order, gfp);
       return p;
     }
@@ -401,14 +404,17 @@ __attribute__((noinline)) page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigne
     warn_alloc(gfp & ~__GFP_NOWARN, order, "page allocation failure: contradictory zone modifiers");
     return nullptr;
   }
-  if (ms.should_fail_alloc_page && !(gfp & __GFP_NOFAIL) && ms.should_fail_alloc_page(ms.fail_alloc_ctx, gfp, order)) {
+  if (should_fail_alloc_page(ms.fail_page_alloc, gfp, order) ||
+      (ms.should_fail_alloc_page && !(gfp & __GFP_NOFAIL) && ms.should_fail_alloc_page(ms.fail_alloc_ctx, gfp, order))) {
     warn_alloc(gfp, order, "page allocation failure: fault injected");
     return nullptr;
   }
   int nid = nearest_memory_node(ms, preferred_nid);
   alloc_context ac = {ms.node_data[nid], classzone, (gfp & __GFP_THISNODE) != 0};
-  if (page *p = get_page_from_freelist(ms, gfp, order, ALLOC_WMARK_LOW, ac)) return p;
-  return __alloc_pages_slowpath(ms, gfp, order, ac);
+  page *p = get_page_from_freelist(ms, gfp, order, ALLOC_WMARK_LOW, ac);
+  if (!p) p = __alloc_pages_slowpath(ms, gfp, order, ac);
+  if (unlikely(ms.check_calls) && p) check_alloc_call(ms, p, order, gfp, nid);
+  return p;
 }
 
 // The fast path's watermark check, inline: the low watermark plus the
@@ -427,7 +433,8 @@ static inline bool fast_watermark_ok(const zone *z, unsigned order, long classzo
 // Flags the fast paths leave to the general path.
 constexpr gfp_t ALLOC_FAST_EXCLUDED = __GFP_ZERO | __GFP_COMP | __GFP_THISNODE;
 
-// The fast path: a small order with no special treatment, from the first
+// The fast path: a small order with no special treatment (no fault
+// injection or mm.check, which are the general path's), from the first
 // zone the request may use (one load through mem_system::alloc_route), if it is
 // above its low watermark and this CPU's list has a block. It calls nothing:
 // every miss is a tail call to the general path, which starts by trying the
@@ -439,11 +446,12 @@ __attribute__((optimize("omit-frame-pointer"))) page *alloc_pages(mem_system &ms
   const pcp_route &route = ms.alloc_route[gfp & GFP_ZONEMASK][cpu];
   per_cpu_pages *pcp = route.pcp;
   if (likely(pcp != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !(gfp & ALLOC_FAST_EXCLUDED) &&
-             !ms.pcp_disabled) &&
+             !ms.pcp_disabled && !ms.fail_page_alloc.attr.probability && !ms.check_calls) &&
       likely(fast_watermark_ok(pcp->owner, order, route.classzone)) && likely(spin_trylock(&pcp->lock))) {
     page *p = pcp_take_locked(pcp, order);
     spin_unlock(&pcp->lock);
     if (likely(p != nullptr)) {
+      kasan_unpoison_pages(pcp->owner, p, order);
       p->alloc_order = u8(order);
       set_page_count(p, 1);
       return p;
@@ -499,6 +507,7 @@ static void free_the_page(mem_system &ms, page *p, unsigned order) {
     p[1].compound_order = 0;
   }
   reset_freed_page(p);
+  kasan_poison_pages(z, p, order);
   if (use_pcp(ms, order)) free_unref_page(ms, z, p, order);
   else free_one_page(z, p, order);
 }
@@ -522,20 +531,24 @@ __attribute__((noinline)) static void free_pages_general(mem_system &ms, page *p
     return;
   }
   // Only the last reference frees.
-  if (__atomic_sub_fetch(&p->_refcount, 1, __ATOMIC_ACQ_REL) == 0) free_the_page(ms, p, order);
+  if (__atomic_sub_fetch(&p->_refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+  unsigned long pfn = page_to_pfn(ms, p);
+  free_the_page(ms, p, order);
+  if (unlikely(ms.check_calls)) check_free_call(ms, pfn);
 }
 
 __attribute__((optimize("omit-frame-pointer"))) void __free_pages(mem_system &ms, page *p, unsigned order) {
   // Fast path: the last reference to an ordinary small block, with nothing
-  // wrong about it, goes straight to this CPU's list for its zone. Like the
+  // wrong about it (and no mm.check), goes straight to this CPU's list for its zone. Like the
   // allocation fast path it calls nothing but tail calls and sets up no frame.
-  if (likely(p != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled &&
+  if (likely(p != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled && !ms.check_calls &&
              p->_refcount == 1 && p->_mapcount == -1 && !(p->flags & FREE_FAST_MASK) &&
              p->alloc_order == order)) {
     per_cpu_pages *pcp = ms.free_route[page_zoneid(p)][this_cpu()];
     if (likely(pcp != nullptr) && likely(spin_trylock(&pcp->lock))) {
       set_page_count(p, 0);
       reset_freed_page(p);
+      kasan_poison_pages(pcp->owner, p, order);
       bool over_high = pcp_put_locked(pcp, p, order);
       spin_unlock(&pcp->lock);
       if (unlikely(over_high)) drain_pcp_excess(pcp);

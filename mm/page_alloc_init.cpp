@@ -4,6 +4,7 @@
 #include "kernel/errno.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
+#include "mm/kasan.h"
 #include "mm/memblock.h"
 #include "mm/page_alloc.h"
 #include "mm/page_alloc_internal.h"
@@ -110,6 +111,7 @@ static void free_range_to_zone(zone *z, unsigned long start, unsigned long end) 
       set_page_count(p, 0);
     }
     z->managed_pages += 1ul << order;
+    kasan_poison_pages(z, zone_pfn_to_page(z, pfn), order);
     __free_one_page(z, pfn, order);
     pfn += 1ul << order;
   }
@@ -179,6 +181,7 @@ int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
   if (int err = validate_layout(layout)) return err;
   // In place: mem_system is several KiB, too big for a temporary on a boot stack.
   memset(static_cast<void *>(&ms), 0, sizeof(ms));
+  ms.fail_page_alloc = fail_page_alloc_attr{};  // Linux's defaults, not zeros
   ms.nr_cpus = layout.nr_cpus;
   for (unsigned c = 0; c < NR_CPUS; c++) ms.cpu_to_node[c] = c < layout.nr_cpus ? layout.cpu_to_node[c] : 0;
   for (int z = 0; z < int(MAX_NR_ZONES); z++) ms.max_zone_pfn[z] = layout.max_zone_pfn[z];

@@ -7,6 +7,7 @@
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
+#include "mm/check.h"
 #include "mm/slab_internal.h"
 #include "mm/vmscan.h"
 
@@ -411,7 +412,8 @@ static void *post_alloc(kmem_cache *s, void *obj, gfp_t gfp) {
   mem_system &ms = *s->sa->ms;
   page *slab = addr_to_slab(ms, obj);
   long i = slab_obj_index(ms, s, slab, obj);
-  __atomic_fetch_or(&allocated_map(ms, s, slab)[i / 64], u64(1) << (i % 64), __ATOMIC_RELAXED);
+  u64 was = __atomic_fetch_or(&allocated_map(ms, s, slab)[i / 64], u64(1) << (i % 64), __ATOMIC_RELAXED);
+  if (unlikely(ms.check_calls)) check_slab_alloc_call(s, obj, was & (u64(1) << (i % 64)));
   if (s->flags & SLAB_POISON) check_object_on_alloc(s, obj);
   if (s->flags & SLAB_RED_ZONE) set_redzone_active(s, obj);
   if (gfp & __GFP_ZERO) memset(obj, 0, s->object_size);
@@ -431,6 +433,9 @@ static void *slab_alloc(kmem_cache *s, gfp_t gfp, int nid) {
     pr_warn("slab %s: unexpected gfp %#x: __GFP_HIGHMEM/__GFP_MOVABLE ignored\n", s->name, gfp);
     gfp &= ~(__GFP_HIGHMEM | __GFP_MOVABLE);
   }
+  // As in Linux, never the cache of caches: failing it would only test
+  // kmem_cache_create's one failure path over and over.
+  if (s != &s->sa->kmem_cache_boot && should_failslab(s->sa->failslab, gfp, s->object_size)) return nullptr;
   int local = local_node(s);
   if (nid != NUMA_NO_NODE && nid != local) {
     if (nid < 0 || nid >= int(MAX_NUMNODES) || !s->sa->ms->node_data[nid]) nid = local;
@@ -738,6 +743,7 @@ int slab_allocator_init(slab_allocator *sap, mem_system &ms, slab_flags_t debug_
   sa.errors = 0;
   sa.bad_frees = 0;
   sa.large_pages = 0;
+  sa.failslab = failslab_attr{};
   for (auto &row : sa.kmalloc_caches)
     for (kmem_cache *&c : row) c = nullptr;
   if (cache_init(sa, &sa.kmem_cache_boot, "kmem_cache", sizeof(kmem_cache), alignof(kmem_cache),

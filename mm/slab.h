@@ -146,6 +146,7 @@ struct slab_allocator {
   unsigned long errors;        // reports of every kind
   unsigned long bad_frees;     // of those, frees that were refused
   unsigned long large_pages;   // pages held by large kmallocs
+  failslab_attr failslab;      // fault injection (mm/fault_inject.h); reset by slab_allocator_init
 };
 
 // Sets up sa over ms: the boot cache, the kmalloc caches of every type whose

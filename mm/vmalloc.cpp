@@ -6,6 +6,7 @@
 #include "kernel/errno.h"
 #include "kernel/numa.h"
 #include "kernel/printk.h"
+#include "mm/check.h"
 #include "mm/page_alloc.h"
 #include "mm/slab.h"
 
@@ -181,6 +182,9 @@ void *__vmalloc_node(vmalloc_system &vs, unsigned long size, unsigned long align
     for (; mapped < count; mapped++) {
       page *p = alloc_pages_node(*vs.ms, nid, page_gfp, 0);
       if (!p) break;
+      // The frame's owner, so the checker can tell a frame mapped twice.
+      p->mapping = vm;
+      p->index = mapped;
       int err;
       {
         spin_lock_guard g(vs.pt_lock);
@@ -192,7 +196,11 @@ void *__vmalloc_node(vmalloc_system &vs, unsigned long size, unsigned long align
         break;
       }
     }
-    if (mapped == count) return publish_area(vs, va, vm, count, VM_ALLOC, caller);
+    if (mapped == count) {
+      void *addr = publish_area(vs, va, vm, count, VM_ALLOC, caller);
+      if (unlikely(vs.ms->check_calls)) check_vmalloc_call(vs, addr);
+      return addr;
+    }
   }
   // Unwind: frames and the tables that held them, the range, bookkeeping.
   if (va) {
@@ -295,8 +303,10 @@ static void free_vm_area(vmalloc_system &vs, vm_struct *vm, bool free_pages) {
   } else {
     unmap_area_pages(vs, va->va_start, vm->nr_pages, false);
   }
+  uintptr_t start = va->va_start, end = va->va_end;
   release_area(vs, va);
   kfree(*vs.sa, vm);
+  if (unlikely(vs.ms->check_calls)) check_vfree_call(vs, start, end);
 }
 
 void vfree(vmalloc_system &vs, const void *addr) {

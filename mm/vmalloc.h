@@ -22,8 +22,9 @@
 //
 // Invariants (checked by check_vmalloc): the vmap_space's own; every busy
 // area holds a vm_struct whose range is the area; each of its pages is
-// mapped with a 4 KiB leaf (vmalloc: R/W, not X, to an allocated frame),
-// and its guard page is not mapped; nothing in the vmalloc range is mapped
+// mapped with a 4 KiB leaf (vmalloc: R/W, not X, to an allocated frame
+// whose mapping/index name this area and page, so no frame is mapped
+// twice), and its guard page is not mapped; nothing in the vmalloc range is mapped
 // outside busy areas;
 // vmalloc_pages counts the frames of VM_ALLOC areas.
 //

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
 #include <iostream>
 #include <streambuf>
 #include <string>
@@ -31,10 +34,15 @@ class tap_comment_buf : public std::streambuf {
   bool at_line_start_ = true;
 };
 
+// What choose_seed() says, printed as a TAP comment after the version line.
+std::string seed_note;
+
 // Prints one TAP line per test, with failure details as TAP comments.
 class tap_printer : public testing::EmptyTestEventListener {
  public:
-  void OnTestProgramStart(const testing::UnitTest &) override { std::printf("TAP version 13\n"); }
+  void OnTestProgramStart(const testing::UnitTest &) override {
+    std::printf("TAP version 13\n%s", seed_note.c_str());
+  }
   void OnTestPartResult(const testing::TestPartResult &r) override {
     if (!r.failed()) return;
     std::string msg = r.message();
@@ -62,7 +70,27 @@ class tap_printer : public testing::EmptyTestEventListener {
 
 }  // namespace
 
+// The RapidCheck seed, printed so that any failure can be replayed.
+// RC_PARAMS with a seed wins. Otherwise MM_RC_SEED picks it: a number (the
+// fixed seed the meson tests use), or "fresh" for the run's fresh seed,
+// MM_RC_FRESH_SEED (scripts/test draws one per run), or a random one.
+void choose_seed() {
+  const char *params = std::getenv("RC_PARAMS");
+  const char *seed = std::getenv("MM_RC_SEED");
+  if (!seed || !*seed || (params && std::strstr(params, "seed="))) return;
+  std::string value = seed;
+  if (value == "fresh") {
+    const char *fresh = std::getenv("MM_RC_FRESH_SEED");
+    value = fresh && *fresh ? fresh : std::to_string(std::random_device{}() | u_int64_t(std::random_device{}()) << 32);
+  }
+  std::string all = (params && *params ? std::string(params) + " " : std::string()) + "seed=" + value;
+  setenv("RC_PARAMS", all.c_str(), 1);
+  seed_note = "# RapidCheck seed " + value + (std::string(seed) == "fresh" ? " (fresh this run)" : " (fixed)") +
+              "; replay a failure with RC_PARAMS=\"seed=" + value + "\"\n";
+}
+
 int main(int argc, char **argv) {
+  choose_seed();
   testing::InitGoogleTest(&argc, argv);
   bool tap = true;
   for (int i = 1; i < argc; i++)

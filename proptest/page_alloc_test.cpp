@@ -32,6 +32,7 @@
 #include "kernel/printk.h"
 #include "mm/page_alloc.h"
 #include "proptest/mm_fixture.h"
+#include "proptest/model_case.h"
 
 namespace {
 
@@ -524,6 +525,8 @@ struct Alloc : alloc_cmd {
         cpu(*uniform(0u, m.nr_cpus)),
         nid(*rc::gen::weightedOneOf<int>(
             {{4, rc::gen::elementOf(m.nodes)}, {1, rc::gen::just(NUMA_NO_NODE)}})) {}
+  Alloc(int first_id_, int count_, gfp_t gfp_, unsigned order_, alloc_api api_, unsigned cpu_, int nid_)
+      : first_id(first_id_), count(count_), gfp(gfp_), order(order_), api(api_), cpu(cpu_), nid(nid_) {}
 
   void apply(alloc_model &m) const override {
     for (int i = 0; i < count; i++) m.handles.push_back(first_id + i);
@@ -667,11 +670,10 @@ struct Alloc : alloc_cmd {
   }
 
   void show(std::ostream &os) const override {
-    char g[256];
-    format_gfp(g, sizeof(g), gfp);
-    const char *apis[] = {"alloc_pages", "alloc_pages_node", "__get_free_pages"};
-    os << "Alloc ids " << first_id << ".." << first_id + count - 1 << ": " << apis[int(api)] << "("
-       << g << ", order " << order << ", nid " << nid << ") on cpu " << cpu;
+    const char *apis[] = {"alloc_pages", "alloc_pages_node", "get_free_pages"};
+    os << "Alloc{/*first_id*/" << first_id << ", /*count*/" << count << ", " << modelcase::gfp_expr(gfp)
+       << ", /*order*/" << order << ", alloc_api::" << apis[int(api)] << ", /*cpu*/" << cpu
+       << ", /*nid*/" << modelcase::nid_expr(nid) << "}";
   }
 };
 
@@ -688,6 +690,7 @@ struct Free : alloc_cmd {
         api(*rc::gen::element(free_api::free_pages_page, free_api::free_pages_addr,
                               free_api::put_page)),
         cpu(*uniform(0u, m.nr_cpus)) {}
+  Free(int id_, free_api api_, unsigned cpu_) : id(id_), api(api_), cpu(cpu_) {}
 
   void checkPreconditions(const alloc_model &m) const override {
     RC_PRE(std::find(m.handles.begin(), m.handles.end(), id) != m.handles.end());
@@ -716,8 +719,8 @@ struct Free : alloc_cmd {
   }
 
   void show(std::ostream &os) const override {
-    const char *apis[] = {"__free_pages", "free_pages", "put_page"};
-    os << "Free id " << id << " with " << apis[int(api)] << " on cpu " << cpu;
+    const char *apis[] = {"free_pages_page", "free_pages_addr", "put_page"};
+    os << "Free{/*id*/" << id << ", free_api::" << apis[int(api)] << ", /*cpu*/" << cpu << "}";
   }
 };
 
@@ -725,6 +728,7 @@ struct Free : alloc_cmd {
 struct ExtraRef : alloc_cmd {
   int id;
   explicit ExtraRef(const alloc_model &m) : id(*rc::gen::elementOf(m.handles)) {}
+  explicit ExtraRef(int id_) : id(id_) {}
   void checkPreconditions(const alloc_model &m) const override {
     RC_PRE(std::find(m.handles.begin(), m.handles.end(), id) != m.handles.end());
   }
@@ -742,7 +746,7 @@ struct ExtraRef : alloc_cmd {
     RC_ASSERT(snapshot(ms) == snap);
     check_step(s);
   }
-  void show(std::ostream &os) const override { os << "ExtraRef id " << id; }
+  void show(std::ostream &os) const override { os << "ExtraRef{/*id*/" << id << "}"; }
 };
 
 enum class bad_kind {
@@ -771,6 +775,7 @@ struct BadFree : alloc_cmd {
         id(m.handles.empty() ? -1 : *rc::gen::elementOf(m.handles)),
         param(*uniform(0u, 1024u)),
         seed(*rc::gen::arbitrary<u64>()) {}
+  BadFree(bad_kind kind_, int id_, unsigned param_, u64 seed_) : kind(kind_), id(id_), param(param_), seed(seed_) {}
 
   void checkPreconditions(const alloc_model &m) const override {
     if (id >= 0) RC_PRE(std::find(m.handles.begin(), m.handles.end(), id) != m.handles.end());
@@ -892,7 +897,8 @@ struct BadFree : alloc_cmd {
   void show(std::ostream &os) const override {
     const char *kinds[] = {"wrong_order",   "tail",        "mapcount",      "slab",
                            "reserved_flag", "double_free", "reserved_page", "outside_ram"};
-    os << "BadFree " << kinds[int(kind)] << " id " << id << " param " << param << " seed " << seed;
+    os << "BadFree{bad_kind::" << kinds[int(kind)] << ", /*id*/" << id << ", /*param*/" << param
+       << ", /*seed*/" << modelcase::hex(seed) << "}";
   }
 };
 
@@ -902,6 +908,7 @@ struct Drain : alloc_cmd {
   unsigned cpu;
   explicit Drain(const alloc_model &m)
       : all(*rc::gen::arbitrary<bool>()), cpu(*uniform(0u, m.nr_cpus)) {}
+  Drain(bool all_, unsigned cpu_) : all(all_), cpu(cpu_) {}
   void run(const alloc_model &, alloc_sut &s) const override {
     mem_system &ms = *s.f.ms;
     host_set_cpu(cpu);
@@ -925,35 +932,66 @@ struct Drain : alloc_cmd {
     check_step(s);
   }
   void show(std::ostream &os) const override {
-    os << (all ? "drain_all_pages" : "drain_local_pages") << " on cpu " << cpu;
+    os << "Drain{/*all*/" << (all ? "true" : "false") << ", /*cpu*/" << cpu << "}";
   }
 };
 
-// Random sequences of allocations (every GFP type and zone modifier, orders
-// 0..MAX_PAGE_ORDER and beyond, on every CPU and node), frees, extra
-// references, bad frees and drains, on every layout: after each step the
-// checkers agree with the model, and freeing everything and draining brings
-// back exactly the initial free-area state.
-RC_GTEST_PROP(PageAlloc, RandomSequencesKeepEveryInvariant, ()) {
+using alloc_cmds = rc::state::Commands<alloc_cmd>;
+
+// One case of the property: a layout and what is done on it. It is the only
+// value the property draws, so RapidCheck's counterexample is its listing.
+struct alloc_case {
+  layout_kind layout;
+  alloc_cmds cmds;
+};
+
+void showValue(const alloc_case &c, std::ostream &os) {
+  modelcase::show_case(os, "PAGE_ALLOC_REGRESSION", std::string("layout_kind::") + layout_name(c.layout), c.cmds);
+}
+
+// The model a layout starts from, from a throwaway build of it (once per
+// layout): the commands are drawn before the case's own machine exists.
+alloc_model initial_model(layout_kind layout) {
+  static std::map<layout_kind, alloc_model> known;
+  if (!known.count(layout)) {
+    mm_fixture f;
+    if (build_layout(f, layout) != 0) return {layout, 1, {0}, {}, 0};
+    alloc_model m{layout, f.ms->nr_cpus, {}, {}, 0};
+    for_each_online_pgdat(*f.ms, pgdat) m.nodes.push_back(pgdat->node_id);
+    known[layout] = m;
+  }
+  return known.at(layout);
+}
+
+rc::Gen<alloc_case> gen_alloc_case() {
+  return rc::gen::mapcat(
+      rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts))),
+      [](layout_kind layout) {
+        return rc::gen::map(
+            rc::gen::resize(100, rc::state::gen::commands(
+                                     initial_model(layout),
+                                     rc::state::gen::execOneOfWithArgs<Alloc, Alloc, Alloc, Free, Free, ExtraRef,
+                                                                       BadFree, Drain>())),
+            [layout](alloc_cmds cmds) { return alloc_case{layout, std::move(cmds)}; });
+      });
+}
+
+// Runs a case: after each step the checkers agree with the model, and
+// freeing everything and draining brings back exactly the initial free-area
+// state. The property and the kept regressions both run this.
+void run_alloc_case(const alloc_case &c) {
   cpu_reset reset;
-  const layout_kind layout =
-      *rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts)));
-  RC_TAG(layout_name(layout));
   alloc_sut s;
-  RC_ASSERT(build_layout(s.f, layout) == 0);
+  RC_ASSERT(build_layout(s.f, c.layout) == 0);
   mem_system &ms = *s.f.ms;
   s.initial = snapshot(ms);
   RC_ASSERT(s.f.check() == std::string());
   RC_ASSERT(verify(ms, s.live, true) == std::string());
   for (const zone_snapshot &z : s.initial) RC_ASSERT(z.pcp_pages == 0 && z.allocated == 0);
 
-  alloc_model m0{layout, ms.nr_cpus, {}, {}, 0};
+  alloc_model m0{c.layout, ms.nr_cpus, {}, {}, 0};
   for_each_online_pgdat(ms, pgdat) m0.nodes.push_back(pgdat->node_id);
-  auto cmds = *rc::gen::resize(
-      100, rc::state::gen::commands(
-               m0, rc::state::gen::execOneOfWithArgs<Alloc, Alloc, Alloc, Free, Free, ExtraRef,
-                                                     BadFree, Drain>()));
-  rc::state::runAll(cmds, m0, s);
+  rc::state::runAll(c.cmds, m0, s);
   RC_CLASSIFY(s.refused_by_watermarks > 0, "refused by watermarks");
   RC_CLASSIFY(s.fell_back > 0, "zone fallback");
   RC_CLASSIFY(s.slow_path > 0, "served below low");
@@ -974,6 +1012,29 @@ RC_GTEST_PROP(PageAlloc, RandomSequencesKeepEveryInvariant, ()) {
   RC_ASSERT(nr_free_pages(ms) == total);
   RC_ASSERT(nr_free_pcp_pages(ms) == 0ul);
 }
+
+}  // namespace
+
+MODEL_CASE_SHOW_TYPE(alloc_case, "proptest/regressions/page_alloc.inc");
+
+namespace {
+
+// Random sequences of allocations (every GFP type and zone modifier, orders
+// 0..MAX_PAGE_ORDER and beyond, on every CPU and node), frees, extra
+// references, bad frees and drains, on every layout.
+RC_GTEST_PROP(PageAlloc, RandomSequencesKeepEveryInvariant, ()) {
+  const alloc_case c = *gen_alloc_case();
+  RC_TAG(layout_name(c.layout));
+  run_alloc_case(c);
+}
+
+// Kept counterexamples and chosen sequences, each a TEST of its own.
+#define PAGE_ALLOC_REGRESSION(name, layout, ...)                                                     \
+  TEST(PageAllocRegression, name) {                                                                  \
+    modelcase::expect_holds(                                                                         \
+        [] { run_alloc_case(alloc_case{layout, modelcase::commands_of<alloc_cmd>(__VA_ARGS__)}); }); \
+  }
+#include "proptest/regressions/page_alloc.inc"
 
 // ------------------------------------------------------------ per-CPU lists
 

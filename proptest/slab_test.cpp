@@ -26,6 +26,7 @@
 #include "kernel/errno.h"
 #include "mm/slab_internal.h"
 #include "mm/vmscan.h"
+#include "proptest/model_case.h"
 #include "proptest/slab_fixture.h"
 
 namespace {
@@ -70,6 +71,24 @@ bool is_pow2(size_t n) { return n && !(n & (n - 1)); }
 
 enum class kapi { kmalloc, kzalloc, kcalloc, kmalloc_array, krealloc_null, kmalloc_node };
 const char *const kapi_names[] = {"kmalloc", "kzalloc", "kcalloc", "kmalloc_array", "krealloc(NULL)", "kmalloc_node"};
+const char *const kapi_exprs[] = {"kapi::kmalloc",       "kapi::kzalloc",       "kapi::kcalloc",
+                                  "kapi::kmalloc_array", "kapi::krealloc_null", "kapi::kmalloc_node"};
+
+// Cache flags as the C++ expression of their names.
+std::string slab_flags_expr(slab_flags_t flags) {
+  static const std::pair<slab_flags_t, const char *> names[] = {
+      {SLAB_HWCACHE_ALIGN, "SLAB_HWCACHE_ALIGN"}, {SLAB_POISON, "SLAB_POISON"},
+      {SLAB_RED_ZONE, "SLAB_RED_ZONE"},           {SLAB_RECLAIM_ACCOUNT, "SLAB_RECLAIM_ACCOUNT"},
+      {SLAB_CACHE_DMA32, "SLAB_CACHE_DMA32"}};
+  std::string out;
+  for (auto &[bit, name] : names)
+    if (flags & bit) {
+      out += (out.empty() ? "" : " | ") + std::string(name);
+      flags &= ~bit;
+    }
+  if (flags) out += (out.empty() ? "" : " | ") + modelcase::hex(flags);
+  return out.empty() ? "0" : out;
+}
 
 struct mobj {
   int cache;  // -1: a kmalloc object
@@ -267,6 +286,8 @@ struct Kmalloc : slab_cmd {
         gfp(*gen_gfp(m.has_dma, true)),
         cpu(*uniform(0u, m.nr_cpus)),
         nid(api == kapi::kmalloc_node ? *rc::gen::element(NUMA_NO_NODE, 0, 1, 3, int(MAX_NUMNODES) + 1) : NUMA_NO_NODE) {}
+  Kmalloc(int first_id_, int count_, kapi api_, size_t n_, size_t size_, gfp_t gfp_, unsigned cpu_, int nid_)
+      : first_id(first_id_), count(count_), api(api_), n(n_), size(size_), gfp(gfp_), cpu(cpu_), nid(nid_) {}
 
   size_t total() const { return n * size; }
   bool zeroed() const { return api == kapi::kzalloc || api == kapi::kcalloc || (gfp & __GFP_ZERO); }
@@ -314,12 +335,9 @@ struct Kmalloc : slab_cmd {
   }
 
   void show(std::ostream &os) const override {
-    char g[128];
-    format_gfp(g, sizeof(g), gfp);
-    os << count << " x " << kapi_names[int(api)] << " ids " << first_id << ".. ";
-    if (n != 1) os << n << " x ";
-    os << size << " " << g << " on cpu " << cpu;
-    if (api == kapi::kmalloc_node) os << " node " << nid;
+    os << "Kmalloc{/*first_id*/" << first_id << ", /*count*/" << count << ", " << kapi_exprs[int(api)] << ", /*n*/"
+       << n << ", /*size*/" << size << ", " << modelcase::gfp_expr(gfp) << ", /*cpu*/" << cpu << ", /*nid*/"
+       << modelcase::nid_expr(nid) << "}";
   }
 };
 
@@ -335,6 +353,7 @@ struct Krealloc : slab_cmd {
         size(*gen_size()),
         gfp(*gen_gfp(m.has_dma, true)),
         cpu(*uniform(0u, m.nr_cpus)) {}
+  Krealloc(int id_, size_t size_, gfp_t gfp_, unsigned cpu_) : id(id_), size(size_), gfp(gfp_), cpu(cpu_) {}
 
   outcome expect(const slab_model &m) const {
     if (size == 0) return outcome::zero_size_ptr;
@@ -386,9 +405,8 @@ struct Krealloc : slab_cmd {
   }
 
   void show(std::ostream &os) const override {
-    char g[128];
-    format_gfp(g, sizeof(g), gfp);
-    os << "krealloc id " << id << " to " << size << " " << g << " on cpu " << cpu;
+    os << "Krealloc{/*id*/" << id << ", /*size*/" << size << ", " << modelcase::gfp_expr(gfp) << ", /*cpu*/" << cpu
+       << "}";
   }
 };
 
@@ -401,6 +419,7 @@ struct Kfree : slab_cmd {
 
   explicit Kfree(const slab_model &m)
       : id(*rc::gen::elementOf(m.ids(false))), sensitive(*rc::gen::arbitrary<bool>()), cpu(*uniform(0u, m.nr_cpus)) {}
+  Kfree(int id_, bool sensitive_, unsigned cpu_) : id(id_), sensitive(sensitive_), cpu(cpu_) {}
 
   bool ctor(const slab_model &m) const {
     int c = m.objs.at(id).cache;
@@ -436,7 +455,7 @@ struct Kfree : slab_cmd {
   }
 
   void show(std::ostream &os) const override {
-    os << (sensitive ? "kfree_sensitive" : "kfree") << " id " << id << " on cpu " << cpu;
+    os << "Kfree{/*id*/" << id << ", /*sensitive*/" << (sensitive ? "true" : "false") << ", /*cpu*/" << cpu << "}";
   }
 };
 
@@ -467,6 +486,8 @@ struct CacheCreate : slab_cmd {
             rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>(),
             rc::gen::arbitrary<bool>(), rc::gen::weightedElement<bool>({{3, false}, {1, true}}))),
         ctor(*rc::gen::weightedElement<bool>({{2, false}, {1, true}})) {}
+  CacheCreate(int cid_, unsigned size_, unsigned align_, slab_flags_t flags_, bool ctor_)
+      : cid(cid_), size(size_), align(align_), flags(flags_), ctor(ctor_) {}
 
   void checkPreconditions(const slab_model &m) const override {
     RC_PRE(m.fresh(cid, 1));
@@ -488,8 +509,8 @@ struct CacheCreate : slab_cmd {
   }
 
   void show(std::ostream &os) const override {
-    os << "kmem_cache_create test-" << cid << " size " << size << " align " << align << " flags 0x" << std::hex
-       << flags << std::dec << (ctor ? " with ctor" : "");
+    os << "CacheCreate{/*cid*/" << cid << ", /*size*/" << size << ", /*align*/" << align << ", "
+       << slab_flags_expr(flags) << ", /*ctor*/" << (ctor ? "true" : "false") << "}";
   }
 };
 
@@ -507,6 +528,8 @@ struct CacheAlloc : slab_cmd {
         zalloc(*rc::gen::weightedElement<bool>({{3, false}, {1, true}})),
         gfp(*gen_gfp(false, false)),
         cpu(*uniform(0u, m.nr_cpus)) {}
+  CacheAlloc(int first_id_, int count_, int cid_, bool zalloc_, gfp_t gfp_, unsigned cpu_)
+      : first_id(first_id_), count(count_), cid(cid_), zalloc(zalloc_), gfp(gfp_), cpu(cpu_) {}
 
   void checkPreconditions(const slab_model &m) const override {
     RC_PRE(m.fresh(first_id, count));
@@ -538,10 +561,8 @@ struct CacheAlloc : slab_cmd {
   }
 
   void show(std::ostream &os) const override {
-    char g[128];
-    format_gfp(g, sizeof(g), gfp);
-    os << count << " x " << (zalloc ? "kmem_cache_zalloc" : "kmem_cache_alloc") << " ids " << first_id
-       << ".. from test-" << cid << " " << g << " on cpu " << cpu;
+    os << "CacheAlloc{/*first_id*/" << first_id << ", /*count*/" << count << ", /*cid*/" << cid << ", /*zalloc*/"
+       << (zalloc ? "true" : "false") << ", " << modelcase::gfp_expr(gfp) << ", /*cpu*/" << cpu << "}";
   }
 };
 
@@ -550,6 +571,7 @@ struct CacheFree : slab_cmd {
   unsigned cpu;
 
   explicit CacheFree(const slab_model &m) : id(*rc::gen::elementOf(cache_objs(m))), cpu(*uniform(0u, m.nr_cpus)) {}
+  CacheFree(int id_, unsigned cpu_) : id(id_), cpu(cpu_) {}
 
   static std::vector<int> cache_objs(const slab_model &m) {
     std::vector<int> out;
@@ -575,7 +597,7 @@ struct CacheFree : slab_cmd {
     check_step(s);
   }
 
-  void show(std::ostream &os) const override { os << "kmem_cache_free id " << id << " on cpu " << cpu; }
+  void show(std::ostream &os) const override { os << "CacheFree{/*id*/" << id << ", /*cpu*/" << cpu << "}"; }
 };
 
 // kmem_cache_shrink of a created cache, a kmalloc cache or the cache of
@@ -590,6 +612,7 @@ struct CacheShrink : slab_cmd {
             {{m.caches.empty() ? 0 : 2, rc::gen::elementOf(m.cache_ids())},
              {3, rc::gen::map(uniform(0, int(NR_KMALLOC_TYPES * NR_KMALLOC_SIZES) + 1), [](int i) { return -1 - i; })}})),
         cpu(*uniform(0u, m.nr_cpus)) {}
+  CacheShrink(int target_, unsigned cpu_) : target(target_), cpu(cpu_) {}
 
   void checkPreconditions(const slab_model &m) const override {
     if (target >= 0) RC_PRE(m.caches.count(target) != 0u);
@@ -621,9 +644,7 @@ struct CacheShrink : slab_cmd {
   }
 
   void show(std::ostream &os) const override {
-    if (target >= 0) os << "kmem_cache_shrink test-" << target;
-    else os << "kmem_cache_shrink kmalloc cache #" << (-1 - target);
-    os << " on cpu " << cpu;
+    os << "CacheShrink{/*target*/" << target << ", /*cpu*/" << cpu << "}";
   }
 };
 
@@ -634,6 +655,7 @@ struct CacheDestroy : slab_cmd {
   unsigned cpu;
 
   explicit CacheDestroy(const slab_model &m) : cid(*rc::gen::elementOf(m.cache_ids())), cpu(*uniform(0u, m.nr_cpus)) {}
+  CacheDestroy(int cid_, unsigned cpu_) : cid(cid_), cpu(cpu_) {}
 
   void checkPreconditions(const slab_model &m) const override { RC_PRE(m.caches.count(cid) != 0u); }
   void apply(slab_model &m) const override {
@@ -663,30 +685,69 @@ struct CacheDestroy : slab_cmd {
     check_step(s);
   }
 
-  void show(std::ostream &os) const override { os << "kmem_cache_destroy test-" << cid << " on cpu " << cpu; }
+  void show(std::ostream &os) const override { os << "CacheDestroy{/*cid*/" << cid << ", /*cpu*/" << cpu << "}"; }
 };
 
-// Random sequences of every kmalloc and cache operation on one layout, on
-// every CPU it has, with a random choice of debug flags: after every step the
-// live objects are disjoint, aligned, in allowed zones, contiguous, big
-// enough and intact, and both checkers are clean; freeing everything and
-// shrinking brings back the page allocator's initial state and slab counts.
-void run_sequences(layout_kind layout) {
+using slab_cmds = rc::state::Commands<slab_cmd>;
+
+// One case of a SlabSequences property: the machine, the debug flags and
+// freelist secret the allocator is built with, and what is done on it. It
+// is the only value the property draws, so the counterexample is its listing.
+struct slab_case {
+  layout_kind layout;
+  slab_flags_t debug;
+  unsigned long secret;
+  slab_cmds cmds;
+};
+
+void showValue(const slab_case &c, std::ostream &os) {
+  modelcase::show_case(os, "SLAB_REGRESSION",
+                       std::string("layout_kind::") + layout_name(c.layout) + ", " + slab_flags_expr(c.debug) +
+                           ", /*secret*/" + modelcase::hex(c.secret),
+                       c.cmds);
+}
+
+// The model a layout starts from, from a throwaway build of it (once per
+// layout): the commands are drawn before the case's own machine exists.
+slab_model initial_model(layout_kind layout) {
+  static std::map<layout_kind, slab_model> known;
+  if (!known.count(layout)) {
+    mm_fixture f;
+    if (build_layout(f, layout) != 0) return {1, false, {}, {}, 0, 0};
+    known[layout] = slab_model{f.ms->nr_cpus, has_zone(*f.ms, ZONE_DMA), {}, {}, 0, 0};
+  }
+  return known.at(layout);
+}
+
+rc::Gen<slab_case> gen_slab_case(layout_kind layout) {
+  return rc::gen::apply(
+      [layout](slab_flags_t debug, unsigned long secret, slab_cmds cmds) {
+        return slab_case{layout, debug, secret, std::move(cmds)};
+      },
+      rc::gen::element<slab_flags_t>(0, SLAB_RED_ZONE | SLAB_POISON, SLAB_RED_ZONE, SLAB_POISON),
+      rc::gen::arbitrary<unsigned long>(),
+      rc::gen::resize(60, rc::state::gen::commands(
+                              initial_model(layout),
+                              rc::state::gen::execOneOfWithArgs<Kmalloc, Kmalloc, Kmalloc, Krealloc, Kfree, Kfree,
+                                                                CacheCreate, CacheAlloc, CacheAlloc, CacheFree,
+                                                                CacheShrink, CacheDestroy>())));
+}
+
+// Runs a case: after every step the live objects are disjoint, aligned, in
+// allowed zones, contiguous, big enough and intact, and both checkers are
+// clean; freeing everything and shrinking brings back the page allocator's
+// initial state and slab counts. The properties and the kept regressions
+// both run this.
+void run_slab_case(const slab_case &c) {
   cpu_reset reset;
-  const slab_flags_t debug = *rc::gen::element<slab_flags_t>(0, SLAB_RED_ZONE | SLAB_POISON, SLAB_RED_ZONE, SLAB_POISON);
-  RC_TAG(debug);
   slab_sut s;
-  RC_ASSERT(s.f.build(layout, debug, *rc::gen::arbitrary<unsigned long>()) == 0);
+  RC_ASSERT(s.f.build(c.layout, c.debug, c.secret) == 0);
   mem_system &ms = *s.f.mm.ms;
   s.initial = settle(s.f);
   RC_ASSERT(s.f.check() == std::string());
 
   slab_model m0{ms.nr_cpus, has_zone(ms, ZONE_DMA), {}, {}, 0, 0};
-  auto cmds = *rc::gen::resize(
-      60, rc::state::gen::commands(m0, rc::state::gen::execOneOfWithArgs<Kmalloc, Kmalloc, Kmalloc, Krealloc, Kfree,
-                                                                           Kfree, CacheCreate, CacheAlloc, CacheAlloc,
-                                                                           CacheFree, CacheShrink, CacheDestroy>()));
-  rc::state::runAll(cmds, m0, s);
+  rc::state::runAll(c.cmds, m0, s);
   RC_CLASSIFY(!s.caches.empty(), "caches created");
   RC_CLASSIFY(s.reused_in_place > 0, "krealloc in place");
   RC_CLASSIFY(s.busy_destroys > 0, "busy destroy");
@@ -699,7 +760,7 @@ void run_sequences(layout_kind layout) {
     else kfree(*s.f.sa, o.p);
   }
   s.live.clear();
-  for (auto &[cid, c] : s.caches) RC_ASSERT(kmem_cache_destroy(c) == 0);
+  for (auto &[cid, cache] : s.caches) RC_ASSERT(kmem_cache_destroy(cache) == 0);
   s.caches.clear();
   page_state end = settle(s.f);
   RC_ASSERT(end == s.initial);
@@ -707,10 +768,33 @@ void run_sequences(layout_kind layout) {
   RC_ASSERT(s.f.sa->errors == static_cast<unsigned long>(s.busy_destroys));
 }
 
+// Random sequences of every kmalloc and cache operation on one layout, on
+// every CPU it has, with a random choice of debug flags.
+void run_sequences(layout_kind layout) {
+  const slab_case c = *gen_slab_case(layout);
+  RC_TAG(c.debug);
+  run_slab_case(c);
+}
+
+}  // namespace
+
+MODEL_CASE_SHOW_TYPE(slab_case, "proptest/regressions/slab.inc");
+
+namespace {
+
 RC_GTEST_PROP(SlabSequences, SingleZone, ()) { run_sequences(layout_kind::single_zone); }
 RC_GTEST_PROP(SlabSequences, ThreeZones, ()) { run_sequences(layout_kind::three_zones); }
 RC_GTEST_PROP(SlabSequences, Across4G, ()) { run_sequences(layout_kind::across_4g); }
 RC_GTEST_PROP(SlabSequences, TwoNodes, ()) { run_sequences(layout_kind::two_nodes); }
+
+// Kept counterexamples and chosen sequences, each a TEST of its own.
+#define SLAB_REGRESSION(name, layout, debug, secret, ...)                                                 \
+  TEST(SlabRegression, name) {                                                                           \
+    modelcase::expect_holds([] {                                                                         \
+      run_slab_case(slab_case{layout, debug, secret, modelcase::commands_of<slab_cmd>(__VA_ARGS__)}); \
+    });                                                                                                  \
+  }
+#include "proptest/regressions/slab.inc"
 
 // ================================================================ bad input
 

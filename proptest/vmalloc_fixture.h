@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "arch/host/tlb.h"
 #include "mm/vmalloc.h"
 #include "proptest/slab_fixture.h"
 
@@ -20,6 +21,7 @@ struct vmalloc_fixture {
     if (int err = slab.build(k)) return err;
     if (int err = vmalloc_init(vs.get(), *slab.mm.ms, *slab.sa, &pt, start, end)) return err;
     if (int err = pgtable_init(&pt, vs->pt_ops)) return err;
+    host_tlb_flush(0, 0);  // nothing cached from an earlier fixture's table
     system_vmalloc = vs.get();
     return 0;
   }
@@ -34,13 +36,20 @@ struct vmalloc_fixture {
     unsigned n = check_page_alloc(*slab.mm.ms, r);
     n += check_slab(*slab.sa, r);
     n += check_vmalloc(*vs, r);
+    n += check_pgtable(pt, r);
+    n += host_tlb_check(pt, vs->space.start, vs->space.end, r);
     return n ? std::to_string(n) + " violations:\n" + std::string(buf) : std::string();
   }
 
   // The direct-map address behind a vmalloc address, or nullptr if unmapped.
+  // Through the simulated TLB, as a hart would: a stale entry left by a
+  // missed flush reaches the old frame.
   void *translate(uintptr_t va) const {
+    phys_addr_t pa;
+    if (host_tlb_lookup(va, &pa)) return phys_to_virt(pa);
     pt_walk_result w;
     if (!pgtable_walk(pt, va, &w)) return nullptr;
+    host_tlb_fill(va, w.pa);
     return phys_to_virt(w.pa);
   }
   // Copies through the page table, page by page; false at the first hole.

@@ -27,6 +27,7 @@
 #include "kernel/seq_out.h"
 #include "mm/slab_report.h"
 #include "mm/watermark.h"
+#include "proptest/model_case.h"
 #include "proptest/vmalloc_fixture.h"
 
 namespace {
@@ -129,6 +130,10 @@ const char *const vapi_names[] = {"vmalloc",
                                   "__vmalloc(GFP_KERNEL)",
                                   "__vmalloc(GFP_KERNEL|__GFP_ZERO)",
                                   "vmap"};
+
+const char *const vapi_exprs[] = {"vapi::vmalloc",      "vapi::vzalloc",     "vapi::vmalloc_32",
+                                  "vapi::vmalloc_user", "vapi::vmalloc_node", "vapi::vmalloc_gfp",
+                                  "vapi::vmalloc_gfp_zero", "vapi::vmap"};
 
 bool zeroed(vapi a) {
   return a == vapi::vzalloc || a == vapi::vmalloc_user || a == vapi::vmalloc_gfp_zero;
@@ -256,6 +261,7 @@ struct Valloc : vm_cmd {
                       {{4, uniform(0, int(m.nr_nodes))},
                        {1, rc::gen::element(NUMA_NO_NODE, 3, int(MAX_NUMNODES) + 1)}})
                 : NUMA_NO_NODE) {}
+  Valloc(int id_, vapi api_, unsigned long size_, int nid_) : id(id_), api(api_), size(size_), nid(nid_) {}
 
   void checkPreconditions(const vm_model &m) const override {
     RC_PRE(m.areas.count(id) == 0u);
@@ -290,9 +296,8 @@ struct Valloc : vm_cmd {
   }
 
   void show(std::ostream &os) const override {
-    os << vapi_names[int(api)] << "(" << size << ")";
-    if (api == vapi::vmalloc_node) os << " node " << nid;
-    os << " id " << id;
+    os << "Valloc{/*id*/" << id << ", " << vapi_exprs[int(api)] << ", /*size*/" << size << ", /*nid*/"
+       << modelcase::nid_expr(nid) << "}";
   }
 };
 
@@ -301,6 +306,7 @@ struct Valloc : vm_cmd {
 struct Vfree : vm_cmd {
   int id;
   explicit Vfree(const vm_model &m) : id(*rc::gen::elementOf(m.ids(false))) {}
+  explicit Vfree(int id_) : id(id_) {}
   void checkPreconditions(const vm_model &m) const override {
     RC_PRE(m.areas.count(id) == 1u && !m.areas.at(id).mapped);
   }
@@ -316,7 +322,7 @@ struct Vfree : vm_cmd {
     RC_ASSERT(unmapped(s.f, a.addr, a.nr_pages));
     check_step(s);
   }
-  void show(std::ostream &os) const override { os << "vfree id " << id; }
+  void show(std::ostream &os) const override { os << "Vfree{/*id*/" << id << "}"; }
 };
 
 // vmap of `count` pages the test allocates and fills, read-only or
@@ -329,6 +335,7 @@ struct Vmap : vm_cmd {
       : id(m.next_id),
         count(*rc::gen::weightedOneOf<unsigned>({{4, uniform(1u, 9u)}, {1, uniform(9u, 65u)}})),
         prot(*rc::gen::element(unsigned(PROT_READ), unsigned(PROT_READ | PROT_WRITE))) {}
+  Vmap(int id_, unsigned count_, unsigned prot_) : id(id_), count(count_), prot(prot_) {}
   void checkPreconditions(const vm_model &m) const override {
     RC_PRE(m.areas.count(id) == 0u);
     RC_PRE(m.live_pages + count <= MAX_LIVE_PAGES);
@@ -360,7 +367,9 @@ struct Vmap : vm_cmd {
     check_step(s);
   }
   void show(std::ostream &os) const override {
-    os << "vmap " << count << " pages " << (prot & PROT_WRITE ? "RW" : "R") << " id " << id;
+    os << "Vmap{/*id*/" << id << ", /*count*/" << count << ", "
+       << (prot == PROT_READ ? "PROT_READ" : prot == (PROT_READ | PROT_WRITE) ? "PROT_READ | PROT_WRITE" : modelcase::hex(prot))
+       << "}";
   }
 };
 
@@ -369,6 +378,7 @@ struct Vmap : vm_cmd {
 struct Vunmap : vm_cmd {
   int id;
   explicit Vunmap(const vm_model &m) : id(*rc::gen::elementOf(m.ids(true))) {}
+  explicit Vunmap(int id_) : id(id_) {}
   void checkPreconditions(const vm_model &m) const override {
     RC_PRE(m.areas.count(id) == 1u && m.areas.at(id).mapped);
   }
@@ -390,29 +400,58 @@ struct Vunmap : vm_cmd {
     }
     check_step(s);
   }
-  void show(std::ostream &os) const override { os << "vunmap id " << id; }
+  void show(std::ostream &os) const override { os << "Vunmap{/*id*/" << id << "}"; }
 };
 
-// Random sequences of vmalloc in all its forms, vfree, vmap and vunmap on
-// one layout: after every step check_step holds; and when everything is
+using vm_cmds = rc::state::Commands<vm_cmd>;
+
+// One case of a VmallocSequences property: the machine and what is done on
+// it. It is the only value the property draws, so the counterexample is its
+// listing.
+struct vm_case {
+  layout_kind layout;
+  vm_cmds cmds;
+};
+
+void showValue(const vm_case &c, std::ostream &os) {
+  modelcase::show_case(os, "VMALLOC_REGRESSION", std::string("layout_kind::") + layout_name(c.layout), c.cmds);
+}
+
+// The model a layout starts from, from a throwaway build of it (once per
+// layout): the commands are drawn before the case's own machine exists.
+vm_model initial_model(layout_kind layout) {
+  static std::map<layout_kind, vm_model> known;
+  if (!known.count(layout)) {
+    mm_fixture f;
+    if (build_layout(f, layout) != 0) return vm_model{1};
+    known[layout] = vm_model{nr_nodes(*f.ms)};
+  }
+  return known.at(layout);
+}
+
+rc::Gen<vm_case> gen_vm_case(layout_kind layout) {
+  return rc::gen::map(
+      rc::gen::resize(80, rc::state::gen::commands(initial_model(layout),
+                                                   rc::state::gen::execOneOfWithArgs<Valloc, Valloc, Valloc, Vfree,
+                                                                                     Vfree, Vmap, Vunmap>())),
+      [layout](vm_cmds cmds) { return vm_case{layout, std::move(cmds)}; });
+}
+
+// Runs a case: after every step check_step holds; and when everything is
 // freed, nothing was reported, vmalloc holds no page, and the page
 // allocator's free pages and the page-table pages are back to the start
-// (tables emptied by unmapping were given back).
-void run_sequences(layout_kind layout) {
+// (tables emptied by unmapping were given back). The properties and the
+// kept regressions both run this.
+void run_vm_case(const vm_case &c) {
   vm_sut s;
-  RC_ASSERT(s.f.build(layout) == 0);
+  RC_ASSERT(s.f.build(c.layout) == 0);
   warm_up(s.f);
   const rest_state initial = at_rest(s.f);
   RC_ASSERT(initial.tables == 1ul);
   log_buf_clear();
   vm_model m0{nr_nodes(*s.f.slab.mm.ms)};
-  auto cmds = *rc::gen::resize(
-      80,
-      rc::state::gen::commands(
-          m0,
-          rc::state::gen::execOneOfWithArgs<Valloc, Valloc, Valloc, Vfree, Vfree, Vmap, Vunmap>()));
-  rc::state::runAll(cmds, m0, s);
-  RC_CLASSIFY(cmds.size() >= 30, "30 steps or more");
+  rc::state::runAll(c.cmds, m0, s);
+  RC_CLASSIFY(c.cmds.size() >= 30, "30 steps or more");
   RC_CLASSIFY(s.live.size() >= 8, "8 areas or more live at the end");
 
   for (auto &[id, a] : s.live) {
@@ -438,10 +477,28 @@ void run_sequences(layout_kind layout) {
   RC_ASSERT(s.f.check() == std::string());
 }
 
+// Random sequences of vmalloc in all its forms, vfree, vmap and vunmap on
+// one layout.
+void run_sequences(layout_kind layout) { run_vm_case(*gen_vm_case(layout)); }
+
+}  // namespace
+
+MODEL_CASE_SHOW_TYPE(vm_case, "proptest/regressions/vmalloc.inc");
+
+namespace {
+
 RC_GTEST_PROP(VmallocSequences, SingleZone, ()) { run_sequences(layout_kind::single_zone); }
 RC_GTEST_PROP(VmallocSequences, ThreeZones, ()) { run_sequences(layout_kind::three_zones); }
 RC_GTEST_PROP(VmallocSequences, Across4G, ()) { run_sequences(layout_kind::across_4g); }
 RC_GTEST_PROP(VmallocSequences, TwoNodes, ()) { run_sequences(layout_kind::two_nodes); }
+
+// Kept counterexamples and chosen sequences, each a TEST of its own.
+#define VMALLOC_REGRESSION(name, layout, ...)                                                          \
+  TEST(VmallocRegression, name) {                                                                    \
+    modelcase::expect_holds(                                                                         \
+        [] { run_vm_case(vm_case{layout, modelcase::commands_of<vm_cmd>(__VA_ARGS__)}); });          \
+  }
+#include "proptest/regressions/vmalloc.inc"
 
 // ============================================= vmalloc where kmalloc fails
 

@@ -32,12 +32,19 @@ int host_physmem_add(phys_addr_t base, u64 size) {
   reserve_window();
   void *p = mmap(reinterpret_cast<void *>(host::phys_window + base), size, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-  return p == MAP_FAILED ? -ENOMEM : 0;
+  if (p == MAP_FAILED) return -ENOMEM;
+  // ASan's shadow outlives the mapping: pages a previous test left free are
+  // still poisoned, and this fresh RAM is nobody's free page yet.
+  kasan_unpoison(p, size);
+  return 0;
 }
 
 void host_physmem_reset() {
   if (!host::phys_window) return;
   // Re-reserving drops every page, so the next test starts from zeroed, inaccessible memory.
+  // Their poison (arch kasan_poison) may stay: nothing reaches the window
+  // before host_physmem_add maps RAM again, and that unpoisons what it maps.
+  // Unpoisoning the whole window here would write 4 GiB of ASan shadow.
   mmap(reinterpret_cast<void *>(host::phys_window), HOST_PHYS_WINDOW, PROT_NONE,
        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 }

@@ -2,11 +2,14 @@
 #include <asm/stacktrace.h>
 
 #include "kernel/kallsyms.h"
+#include "kernel/percpu.h"
 #include "kernel/printk.h"
 
-// Only the boot stack exists until SMP brings per-CPU stacks.
+// The boot stack (CPU 0's), or the running secondary's own (smp_init).
 static bool on_kernel_stack(uintptr_t addr) {
-  return addr >= kaddr(boot_stack) && addr <= kaddr(boot_stack_top);
+  if (addr >= kaddr(boot_stack) && addr <= kaddr(boot_stack_top)) return true;
+  const percpu_area &a = this_cpu_area();
+  return a.stack && addr >= reinterpret_cast<uintptr_t>(a.stack) && addr <= a.stack_top;
 }
 
 template <class F>

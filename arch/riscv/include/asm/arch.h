@@ -50,6 +50,9 @@ struct machine {
     asm volatile("csrs sstatus, %0" ::"r"(flags & 2ul) : "memory");
   }
   static void cpu_relax() { asm volatile(".insn i 0x0f, 0, x0, x0, 0x010"); /* pause */ }
+  // No shadow memory in the kernel: nothing checks accesses to free pages.
+  static void kasan_poison(const void *, size_t) {}
+  static void kasan_unpoison(const void *, size_t) {}
   static constexpr uintptr_t VMALLOC_START = VMALLOC_START_ADDR;
   static constexpr uintptr_t VMALLOC_END = VMALLOC_END_ADDR;
 };

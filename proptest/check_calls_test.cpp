@@ -1,0 +1,226 @@
+// mm.check=1's per-call checks (mm/check_calls.cpp): silent on a healthy
+// allocator under any workload, and loud when the state they look at is
+// damaged.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <vector>
+
+#include "mm/check.h"
+#include "mm/page_alloc_internal.h"
+#include "mm/slab_internal.h"
+#include "proptest/vmalloc_fixture.h"
+
+using namespace slabt;
+
+namespace {
+
+struct checked_machine {
+  vmalloc_fixture f;
+  mem_system &ms() { return *f.slab.mm.ms; }
+  int build(layout_kind k) {
+    if (int err = f.build(k)) return err;
+    ms().check_calls = true;
+    return 0;
+  }
+};
+
+}  // namespace
+
+// Any mix of page, kmalloc and vmalloc calls on any layout, on two CPUs:
+// the per-call checks find nothing, and the whole checkers agree.
+RC_GTEST_PROP(CheckCalls, SilentOnAHealthyAllocator, ()) {
+  const layout_kind layout =
+      *rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts)));
+  cpu_reset reset_cpu;
+  checked_machine m;
+  RC_ASSERT(m.build(layout) == 0);
+  mem_system &ms = m.ms();
+  slab_allocator &sa = *m.f.slab.sa;
+  struct held {
+    int kind;
+    void *p;
+    unsigned order;
+  };
+  std::vector<held> live;
+  const int steps = *rc::gen::inRange(1, 60);
+  for (int i = 0; i < steps; i++) {
+    host_set_cpu(*rc::gen::inRange(0u, 2u));
+    const int what = *rc::gen::inRange(0, 4);
+    if (what == 3 && !live.empty()) {
+      size_t k = *rc::gen::inRange<size_t>(0, live.size());
+      held h = live[k];
+      live.erase(live.begin() + long(k));
+      if (h.kind == 0) __free_pages(ms, static_cast<page *>(h.p), h.order);
+      else if (h.kind == 1) kfree(sa, h.p);
+      else vfree(*m.f.vs, h.p);
+    } else if (what == 0) {
+      unsigned order = *rc::gen::inRange(0u, 5u);
+      gfp_t gfp = *rc::gen::element<gfp_t>(gfp_t(GFP_KERNEL), gfp_t(GFP_KERNEL | __GFP_DMA32), gfp_t(GFP_ATOMIC),
+                                           gfp_t(GFP_KERNEL | __GFP_COMP));
+      if (page *p = alloc_pages(ms, gfp, order)) live.push_back({0, p, order});
+    } else if (what == 1) {
+      if (void *p = kmalloc(sa, *rc::gen::inRange<size_t>(1, 20000), GFP_KERNEL)) live.push_back({1, p, 0});
+    } else {
+      if (void *p = vmalloc(*m.f.vs, *rc::gen::inRange<unsigned long>(1, 40000))) live.push_back({2, p, 0});
+    }
+    RC_ASSERT(ms.check_violations == 0ul);
+  }
+  RC_ASSERT(m.f.check() == std::string());
+  for (const held &h : live) {
+    if (h.kind == 0) __free_pages(ms, static_cast<page *>(h.p), h.order);
+    else if (h.kind == 1) kfree(sa, h.p);
+    else vfree(*m.f.vs, h.p);
+  }
+  RC_ASSERT(ms.check_violations == 0ul);
+}
+
+// A zone whose free counter disagrees with its free areas is reported by
+// the next allocation and the next free, with the zone's name.
+TEST(CheckCalls, ZoneCounterDamageIsReported) {
+  checked_machine m;
+  ASSERT_EQ(m.build(layout_kind::single_zone), 0);
+  mem_system &ms = m.ms();
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(ms.check_violations, 0ul);
+  zone *z = page_zone(ms, p);
+  z->vm_stat[NR_FREE_PAGES] += 5;
+  log_buf_clear();
+  page *q = alloc_pages(ms, GFP_KERNEL, 1);
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(ms.check_violations, 1ul);
+  __free_pages(ms, q, 1);
+  EXPECT_EQ(ms.check_violations, 2ul);
+  std::string log = read_log();
+  EXPECT_NE(log.find("mm.check: 1 violations after alloc_pages:"), std::string::npos) << log;
+  EXPECT_NE(log.find("NR_FREE_PAGES"), std::string::npos) << log;
+  z->vm_stat[NR_FREE_PAGES] -= 5;
+  __free_pages(ms, p, 0);
+  EXPECT_EQ(ms.check_violations, 2ul);
+}
+
+// A per-CPU list whose count is off (a free that skipped the count) is
+// reported by the next call on that CPU.
+TEST(CheckCalls, PcpCountDamageIsReported) {
+  checked_machine m;
+  ASSERT_EQ(m.build(layout_kind::single_zone), 0);
+  mem_system &ms = m.ms();
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  zone *z = page_zone(ms, p);
+  z->pcp[0].count += 1;
+  log_buf_clear();
+  __free_pages(ms, p, 0);
+  EXPECT_GE(ms.check_violations, 1ul);
+  EXPECT_NE(read_log().find("pcp count"), std::string::npos);
+  z->pcp[0].count -= 1;
+}
+
+// An object handed out while the slab still counts it as held, or while it
+// sits in the CPU's array, is a double hand-out.
+TEST(CheckCalls, SlabDoubleHandOutIsReported) {
+  checked_machine m;
+  ASSERT_EQ(m.build(layout_kind::single_zone), 0);
+  mem_system &ms = m.ms();
+  slab_allocator &sa = *m.f.slab.sa;
+  kmem_cache *c = kmem_cache_create(sa, "cc-test", 48, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  void *a = kmem_cache_alloc(c, GFP_KERNEL);
+  void *b = kmem_cache_alloc(c, GFP_KERNEL);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(ms.check_violations, 0ul);
+  EXPECT_FALSE(check_slab_alloc_call(c, a, true));
+  EXPECT_EQ(ms.check_violations, 1ul);
+  kmem_cache_free(c, b);  // b is in this CPU's array now
+  EXPECT_FALSE(check_slab_alloc_call(c, b, false));
+  EXPECT_EQ(ms.check_violations, 2ul);
+  EXPECT_FALSE(check_slab_alloc_call(c, static_cast<char *>(a) + 1, false));
+  kmem_cache_free(c, a);
+  EXPECT_EQ(kmem_cache_destroy(c), 0);
+}
+
+// A range vfree left mapped is reported; a clean vfree is not.
+TEST(CheckCalls, MappedAfterVfreeIsReported) {
+  checked_machine m;
+  ASSERT_EQ(m.build(layout_kind::single_zone), 0);
+  mem_system &ms = m.ms();
+  void *v = vmalloc(*m.f.vs, 3 * PAGE_SIZE);
+  ASSERT_NE(v, nullptr);
+  vfree(*m.f.vs, v);
+  EXPECT_EQ(ms.check_violations, 0ul);
+  // A mapping in the vmalloc range where no area is: what a vfree that
+  // forgot to unmap leaves behind.
+  page *frame = alloc_pages(ms, GFP_KERNEL, 0);
+  uintptr_t at = uptr(v);
+  {
+    spin_lock_guard g(m.f.vs->pt_lock);
+    ASSERT_EQ(pgtable_map(&m.f.pt, at, page_to_phys(ms, frame), PAGE_SIZE, PROT_READ | PROT_WRITE, 0, m.f.vs->pt_ops),
+              0);
+  }
+  check_vfree_call(*m.f.vs, at, at + 3 * PAGE_SIZE);
+  EXPECT_EQ(ms.check_violations, 1ul);
+  EXPECT_NE(m.f.check(), "");
+  {
+    spin_lock_guard g(m.f.vs->pt_lock);
+    ASSERT_EQ(pgtable_unmap(&m.f.pt, at, PAGE_SIZE, m.f.vs->pt_ops), 0);
+  }
+  __free_pages(ms, frame, 0);
+}
+
+namespace {
+
+// The level-0 entry that maps va (the test's own walk, to damage it).
+pte_t *leaf_entry(const page_table &pt, uintptr_t va) {
+  phys_addr_t table = pt.root;
+  for (unsigned level = SV39_LEVELS - 1; level > 0; level--) {
+    pte_t e = pgtable_detail::table_ptr(table)[sv39_index(va, level)];
+    if (!(e & PTE_V) || (e & PTE_LEAF_MASK)) return nullptr;
+    table = pte_to_phys(e);
+  }
+  return &pgtable_detail::table_ptr(table)[sv39_index(va, 0)];
+}
+
+}  // namespace
+
+// check_pgtable finds each thing a kernel table must never hold: a W+X
+// leaf, a user-accessible leaf, a mapping in the user half, a reserved
+// encoding; and nothing in a table that holds none of them.
+TEST(CheckPgtable, KernelTableRules) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  page *frame = alloc_pages(ms, GFP_KERNEL, 0);
+  const phys_addr_t pa = page_to_phys(ms, frame);
+  const uintptr_t va = VMALLOC_START_ADDR + 16 * PAGE_SIZE;
+  ASSERT_EQ(pgtable_map(&f.pt, va, pa, PAGE_SIZE, PROT_READ | PROT_WRITE, 0, f.vs->pt_ops), 0);
+  char buf[4096];
+  auto run = [&] {
+    check_report r = make_check_report(buf, sizeof(buf));
+    return check_pgtable(f.pt, r);
+  };
+  EXPECT_EQ(run(), 0u) << buf;
+  pte_t *e = leaf_entry(f.pt, va);
+  ASSERT_NE(e, nullptr);
+  const pte_t good = *e;
+  *e = good | PTE_X;
+  EXPECT_EQ(run(), 1u);
+  EXPECT_NE(std::string(buf).find("writable and executable (W+X)"), std::string::npos) << buf;
+  *e = good | PTE_U;
+  EXPECT_EQ(run(), 1u);
+  EXPECT_NE(std::string(buf).find("user-accessible"), std::string::npos) << buf;
+  *e = (good & ~PTE_R) | PTE_W;  // W without R: reserved
+  EXPECT_EQ(run(), 1u);
+  EXPECT_NE(std::string(buf).find("reserved"), std::string::npos) << buf;
+  *e = good;
+  EXPECT_EQ(run(), 0u) << buf;
+  // The user half.
+  ASSERT_EQ(pgtable_map(&f.pt, 0x10000, pa, PAGE_SIZE, PROT_READ, 0, f.vs->pt_ops), 0);
+  EXPECT_EQ(run(), 1u);
+  EXPECT_NE(std::string(buf).find("user half"), std::string::npos) << buf;
+  ASSERT_EQ(pgtable_unmap(&f.pt, 0x10000, PAGE_SIZE, f.vs->pt_ops), 0);
+  ASSERT_EQ(pgtable_unmap(&f.pt, va, PAGE_SIZE, f.vs->pt_ops), 0);
+  EXPECT_EQ(run(), 0u) << buf;
+  __free_pages(ms, frame, 0);
+}

@@ -1,0 +1,456 @@
+// The slab and vmalloc checkers against deliberate damage: each test builds
+// a healthy state, asserts the checkers pass it, breaks ONE invariant, asserts
+// that the report names what broke (and where), then repairs the damage and
+// asserts the report is empty again. A checker that missed a kind of damage,
+// or that kept complaining about a repaired state, fails here.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "mm/check.h"
+#include "mm/slab_internal.h"
+#include "mm/vmalloc.h"
+#include "proptest/vmalloc_fixture.h"
+
+namespace {
+
+std::string hex(unsigned long v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%lx", v);
+  return buf;
+}
+
+// Every string of `want` is in a non-empty report.
+void expect_finds(const std::string &report, const std::vector<std::string> &want) {
+  EXPECT_FALSE(report.empty()) << "the checker found nothing";
+  for (const std::string &s : want) EXPECT_NE(report.find(s), std::string::npos) << "\"" << s << "\" in:\n" << report;
+}
+
+// ---- vmalloc ----------------------------------------------------------------------------
+
+struct CheckDamageVmalloc : ::testing::Test {
+  vmalloc_fixture f;
+  uintptr_t area = 0;  // a 4-page vmalloc area
+  vmap_area *va = nullptr;
+  vm_struct *vm = nullptr;
+
+  void SetUp() override {
+    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+    void *p = vmalloc(*f.vs, 4 * PAGE_SIZE);
+    ASSERT_NE(p, nullptr);
+    area = reinterpret_cast<uintptr_t>(p);
+    va = vmap_find_busy(&f.vs->space, area);
+    ASSERT_NE(va, nullptr);
+    vm = va->vm;
+    ASSERT_NE(vm, nullptr);
+    ASSERT_EQ(f.check(), "");
+  }
+  void TearDown() override {
+    EXPECT_EQ(f.check(), "") << "after the repair";
+    vfree(*f.vs, reinterpret_cast<void *>(area));
+    EXPECT_EQ(f.check(), "");
+  }
+
+  uintptr_t page_va(unsigned i) const { return area + uintptr_t(i) * PAGE_SIZE; }
+  pt_walk_result walk(uintptr_t a) const {
+    pt_walk_result w{};
+    EXPECT_TRUE(pgtable_walk(*f.vs->pt, a, &w));
+    return w;
+  }
+  int map(uintptr_t a, phys_addr_t pa, unsigned prot, u64 size = PAGE_SIZE, unsigned level = 0) {
+    return pgtable_map(f.vs->pt, a, pa, size, prot, level, f.vs->pt_ops);
+  }
+  int unmap(uintptr_t a, u64 size = PAGE_SIZE) { return pgtable_unmap(f.vs->pt, a, size, f.vs->pt_ops); }
+};
+
+// A busy area that lost its vm_struct is named; its pages then count as
+// mapped outside every area, and the frame total no longer adds up.
+TEST_F(CheckDamageVmalloc, AreaWithoutVmStruct) {
+  va->vm = nullptr;
+  expect_finds(f.check(), {"busy area " + hex(area) + "-" + hex(va->va_end) + " has no vm_struct",
+                           "is mapped outside every area", "vmalloc_pages is 4, the areas hold 0"});
+  va->vm = vm;
+}
+
+// Each field of vm_struct that must agree with the area's range is checked.
+TEST_F(CheckDamageVmalloc, VmStructMismatch) {
+  const std::string what = "area " + hex(area) + ": vm_struct";
+  vmap_area other{};
+  vm->va = &other;
+  expect_finds(f.check(), {what});
+  vm->va = va;
+  vm->addr = reinterpret_cast<void *>(area + PAGE_SIZE);
+  expect_finds(f.check(), {what});
+  vm->addr = reinterpret_cast<void *>(area);
+  vm->size += PAGE_SIZE;
+  expect_finds(f.check(), {what});
+  vm->size -= PAGE_SIZE;
+  vm->nr_pages--;
+  expect_finds(f.check(), {what, "vmalloc_pages is 4, the areas hold 3"});
+  vm->nr_pages++;
+}
+
+// A page of an area that is not mapped is named by its index.
+TEST_F(CheckDamageVmalloc, PageNotMapped) {
+  pt_walk_result w = walk(page_va(2));
+  ASSERT_EQ(unmap(page_va(2)), 0);
+  expect_finds(f.check(), {"page 2 of area " + hex(area) + " is not mapped"});
+  ASSERT_EQ(map(page_va(2), w.pa, PROT_READ | PROT_WRITE | PROT_GLOBAL), 0);
+}
+
+// A vmalloc page must be read/write and nothing else.
+TEST_F(CheckDamageVmalloc, WrongProt) {
+  pt_walk_result w = walk(page_va(1));
+  ASSERT_EQ(unmap(page_va(1)), 0);
+  ASSERT_EQ(map(page_va(1), w.pa, PROT_READ | PROT_EXEC | PROT_GLOBAL), 0);
+  expect_finds(f.check(), {"page 1 of area " + hex(area) + " has prot", "not R/W only"});
+  ASSERT_EQ(unmap(page_va(1)), 0);
+  ASSERT_EQ(map(page_va(1), w.pa, PROT_READ | PROT_WRITE | PROT_GLOBAL), 0);
+}
+
+// A vmalloc page that maps a frame the page allocator considers free (the
+// area would share memory with the next allocation) is named with the frame.
+TEST_F(CheckDamageVmalloc, MapsFreeFrame) {
+  page *spare = alloc_pages(*f.slab.mm.ms, GFP_KERNEL, 0);
+  ASSERT_NE(spare, nullptr);
+  const phys_addr_t free_pa = page_to_phys(*f.slab.mm.ms, spare);
+  __free_pages(*f.slab.mm.ms, spare, 0);
+  pt_walk_result w = walk(page_va(0));
+  ASSERT_EQ(unmap(page_va(0)), 0);
+  ASSERT_EQ(map(page_va(0), free_pa, PROT_READ | PROT_WRITE | PROT_GLOBAL), 0);
+  expect_finds(f.check(), {"page 0 of area " + hex(area) + " maps " + hex(free_pa) + ", which is not an allocated frame"});
+  ASSERT_EQ(unmap(page_va(0)), 0);
+  ASSERT_EQ(map(page_va(0), w.pa, PROT_READ | PROT_WRITE | PROT_GLOBAL), 0);
+}
+
+// A mapped guard page would let an overrun go unnoticed: it is named, and
+// its leaf is outside every area's pages.
+TEST_F(CheckDamageVmalloc, GuardMapped) {
+  const uintptr_t guard = va->va_end - PAGE_SIZE;
+  ASSERT_EQ(guard, page_va(4));
+  ASSERT_EQ(map(guard, walk(page_va(0)).pa, PROT_READ | PROT_WRITE | PROT_GLOBAL), 0);
+  expect_finds(f.check(), {"the guard page of area " + hex(area) + " is mapped",
+                           hex(guard) + " (4096 bytes) is mapped outside every area"});
+  ASSERT_EQ(unmap(guard), 0);
+}
+
+// A leaf in the vmalloc range where no area is, is named; a leaf outside the
+// vmalloc range is not vmalloc's business.
+TEST_F(CheckDamageVmalloc, StrayLeaf) {
+  const uintptr_t stray = f.vs->space.end - 16 * PAGE_SIZE;
+  ASSERT_EQ(vmap_find_busy(&f.vs->space, stray), nullptr);
+  const phys_addr_t pa = walk(page_va(0)).pa;
+  ASSERT_EQ(map(stray, pa, PROT_READ | PROT_WRITE | PROT_GLOBAL), 0);
+  expect_finds(f.check(), {hex(stray) + " (4096 bytes) is mapped outside every area"});
+  ASSERT_EQ(unmap(stray), 0);
+  const uintptr_t outside = f.vs->space.start - 16 * PAGE_SIZE;
+  ASSERT_EQ(map(outside, pa, PROT_READ | PROT_GLOBAL), 0);
+  EXPECT_EQ(f.check(), "");
+  ASSERT_EQ(unmap(outside), 0);
+}
+
+// The frame total and the vmap_space's own counters are checked.
+TEST_F(CheckDamageVmalloc, Counters) {
+  f.vs->vmalloc_pages++;
+  expect_finds(f.check(), {"vmalloc_pages is 5, the areas hold 4"});
+  f.vs->vmalloc_pages--;
+  f.vs->space.nr_busy++;
+  expect_finds(f.check(), {"vmalloc: vmap space: nr_free or nr_busy does not match the trees"});
+  f.vs->space.nr_busy--;
+}
+
+// A page mapped by a huge leaf instead of its own 4 KiB leaf is named (an
+// area's pages are unmapped one by one, which a huge leaf would not allow).
+TEST(CheckDamageVmallocHuge, LeafInsideArea) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  const unsigned long huge = PAGE_SIZE << 9;
+  void *p = __vmalloc_node(*f.vs, huge, huge, GFP_KERNEL, NUMA_NO_NODE, nullptr);
+  ASSERT_NE(p, nullptr);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  ASSERT_EQ(a % huge, 0u);
+  ASSERT_EQ(f.check(), "");
+  // The area's own frames stay allocated (vfree gives them back); the huge
+  // leaf maps a block of its own.
+  std::vector<phys_addr_t> frames;
+  for (unsigned i = 0; i < 512; i++) {
+    pt_walk_result w{};
+    ASSERT_TRUE(pgtable_walk(*f.vs->pt, a + i * PAGE_SIZE, &w));
+    frames.push_back(w.pa);
+  }
+  page *block = alloc_pages(*f.slab.mm.ms, GFP_KERNEL | __GFP_COMP, 9);
+  ASSERT_NE(block, nullptr);
+  ASSERT_EQ(pgtable_unmap(f.vs->pt, a, huge, f.vs->pt_ops), 0);
+  ASSERT_EQ(pgtable_map(f.vs->pt, a, page_to_phys(*f.slab.mm.ms, block), huge, PROT_READ | PROT_WRITE | PROT_GLOBAL, 1,
+                        f.vs->pt_ops),
+            0);
+  pt_walk_result w{};
+  ASSERT_TRUE(pgtable_walk(*f.vs->pt, a, &w));
+  ASSERT_EQ(w.level, 1u);
+  // Only the first pages: the report's buffer fills up long before page 511.
+  expect_finds(f.check(), {"page 0 of area " + hex(a) + " is mapped by a level-1 leaf",
+                           "page 1 of area " + hex(a) + " is mapped by a level-1 leaf"});
+  ASSERT_EQ(pgtable_unmap(f.vs->pt, a, huge, f.vs->pt_ops), 0);
+  for (unsigned i = 0; i < 512; i++)
+    ASSERT_EQ(pgtable_map(f.vs->pt, a + i * PAGE_SIZE, frames[i], PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_GLOBAL, 0,
+                          f.vs->pt_ops),
+              0);
+  __free_pages(*f.slab.mm.ms, block, 9);
+  EXPECT_EQ(f.check(), "");
+  vfree(*f.vs, p);
+  EXPECT_EQ(f.check(), "");
+}
+
+// ---- slab ---------------------------------------------------------------------------------
+
+struct CheckDamageSlab : ::testing::Test {
+  slab_fixture f;
+  kmem_cache *s = nullptr;
+  slabt::cpu_reset reset;
+
+  void SetUp() override {
+    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+    host_set_cpu(0);
+    s = kmem_cache_create(*f.sa, "edge", 64, 8, 0, nullptr);
+    ASSERT_NE(s, nullptr);
+    ASSERT_EQ(f.check(), "");
+  }
+  void TearDown() override {
+    EXPECT_EQ(f.check(), "") << "after the repair";
+    kmem_cache_shrink(s);
+    EXPECT_EQ(kmem_cache_destroy(s), 0);
+    EXPECT_EQ(f.check(), "");
+  }
+
+  // The first slab on node 0's partial list.
+  page *partial_slab() const {
+    if (list_empty(&s->node[0].partial)) return nullptr;
+    return list_entry(s->node[0].partial.next, page, slab_list);
+  }
+};
+
+// Each geometry field the allocator relies on is range-checked, on a cache
+// with no slab (so nothing but the field is wrong).
+TEST_F(CheckDamageSlab, Geometry) {
+  const std::string name = "slab edge: ";
+  const kmem_cache saved = *s;
+  const std::string size = std::to_string(s->size);
+  s->objects = 0;
+  expect_finds(f.check(), {name + "0 objects per slab"});
+  s->objects = saved.objects;
+  s->align = 24;
+  expect_finds(f.check(), {name + "size " + size + " is not a multiple of a power-of-two alignment 24"});
+  s->align = saved.align;
+  s->red_zone = s->size;
+  expect_finds(f.check(), {name + "slot of " + size + " bytes cannot hold object " + std::to_string(s->object_size) +
+                           " + red zone " + size});
+  s->red_zone = saved.red_zone;
+  s->offset = s->size;
+  expect_finds(f.check(), {"and the link at " + size});
+  s->offset = saved.offset;
+  const unsigned too_many = (unsigned(PAGE_SIZE) << s->order) / s->size + 1;
+  s->objects = too_many;
+  expect_finds(f.check(), {std::to_string(too_many) + " objects of " + size + " bytes overflow a slab of " +
+                           std::to_string(PAGE_SIZE << s->order)});
+  s->objects = 4096;
+  expect_finds(f.check(), {"bitmaps at offset"});
+  s->objects = saved.objects;
+  s->limit = SLAB_ARRAY_MAX + 1;
+  expect_finds(f.check(), {"array limit " + std::to_string(SLAB_ARRAY_MAX + 1)});
+  s->limit = saved.limit;
+  s->batchcount = 0;
+  expect_finds(f.check(), {"batchcount 0 out of range"});
+  s->batchcount = saved.batchcount;
+}
+
+// Damage to a CPU's array: a foreign object, a pointer into an object, an
+// object whose bitmap bits say it is elsewhere, more objects than the limit.
+TEST_F(CheckDamageSlab, Array) {
+  void *obj = kmem_cache_alloc(s, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  kmem_cache_free(s, obj);
+  kmem_cache_cpu &a = s->cpu_slab[0];
+  ASSERT_GE(a.avail, 1u);
+  const unsigned k = a.avail - 1;
+  ASSERT_EQ(a.entry[k], obj);
+  ASSERT_EQ(f.check(), "");
+
+  void *foreign = kmalloc(*f.sa, 64, GFP_KERNEL);
+  ASSERT_NE(foreign, nullptr);
+  a.entry[k] = foreign;
+  expect_finds(f.check(), {"cpu 0 array entry " + std::to_string(k) + " (" + slabt::addr_str(foreign) +
+                           ") is not an object of this cache"});
+  a.entry[k] = static_cast<u8 *>(obj) + 8;
+  expect_finds(f.check(), {"is not at an object boundary"});
+  a.entry[k] = obj;
+  kfree(*f.sa, foreign);
+  ASSERT_EQ(f.check(), "");
+
+  page *slab = addr_to_slab(*f.sa->ms, obj);
+  ASSERT_NE(slab, nullptr);
+  const long i = slab_obj_index(*f.sa->ms, s, slab, obj);
+  ASSERT_GE(i, 0);
+  u64 &word = allocated_map(*f.sa->ms, s, slab)[i / 64];
+  word |= u64(1) << (i % 64);
+  expect_finds(f.check(), {"object " + slabt::addr_str(obj) + " is in cpu 0's array and marked allocated"});
+  word &= ~(u64(1) << (i % 64));
+  u64 &onlist = onlist_map(*f.sa->ms, s, slab)[i / 64];
+  onlist |= u64(1) << (i % 64);
+  expect_finds(f.check(), {"object " + slabt::addr_str(obj) + " is in cpu 0's array and marked on its slab's freelist"});
+  onlist &= ~(u64(1) << (i % 64));
+
+  const unsigned limit = s->limit;
+  s->limit = a.avail - 1;
+  expect_finds(f.check(), {"cpu 0 array holds " + std::to_string(a.avail) + " objects, above its limit"});
+  s->limit = limit;
+}
+
+// Damage to a slab's freelist: a head that is no object of the slab, and a
+// link that loops back.
+TEST_F(CheckDamageSlab, Freelist) {
+  void *obj = kmem_cache_alloc(s, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  page *slab = partial_slab();
+  ASSERT_NE(slab, nullptr);
+  void *head = slab->freelist;
+  ASSERT_NE(head, nullptr);
+  const std::string base = slabt::addr_str(slab_base(*f.sa->ms, slab));
+
+  slab->freelist = static_cast<u8 *>(head) + 1;
+  expect_finds(f.check(), {"slab " + base + ": freelist entry 0 (", "is not an object of the slab"});
+  slab->freelist = head;
+
+  unsigned long *link = freelist_slot(s, head);
+  const unsigned long saved = *link;
+  *link = freelist_encode(s, head, head);  // keyed by the object, as slab.cpp stores it
+  expect_finds(f.check(), {"slab " + base + ": freelist loops back to object " + slabt::addr_str(head)});
+  *link = saved;
+  ASSERT_EQ(f.check(), "");
+  kmem_cache_free(s, obj);
+}
+
+// A slab page that is not this cache's, a slab on the wrong list, counters
+// that disagree with the pages: each is named.
+TEST_F(CheckDamageSlab, Pages) {
+  void *obj = kmem_cache_alloc(s, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  page *slab = partial_slab();
+  ASSERT_NE(slab, nullptr);
+  const std::string base = slabt::addr_str(slab_base(*f.sa->ms, slab));
+
+  slab->slab_cache = f.sa->kmalloc_caches[KMALLOC_NORMAL][kmalloc_index(64)];
+  expect_finds(f.check(), {"page of slab " + base + " is not PG_slab of this cache"});
+  slab->slab_cache = s;
+
+  const u8 order = slab->alloc_order;
+  slab->alloc_order = u8(s->order + 1);
+  expect_finds(f.check(), {"slab " + base + " is not one allocation of order " + std::to_string(s->order)});
+  slab->alloc_order = order;
+
+  const unsigned inuse = slab->inuse;
+  slab->inuse = s->objects + 1;
+  expect_finds(f.check(), {"slab " + base + ": ", "but inuse is " + std::to_string(s->objects + 1)});
+  slab->inuse = inuse;
+
+  kmem_cache_node &n = s->node[0];
+  list_del(&slab->slab_list);
+  list_add(&slab->slab_list, &n.full);
+  n.nr_partial--, n.nr_full++;
+  expect_finds(f.check(), {"slab " + base + " (inuse " + std::to_string(inuse) + ", freelist non-empty) is on the full list"});
+  list_del(&slab->slab_list);
+  list_add(&slab->slab_list, &n.partial);
+  n.nr_partial++, n.nr_full--;
+  ASSERT_EQ(f.check(), "");
+  kmem_cache_free(s, obj);
+}
+
+// Free slabs beyond min_partial belong to the page allocator: keeping one
+// more is named.
+TEST_F(CheckDamageSlab, FreeSlabsAboveMinPartial) {
+  std::vector<void *> objs;
+  for (unsigned i = 0; i < 3 * s->objects; i++) {
+    objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    ASSERT_NE(objs.back(), nullptr);
+  }
+  for (void *o : objs) kmem_cache_free(s, o);
+  const unsigned long kept = s->node[0].nr_free;
+  ASSERT_GE(kept, 1u);
+  ASSERT_EQ(f.check(), "");
+  const unsigned min_partial = s->min_partial;
+  s->min_partial = unsigned(kept - 1);
+  expect_finds(f.check(), {"slab edge: node 0 keeps " + std::to_string(kept) + " free slabs, above min_partial " +
+                           std::to_string(kept - 1)});
+  s->min_partial = min_partial;
+}
+
+// A node list that does not come back to its head stops the walk with a
+// report instead of looping.
+TEST_F(CheckDamageSlab, ListCycle) {
+  void *obj = kmem_cache_alloc(s, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  page *slab = partial_slab();
+  ASSERT_NE(slab, nullptr);
+  list_head *next = slab->slab_list.next;
+  slab->slab_list.next = &slab->slab_list;
+  expect_finds(f.check(), {"slab edge: node 0: a slab list does not come back to its head"});
+  slab->slab_list.next = next;
+  ASSERT_EQ(f.check(), "");
+  kmem_cache_free(s, obj);
+}
+
+// Poison overwritten in a free object, on a slab's freelist and in a CPU's
+// array (a use after free), is named with the object.
+TEST(CheckDamageSlabPoison, Overwritten) {
+  slab_fixture f;
+  slabt::cpu_reset reset;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  host_set_cpu(0);
+  kmem_cache *s = kmem_cache_create(*f.sa, "poisoned", 48, 8, SLAB_POISON, nullptr);
+  ASSERT_NE(s, nullptr);
+  void *obj = kmem_cache_alloc(s, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  page *slab = list_entry(s->node[0].partial.next, page, slab_list);
+  ASSERT_FALSE(list_empty(&s->node[0].partial));
+  u8 *free_obj = static_cast<u8 *>(slab->freelist);
+  ASSERT_NE(free_obj, nullptr);
+  ASSERT_EQ(f.check(), "");
+
+  const u8 saved = free_obj[1];
+  free_obj[1] = 0;
+  expect_finds(f.check(), {"free object " + slabt::addr_str(free_obj) + " has its poison overwritten"});
+  free_obj[1] = saved;
+  ASSERT_EQ(f.check(), "");
+
+  kmem_cache_free(s, obj);
+  kmem_cache_cpu &a = s->cpu_slab[0];
+  ASSERT_GE(a.avail, 1u);
+  u8 *cached = static_cast<u8 *>(a.entry[a.avail - 1]);
+  const u8 last = cached[s->object_size - 1];
+  cached[s->object_size - 1] = POISON_FREE;
+  expect_finds(f.check(), {"free object " + slabt::addr_str(cached) + " in cpu 0's array has its poison overwritten"});
+  cached[s->object_size - 1] = last;
+  EXPECT_EQ(f.check(), "");
+  kmem_cache_shrink(s);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+}
+
+// The slab page counts are compared with the node counters, large kmallocs
+// included.
+TEST_F(CheckDamageSlab, PageCounters) {
+  f.sa->large_pages += 2;
+  expect_finds(f.check(), {"slab: NR_SLAB_UNRECLAIMABLE/NR_SLAB_RECLAIMABLE are"});
+  f.sa->large_pages -= 2;
+}
+
+// A cache list that does not come back to its head stops the walk.
+TEST_F(CheckDamageSlab, CacheListCycle) {
+  list_head *next = s->list.next;
+  s->list.next = &s->list;
+  expect_finds(f.check(), {"slab: the cache list does not come back to its head"});
+  s->list.next = next;
+}
+
+}  // namespace

@@ -1,0 +1,169 @@
+// Edges of the page allocator: mem_system_init refuses a machine description
+// it cannot serve, with a message naming what is wrong (a kernel booted on a
+// bad device tree must stop with a reason, not run on a broken zone layout);
+// bad frees are reported and change nothing; the calls without a mem_system
+// act on the system instance.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "kernel/errno.h"
+#include "kernel/printk.h"
+#include "mm/page_alloc.h"
+#include "proptest/mm_fixture.h"
+
+namespace {
+
+std::string read_log() {
+  static char buf[16 * 1024];
+  size_t n = log_buf_copy(buf, sizeof(buf));
+  return std::string(buf, n);
+}
+
+// Builds f over `ranges` and `l`; returns the error and what was logged.
+std::pair<int, std::string> build_logged(mm_fixture &f, const std::vector<ram_range> &ranges, const mem_layout &l,
+                                         const std::vector<std::pair<phys_addr_t, u64>> &reserve = {}) {
+  log_buf_clear();
+  int err = f.build(ranges, l, reserve);
+  return {err, read_log()};
+}
+
+const std::vector<ram_range> small_ram = {{0x80000000, 16 * SZ_1M, 0}};
+
+TEST(PageAllocEdge, RefusesCpuCountOutOfRange) {
+  for (unsigned cpus : {0u, unsigned(NR_CPUS) + 1}) {
+    mm_fixture f;
+    auto [err, log] = build_logged(f, small_ram, layout_with_limits(0, PFN_4G, PFN_MAX, cpus));
+    EXPECT_EQ(err, -EINVAL) << cpus;
+    EXPECT_NE(log.find("mem_system_init: " + std::to_string(cpus) + " CPUs (1.." + std::to_string(NR_CPUS) +
+                       " supported)"),
+              std::string::npos)
+        << log;
+  }
+}
+
+// Zone limits must not go down: a zone that ends below the one before it
+// would have a negative span.
+TEST(PageAllocEdge, RefusesZonesOutOfOrder) {
+  mm_fixture f;
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX);
+  l.max_zone_pfn[ZONE_NORMAL] = PFN_4G - 1;
+  auto [err, log] = build_logged(f, small_ram, l);
+  EXPECT_EQ(err, -EINVAL);
+  EXPECT_NE(log.find(std::string("zone ") + zone_names[ZONE_NORMAL] + " ends below zone " + zone_names[ZONE_DMA32]),
+            std::string::npos)
+      << log;
+}
+
+TEST(PageAllocEdge, RefusesCpuOnUnknownNode) {
+  for (int nid : {-1, int(MAX_NUMNODES)}) {
+    mm_fixture f;
+    mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 2);
+    l.cpu_to_node[1] = nid;
+    auto [err, log] = build_logged(f, small_ram, l);
+    EXPECT_EQ(err, -EINVAL) << nid;
+    EXPECT_NE(log.find("CPU 1 on node " + std::to_string(nid)), std::string::npos) << log;
+  }
+}
+
+// Memory above the last zone's limit would have no zone to go to.
+TEST(PageAllocEdge, RefusesMemoryAboveLastZone) {
+  mm_fixture f;
+  const unsigned long end_pfn = (0x80000000 + 16 * SZ_1M) >> PAGE_SHIFT;
+  mem_layout l = layout_with_limits(0, end_pfn - 1, end_pfn - 1);
+  auto [err, log] = build_logged(f, small_ram, l);
+  EXPECT_EQ(err, -EINVAL);
+  char want[96];
+  snprintf(want, sizeof(want), "node 0's memory ends above the last zone (pfn %#lx)", end_pfn);
+  EXPECT_NE(log.find(want), std::string::npos) << log;
+}
+
+TEST(PageAllocEdge, RefusesNoMemory) {
+  mm_fixture f;
+  auto [err, log] = build_logged(f, {}, layout_with_limits(0, PFN_4G, PFN_MAX));
+  EXPECT_EQ(err, -EINVAL);
+  EXPECT_NE(log.find("mem_system_init: no memory"), std::string::npos) << log;
+}
+
+// A node whose every byte is reserved has no room for its own mem_map.
+TEST(PageAllocEdge, RefusesNodeWithoutRoomForMemMap) {
+  mm_fixture f;
+  auto [err, log] = build_logged(f, small_ram, layout_with_limits(0, PFN_4G, PFN_MAX), {{0x80000000, 16 * SZ_1M}});
+  EXPECT_EQ(err, -ENOMEM);
+  const std::string pages = std::to_string((16 * SZ_1M) >> PAGE_SHIFT);
+  EXPECT_NE(log.find("no memory for node 0's mem_map (" + pages + " pages)"), std::string::npos) << log;
+}
+
+unsigned long free_total(const mem_system &ms) { return nr_free_pages(ms) + nr_free_pcp_pages(ms); }
+
+// A free the allocator cannot honour is reported in Linux's format with its
+// reason, counted, and leaves every free list and counter as it was.
+TEST(PageAllocEdge, BadFreesAreReportedAndIgnored) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f), 0);
+  mem_system &ms = *f.ms;
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  const unsigned long addr = reinterpret_cast<unsigned long>(page_address(ms, p));
+  const struct {
+    const char *reason;
+    void (*call)(mem_system &, page *, unsigned long);
+  } bad[] = {
+      {"__free_pages of a NULL page", [](mem_system &m, page *, unsigned long) { __free_pages(m, nullptr, 0); }},
+      {"order too large", [](mem_system &m, page *q, unsigned long) { __free_pages(m, q, MAX_PAGE_ORDER + 1); }},
+      {"free_pages: address not page aligned", [](mem_system &m, page *, unsigned long a) { free_pages(m, a + 8, 0); }},
+  };
+  for (const auto &b : bad) {
+    const unsigned long free_before = free_total(ms), bad_before = ms.bad_pages;
+    const int ref = page_ref_count(p);
+    log_buf_clear();
+    b.call(ms, p, addr);
+    const std::string log = read_log();
+    EXPECT_NE(log.find("BUG: Bad page state"), std::string::npos) << b.reason << "\n" << log;
+    EXPECT_NE(log.find(std::string("page dumped because: ") + b.reason), std::string::npos) << log;
+    EXPECT_EQ(ms.bad_pages, bad_before + 1) << b.reason;
+    EXPECT_EQ(free_total(ms), free_before) << b.reason;
+    EXPECT_EQ(page_ref_count(p), ref) << b.reason;
+    EXPECT_EQ(f.check(), "") << b.reason;
+  }
+  __free_pages(ms, p, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// The forms without a mem_system use system_mem: their pages are its pages,
+// zeroing holds, and freeing them all gives every page back.
+TEST(PageAllocEdge, SystemInstanceForms) {
+  mm_fixture f;
+  ASSERT_EQ(build_two_nodes(f), 0);
+  ASSERT_EQ(system_mem, f.ms.get());
+  mem_system &ms = *f.ms;
+  const unsigned long before = free_total(ms);
+
+  page *p = alloc_pages(GFP_KERNEL, 2);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(pfn_to_page(ms, page_to_pfn(ms, p)), p);
+  page *n1 = alloc_pages_node(1, GFP_KERNEL | __GFP_THISNODE, 0);
+  ASSERT_NE(n1, nullptr);
+  EXPECT_EQ(page_to_nid(n1), 1);
+  const unsigned long a = __get_free_pages(GFP_KERNEL, 1);
+  ASSERT_NE(a, 0ul);
+  EXPECT_NE(pfn_to_page(ms, PHYS_PFN(virt_to_phys(reinterpret_cast<const void *>(a)))), nullptr);
+  const unsigned long z = get_zeroed_page(GFP_KERNEL);
+  ASSERT_NE(z, 0ul);
+  const u8 *bytes = reinterpret_cast<const u8 *>(z);
+  for (unsigned i = 0; i < PAGE_SIZE; i++) ASSERT_EQ(bytes[i], 0) << i;
+  EXPECT_EQ(free_total(ms), before - 4 - 1 - 2 - 1);
+  EXPECT_EQ(f.check(), "");
+
+  __free_pages(p, 2);
+  __free_pages(n1, 0);
+  free_pages(a, 1);
+  free_pages(z, 0);
+  free_pages(0, 0);
+  EXPECT_EQ(ms.bad_pages, 0ul);
+  EXPECT_EQ(free_total(ms), before);
+  EXPECT_EQ(f.check(), "");
+}
+
+}  // namespace

@@ -1,0 +1,98 @@
+// Edges of the slab allocator that the main properties do not reach: flags a
+// slab cannot honour, a slab page the page allocator refuses, and tearing
+// an allocator down while a cache still has live objects.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "mm/slab_internal.h"
+#include "proptest/slab_fixture.h"
+
+namespace {
+
+struct SlabEdge : ::testing::Test {
+  slab_fixture f;
+  kmem_cache *s = nullptr;
+  slabt::cpu_reset reset;
+
+  void SetUp() override {
+    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+    host_set_cpu(0);
+    s = kmem_cache_create(*f.sa, "edge", 96, 8, 0, nullptr);
+    ASSERT_NE(s, nullptr);
+  }
+};
+
+// Slab memory must stay in the direct map: __GFP_HIGHMEM and __GFP_MOVABLE
+// are dropped with a warning naming the cache, and the object is served.
+TEST_F(SlabEdge, HighmemAndMovableFlagsDropped) {
+  for (gfp_t extra : {__GFP_HIGHMEM, __GFP_MOVABLE}) {
+    log_buf_clear();
+    void *obj = kmem_cache_alloc(s, GFP_KERNEL | extra);
+    const std::string log = slabt::read_log();
+    ASSERT_NE(obj, nullptr);
+    EXPECT_NE(log.find("slab edge: unexpected gfp"), std::string::npos) << log;
+    page *slab = addr_to_slab(*f.mm.ms, obj);
+    ASSERT_NE(slab, nullptr);
+    EXPECT_EQ(slab->slab_cache, s);
+    EXPECT_FALSE(PageHighMem(slab));
+    kmem_cache_free(s, obj);
+  }
+  EXPECT_EQ(f.check(), "");
+}
+
+bool fail_every_page(void *, gfp_t, unsigned) { return true; }
+
+// When no slab page can be had the allocation fails cleanly, with Linux's
+// SLUB warning naming the cache unless __GFP_NOWARN; nothing is left taken.
+TEST_F(SlabEdge, SlabPageRefused) {
+  mem_system &ms = *f.mm.ms;
+  // At rest before and after: reclaim under the refusals may shrink caches.
+  const slabt::page_state before = slabt::settle(f);
+  ms.pcp_disabled = true;
+  ms.should_fail_alloc_page = fail_every_page;
+  log_buf_clear();
+  EXPECT_EQ(kmem_cache_alloc(s, GFP_KERNEL), nullptr);
+  std::string log = slabt::read_log();
+  EXPECT_NE(log.find("SLUB: Unable to allocate memory on node"), std::string::npos) << log;
+  EXPECT_NE(log.find("cache: edge, object size: 96"), std::string::npos) << log;
+  log_buf_clear();
+  EXPECT_EQ(kmem_cache_alloc(s, GFP_KERNEL | __GFP_NOWARN), nullptr);
+  log = slabt::read_log();
+  EXPECT_EQ(log.find("SLUB: Unable"), std::string::npos) << log;
+  ms.should_fail_alloc_page = nullptr;
+  ms.pcp_disabled = false;
+  kmem_cache_shrink(s);
+  EXPECT_EQ(slabt::settle(f), before);
+  EXPECT_EQ(f.check(), "");
+  void *obj = kmem_cache_alloc(s, GFP_KERNEL);
+  EXPECT_NE(obj, nullptr);
+  kmem_cache_free(s, obj);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Tearing the allocator down destroys every cache without live objects; a
+// cache that still has some is reported with its objects, taken off the
+// list, and keeps its slab, so that the live object's memory is never
+// handed out again.
+TEST_F(SlabEdge, DestroyKeepsCacheWithLiveObjects) {
+  void *obj = kmem_cache_alloc(s, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  page *slab = addr_to_slab(*f.mm.ms, obj);
+  ASSERT_NE(slab, nullptr);
+  log_buf_clear();
+  slab_allocator_destroy(f.sa.get());
+  const std::string log = slabt::read_log();
+  EXPECT_NE(log.find("BUG edge (Not tainted): Objects remaining in edge"), std::string::npos) << log;
+  EXPECT_NE(log.find("object " + slabt::addr_str(obj) + " still allocated"), std::string::npos) << log;
+  bool listed = false;
+  list_for_each(e, &f.sa->caches) listed |= list_entry(e, kmem_cache, list) == s;
+  EXPECT_FALSE(listed);
+  for (auto &row : f.sa->kmalloc_caches)
+    for (kmem_cache *c : row) EXPECT_EQ(c, nullptr);
+  EXPECT_TRUE(PageSlab(slab));
+  EXPECT_EQ(page_ref_count(slab), 1);
+  EXPECT_EQ(addr_to_slab(*f.mm.ms, obj), slab);
+}
+
+}  // namespace
