@@ -128,7 +128,7 @@ int setup_fault_attr(fault_attr &attr, const char *str) {
   return 0;
 }
 
-bool should_fail_alloc_page(fail_page_alloc_attr &f, gfp_t gfp, unsigned order) {
+bool __should_fail_alloc_page(fail_page_alloc_attr &f, gfp_t gfp, unsigned order) {
   if (order < f.min_order) return false;
   if (gfp & __GFP_NOFAIL) return false;
   if (f.ignore_gfp_highmem && (gfp & __GFP_HIGHMEM)) return false;
@@ -136,7 +136,7 @@ bool should_fail_alloc_page(fail_page_alloc_attr &f, gfp_t gfp, unsigned order) 
   return should_fail(f.attr, "fail_page_alloc", long(1) << order, gfp & __GFP_NOWARN);
 }
 
-bool should_failslab(failslab_attr &f, gfp_t gfp, unsigned object_size) {
+bool __should_failslab(failslab_attr &f, gfp_t gfp, unsigned object_size) {
   if (gfp & __GFP_NOFAIL) return false;
   if (f.ignore_gfp_reclaim && (gfp & __GFP_DIRECT_RECLAIM)) return false;
   return should_fail(f.attr, "failslab", long(object_size), gfp & __GFP_NOWARN);

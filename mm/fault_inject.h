@@ -66,6 +66,14 @@ struct failslab_attr {
 };
 
 // The two injection points' filters; see page_alloc.cpp and slab.cpp for
-// where they are asked. gfp is the caller's.
-bool should_fail_alloc_page(fail_page_alloc_attr &f, gfp_t gfp, unsigned order);
-bool should_failslab(failslab_attr &f, gfp_t gfp, unsigned object_size);
+// where they are asked. gfp is the caller's. Inline up to the probability
+// test, so that an allocator with injection off pays one load and branch.
+bool __should_fail_alloc_page(fail_page_alloc_attr &f, gfp_t gfp, unsigned order);
+bool __should_failslab(failslab_attr &f, gfp_t gfp, unsigned object_size);
+
+inline bool should_fail_alloc_page(fail_page_alloc_attr &f, gfp_t gfp, unsigned order) {
+  return __builtin_expect(f.attr.probability != 0, 0) && __should_fail_alloc_page(f, gfp, order);
+}
+inline bool should_failslab(failslab_attr &f, gfp_t gfp, unsigned object_size) {
+  return __builtin_expect(f.attr.probability != 0, 0) && __should_failslab(f, gfp, object_size);
+}
