@@ -206,16 +206,9 @@ TEST(CheckDamageVmallocHuge, LeafInsideArea) {
 
 // ---- slab ---------------------------------------------------------------------------------
 
-struct CheckDamageSlab : ::testing::Test {
-  slab_fixture f;
-  kmem_cache *s = nullptr;
-  slabt::cpu_reset reset;
-
+struct CheckDamageSlab : one_cache_test<64> {
   void SetUp() override {
-    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
-    host_set_cpu(0);
-    s = kmem_cache_create(*f.sa, "edge", 64, 8, 0, nullptr);
-    ASSERT_NE(s, nullptr);
+    one_cache_test::SetUp();
     ASSERT_EQ(f.check(), "");
   }
   void TearDown() override {
@@ -223,6 +216,7 @@ struct CheckDamageSlab : ::testing::Test {
     kmem_cache_shrink(s);
     EXPECT_EQ(kmem_cache_destroy(s), 0);
     EXPECT_EQ(f.check(), "");
+    one_cache_test::TearDown();
   }
 
   // The first slab on node 0's partial list.

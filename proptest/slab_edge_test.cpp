@@ -10,18 +10,7 @@
 
 namespace {
 
-struct SlabEdge : ::testing::Test {
-  slab_fixture f;
-  kmem_cache *s = nullptr;
-  slabt::cpu_reset reset;
-
-  void SetUp() override {
-    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
-    host_set_cpu(0);
-    s = kmem_cache_create(*f.sa, "edge", 96, 8, 0, nullptr);
-    ASSERT_NE(s, nullptr);
-  }
-};
+using SlabEdge = one_cache_test<96>;
 
 // Slab memory must stay in the direct map: __GFP_HIGHMEM and __GFP_MOVABLE
 // are dropped with a warning naming the cache, and the object is served.

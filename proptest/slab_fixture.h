@@ -49,6 +49,22 @@ struct slab_fixture {
   }
 };
 
+// One test cache, "edge", of Size bytes on the single-zone layout, running as
+// CPU 0: the setting of the tests of one cache's edge cases.
+template <unsigned Size>
+struct one_cache_test : ::testing::Test {
+  slab_fixture f;
+  kmem_cache *s = nullptr;
+
+  void SetUp() override {
+    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+    host_set_cpu(0);
+    s = kmem_cache_create(*f.sa, "edge", Size, 8, 0, nullptr);
+    ASSERT_NE(s, nullptr);
+  }
+  void TearDown() override { host_set_cpu(0); }
+};
+
 namespace slabt {
 
 // Runs the calling thread as CPU 0 again when a test ends, however it ends.
