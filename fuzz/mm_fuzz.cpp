@@ -17,7 +17,8 @@
 //                     range instead of the kernel's
 //   byte 1  slab and faults: bit 0 SLAB_RED_ZONE, bit 1 SLAB_POISON on every
 //                     cache; bits 2-7 = n: when n > 0, every (n+1)-th page
-//                     allocation from then on fails (fault injection)
+//                     allocation from then on fails (fault injection), and
+//                     every (n+1)-th slab allocation (failslab)
 //   then operations, up to MAX_OPS: one opcode byte (taken modulo NR_OPS)
 //   and a fixed number of argument bytes per opcode:
 //     OP_ALLOC_PAGES     order, gfp, nid      alloc_pages / alloc_pages_node
@@ -270,6 +271,12 @@ struct fuzz_run {
     if (fail_every) {
       ms->should_fail_alloc_page = fail_alloc_page;
       ms->fail_alloc_ctx = this;
+      // failslab too, at the same rhythm, counted on its own calls.
+      sa->failslab.attr.probability = 100;
+      sa->failslab.attr.interval = fail_every + 1;
+      sa->failslab.attr.times = -1;
+      sa->failslab.attr.verbose = 0;
+      sa->failslab.ignore_gfp_reclaim = false;
     }
   }
 
@@ -897,6 +904,7 @@ struct fuzz_run {
   // Frees everything still held; then every zone must be back where setup left it.
   void teardown() {
     ms->should_fail_alloc_page = nullptr;
+    sa->failslab.attr.probability = 0;
     note("teardown: %zu handles", live.size());
     while (!live.empty()) {
       release(live.back(), 0);
