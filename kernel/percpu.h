@@ -30,6 +30,8 @@ struct percpu_area {
   unsigned long ticks_done;   // ticks whose periodic work the idle loop ran
 };
 static_assert(__builtin_offsetof(percpu_area, stack_top) == 16, "entry.S hard-codes PERCPU_STACK_TOP");
+static_assert(sizeof(percpu_area) == 336 && __builtin_offsetof(percpu_area, hartid) == 8 && NR_CPUS == 8,
+              "entry.S hard-codes PERCPU_AREA_SIZE, PERCPU_HARTID and NR_CPUS_ASM");
 
 extern "C" percpu_area cpu_areas[NR_CPUS];  // entry.S points the boot hart's tp at [0]
 

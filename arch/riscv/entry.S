@@ -13,11 +13,25 @@
  *     early table with the real one, which has nothing in the low half.
  */
 #define PTE_FLAGS_RWX 0xcf  /* V R W X A D */
+#define NR_CPUS_ASM 8        /* NR_CPUS; these three are asserted in kernel/percpu.h */
+#define PERCPU_AREA_SIZE 336 /* sizeof(percpu_area) */
+#define PERCPU_HARTID 8      /* offsetof(percpu_area, hartid) */
 #define EARLY_IMAGE_PMDS 16 /* 32 MiB of image */
 
   .section .text.entry, "ax"
   .globl _start
 _start:
+  /*
+   * Only the first hart to arrive boots. OpenSBI 1.1's sbi_hsm_hart_start
+   * publishes START_PENDING before it stores the start address, so a hart
+   * that SBI HSM starts may see the state early and jump to the firmware's
+   * old next address, which is here, not secondary_entry. Such a hart finds
+   * its per-CPU area by hart id and goes on as the secondary it is.
+   */
+  lla t0, boot_hart_claimed
+  li t1, 1
+  amoswap.w.aqrl t1, t1, (t0)
+  bnez t1, .Llate_secondary
   csrw sie, zero
   csrw sip, zero
   li t0, (1 << 13)              /* sstatus.FS = initial: gcc may use FP registers */
@@ -109,8 +123,39 @@ _start:
 5:
   wfi
   j 5b
+
+/* a0 = hart id. Search cpu_areas[1..] (at their physical address) for it. */
+.Llate_secondary:
+  fence rw, rw
+  lla t0, cpu_areas
+  li t2, 1
+  li t3, NR_CPUS_ASM
+  li t4, PERCPU_AREA_SIZE
+  add t0, t0, t4
+6:
+  bgeu t2, t3, 8f               /* not ours to run: park */
+  ld t5, PERCPU_HARTID(t0)
+  beq t5, a0, 7f
+  add t0, t0, t4
+  addi t2, t2, 1
+  j 6b
+7:
+  lla t5, kernel_va_pa_offset
+  ld t5, 0(t5)
+  add a1, t0, t5                /* the area's linked address, as hart_start passes it */
+  j secondary_entry
+8:
+  wfi
+  j 8b
   .type _start, @function
   .size _start, . - _start
+
+  .section .data
+  .balign 4
+boot_hart_claimed:
+  .word 0
+
+  .section .text.entry, "ax"
 
 /*
  * Where SBI HSM starts a secondary hart (kernel/smp.cpp, arch/riscv/smpboot.cpp):
