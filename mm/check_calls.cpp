@@ -152,32 +152,11 @@ bool check_slab_alloc_call(kmem_cache *s, const void *obj, bool was_allocated) {
 
 void check_vmalloc_call(vmalloc_system &vs, const void *addr) {
   call_report cr(*vs.ms, "vmalloc");
-  check_report &r = cr.r;
-  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
   spin_lock_irqsave_guard g(vs.lock);
   spin_lock_guard gp(vs.pt_lock);
-  vmap_area *va = vmap_find_busy_at(&vs.space, a);
-  if (!va || !va->vm) {
-    check_fail(r, "vmalloc: %p is not a busy area", addr);
-    return;
-  }
-  for (unsigned i = 0; i < va->vm->nr_pages; i++) {
-    pt_walk_result w;
-    uintptr_t at = a + uintptr_t(i) * PAGE_SIZE;
-    if (!pgtable_walk(*vs.pt, at, &w)) {
-      check_fail(r, "vmalloc: page %u of area %p is not mapped", i, addr);
-      continue;
-    }
-    const page *frame = pfn_to_page(*vs.ms, PHYS_PFN(w.pa));
-    if (!frame || page_ref_count(frame) < 1 || PageBuddy(frame) || PagePcp(frame) || PageSlab(frame) ||
-        PageReserved(frame))
-      check_fail(r, "vmalloc: page %u of area %p maps %#lx, not an allocated frame", i, addr, w.pa);
-    else if ((va->vm->flags & VM_ALLOC) && (frame->mapping != va->vm || frame->index != i))
-      check_fail(r, "vmalloc: page %u of area %p maps %#lx, owned by %p page %lu", i, addr, w.pa, frame->mapping,
-                 frame->index);
-  }
-  if (pgtable_walk(*vs.pt, va->va_end - PAGE_SIZE, nullptr))
-    check_fail(r, "vmalloc: the guard page of area %p is mapped", addr);
+  vmap_area *va = vmap_find_busy_at(&vs.space, reinterpret_cast<uintptr_t>(addr));
+  if (!va) check_fail(cr.r, "vmalloc: %p is not a busy area", addr);
+  else check_vmalloc_area_locked(vs, va, cr.r);
 }
 
 void check_vfree_call(vmalloc_system &vs, uintptr_t start, uintptr_t end) {

@@ -6,6 +6,41 @@
 #include "mm/page_alloc.h"
 #include "mm/vmalloc.h"
 
+// One busy area: its vm_struct against its range, each page's leaf and
+// frame, and its guard page. Needs vs.lock and vs.pt_lock.
+void check_vmalloc_area_locked(vmalloc_system &vs, vmap_area *va, check_report &r) {
+  vm_struct *vm = va->vm;
+  if (!vm) {
+    check_fail(r, "vmalloc: busy area 0x%lx-0x%lx has no vm_struct", va->va_start, va->va_end);
+    return;
+  }
+  if (vm->va != va || reinterpret_cast<uintptr_t>(vm->addr) != va->va_start || vm->size != va_size(va) ||
+      u64(vm->nr_pages + 1) * PAGE_SIZE != vm->size)
+    check_fail(r, "vmalloc: area 0x%lx: vm_struct (addr %p, size %lu, %u pages) does not match the range of %lu",
+               va->va_start, vm->addr, vm->size, vm->nr_pages, va_size(va));
+  for (unsigned i = 0; i < vm->nr_pages; i++) {
+    uintptr_t a = va->va_start + uintptr_t(i) * PAGE_SIZE;
+    pt_walk_result w;
+    if (!pgtable_walk(*vs.pt, a, &w)) {
+      check_fail(r, "vmalloc: page %u of area 0x%lx is not mapped", i, va->va_start);
+      continue;
+    }
+    if (w.level != 0)
+      check_fail(r, "vmalloc: page %u of area 0x%lx is mapped by a level-%u leaf", i, va->va_start, w.level);
+    if ((vm->flags & VM_ALLOC) && ((w.prot & (PROT_READ | PROT_WRITE | PROT_EXEC | PROT_USER)) != (PROT_READ | PROT_WRITE)))
+      check_fail(r, "vmalloc: page %u of area 0x%lx has prot %#x, not R/W only", i, va->va_start, w.prot);
+    const page *frame = pfn_to_page(*vs.ms, PHYS_PFN(w.pa));
+    if ((vm->flags & VM_ALLOC) &&
+        (!frame || page_ref_count(frame) < 1 || PageBuddy(frame) || PagePcp(frame) || PageSlab(frame) || PageReserved(frame)))
+      check_fail(r, "vmalloc: page %u of area 0x%lx maps 0x%lx, which is not an allocated frame", i, va->va_start, w.pa);
+    else if ((vm->flags & VM_ALLOC) && (frame->mapping != vm || frame->index != i))
+      check_fail(r, "vmalloc: page %u of area 0x%lx maps 0x%lx, which is owned by %p page %lu (mapped twice?)", i,
+                 va->va_start, w.pa, frame->mapping, frame->index);
+  }
+  if (pgtable_walk(*vs.pt, va->va_end - PAGE_SIZE, nullptr))
+    check_fail(r, "vmalloc: the guard page of area 0x%lx is mapped", va->va_start);
+}
+
 unsigned check_vmalloc(vmalloc_system &vs, check_report &r) {
   unsigned before = r.violations;
   spin_lock_irqsave_guard g(vs.lock);
@@ -13,37 +48,8 @@ unsigned check_vmalloc(vmalloc_system &vs, check_report &r) {
   if (const char *why = vmap_space_check(&vs.space)) check_fail(r, "vmalloc: vmap space: %s", why);
   unsigned long alloc_pages_total = 0;
   vmap_for_each(vs.space.busy_root, [&](vmap_area *va) {
-    vm_struct *vm = va->vm;
-    if (!vm) {
-      check_fail(r, "vmalloc: busy area 0x%lx-0x%lx has no vm_struct", va->va_start, va->va_end);
-      return;
-    }
-    if (vm->va != va || reinterpret_cast<uintptr_t>(vm->addr) != va->va_start || vm->size != va_size(va) ||
-        u64(vm->nr_pages + 1) * PAGE_SIZE != vm->size)
-      check_fail(r, "vmalloc: area 0x%lx: vm_struct (addr %p, size %lu, %u pages) does not match the range of %lu",
-                 va->va_start, vm->addr, vm->size, vm->nr_pages, va_size(va));
-    if (vm->flags & VM_ALLOC) alloc_pages_total += vm->nr_pages;
-    for (unsigned i = 0; i < vm->nr_pages; i++) {
-      uintptr_t a = va->va_start + uintptr_t(i) * PAGE_SIZE;
-      pt_walk_result w;
-      if (!pgtable_walk(*vs.pt, a, &w)) {
-        check_fail(r, "vmalloc: page %u of area 0x%lx is not mapped", i, va->va_start);
-        continue;
-      }
-      if (w.level != 0)
-        check_fail(r, "vmalloc: page %u of area 0x%lx is mapped by a level-%u leaf", i, va->va_start, w.level);
-      if ((vm->flags & VM_ALLOC) && ((w.prot & (PROT_READ | PROT_WRITE | PROT_EXEC | PROT_USER)) != (PROT_READ | PROT_WRITE)))
-        check_fail(r, "vmalloc: page %u of area 0x%lx has prot %#x, not R/W only", i, va->va_start, w.prot);
-      const page *frame = pfn_to_page(*vs.ms, PHYS_PFN(w.pa));
-      if ((vm->flags & VM_ALLOC) &&
-          (!frame || page_ref_count(frame) < 1 || PageBuddy(frame) || PagePcp(frame) || PageSlab(frame) || PageReserved(frame)))
-        check_fail(r, "vmalloc: page %u of area 0x%lx maps 0x%lx, which is not an allocated frame", i, va->va_start, w.pa);
-      else if ((vm->flags & VM_ALLOC) && (frame->mapping != vm || frame->index != i))
-        check_fail(r, "vmalloc: page %u of area 0x%lx maps 0x%lx, which is owned by %p page %lu (mapped twice?)", i,
-                   va->va_start, w.pa, frame->mapping, frame->index);
-    }
-    if (pgtable_walk(*vs.pt, va->va_end - PAGE_SIZE, nullptr))
-      check_fail(r, "vmalloc: the guard page of area 0x%lx is mapped", va->va_start);
+    check_vmalloc_area_locked(vs, va, r);
+    if (va->vm && (va->vm->flags & VM_ALLOC)) alloc_pages_total += va->vm->nr_pages;
   });
   if (alloc_pages_total != vs.vmalloc_pages)
     check_fail(r, "vmalloc: vmalloc_pages is %lu, the areas hold %lu", vs.vmalloc_pages, alloc_pages_total);

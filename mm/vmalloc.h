@@ -125,6 +125,8 @@ unsigned long vmalloc_used_pages(const vmalloc_system &vs);
 // each described in r.
 struct check_report;
 unsigned check_vmalloc(vmalloc_system &vs, check_report &r);
+// The same checks for one busy area, with vs.lock and vs.pt_lock held (mm.check's per-call check).
+void check_vmalloc_area_locked(vmalloc_system &vs, vmap_area *va, check_report &r);
 
 void *vmalloc(unsigned long size);
 void *vzalloc(unsigned long size);
