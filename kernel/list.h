@@ -9,14 +9,25 @@ struct list_head {
   list_head *next, *prev;
 };
 
-inline void INIT_LIST_HEAD(list_head *h) { h->next = h->prev = h; }
-inline bool list_empty(const list_head *h) { return h->next == h; }
+// As in Linux, every store to a `next` that a list head may own is a
+// WRITE_ONCE, and list_empty a READ_ONCE: list_empty may look at a list that
+// another CPU changes under its lock (the watermark check reads the buddy
+// lists without the zone lock), and must see either state, never a torn one.
+inline void INIT_LIST_HEAD(list_head *h) {
+  WRITE_ONCE(h->next, h);
+  h->prev = h;
+}
+inline bool list_empty(const list_head *h) { return READ_ONCE(h->next) == h; }
 
 inline void __list_add(list_head *n, list_head *prev, list_head *next) {
   next->prev = n;
   n->next = next;
   n->prev = prev;
-  prev->next = n;
+  WRITE_ONCE(prev->next, n);
+}
+inline void __list_del(list_head *prev, list_head *next) {
+  next->prev = prev;
+  WRITE_ONCE(prev->next, next);
 }
 // Adds n right after head (a stack push).
 inline void list_add(list_head *n, list_head *head) { __list_add(n, head, head->next); }
@@ -26,24 +37,20 @@ inline void list_add_tail(list_head *n, list_head *head) { __list_add(n, head->p
 // Unlinks e and poisons its pointers, so that a second deletion faults
 // instead of corrupting a list.
 inline void list_del(list_head *e) {
-  e->next->prev = e->prev;
-  e->prev->next = e->next;
+  __list_del(e->prev, e->next);
   e->next = reinterpret_cast<list_head *>(0xdead000000000100ul);
   e->prev = reinterpret_cast<list_head *>(0xdead000000000122ul);
 }
 inline void list_del_init(list_head *e) {
-  e->next->prev = e->prev;
-  e->prev->next = e->next;
+  __list_del(e->prev, e->next);
   INIT_LIST_HEAD(e);
 }
 inline void list_move(list_head *e, list_head *head) {
-  e->next->prev = e->prev;
-  e->prev->next = e->next;
+  __list_del(e->prev, e->next);
   list_add(e, head);
 }
 inline void list_move_tail(list_head *e, list_head *head) {
-  e->next->prev = e->prev;
-  e->prev->next = e->next;
+  __list_del(e->prev, e->next);
   list_add_tail(e, head);
 }
 

@@ -30,13 +30,25 @@ struct call_report {
   }
 };
 
-// Needs z->lock. Counts pages on this zone's buddy lists by their counters.
+// Entries of a list, at most `limit` (a corrupted list must not hang the check).
+unsigned long bounded_length(const list_head *head, unsigned long limit) {
+  unsigned long n = 0;
+  for (const list_head *e = head->next; e != head && n <= limit; e = e->next) n++;
+  return n;
+}
+
+// Needs z->lock. Counts pages on this zone's buddy lists by their counters,
+// less the isolated ones (on lists that are rarely long).
 void check_zone_counters_locked(check_report &r, const zone *z) {
   long listed = 0;
-  for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) listed += long(z->free_area[o].nr_free) << o;
+  for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) {
+    listed += long(z->free_area[o].nr_free) << o;
+    listed -= long(bounded_length(&z->free_area[o].free_list[MIGRATE_ISOLATE], z->spanned_pages)) << o;
+  }
   long counted = __atomic_load_n(&z->vm_stat[NR_FREE_PAGES], __ATOMIC_RELAXED);
   if (listed != counted)
-    check_fail(r, "zone %s: NR_FREE_PAGES %ld, but the free areas count %ld pages", z->name, counted, listed);
+    check_fail(r, "zone %s: NR_FREE_PAGES %ld, but the free areas count %ld pages outside isolated pageblocks",
+               z->name, counted, listed);
 }
 
 // This CPU's list of z: count against what its lists hold (skipped when its
@@ -45,12 +57,8 @@ void check_this_pcp(check_report &r, zone *z) {
   per_cpu_pages *pcp = &z->pcp[smp_processor_id() & (NR_CPUS - 1)];
   if (!spin_trylock(&pcp->lock)) return;
   long held = 0;
-  for (unsigned o = 0; o < NR_PCP_ORDERS; o++) {
-    unsigned long n = 0;
-    // Bounded: a corrupted list must not hang the check.
-    for (const list_head *e = pcp->lists[o].next; e != &pcp->lists[o] && n <= (1ul << 20); e = e->next) n++;
-    held += long(n) << o;
-  }
+  for (unsigned i = 0; i < NR_PCP_LISTS; i++)
+    held += long(bounded_length(&pcp->lists[i], 1ul << 20)) << (i / MIGRATE_PCPTYPES);
   long count = pcp->count;
   spin_unlock(&pcp->lock);
   if (held != count) check_fail(r, "zone %s: CPU %u's pcp count is %ld, its lists hold %ld pages", z->name,
@@ -69,9 +77,13 @@ void check_coalesced_locked(check_report &r, zone *z, unsigned long pfn) {
     unsigned long buddy = head ^ (1ul << o);
     if (!zone_spans_pfn(z, buddy)) return;
     const page *b = zone_pfn_to_page(z, buddy);
-    if (PageBuddy(b) && b->private_ == o)
-      check_fail(r, "zone %s: free blocks at pfn %#lx and its buddy %#lx, both order %u, did not merge", z->name,
-                 head, buddy, o);
+    if (!PageBuddy(b) || b->private_ != o) return;
+    // Across pageblocks, a highatomic or isolated one keeps to itself.
+    int mt = get_pfnblock_migratetype(z, head), buddy_mt = get_pfnblock_migratetype(z, buddy);
+    if (o >= pageblock_order && mt != buddy_mt && (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt)))
+      return;
+    check_fail(r, "zone %s: free blocks at pfn %#lx and its buddy %#lx, both order %u, did not merge", z->name, head,
+               buddy, o);
     return;
   }
 }
@@ -94,6 +106,8 @@ void check_alloc_call(const mem_system &ms, const page *p, unsigned order, gfp_t
     check_fail(r, "alloc: __GFP_THISNODE for node %d, but pfn %#lx is on node %d", preferred_nid, pfn,
                page_to_nid(p));
   if (p->alloc_order != order) check_fail(r, "alloc: head records order %u, not %u", p->alloc_order, order);
+  if (get_pfnblock_migratetype(z, pfn) == MIGRATE_ISOLATE)
+    check_fail(r, "alloc: pfn %#lx comes from an isolated pageblock", pfn);
   for (unsigned long i = 0; i < (1ul << order); i++) {
     const page *q = p + i;
     if (PageBuddy(q) || PagePcp(q) || PageSlab(q) || PageReserved(q))

@@ -24,6 +24,7 @@
 #include "kernel/spinlock.h"
 #include "kernel/string.h"
 #include "mm/check.h"
+#include "mm/check_internal.h"
 #include "mm/mmzone.h"
 #include "mm/page.h"
 
@@ -75,6 +76,8 @@ struct zone_check {
 
   bool lists_intact = true;                // every list walk came back to its head
   unsigned long listed_buddy = 0;          // pages in blocks on the buddy lists
+  unsigned long listed_isolated = 0;       // of those, on the MIGRATE_ISOLATE lists
+  bool pageblocks_ok = false;              // pageblock_flags can be read for every pfn of the span
   unsigned long listed_buddy_flagged = 0;  // entries that are PG_buddy
   unsigned long listed_pcp = 0;            // pages in blocks on the per-CPU lists
   unsigned long listed_pcp_flagged = 0;
@@ -128,14 +131,15 @@ const page *zone_page_of_lru(const zone_check &c, const list_head *e) {
 // some node, or just an address.
 void describe_pointer(const zone_check &c, const list_head *e, char *buf, size_t size) {
   for (unsigned k = 0; k < NR_PAGE_ORDERS; k++)
-    if (e == &c.z->free_area[k].free_list) {
-      scnprintf(buf, size, "the head of free_area[%u]", k);
-      return;
-    }
+    for (unsigned t = 0; t < MIGRATE_TYPES; t++)
+      if (e == &c.z->free_area[k].free_list[t]) {
+        scnprintf(buf, size, "the head of free_area[%u].free_list[%s]", k, migratetype_names[t]);
+        return;
+      }
   for (unsigned cpu = 0; cpu < c.nr_cpus; cpu++)
-    for (unsigned o = 0; o < NR_PCP_ORDERS; o++)
-      if (e == &c.z->pcp[cpu].lists[o]) {
-        scnprintf(buf, size, "the head of cpu %u pcp.lists[%u]", cpu, o);
+    for (unsigned i = 0; i < NR_PCP_LISTS; i++)
+      if (e == &c.z->pcp[cpu].lists[i]) {
+        scnprintf(buf, size, "the head of cpu %u pcp.lists[%u]", cpu, i);
         return;
       }
   for_each_online_pgdat(c.ms, pgdat) {
@@ -157,9 +161,24 @@ struct walk_result {
   bool intact = true;
 };
 
+// The free block of `order` at pfn is on the list of type mt: every
+// pageblock it covers must be of that type.
+void check_block_type(zone_check &c, const char *name, unsigned long pfn, unsigned order, int mt) {
+  if (!c.pageblocks_ok) return;
+  unsigned long end = pfn + (1ul << order) < c.end ? pfn + (1ul << order) : c.end;
+  for (unsigned long b = pfn; b < end; b = pageblock_end_pfn(b)) {
+    int block_mt = get_pfnblock_migratetype(c.z, b);
+    if (block_mt != mt)
+      zfail(c, "%s: pfn 0x%lx (order %u) is in a pageblock of type %s", name, pfn, order,
+            block_mt < int(MIGRATE_TYPES) ? migratetype_names[block_mt] : "(invalid)");
+  }
+}
+
 // Walks one of this zone's lists, whose entries are PG_buddy (or PG_pcp)
-// pages with private_ == order. Stops at the first entry it cannot trust.
-walk_result walk_list(zone_check &c, const list_head *head, bool pcp, unsigned order,
+// pages with private_ == order; a buddy list's blocks lie in pageblocks of
+// its type mt, a per-CPU list's (mt < 0) in no isolated one. Stops at the
+// first entry it cannot trust.
+walk_result walk_list(zone_check &c, const list_head *head, bool pcp, unsigned order, int mt,
                       const char *name) {
   walk_result w;
   const unsigned long limit = c.end - c.start;
@@ -172,7 +191,7 @@ walk_result walk_list(zone_check &c, const list_head *head, bool pcp, unsigned o
     }
     const page *p = zone_page_of_lru(c, e);
     if (!p) {
-      char where[48];
+      char where[64];
       describe_pointer(c, e, where, sizeof(where));
       zfail(c, "%s: entry %lu is %s, not a page of this zone", name, w.entries, where);
       w.intact = false;
@@ -193,6 +212,9 @@ walk_result walk_list(zone_check &c, const list_head *head, bool pcp, unsigned o
             flag_text(p->flags).s);
     if (p->private_ != order)
       zfail(c, "%s: pfn 0x%lx has order %lu in private_, not %u", name, pfn, p->private_, order);
+    if (!pcp) check_block_type(c, name, pfn, order, mt);
+    else if (c.pageblocks_ok && get_pfnblock_migratetype(c.z, pfn) == MIGRATE_ISOLATE)
+      zfail(c, "%s: pfn 0x%lx is in an isolated pageblock", name, pfn);
   }
   if (w.intact && head->prev != prev) zfail(c, "%s: the head's prev is not the last entry", name);
   return w;
@@ -201,14 +223,21 @@ walk_result walk_list(zone_check &c, const list_head *head, bool pcp, unsigned o
 void walk_buddy_lists(zone_check &c) {
   for (unsigned k = 0; k < NR_PAGE_ORDERS; k++) {
     const free_area &area = c.z->free_area[k];
-    char name[24];
-    scnprintf(name, sizeof(name), "free_area[%u]", k);
-    walk_result w = walk_list(c, &area.free_list, false, k, name);
-    c.lists_intact &= w.intact;
-    c.listed_buddy += w.entries << k;
-    c.listed_buddy_flagged += w.flagged;
-    if (w.intact && w.entries != area.nr_free)
-      zfail(c, "free_area[%u].nr_free is %lu but the list holds %lu", k, area.nr_free, w.entries);
+    unsigned long entries = 0;
+    bool intact = true;
+    for (int t = 0; t < int(MIGRATE_TYPES); t++) {
+      char name[48];
+      scnprintf(name, sizeof(name), "free_area[%u].free_list[%s]", k, migratetype_names[t]);
+      walk_result w = walk_list(c, &area.free_list[t], false, k, t, name);
+      intact &= w.intact;
+      entries += w.entries;
+      c.listed_buddy += w.entries << k;
+      if (t == MIGRATE_ISOLATE) c.listed_isolated += w.entries << k;
+      c.listed_buddy_flagged += w.flagged;
+    }
+    c.lists_intact &= intact;
+    if (intact && entries != area.nr_free)
+      zfail(c, "free_area[%u].nr_free is %lu but its lists hold %lu", k, area.nr_free, entries);
   }
 }
 
@@ -217,10 +246,11 @@ void walk_pcp_lists(zone_check &c) {
     const per_cpu_pages &pcp = c.z->pcp[cpu];
     unsigned long pages = 0;
     bool intact = true;
-    for (unsigned o = 0; o < NR_PCP_ORDERS; o++) {
+    for (unsigned i = 0; i < NR_PCP_LISTS; i++) {
+      unsigned o = i / MIGRATE_PCPTYPES;
       char name[32];
-      scnprintf(name, sizeof(name), "cpu %u pcp.lists[%u]", cpu, o);
-      walk_result w = walk_list(c, &pcp.lists[o], true, o, name);
+      scnprintf(name, sizeof(name), "cpu %u pcp.lists[%u]", cpu, i);
+      walk_result w = walk_list(c, &pcp.lists[i], true, o, -1, name);
       intact &= w.intact;
       pages += w.entries << o;
       c.listed_pcp_flagged += w.flagged;
@@ -257,15 +287,16 @@ bool linked_locally(const zone_check &c, const list_head *e, const list_head *co
 // Names the free pages that are not on any list (their count is compared
 // after the scan, which also catches unlisted pages that link to each other).
 void check_free_links(zone_check &c, const page *p, unsigned long pfn) {
-  const list_head *heads[NR_CPUS];
+  const list_head *heads[NR_CPUS * MIGRATE_PCPTYPES + MIGRATE_TYPES];
   unsigned n = 0;
   unsigned long order = p->private_;
   if (PageBuddy(p)) {
     if (order > MAX_PAGE_ORDER) return;  // reported with the block
-    heads[n++] = &c.z->free_area[order].free_list;
+    for (const list_head &h : c.z->free_area[order].free_list) heads[n++] = &h;
   } else {
     if (order >= NR_PCP_ORDERS) return;
-    for (unsigned cpu = 0; cpu < c.nr_cpus; cpu++) heads[n++] = &c.z->pcp[cpu].lists[order];
+    for (unsigned cpu = 0; cpu < c.nr_cpus; cpu++)
+      for (int mt = 0; mt < MIGRATE_PCPTYPES; mt++) heads[n++] = &c.z->pcp[cpu].lists[order_to_pindex(mt, unsigned(order))];
   }
   if (!linked_locally(c, &p->lru, heads, n))
     zfail(c, "pfn 0x%lx is PG_%s but not linked into a %s list of order %lu", pfn,
@@ -273,15 +304,20 @@ void check_free_links(zone_check &c, const page *p, unsigned long pfn) {
 }
 
 // A free block's buddy of the same order must not be free on the buddy lists
-// too: freeing merges them. Reported from the lower block of the pair.
+// too: freeing merges them, except across pageblocks of different types one
+// of which is HIGHATOMIC or ISOLATE. Reported from the lower block of the pair.
 void check_merged(zone_check &c, unsigned long pfn, unsigned long order) {
   if (order >= MAX_PAGE_ORDER) return;
   unsigned long buddy_pfn = pfn ^ (1ul << order);
   if (buddy_pfn < pfn || buddy_pfn + (1ul << order) > c.end) return;
   const page *bp = c.base + (buddy_pfn - c.start);
-  if (PageBuddy(bp) && bp->private_ == order)
-    zfail(c, "free blocks at pfn 0x%lx and its buddy 0x%lx are both free at order %lu (not merged)",
-          pfn, buddy_pfn, order);
+  if (!PageBuddy(bp) || bp->private_ != order) return;
+  if (order >= pageblock_order && c.pageblocks_ok) {
+    int mt = get_pfnblock_migratetype(c.z, pfn), buddy_mt = get_pfnblock_migratetype(c.z, buddy_pfn);
+    if (mt != buddy_mt && (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt))) return;
+  }
+  zfail(c, "free blocks at pfn 0x%lx and its buddy 0x%lx are both free at order %lu (not merged)", pfn,
+        buddy_pfn, order);
 }
 
 void open_free_block(zone_check &c, block &b, const page *p, unsigned long pfn) {
@@ -427,8 +463,9 @@ void check_counters(zone_check &c) {
   // repeat, less clearly, what the walk already said.
   if (!c.lists_intact) return;
   long nr_free = zone_page_state(z, NR_FREE_PAGES);
-  if (nr_free < 0 || static_cast<unsigned long>(nr_free) != c.listed_buddy)
-    zfail(c, "NR_FREE_PAGES is %ld but the free lists hold %lu pages", nr_free, c.listed_buddy);
+  if (nr_free < 0 || static_cast<unsigned long>(nr_free) != c.listed_buddy - c.listed_isolated)
+    zfail(c, "NR_FREE_PAGES is %ld but the free lists hold %lu pages (and %lu isolated ones)", nr_free,
+          c.listed_buddy - c.listed_isolated, c.listed_isolated);
   if (c.flagged_buddy != c.listed_buddy_flagged)
     zfail(c, "%lu pages are PG_buddy but %lu of them are on the free lists", c.flagged_buddy,
           c.listed_buddy_flagged);
@@ -448,9 +485,6 @@ void check_watermarks(zone_check &c, unsigned long lowmem_pages) {
       wm[WMARK_HIGH] > wm[WMARK_PROMO])
     zfail(c, "watermarks out of order: min %lu low %lu high %lu promo %lu", wm[WMARK_MIN],
           wm[WMARK_LOW], wm[WMARK_HIGH], wm[WMARK_PROMO]);
-  if (c.z->nr_reserved_highatomic != 0)
-    zfail(c, "nr_reserved_highatomic is %lu, but there is no highatomic reserve",
-          c.z->nr_reserved_highatomic);
   // A zone without managed pages never passes a watermark check anyway.
   unsigned long managed = c.z->managed_pages;
   if (managed == 0) return;
@@ -584,6 +618,7 @@ bool check_zone_geometry(zone_check &c, const pglist_data *pgdat, unsigned long 
 void check_zone(zone_check &c, const pglist_data *pgdat, bool pages_ok, totals &t) {
   t.managed += c.z->managed_pages;
   zone_locks locks(c.z, c.nr_cpus);
+  c.pageblocks_ok = check_zone_pageblocks(c.ms, c.z, c.nid, c.r) && pages_ok;
   if (pages_ok) {
     walk_buddy_lists(c);
     walk_pcp_lists(c);

@@ -25,6 +25,7 @@ constexpr flag_name gfp_names[] = {
     {__GFP_DMA32, "GFP_DMA32"},
     {__GFP_HIGHMEM, "__GFP_HIGHMEM"},
     {__GFP_MOVABLE, "__GFP_MOVABLE"},
+    {__GFP_RECLAIMABLE, "__GFP_RECLAIMABLE"},
     {__GFP_HIGH, "__GFP_HIGH"},
     {__GFP_IO, "__GFP_IO"},
     {__GFP_FS, "__GFP_FS"},

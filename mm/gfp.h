@@ -16,6 +16,14 @@ constexpr gfp_t __GFP_DMA32 = 0x04;    // ZONE_DMA32 or below: 32-bit device add
 constexpr gfp_t __GFP_MOVABLE = 0x08;  // the page can be migrated (with HIGHMEM: ZONE_MOVABLE)
 constexpr gfp_t GFP_ZONEMASK = __GFP_DMA | __GFP_HIGHMEM | __GFP_DMA32 | __GFP_MOVABLE;
 
+// ---- mobility: how the memory could be given back, which picks the migrate type
+// of the pageblocks it comes from (mm/mmzone.h). __GFP_MOVABLE above doubles as
+// "can be migrated"; __GFP_RECLAIMABLE says a shrinker can free it (slab caches
+// with SLAB_RECLAIM_ACCOUNT). Neither: unmovable. Both at once is a caller bug.
+constexpr gfp_t __GFP_RECLAIMABLE = 0x10;
+constexpr gfp_t GFP_MOVABLE_MASK = __GFP_RECLAIMABLE | __GFP_MOVABLE;
+constexpr unsigned GFP_MOVABLE_SHIFT = 3;  // (gfp & GFP_MOVABLE_MASK) >> shift is the migrate type
+
 // ---- action modifiers ---------------------------------------------------------
 // Watermarks and reserves.
 constexpr gfp_t __GFP_HIGH = 0x20;       // important: may use half of the min reserve
@@ -61,6 +69,21 @@ constexpr gfp_t GFP_HIGHUSER = GFP_USER | __GFP_HIGHMEM;
 constexpr gfp_t GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE;
 
 constexpr bool gfpflags_allow_blocking(gfp_t gfp) { return gfp & __GFP_DIRECT_RECLAIM; }
+
+// The migrate type a request's pages come from (Linux's gfp_migratetype):
+// MIGRATE_MOVABLE for __GFP_MOVABLE, MIGRATE_RECLAIMABLE for
+// __GFP_RECLAIMABLE, MIGRATE_UNMOVABLE for neither; both together give
+// MIGRATE_TYPE_INVALID, and the allocation fails with a warning (Linux only
+// warns under CONFIG_DEBUG_VM, then misfiles the request). A machine that
+// groups nothing by mobility (mem_system::page_group_by_mobility_disabled)
+// files every request as MIGRATE_UNMOVABLE instead: see gfp_to_migratetype.
+constexpr int MIGRATE_TYPE_INVALID = -1;
+constexpr int gfp_migratetype(gfp_t gfp) {
+  static_assert((__GFP_MOVABLE >> GFP_MOVABLE_SHIFT) == 1 && (__GFP_RECLAIMABLE >> GFP_MOVABLE_SHIFT) == 2,
+                "the mobility bits shifted down are MIGRATE_MOVABLE and MIGRATE_RECLAIMABLE");
+  if ((gfp & GFP_MOVABLE_MASK) == GFP_MOVABLE_MASK) return MIGRATE_TYPE_INVALID;
+  return int((gfp & GFP_MOVABLE_MASK) >> GFP_MOVABLE_SHIFT);
+}
 
 // The highest zone a request may use (its "classzone"), following Linux's
 // GFP_ZONE_TABLE: DMA -> ZONE_DMA, DMA32 -> ZONE_DMA32, HIGHMEM -> ZONE_HIGHMEM,

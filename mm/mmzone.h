@@ -13,12 +13,21 @@
 //   - a free block of order k sits on free_area[k] of its zone, is 2^k-aligned
 //     in pfn, lies inside the zone, and has PG_buddy and private_ == k on its
 //     first page only; its buddy of the same order is never free too (merging
-//     is complete);
-//   - free_area[k].nr_free equals the length of its list;
-//   - vm_stat[NR_FREE_PAGES] equals the pages on the buddy lists (pages on
-//     per-CPU lists are not free for the watermarks, as in Linux), and each
-//     pcp.count equals the pages on its lists;
-//   - managed_pages = free + per-CPU + allocated pages of the zone.
+//     is complete), unless the two lie in pageblocks of different types and
+//     one of those types is HIGHATOMIC or ISOLATE (which never merge across);
+//   - the list a free block sits on, free_list[t], is that of the migrate
+//     type t of every pageblock the block covers (no exception, not even
+//     transiently: stealing, reserving and isolating move the free blocks
+//     of a pageblock together with its type, as Linux 6.10+ does);
+//   - free_area[k].nr_free equals the length of its lists of every type;
+//   - vm_stat[NR_FREE_PAGES] equals the pages on the buddy lists of every
+//     type but ISOLATE (pages on per-CPU lists are not free for the
+//     watermarks, as in Linux, nor are isolated ones), and each pcp.count
+//     equals the pages on its lists;
+//   - no per-CPU list holds a page of an ISOLATE pageblock, and no page of
+//     one is ever handed out;
+//   - nr_reserved_highatomic = HIGHATOMIC pageblocks * pageblock_nr_pages;
+//   - managed_pages = free + isolated + per-CPU + allocated pages of the zone.
 #pragma once
 
 #include "kernel/cpumask.h"
@@ -29,12 +38,42 @@
 #include "mm/fault_inject.h"
 #include "mm/gfp.h"
 #include "mm/page.h"
+#include "mm/pageblock_flags.h"
 #include "mm/zone_type.h"
 
 constexpr unsigned MAX_PAGE_ORDER = 10;  // 4 MiB blocks with 4 KiB pages
 constexpr unsigned NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1;
 constexpr unsigned PAGE_ALLOC_COSTLY_ORDER = 3;
 constexpr unsigned NR_PCP_ORDERS = PAGE_ALLOC_COSTLY_ORDER + 1;  // orders kept on per-CPU lists
+
+// Migrate types (Linux's enum migratetype, with memory isolation and without
+// CMA): how the pages of a pageblock can be given back. Requests of one type
+// take from pageblocks of that type and fall back to others only when those
+// are empty (mm/page_alloc.h), so that unmovable pages stay together and
+// movable ones leave whole pageblocks free when they go.
+enum migratetype : int {
+  MIGRATE_UNMOVABLE,    // kernel memory that stays where it is
+  MIGRATE_MOVABLE,      // could be migrated (user pages in Linux; every pageblock at boot)
+  MIGRATE_RECLAIMABLE,  // a shrinker can free it (SLAB_RECLAIM_ACCOUNT slabs)
+  MIGRATE_PCPTYPES,     // the types above have per-CPU lists
+  MIGRATE_HIGHATOMIC = MIGRATE_PCPTYPES,  // reserved for high-order atomic requests
+  MIGRATE_ISOLATE,      // taken out of use (page isolation): never handed out
+  MIGRATE_TYPES,
+};
+static_assert(MIGRATE_TYPES <= (1 << PB_migratetype_bits), "a migrate type fits its pageblock bits");
+extern const char *const migratetype_names[MIGRATE_TYPES];  // "Unmovable", ... as /proc/pagetypeinfo
+
+// Types whose free blocks may merge with a buddy of another type (Linux's
+// migratetype_is_mergeable): a HIGHATOMIC or ISOLATE pageblock keeps its
+// free pages to itself, so its accounting stays right.
+constexpr bool migratetype_is_mergeable(int mt) { return mt < MIGRATE_PCPTYPES; }
+
+// The per-CPU lists: one per type of the first three and order up to
+// PAGE_ALLOC_COSTLY_ORDER, at this index (Linux's order_to_pindex).
+constexpr unsigned NR_PCP_LISTS = MIGRATE_PCPTYPES * NR_PCP_ORDERS;
+constexpr unsigned order_to_pindex(int migratetype, unsigned order) {
+  return MIGRATE_PCPTYPES * order + unsigned(migratetype);
+}
 
 enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
 
@@ -66,8 +105,8 @@ enum zone_event_item {
 };
 
 struct free_area {
-  list_head free_list;
-  unsigned long nr_free;  // blocks (not pages) on free_list; add_locked, read locklessly by watermark checks
+  list_head free_list[MIGRATE_TYPES];  // by the migrate type of the blocks' pageblocks
+  unsigned long nr_free;  // blocks (not pages) on the lists of every type; add_locked, read locklessly
 };
 
 struct zone;
@@ -85,7 +124,11 @@ struct per_cpu_pages {
   unsigned long pgalloc;  // pages allocated from these lists (this CPU's share of PGALLOC)
   unsigned long pgfree;   // pages freed to them (this CPU's share of PGFREE)
   zone *owner;            // the zone these pages belong to
-  list_head lists[NR_PCP_ORDERS];
+  // At order_to_pindex(type, order). A page is filed under the type it was
+  // asked for or, when freed, its pageblock's type then; that pageblock may
+  // change type meanwhile, and the buddy lists it drains to are those of
+  // its pageblock's type at the time of the drain.
+  list_head lists[NR_PCP_LISTS];
 };
 
 struct pglist_data;
@@ -93,7 +136,9 @@ struct pglist_data;
 struct zone {
   // Read-mostly.
   unsigned long _watermark[NR_WMARK];
-  unsigned long nr_reserved_highatomic;  // always 0: no migrate types (docs/page_alloc.md)
+  // Pages in MIGRATE_HIGHATOMIC pageblocks (a multiple of pageblock_nr_pages);
+  // changed under lock, read locklessly by watermark checks.
+  unsigned long nr_reserved_highatomic;
   long lowmem_reserve[MAX_NR_ZONES];
   pglist_data *zone_pgdat;
   page *zone_mem_map;  // struct page of zone_start_pfn
@@ -103,6 +148,13 @@ struct zone {
   unsigned long managed_pages;  // given to the page allocator
   const char *name;
   zone_type idx;
+  // NR_PAGEBLOCK_BITS per pageblock, from the pageblock holding zone_start_pfn
+  // on (mm/pageblock_flags.h); pageblock_base is the address the struct page
+  // of that pageblock's first pfn would have, so that a page's pageblock is
+  // (page address - pageblock_base) >> (log2(sizeof(page)) + pageblock_order)
+  // with no pfn computed.
+  unsigned long *pageblock_flags;
+  uintptr_t pageblock_base;
   per_cpu_pages pcp[NR_CPUS];
 
   // Written by the allocator, under lock.
@@ -139,6 +191,38 @@ inline unsigned long zone_events(const zone *z, zone_event_item item) {
     for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.pgfree, __ATOMIC_RELAXED);
   return v;
 }
+// ---- pageblock types -------------------------------------------------------------
+// Bit index of pfn's pageblock in z->pageblock_flags (pfn in the zone's span).
+inline unsigned long pfn_to_bitidx(const zone *z, unsigned long pfn) {
+  return ((pfn - pageblock_start_pfn(z->zone_start_pfn)) >> pageblock_order) * NR_PAGEBLOCK_BITS;
+}
+inline unsigned long get_pfnblock_flags_mask(const zone *z, unsigned long pfn, unsigned long mask) {
+  unsigned long bitidx = pfn_to_bitidx(z, pfn);
+  unsigned long word = __atomic_load_n(&z->pageblock_flags[bitidx / BITS_PER_LONG], __ATOMIC_RELAXED);
+  return (word >> (bitidx % BITS_PER_LONG)) & mask;
+}
+// The migrate type of pfn's pageblock. Changed only under the zone lock;
+// read without it by the free path (under its pcp lock, see page_alloc.cpp).
+inline int get_pfnblock_migratetype(const zone *z, unsigned long pfn) {
+  return int(get_pfnblock_flags_mask(z, pfn, MIGRATETYPE_MASK));
+}
+// The same for a page of z, from its address alone (no pfn needed).
+inline int get_pageblock_migratetype(const zone *z, const page *p) {
+  unsigned long block = (reinterpret_cast<uintptr_t>(p) - z->pageblock_base) >> (PAGE_STRUCT_SHIFT + pageblock_order);
+  unsigned long bitidx = block * NR_PAGEBLOCK_BITS;
+  unsigned long word = __atomic_load_n(&z->pageblock_flags[bitidx / BITS_PER_LONG], __ATOMIC_RELAXED);
+  return int((word >> (bitidx % BITS_PER_LONG)) & MIGRATETYPE_MASK);
+}
+// Sets the bits of mask in pfn's pageblock to flags. Other pageblocks of the
+// word may change at once (compaction's skip bits need no zone lock), so
+// the word is swapped atomically.
+void set_pfnblock_flags_mask(zone *z, unsigned long pfn, unsigned long flags, unsigned long mask);
+// Sets the type of pfn's pageblock. Needs the zone lock, and the caller moves
+// the pageblock's free blocks to the new type's lists (move_freepages_block).
+// On a machine without mobility grouping the ordinary types all become
+// MIGRATE_UNMOVABLE, as in Linux.
+void set_pageblock_migratetype(zone *z, unsigned long pfn, int migratetype);
+
 // For counters only ever changed under one lock: a plain add that racing
 // readers may still load safely.
 template <class T, class D>
@@ -181,9 +265,12 @@ struct shrinker;
 // index is a couple of shifts. CPUs beyond mem_system::nr_cpus get CPU 0's
 // lists (which are locked, so sharing them is only slower).
 struct pcp_route {
-  per_cpu_pages *pcp;  // nullptr: no zone to use, or contradictory zone flags
-  long classzone;      // gfp_zone() of the flags that lead here
+  per_cpu_pages *pcp;  // nullptr: no zone to use, or contradictory zone or mobility flags
+  int classzone;       // gfp_zone() of the flags that lead here
+  int migratetype;     // gfp_to_migratetype() of them: which lists
 };
+// The flags that pick a route: the zone modifiers and the mobility bits.
+constexpr gfp_t GFP_ROUTE_MASK = GFP_ZONEMASK | GFP_MOVABLE_MASK;
 constexpr unsigned NR_ZONEIDS = 1u << (ZONES_SHIFT + NODES_SHIFT);  // values of page_zoneid()
 
 // One machine's physical memory. Filled by mem_system_init (mm/page_alloc.h).
@@ -193,10 +280,17 @@ struct mem_system {
   int cpu_to_node[NR_CPUS];
   unsigned nr_cpus;
   bool pcp_disabled;  // every allocation goes to the buddy lists (a tunable)
+  // Too little memory to group pages by mobility (fewer pages than
+  // pageblock_nr_pages * MIGRATE_TYPES, as Linux decides in
+  // build_all_zonelists, or mem_layout asked for it): every request and
+  // every pageblock is MIGRATE_UNMOVABLE.
+  bool page_group_by_mobility_disabled;
+  unsigned nr_online_nodes;  // nodes with memory
   unsigned long max_zone_pfn[MAX_NR_ZONES];  // the zone boundary table (exclusive ends)
-  // For allocation, by gfp & GFP_ZONEMASK: the list of the first zone that
-  // gfp_zone(gfp) may use on the CPU's node (the zonelist's preferred zone).
-  pcp_route alloc_route[GFP_ZONEMASK + 1][NR_CPUS];
+  // For allocation, by gfp & GFP_ROUTE_MASK: the lists of the first zone that
+  // gfp_zone(gfp) may use on the CPU's node (the zonelist's preferred zone),
+  // and the migrate type of the request.
+  pcp_route alloc_route[GFP_ROUTE_MASK + 1][NR_CPUS];
   // For freeing, by page_zoneid(): every zone's list.
   per_cpu_pages *free_route[NR_ZONEIDS][NR_CPUS];
 
@@ -207,6 +301,7 @@ struct mem_system {
   int lowmem_reserve_ratio[MAX_NR_ZONES];
 
   unsigned long totalram_pages;      // managed pages of every zone
+  unsigned long vm_total_pages;      // what build_all_zonelists weighs for mobility grouping
   unsigned long totalreserve_pages;  // what MemAvailable keeps back
 
   // Fault injection (mm/fault_inject.h): Linux's fail_page_alloc, set from
@@ -234,6 +329,13 @@ struct mem_system {
 inline unsigned zone_id(const zone *z) { return unsigned(z->idx) << NODES_SHIFT | unsigned(z->zone_pgdat->node_id); }
 
 inline pglist_data *NODE_DATA(const mem_system &ms, int nid) { return ms.node_data[nid]; }
+
+// The migrate type a request of these flags allocates from on ms: Linux's
+// gfp_migratetype, with the machine's page_group_by_mobility_disabled.
+inline int gfp_to_migratetype(const mem_system &ms, gfp_t gfp) {
+  int mt = gfp_migratetype(gfp);
+  return mt != MIGRATE_TYPE_INVALID && ms.page_group_by_mobility_disabled ? int(MIGRATE_UNMOVABLE) : mt;
+}
 
 inline void node_page_state_add(pglist_data *pgdat, node_stat_item item, long delta) {
   __atomic_fetch_add(&pgdat->vm_stat[item], delta, __ATOMIC_RELAXED);

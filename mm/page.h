@@ -73,6 +73,8 @@ struct page {
 };
 
 static_assert(sizeof(page) == 64, "struct page must stay at 64 bytes");
+constexpr unsigned PAGE_STRUCT_SHIFT = 6;  // log2(sizeof(page)): mem_map index from an address difference
+static_assert(sizeof(page) == 1u << PAGE_STRUCT_SHIFT);
 static_assert(__builtin_offsetof(page, lru) == 8 && __builtin_offsetof(page, private_) == 40);
 static_assert(__builtin_offsetof(page, compound_head) == __builtin_offsetof(page, lru),
               "a tail's compound_head overlays lru.next, as in Linux");

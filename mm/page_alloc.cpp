@@ -1,6 +1,7 @@
 // The buddy allocator, its per-CPU lists and the allocation paths. See
 // mm/page_alloc.h for the algorithm; invariants are listed in mm/mmzone.h and
-// checked by mm/check_page_alloc.cpp.
+// checked by mm/check_page_alloc.cpp. Grouping by mobility (the fallback
+// between migrate types, the highatomic reserve) is in mm/mobility.cpp.
 #include "mm/page_alloc.h"
 
 #include "kernel/printk.h"
@@ -61,20 +62,6 @@ page *virt_to_page(const void *addr) { return virt_to_page(*system_mem, addr); }
 
 // ---- buddy lists ------------------------------------------------------------------------
 
-static void add_to_free_list(zone *z, page *p, unsigned order) {
-  set_page_flag(p, PG_buddy);
-  p->private_ = order;
-  list_add(&p->lru, &z->free_area[order].free_list);
-  add_locked(z->free_area[order].nr_free, 1);
-}
-
-static void del_from_free_list(zone *z, page *p, unsigned order) {
-  list_del(&p->lru);
-  clear_page_flag(p, PG_buddy);
-  p->private_ = 0;
-  add_locked(z->free_area[order].nr_free, -1);
-}
-
 // Whether buddy is the first page of a free block of `order`. The zone lock
 // is held, but buddy may be another CPU's page whose owner is changing its
 // flags: they are read with one whole-word load (private_ only once PG_buddy
@@ -88,50 +75,59 @@ static inline bool page_is_buddy(const page *buddy, unsigned order) {
 //  2. while that buddy lies in the zone and is itself a free block of order
 //     k, take it off its list and continue with the merged block (which
 //     starts at the lower of the two pfns) at order k + 1;
-//  3. put the final block on its list.
-void __free_one_page(zone *z, unsigned long pfn, unsigned order) {
-  add_locked(z->vm_stat[NR_FREE_PAGES], long(1) << order);
+//  3. from pageblock_order up the two blocks lie in different pageblocks:
+//     they merge only if their types are the same or both ordinary, and then
+//     the buddy's pageblock takes the freed block's type, so that the merged
+//     block is of one type (Linux 6.10's rule; a HIGHATOMIC or ISOLATE
+//     pageblock keeps its free pages to itself);
+//  4. put the final block on its type's list.
+void __free_one_page(zone *z, unsigned long pfn, unsigned order, int mt) {
   while (order < MAX_PAGE_ORDER) {
     unsigned long buddy_pfn = pfn ^ (1ul << order);
     if (!zone_spans_pfn(z, buddy_pfn)) break;
     page *buddy = zone_pfn_to_page(z, buddy_pfn);
     if (!page_is_buddy(buddy, order)) break;
-    del_from_free_list(z, buddy, order);
+    int buddy_mt = mt;
+    if (order >= pageblock_order) {
+      buddy_mt = get_pfnblock_migratetype(z, buddy_pfn);
+      if (buddy_mt != mt && (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt))) break;
+    }
+    del_from_free_list(z, buddy, order, buddy_mt);
+    if (buddy_mt != mt) change_pageblock_range(z, buddy_pfn, order, mt);
     pfn &= buddy_pfn;
     order++;
   }
-  add_to_free_list(z, zone_pfn_to_page(z, pfn), order);
+  add_to_free_list(z, zone_pfn_to_page(z, pfn), order, mt);
 }
 
-// Takes the smallest free block of at least `order` and splits it, giving
-// back the upper halves. Needs the zone lock. Returns the block's first page
-// (refcount still 0), or nullptr.
-static page *__rmqueue_smallest(zone *z, unsigned order) {
+page *__rmqueue_smallest(zone *z, unsigned order, int mt) {
   for (unsigned o = order; o < NR_PAGE_ORDERS; o++) {
-    free_area &fa = z->free_area[o];
-    if (list_empty(&fa.free_list)) continue;
-    page *p = list_first_entry(&fa.free_list, page, lru);
-    del_from_free_list(z, p, o);
-    unsigned long pfn = zone_page_to_pfn(z, p);
-    for (unsigned high = o; high > order;) {
-      high--;
-      add_to_free_list(z, zone_pfn_to_page(z, pfn + (1ul << high)), high);
-    }
-    add_locked(z->vm_stat[NR_FREE_PAGES], -(long(1) << order));
+    page *p = get_page_from_free_area(z, o, mt);
+    if (!p) continue;
+    del_from_free_list(z, p, o, mt);
+    expand(z, zone_page_to_pfn(z, p), order, o, mt);
     return p;
   }
   return nullptr;
+}
+
+// A block of `order` for a request of migrate type mt: from its own lists,
+// else from another type's (mm/mobility.cpp). Needs the zone lock.
+static page *__rmqueue(zone *z, unsigned order, int mt, unsigned alloc_flags) {
+  page *p = __rmqueue_smallest(z, order, mt);
+  if (unlikely(!p)) p = __rmqueue_fallback(z, order, mt, alloc_flags);
+  return p;
 }
 
 // ---- per-CPU lists -----------------------------------------------------------------------
 
 // The pcp's counters change only under its lock (add_locked): no atomic
 // arithmetic on the fast path.
-static inline void pcp_add(per_cpu_pages *pcp, page *p, unsigned order, bool tail) {
+static inline void pcp_add(per_cpu_pages *pcp, page *p, unsigned pindex, unsigned order, bool tail) {
   set_page_flag(p, PG_pcp);
   p->private_ = order;
-  if (tail) list_add_tail(&p->lru, &pcp->lists[order]);
-  else list_add(&p->lru, &pcp->lists[order]);
+  if (tail) list_add_tail(&p->lru, &pcp->lists[pindex]);
+  else list_add(&p->lru, &pcp->lists[pindex]);
   add_locked(pcp->count, 1 << order);
 }
 
@@ -139,16 +135,15 @@ static inline void pcp_add(per_cpu_pages *pcp, page *p, unsigned order, bool tai
 // PG_buddy is set. The entry is unlinked without poisoning: the caller owns
 // the page from here and overwrites lru or leaves it unused.
 static inline void pcp_del(per_cpu_pages *pcp, page *p, unsigned order) {
-  p->lru.next->prev = p->lru.prev;
-  p->lru.prev->next = p->lru.next;
+  __list_del(p->lru.prev, p->lru.next);
   clear_page_flag(p, PG_pcp);
   add_locked(pcp->count, -(1 << order));
 }
 
-// Takes the first block of `order` off the pcp, counting it as allocated;
-// nullptr when that list is empty. Needs the pcp lock.
-static inline page *pcp_take_locked(per_cpu_pages *pcp, unsigned order) {
-  list_head *list = &pcp->lists[order];
+// Takes the first block off the pcp's list pindex (of `order`), counting it
+// as allocated; nullptr when that list is empty. Needs the pcp lock.
+static inline page *pcp_take_locked(per_cpu_pages *pcp, unsigned pindex, unsigned order) {
+  list_head *list = &pcp->lists[pindex];
   if (unlikely(list_empty(list))) return nullptr;
   page *p = list_first_entry(list, page, lru);
   pcp_del(pcp, p, order);
@@ -156,37 +151,45 @@ static inline page *pcp_take_locked(per_cpu_pages *pcp, unsigned order) {
   return p;
 }
 
-// Puts a freed block on the pcp, counting it as freed; returns whether the
-// pcp has reached its high mark. Needs the pcp lock.
-static inline bool pcp_put_locked(per_cpu_pages *pcp, page *p, unsigned order) {
-  pcp_add(pcp, p, order, false);
+// Puts a freed block on the pcp's list for its pageblock's type mt, counting
+// it as freed; returns whether the pcp has reached its high mark. Needs the
+// pcp lock.
+static inline bool pcp_put_locked(per_cpu_pages *pcp, page *p, unsigned order, int mt) {
+  pcp_add(pcp, p, order_to_pindex(mt, order), order, false);
   add_locked(pcp->pgfree, 1ul << order);
   return pcp->count >= pcp->high;
 }
 
 // Gives up to `count` pages from the pcp back to the buddy lists, oldest
-// first, taking the lists in turn. Needs the pcp lock.
+// first, taking the lists in turn. Each goes to the lists of its
+// pageblock's type as it is now (which may have changed since the page was
+// filed). Needs the pcp lock.
 __attribute__((noinline, cold)) static void free_pcppages_bulk(zone *z, int count, per_cpu_pages *pcp) {
   spin_lock_irqsave_guard g(z->lock);
-  unsigned order = 0;
+  unsigned pindex = 0;
   while (count > 0 && pcp->count > 0) {
-    for (unsigned tries = 0; list_empty(&pcp->lists[order]) && tries < NR_PCP_ORDERS; tries++)
-      order = (order + 1) % NR_PCP_ORDERS;
-    page *p = list_last_entry(&pcp->lists[order], page, lru);
+    for (unsigned tries = 0; list_empty(&pcp->lists[pindex]) && tries < NR_PCP_LISTS; tries++)
+      pindex = (pindex + 1) % NR_PCP_LISTS;
+    unsigned order = pindex / MIGRATE_PCPTYPES;
+    page *p = list_last_entry(&pcp->lists[pindex], page, lru);
     pcp_del(pcp, p, order);
     count -= 1 << order;
-    __free_one_page(z, zone_page_to_pfn(z, p), order);
-    order = (order + 1) % NR_PCP_ORDERS;
+    unsigned long pfn = zone_page_to_pfn(z, p);
+    __free_one_page(z, pfn, order, get_pfnblock_migratetype(z, pfn));
+    pindex = (pindex + 1) % NR_PCP_LISTS;
   }
 }
 
-// Moves up to `count` blocks of `order` from the buddy lists to the pcp.
-__attribute__((noinline)) static void rmqueue_bulk(zone *z, unsigned order, int count, per_cpu_pages *pcp) {
+// Moves up to `count` blocks of `order` for a request of type mt from the
+// buddy lists to the pcp's list for them.
+__attribute__((noinline)) static void rmqueue_bulk(zone *z, unsigned order, int count, per_cpu_pages *pcp, int mt,
+                                                   unsigned alloc_flags) {
+  unsigned pindex = order_to_pindex(mt, order);
   spin_lock_irqsave_guard g(z->lock);
   for (int i = 0; i < count; i++) {
-    page *p = __rmqueue_smallest(z, order);
+    page *p = __rmqueue(z, order, mt, alloc_flags);
     if (!p) break;
-    pcp_add(pcp, p, order, true);
+    pcp_add(pcp, p, pindex, order, true);
   }
 }
 
@@ -203,10 +206,17 @@ static inline per_cpu_pages *this_cpu_pcp(const mem_system &ms, const zone *z) {
   return ms.free_route[zone_id(z)][this_cpu()];
 }
 
-// Takes a block of `order` from the buddy lists, counting it as allocated.
-static page *rmqueue_buddy(zone *z, unsigned order) {
+// Takes a block of `order` for a request of type mt from the buddy lists,
+// counting it as allocated. A high-order atomic request (ALLOC_HIGHATOMIC)
+// tries the highatomic reserve first; a request that cannot block, and has
+// found nothing else, may use it too: failing now is worse than failing a
+// high-order atomic request later.
+static page *rmqueue_buddy(zone *z, unsigned order, int mt, unsigned alloc_flags) {
   spin_lock_irqsave_guard g(z->lock);
-  page *p = __rmqueue_smallest(z, order);
+  page *p = nullptr;
+  if (alloc_flags & ALLOC_HIGHATOMIC) p = __rmqueue_smallest(z, order, MIGRATE_HIGHATOMIC);
+  if (!p) p = __rmqueue(z, order, mt, alloc_flags);
+  if (!p && (alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK))) p = __rmqueue_smallest(z, order, MIGRATE_HIGHATOMIC);
   if (p) {
     zone_page_state_add(z, NR_ZONE_ALLOCATED, long(1) << order);
     __atomic_fetch_add(&z->events[PGALLOC], 1ul << order, __ATOMIC_RELAXED);
@@ -214,30 +224,36 @@ static page *rmqueue_buddy(zone *z, unsigned order) {
   return p;
 }
 
-// Takes a block of `order` from this CPU's list of the zone, refilling the
-// list with a batch from the buddy lists when it is empty. The block comes
-// back counted as allocated. Returns nullptr when the zone has none. If the
-// list is locked (this CPU was interrupted holding it, or another CPU is
-// draining it), the block comes straight from the buddy lists.
-static page *rmqueue_pcplist(const mem_system &ms, zone *z, unsigned order) {
+// Takes a block of `order` for a request of type mt from this CPU's list of
+// the zone, refilling the list with a batch from the buddy lists when it is
+// empty. The block comes back counted as allocated. Returns nullptr when the
+// refill found nothing, or the list is locked (this CPU was interrupted
+// holding it, or another CPU is draining it): the caller goes to the buddy
+// lists then.
+static page *rmqueue_pcplist(const mem_system &ms, zone *z, unsigned order, int mt, unsigned alloc_flags) {
   per_cpu_pages *pcp = this_cpu_pcp(ms, z);
-  if (unlikely(!spin_trylock(&pcp->lock))) return rmqueue_buddy(z, order);
-  if (unlikely(list_empty(&pcp->lists[order]))) {
+  if (unlikely(!spin_trylock(&pcp->lock))) return nullptr;
+  unsigned pindex = order_to_pindex(mt, order);
+  if (unlikely(list_empty(&pcp->lists[pindex]))) {
     int batch = pcp->batch;
     if (order) batch = (batch >> order) > 2 ? batch >> order : 2;
-    rmqueue_bulk(z, order, batch, pcp);
+    rmqueue_bulk(z, order, batch, pcp, mt, alloc_flags);
   }
-  page *p = pcp_take_locked(pcp, order);
+  page *p = pcp_take_locked(pcp, pindex, order);
   spin_unlock(&pcp->lock);
   return p;
 }
 
-// Gives a block straight to the buddy lists, counting it as freed.
+// Gives a block straight to the buddy lists, counting it as freed. A block
+// larger than a pageblock goes back a pageblock at a time, each to its own
+// type's lists (they merge again where the types allow).
 static void free_one_page(zone *z, page *p, unsigned order) {
   spin_lock_irqsave_guard g(z->lock);
   zone_page_state_add(z, NR_ZONE_ALLOCATED, -(long(1) << order));
   __atomic_fetch_add(&z->events[PGFREE], 1ul << order, __ATOMIC_RELAXED);
-  __free_one_page(z, zone_page_to_pfn(z, p), order);
+  unsigned long pfn = zone_page_to_pfn(z, p), end = pfn + (1ul << order);
+  unsigned piece = order > pageblock_order ? pageblock_order : order;
+  for (; pfn < end; pfn += 1ul << piece) __free_one_page(z, pfn, piece, get_pfnblock_migratetype(z, pfn));
 }
 
 // Gives back `batch` pages when the list has reached its high mark.
@@ -246,13 +262,25 @@ __attribute__((noinline, cold)) static void drain_pcp_excess(per_cpu_pages *pcp)
   if (pcp->count >= pcp->high) free_pcppages_bulk(pcp->owner, pcp->batch, pcp);
 }
 
+// Frees a small block through this CPU's list of the zone. The pageblock's
+// type is read under the pcp lock, which page isolation takes (in its drain)
+// after it changes a type: so a page of an isolated pageblock never reaches
+// a per-CPU list. Nor does a page of the highatomic reserve: it goes back to
+// the reserve's own lists (Linux parks it on the MOVABLE per-CPU list, where
+// an ordinary request may take it before it drains back).
 static void free_unref_page(const mem_system &ms, zone *z, page *p, unsigned order) {
   per_cpu_pages *pcp = this_cpu_pcp(ms, z);
   if (unlikely(!spin_trylock(&pcp->lock))) {
     free_one_page(z, p, order);
     return;
   }
-  bool over_high = pcp_put_locked(pcp, p, order);
+  int mt = get_pageblock_migratetype(z, p);
+  if (unlikely(mt >= MIGRATE_PCPTYPES)) {
+    spin_unlock(&pcp->lock);
+    free_one_page(z, p, order);
+    return;
+  }
+  bool over_high = pcp_put_locked(pcp, p, order, mt);
   spin_unlock(&pcp->lock);
   if (unlikely(over_high)) drain_pcp_excess(pcp);
 }
@@ -289,11 +317,13 @@ static bool use_pcp(const mem_system &ms, unsigned order) {
   return order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled;
 }
 
-// Takes a block from the zone: through the per-CPU list for small orders.
-// Counts it as allocated.
-static page *rmqueue(mem_system &ms, zone *z, unsigned order) {
-  if (use_pcp(ms, order)) return rmqueue_pcplist(ms, z, order);
-  return rmqueue_buddy(z, order);
+// Takes a block for a request of type mt from the zone: through the per-CPU
+// list for small orders, else (or when that finds nothing) from the buddy
+// lists. Counts it as allocated.
+static page *rmqueue(mem_system &ms, zone *z, unsigned order, int mt, unsigned alloc_flags) {
+  if (use_pcp(ms, order))
+    if (page *p = rmqueue_pcplist(ms, z, order, mt, alloc_flags)) return p;
+  return rmqueue_buddy(z, order, mt, alloc_flags);
 }
 
 static void prep_compound_page(page *head, unsigned order) {
@@ -315,28 +345,47 @@ static inline void prep_new_page(mem_system &ms, page *p, unsigned order, gfp_t 
   }
 }
 
-struct alloc_context {
-  pglist_data *pgdat;  // the preferred node
-  int highest_zoneidx;
-  bool thisnode;
-};
+// Linux's alloc_flags_nofragment: a request whose first zone is Normal, with
+// DMA32 below it, first takes no pageblock of another type smaller than a
+// whole one (ALLOC_NOFRAGMENT), and so tries DMA32 before it mixes types in
+// Normal. On a NUMA machine a node without DMA32 gets no such flag.
+static unsigned alloc_flags_nofragment(const mem_system &ms, const zone *z) {
+  if (!z || z->idx != ZONE_NORMAL) return 0;
+  if (ms.nr_online_nodes > 1 && !populated_zone(&z->zone_pgdat->node_zones[ZONE_DMA32])) return 0;
+  return ALLOC_NOFRAGMENT;
+}
 
 static page *get_page_from_freelist(mem_system &ms, gfp_t gfp, unsigned order, unsigned alloc_flags,
                                     const alloc_context &ac) {
+retry:
+  zone *preferred = nullptr;
   for (zone **zp = ac.pgdat->zonelist; *zp; zp++) {
     zone *z = *zp;
     if (z->idx > ac.highest_zoneidx) continue;
     if (ac.thisnode && z->zone_pgdat != ac.pgdat) continue;
+    if (!preferred) preferred = z;
+    // Locality matters more than fragmentation: before going to another
+    // node, mix types on this one.
+    if ((alloc_flags & ALLOC_NOFRAGMENT) && z->zone_pgdat != preferred->zone_pgdat) {
+      alloc_flags &= ~ALLOC_NOFRAGMENT;
+      goto retry;
+    }
     if (!(alloc_flags & ALLOC_NO_WATERMARKS)) {
       unsigned long mark = z->_watermark[alloc_flags & ALLOC_WMARK_MASK];
       if (!zone_watermark_ok(z, order, mark, ac.highest_zoneidx, alloc_flags)) continue;
     }
-    if (page *p = rmqueue(ms, z, order)) {
+    if (page *p = rmqueue(ms, z, order, ac.migratetype, alloc_flags)) {
       kasan_unpoison_pages(z, p, order);
       prep_new_page(ms, p, order, gfp);
+      if (unlikely(alloc_flags & ALLOC_HIGHATOMIC)) reserve_highatomic_pageblock(z, p, order);
       return p;
     }
     __atomic_fetch_add(&z->events[PGALLOC_FAIL], 1ul, __ATOMIC_RELAXED);
+  }
+  // Every zone would have had to mix types: mix them after all.
+  if (alloc_flags & ALLOC_NOFRAGMENT) {
+    alloc_flags &= ~ALLOC_NOFRAGMENT;
+    goto retry;
   }
   return nullptr;
 }
@@ -354,30 +403,68 @@ static void warn_alloc(gfp_t gfp, unsigned order, const char *what) {
           gfp, mode);
 }
 
+// Linux's __alloc_pages_direct_reclaim: reclaim, then retry; if that fails,
+// pages may be parked on per-CPU lists or in the highatomic reserve: after
+// reclaim that made progress, give one reserved pageblock back (keeping the
+// last), drain, and retry once more. (Linux drains only after progress; with
+// no LRU to reclaim from here, progress is rare, and the drain is what can
+// still help.) Sets *progress to the pages reclaim freed.
+static page *__alloc_pages_direct_reclaim(mem_system &ms, gfp_t gfp, unsigned order, unsigned alloc_flags,
+                                          const alloc_context &ac, unsigned long *progress) {
+  *progress = try_to_free_pages(ms, gfp, order, ac.pgdat->node_id);
+  if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac)) return p;
+  if (*progress) unreserve_highatomic_pageblock(ac, false);
+  drain_all_pages(ms);
+  return get_page_from_freelist(ms, gfp, order, alloc_flags, ac);
+}
+
+// Linux's should_reclaim_retry: whether another round of reclaim is worth it.
+// Rounds without progress (and every round of a costly order, whose blocks
+// reclaim may not have freed) count, up to MAX_RECLAIM_RETRIES; while some
+// zone would pass its min watermark with the free pages and what reclaim
+// could still free (nothing outside the shrinkers here), go on. Before
+// giving up, give back a highatomic pageblock, even the last, and go on if
+// there was one.
+static bool should_reclaim_retry(unsigned order, const alloc_context &ac, unsigned alloc_flags,
+                                 unsigned long progress, int *no_progress_loops) {
+  if (progress && order <= PAGE_ALLOC_COSTLY_ORDER) *no_progress_loops = 0;
+  else ++*no_progress_loops;
+  if (*no_progress_loops <= MAX_RECLAIM_RETRIES) {
+    for (zone **zp = ac.pgdat->zonelist; *zp; zp++) {
+      const zone *z = *zp;
+      if (z->idx > ac.highest_zoneidx || (ac.thisnode && z->zone_pgdat != ac.pgdat)) continue;
+      if (__zone_watermark_ok(z, order, min_wmark_pages(z), ac.highest_zoneidx, alloc_flags,
+                              zone_page_state(z, NR_FREE_PAGES)))
+        return true;
+    }
+  }
+  return unreserve_highatomic_pageblock(ac, true);
+}
+
 // Basic algorithm of the slow path (Linux's __alloc_pages_slowpath):
-//  1. wake kswapd, then retry against min as reduced by the caller's reserves;
-//  2. a caller that cannot sleep fails here;
-//  3. direct reclaim (the shrinkers) and a drain of every per-CPU list, retry;
-//  4. __GFP_NORETRY and costly orders without __GFP_RETRY_MAYFAIL give up after
-//     one round; others retry while reclaim makes progress;
+//  1. wake kswapd, then retry against min as reduced by the caller's reserves
+//     (a high-order atomic request may use the highatomic reserve, and
+//     reserves a pageblock for it when it succeeds);
+//  2. a caller that cannot sleep drains the per-CPU lists, retries, and
+//     fails there;
+//  3. direct reclaim (the shrinkers), retry, then drain and retry;
+//  4. __GFP_NORETRY and costly orders without __GFP_RETRY_MAYFAIL give up
+//     after one round; others go on while should_reclaim_retry says so;
 //  5. __GFP_NOFAIL never gives up.
 __attribute__((noinline, cold)) static page *__alloc_pages_slowpath(mem_system &ms, gfp_t gfp,
                                                                    unsigned order, const alloc_context &ac) {
   unsigned alloc_flags = gfp_to_alloc_flags(gfp, order);
   bool can_reclaim = gfpflags_allow_blocking(gfp);
+  int no_progress_loops = 0;
   unsigned long nofail_rounds = 0;
   for (;;) {
     if (alloc_flags & ALLOC_KSWAPD) wake_all_kswapds(ac, gfp, order);
     if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac)) return p;
     if (can_reclaim) {
-      for (int retries = 0; retries < MAX_RECLAIM_RETRIES; retries++) {
-        unsigned long progress = try_to_free_pages(ms, gfp, order, ac.pgdat->node_id);
-        drain_all_pages(ms);
-        if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac)) return p;
-        if (gfp & __GFP_NORETRY) break;
-        if (order > PAGE_ALLOC_COSTLY_ORDER && !(gfp & __GFP_RETRY_MAYFAIL)) break;
-        if (!progress) break;
-      }
+      unsigned long progress;
+      if (page *p = __alloc_pages_direct_reclaim(ms, gfp, order, alloc_flags, ac, &progress)) return p;
+      bool give_up = (gfp & __GFP_NORETRY) || (order > PAGE_ALLOC_COSTLY_ORDER && !(gfp & __GFP_RETRY_MAYFAIL));
+      if (!give_up && should_reclaim_retry(order, ac, alloc_flags, progress, &no_progress_loops)) continue;
     } else {
       drain_all_pages(ms);
       if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac)) return p;
@@ -404,30 +491,39 @@ __attribute__((noinline)) page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigne
     warn_alloc(gfp & ~__GFP_NOWARN, order, "page allocation failure: contradictory zone modifiers");
     return nullptr;
   }
+  int migratetype = gfp_to_migratetype(ms, gfp);
+  if (migratetype == MIGRATE_TYPE_INVALID) {
+    // Also a caller bug (Linux warns under CONFIG_DEBUG_VM, then takes from
+    // the highatomic reserve): fail it, and say why.
+    warn_alloc(gfp & ~__GFP_NOWARN, order, "page allocation failure: both __GFP_MOVABLE and __GFP_RECLAIMABLE");
+    return nullptr;
+  }
   if (should_fail_alloc_page(ms.fail_page_alloc, gfp, order) ||
       (ms.should_fail_alloc_page && !(gfp & __GFP_NOFAIL) && ms.should_fail_alloc_page(ms.fail_alloc_ctx, gfp, order))) {
     warn_alloc(gfp, order, "page allocation failure: fault injected");
     return nullptr;
   }
   int nid = nearest_memory_node(ms, preferred_nid);
-  alloc_context ac = {ms.node_data[nid], classzone, (gfp & __GFP_THISNODE) != 0};
-  page *p = get_page_from_freelist(ms, gfp, order, ALLOC_WMARK_LOW, ac);
+  alloc_context ac = {ms.node_data[nid], classzone, (gfp & __GFP_THISNODE) != 0, migratetype};
+  // The first attempt: the low watermark, and no fragmenting of Normal while
+  // DMA32 could serve (Linux adds ALLOC_NOFRAGMENT here only).
+  const zone *preferred = ms.node_data[nid]->preferred_zone[classzone];
+  page *p = get_page_from_freelist(ms, gfp, order, ALLOC_WMARK_LOW | alloc_flags_nofragment(ms, preferred), ac);
   if (!p) p = __alloc_pages_slowpath(ms, gfp, order, ac);
   if (unlikely(ms.check_calls) && p) check_alloc_call(ms, p, order, gfp, nid);
   return p;
 }
 
-// The fast path's watermark check, inline: the low watermark plus the
-// classzone's lowmem_reserve, and for order > 0 a block of that order on the
-// buddy lists (Linux's zone_watermark_fast).
+// The fast path's watermark check, inline (Linux's zone_watermark_fast): the
+// low watermark plus the classzone's lowmem_reserve over the free pages less
+// the highatomic reserve, and for order > 0 a block of that order of an
+// ordinary type on the buddy lists.
 static inline bool fast_watermark_ok(const zone *z, unsigned order, long classzone) {
   long mark = long(low_wmark_pages(z)) + z->lowmem_reserve[classzone];
-  long free = READ_ONCE(z->vm_stat[NR_FREE_PAGES]);
+  long free = READ_ONCE(z->vm_stat[NR_FREE_PAGES]) - long(READ_ONCE(z->nr_reserved_highatomic));
   if (likely(order == 0)) return free > mark;
   if (free - ((1l << order) - 1) <= mark) return false;
-  for (unsigned o = order; o < NR_PAGE_ORDERS; o++)
-    if (READ_ONCE(z->free_area[o].nr_free)) return true;
-  return false;
+  return zone_has_suitable_block(z, order, 0);
 }
 
 // Flags the fast paths leave to the general path.
@@ -435,20 +531,21 @@ constexpr gfp_t ALLOC_FAST_EXCLUDED = __GFP_ZERO | __GFP_COMP | __GFP_THISNODE;
 
 // The fast path: a small order with no special treatment (no fault
 // injection or mm.check, which are the general path's), from the first
-// zone the request may use (one load through mem_system::alloc_route), if it is
-// above its low watermark and this CPU's list has a block. It calls nothing:
+// zone the request may use (one load through mem_system::alloc_route, which
+// also gives the request's migrate type), if it is above its low watermark
+// and this CPU's list for the type and order has a block. It calls nothing:
 // every miss is a tail call to the general path, which starts by trying the
 // same zone; so it saves no registers, and it masks no interrupts (the list's
 // lock is a trylock, see per_cpu_pages). Nor does it set up a frame: a fault
 // in it shows in a backtrace through the trap's epc and ra.
 __attribute__((optimize("omit-frame-pointer"))) page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
   unsigned cpu = this_cpu();
-  const pcp_route &route = ms.alloc_route[gfp & GFP_ZONEMASK][cpu];
+  const pcp_route &route = ms.alloc_route[gfp & GFP_ROUTE_MASK][cpu];
   per_cpu_pages *pcp = route.pcp;
   if (likely(pcp != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !(gfp & ALLOC_FAST_EXCLUDED) &&
              !ms.pcp_disabled && !ms.fail_page_alloc.attr.probability && !ms.check_calls) &&
       likely(fast_watermark_ok(pcp->owner, order, route.classzone)) && likely(spin_trylock(&pcp->lock))) {
-    page *p = pcp_take_locked(pcp, order);
+    page *p = pcp_take_locked(pcp, order_to_pindex(route.migratetype, order), order);
     spin_unlock(&pcp->lock);
     if (likely(p != nullptr)) {
       kasan_unpoison_pages(pcp->owner, p, order);
@@ -546,13 +643,19 @@ __attribute__((optimize("omit-frame-pointer"))) void __free_pages(mem_system &ms
              p->alloc_order == order)) {
     per_cpu_pages *pcp = ms.free_route[page_zoneid(p)][this_cpu()];
     if (likely(pcp != nullptr) && likely(spin_trylock(&pcp->lock))) {
-      set_page_count(p, 0);
-      reset_freed_page(p);
-      kasan_poison_pages(pcp->owner, p, order);
-      bool over_high = pcp_put_locked(pcp, p, order);
+      // Read under the pcp lock, see free_unref_page; a highatomic or
+      // isolated pageblock's page takes the general path.
+      int mt = get_pageblock_migratetype(pcp->owner, p);
+      if (likely(mt < MIGRATE_PCPTYPES)) {
+        set_page_count(p, 0);
+        reset_freed_page(p);
+        kasan_poison_pages(pcp->owner, p, order);
+        bool over_high = pcp_put_locked(pcp, p, order, mt);
+        spin_unlock(&pcp->lock);
+        if (unlikely(over_high)) drain_pcp_excess(pcp);
+        return;
+      }
       spin_unlock(&pcp->lock);
-      if (unlikely(over_high)) drain_pcp_excess(pcp);
-      return;
     }
   }
   free_pages_general(ms, p, order);

@@ -8,13 +8,21 @@
 //     splits it, putting the unused halves back on the lower lists.
 //  3. Freeing a block merges it with its buddy (the block whose pfn differs
 //     in bit `order`) as long as that buddy is free and of the same order.
-//  4. Orders up to PAGE_ALLOC_COSTLY_ORDER go through a per-CPU list first,
-//     refilled from and drained to the buddy lists `batch` pages at a time.
-//  5. A request walks its zonelist (own node's zones from gfp_zone() down,
+//  4. Each free list is split by migrate type (mm/mmzone.h): a request takes
+//     from its type's lists (gfp_migratetype) and falls back to other types,
+//     stealing whole pageblocks when it may, only when its own are empty
+//     (mm/mobility.cpp); high-order atomic requests keep a small reserve of
+//     pageblocks for themselves.
+//  5. Orders up to PAGE_ALLOC_COSTLY_ORDER go through a per-CPU list of the
+//     type first, refilled from and drained to the buddy lists `batch` pages
+//     at a time.
+//  6. A request walks its zonelist (own node's zones from gfp_zone() down,
 //     then other nodes by distance) and takes from the first zone that passes
-//     the watermark check: first against the low watermark; then, after
-//     waking kswapd, against min as reduced by the request's reserves; then
-//     after direct reclaim and draining the per-CPU lists.
+//     the watermark check: first against the low watermark (and without
+//     mixing types in Normal while DMA32 has room); then, after waking
+//     kswapd, against min as reduced by the request's reserves; then after
+//     direct reclaim, draining the per-CPU lists and giving back the
+//     highatomic reserve.
 //
 // Every function takes the mem_system it works on; the forms without one
 // use the kernel's instance (system_mem), as Linux callers expect.
@@ -27,6 +35,10 @@
 
 struct memblock;
 
+// Grouping pages by mobility: as Linux decides it from the machine's size,
+// or off whatever the size (tests compare the two on one machine).
+enum class mobility_grouping { by_size, off };
+
 // What the machine (or a host test) decides about its memory.
 struct mem_layout {
   unsigned long max_zone_pfn[MAX_NR_ZONES];  // exclusive end pfn of each zone (0: empty)
@@ -34,6 +46,7 @@ struct mem_layout {
   int cpu_to_node[NR_CPUS];
   unsigned nr_cpus;          // 1..NR_CPUS
   int min_free_kbytes;       // 0: Linux's int_sqrt rule
+  mobility_grouping grouping = mobility_grouping::by_size;
 };
 
 // Builds ms over memblock's memory: a pglist_data and mem_map per node (taken
@@ -68,7 +81,9 @@ page *virt_to_page(const void *addr);
 // ---- allocation --------------------------------------------------------------------
 // Returns the first page of 2^order contiguous, naturally aligned frames from a
 // zone the flags allow, with refcount 1, or nullptr (with a warning unless
-// __GFP_NOWARN). An order > MAX_PAGE_ORDER or contradictory zone flags fail.
+// __GFP_NOWARN). An order > MAX_PAGE_ORDER, contradictory zone flags, or
+// both __GFP_MOVABLE and __GFP_RECLAIMABLE fail (with a warning whatever
+// __GFP_NOWARN says: they are caller bugs).
 page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid);
 page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order);  // the current CPU's node
 page *alloc_pages_node(mem_system &ms, int nid, gfp_t gfp, unsigned order);

@@ -30,9 +30,10 @@ static int validate_layout(const mem_layout &l) {
   return 0;
 }
 
-// Allocates zeroed boot memory, on the node if it can.
-static void *boot_alloc(memblock &mb, u64 size, int nid) {
-  phys_addr_t pa = memblock_phys_alloc_try_nid(mb, ALIGN_UP(size, PAGE_SIZE), PAGE_SIZE, nid);
+// Allocates zeroed boot memory, on the node if it can: whole pages, or
+// (small) words at word alignment.
+static void *boot_alloc(memblock &mb, u64 size, int nid, phys_addr_t align = PAGE_SIZE) {
+  phys_addr_t pa = memblock_phys_alloc_try_nid(mb, ALIGN_UP(size, align), align, nid);
   if (!pa) return nullptr;
   void *va = phys_to_virt(pa);
   memset(va, 0, size);
@@ -50,7 +51,7 @@ static void init_zone(mem_system &ms, pglist_data *pgdat, zone_type idx, const m
   z->zone_pgdat = pgdat;
   spin_lock_init(&z->lock);
   for (free_area &fa : z->free_area) {
-    INIT_LIST_HEAD(&fa.free_list);
+    for (list_head &l : fa.free_list) INIT_LIST_HEAD(&l);
     fa.nr_free = 0;
   }
   for (per_cpu_pages &pcp : z->pcp) {
@@ -98,8 +99,34 @@ static int init_node(mem_system &ms, memblock &mb, int nid, unsigned long start,
   return 0;
 }
 
+// Each node's pageblock bitmaps, one allocation for all its zones (Linux's
+// setup_usemap), and where each zone's pageblock 0 would have its struct page.
+static int init_pageblock_flags(memblock &mb, pglist_data *pgdat) {
+  unsigned long bytes[MAX_NR_ZONES], total = 0;
+  for (int i = 0; i < int(MAX_NR_ZONES); i++) {
+    const zone *z = &pgdat->node_zones[i];
+    bytes[i] = pageblock_flags_bytes(nr_pageblocks_spanned(z->zone_start_pfn, zone_end_pfn(z)));
+    total += bytes[i];
+  }
+  if (!total) return 0;
+  auto *map = static_cast<char *>(boot_alloc(mb, total, pgdat->node_id, sizeof(unsigned long)));
+  if (!map) {
+    pr_err("mem_system_init: no memory for node %d's pageblock bitmaps (%lu bytes)\n", pgdat->node_id, total);
+    return -ENOMEM;
+  }
+  for (int i = 0; i < int(MAX_NR_ZONES); i++) {
+    zone *z = &pgdat->node_zones[i];
+    if (!bytes[i]) continue;
+    z->pageblock_flags = reinterpret_cast<unsigned long *>(map);
+    z->pageblock_base = reinterpret_cast<uintptr_t>(z->zone_mem_map) -
+                        (z->zone_start_pfn - pageblock_start_pfn(z->zone_start_pfn)) * sizeof(page);
+    map += bytes[i];
+  }
+  return 0;
+}
+
 // Frees [start, end) of one zone into the buddy lists in the largest
-// naturally aligned blocks.
+// naturally aligned blocks, each to its pageblock's type.
 static void free_range_to_zone(zone *z, unsigned long start, unsigned long end) {
   for (unsigned long pfn = start; pfn < end;) {
     unsigned order = pfn ? unsigned(__builtin_ctzl(pfn)) : MAX_PAGE_ORDER;
@@ -112,12 +139,15 @@ static void free_range_to_zone(zone *z, unsigned long start, unsigned long end) 
     }
     z->managed_pages += 1ul << order;
     kasan_poison_pages(z, zone_pfn_to_page(z, pfn), order);
-    __free_one_page(z, pfn, order);
+    __free_one_page(z, pfn, order, get_pfnblock_migratetype(z, pfn));
     pfn += 1ul << order;
   }
 }
 
-static void memblock_free_all(mem_system &ms, const memblock &mb) {
+// Calls fn(zone, start, end) for every range of free memblock memory, cut
+// at zone boundaries: what memblock_free_all gives the buddy lists.
+template <class Fn>
+static void for_each_free_zone_range(mem_system &ms, const memblock &mb, Fn &&fn) {
   for_each_free_mem_range(mb, NUMA_NO_NODE, [&](phys_addr_t base, phys_addr_t limit, int nid) {
     pglist_data *pgdat = ms.node_data[nid];
     unsigned long s = PFN_UP(base), e = PFN_DOWN(limit);
@@ -125,9 +155,13 @@ static void memblock_free_all(mem_system &ms, const memblock &mb) {
     for_each_zone_of(pgdat, z) {
       unsigned long zs = s > z->zone_start_pfn ? s : z->zone_start_pfn;
       unsigned long ze = e < zone_end_pfn(z) ? e : zone_end_pfn(z);
-      if (zs < ze) free_range_to_zone(z, zs, ze);
+      if (zs < ze) fn(z, zs, ze);
     }
   });
+}
+
+static void memblock_free_all(mem_system &ms, const memblock &mb) {
+  for_each_free_zone_range(ms, mb, [](zone *z, unsigned long s, unsigned long e) { free_range_to_zone(z, s, e); });
 }
 
 // Own node's zones high to low, then the other nodes nearest first.
@@ -166,10 +200,11 @@ static void build_pcp_routes(mem_system &ms) {
   for (unsigned c = 0; c < NR_CPUS; c++) {
     unsigned lists = c < ms.nr_cpus ? c : 0;
     const pglist_data *local = ms.node_data[ms.cpu_to_node[lists]];
-    for (gfp_t zone_flags = 0; zone_flags <= GFP_ZONEMASK; zone_flags++) {
-      zone_type classzone = gfp_zone(zone_flags);
-      zone *z = classzone == ZONE_INVALID ? nullptr : local->preferred_zone[classzone];
-      ms.alloc_route[zone_flags][c] = {z ? &z->pcp[lists] : nullptr, classzone};
+    for (gfp_t route_flags = 0; route_flags <= GFP_ROUTE_MASK; route_flags++) {
+      zone_type classzone = gfp_zone(route_flags);
+      int mt = gfp_to_migratetype(ms, route_flags);
+      zone *z = classzone == ZONE_INVALID || mt == MIGRATE_TYPE_INVALID ? nullptr : local->preferred_zone[classzone];
+      ms.alloc_route[route_flags][c] = {z ? &z->pcp[lists] : nullptr, classzone, mt};
     }
     for (unsigned id = 0; id < NR_ZONEIDS; id++) ms.free_route[id][c] = nullptr;
     for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) ms.free_route[zone_id(z)][c] = &z->pcp[lists];
@@ -226,7 +261,14 @@ int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
     for (int z = 0; z < int(MAX_NR_ZONES); z++) init_zone(ms, pgdat, zone_type(z), mb);
     pgdat->node_present_pages = 0;
     for_each_zone_of(pgdat, z) pgdat->node_present_pages += z->present_pages;
+    if (int err = init_pageblock_flags(mb, pgdat)) return err;
+    ms.nr_online_nodes++;
   }
+  // Whether to group by mobility depends on how much memory the buddy lists
+  // will get; every pageblock has its type before the first page is freed.
+  unsigned long vm_total_pages = 0;
+  for_each_free_zone_range(ms, mb, [&](zone *, unsigned long s, unsigned long e) { vm_total_pages += e - s; });
+  init_mobility_grouping(ms, vm_total_pages, layout.grouping == mobility_grouping::off);
   memblock_free_all(ms, mb);
   for_each_online_pgdat(ms, pgdat) {
     build_zonelists(ms, pgdat);

@@ -3,6 +3,7 @@
 #include "mm/watermark.h"
 
 #include "kernel/printk.h"
+#include "mm/page_alloc_internal.h"
 
 unsigned gfp_to_alloc_flags(gfp_t gfp, unsigned order) {
   unsigned flags = ALLOC_WMARK_MIN;
@@ -22,7 +23,7 @@ bool __zone_watermark_ok(const zone *z, unsigned order, unsigned long mark, int 
   long min = long(mark);
   // The request's own pages are not free for the check: all but the first.
   free_pages -= (1l << order) - 1;
-  if (!(alloc_flags & ALLOC_RESERVES)) free_pages -= long(z->nr_reserved_highatomic);
+  if (!(alloc_flags & ALLOC_RESERVES)) free_pages -= long(READ_ONCE(z->nr_reserved_highatomic));
   if (alloc_flags & ALLOC_RESERVES) {
     if (alloc_flags & ALLOC_MIN_RESERVE) {
       min -= min / 2;
@@ -32,10 +33,9 @@ bool __zone_watermark_ok(const zone *z, unsigned order, unsigned long mark, int 
   }
   if (free_pages <= min + z->lowmem_reserve[highest_zoneidx]) return false;
   if (order == 0) return true;
-  // Enough pages in total is not enough: one block of the order must exist.
-  for (unsigned o = order; o < NR_PAGE_ORDERS; o++)
-    if (READ_ONCE(z->free_area[o].nr_free)) return true;
-  return false;
+  // Enough pages in total is not enough: one block of the order must exist,
+  // and of a type the request may take.
+  return zone_has_suitable_block(z, order, alloc_flags);
 }
 
 bool zone_watermark_ok(const zone *z, unsigned order, unsigned long mark, int highest_zoneidx,

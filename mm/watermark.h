@@ -23,6 +23,7 @@ enum : unsigned {
   ALLOC_OOM = 0x08,            // an OOM victim: half of the remaining reserve
   ALLOC_NON_BLOCK = 0x10,      // cannot reclaim: a further quarter with MIN_RESERVE
   ALLOC_MIN_RESERVE = 0x20,    // __GFP_HIGH: half of the min reserve
+  ALLOC_NOFRAGMENT = 0x100,    // steal only whole pageblocks (try a lower zone first)
   ALLOC_HIGHATOMIC = 0x200,    // may use the highatomic reserve
   ALLOC_KSWAPD = 0x800,        // wake kswapd when below low
   ALLOC_RESERVES = ALLOC_NON_BLOCK | ALLOC_MIN_RESERVE | ALLOC_HIGHATOMIC | ALLOC_OOM,
@@ -35,7 +36,9 @@ unsigned gfp_to_alloc_flags(gfp_t gfp, unsigned order);
 // when the zone can give 2^order pages to a request of class highest_zoneidx
 // without going below mark (as reduced by the reserves alloc_flags allows)
 // plus lowmem_reserve[highest_zoneidx], and a free block of at least that
-// order exists.
+// order exists that the request may take. The highatomic reserve is not free
+// for requests without ALLOC_RESERVES, nor are its blocks suitable for
+// high-order requests without ALLOC_HIGHATOMIC or ALLOC_OOM.
 bool __zone_watermark_ok(const zone *z, unsigned order, unsigned long mark, int highest_zoneidx,
                          unsigned alloc_flags, long free_pages);
 bool zone_watermark_ok(const zone *z, unsigned order, unsigned long mark, int highest_zoneidx,

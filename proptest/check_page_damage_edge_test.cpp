@@ -48,10 +48,18 @@ struct CheckDamagePageAlloc : ::testing::Test {
     return "node " + std::to_string(z->zone_pgdat->node_id) + " zone " + zone_names[z->idx] + ": ";
   }
   unsigned long pfn(const page *p) const { return page_to_pfn(*f.ms, p); }
-  // The first order with at least n blocks on zone z's buddy lists.
-  int order_with(const zone *z, unsigned long n) const {
+  // The highest order with a list of at least n blocks on zone z's buddy
+  // lists, and that list's type (mt).
+  int order_with(const zone *z, unsigned long n, int *mt) const {
     for (int k = MAX_PAGE_ORDER; k >= 0; k--)
-      if (z->free_area[k].nr_free >= n) return k;
+      for (int t = 0; t < int(MIGRATE_TYPES); t++) {
+        unsigned long len = 0;
+        list_for_each(e, &z->free_area[k].free_list[t]) len++;
+        if (len >= n) {
+          *mt = t;
+          return k;
+        }
+      }
     return -1;
   }
 };
@@ -141,7 +149,7 @@ TEST_F(CheckDamagePageAlloc, PerCpuSettings) {
   expect_finds(f.check(), {where(z) + "cpu 1 pcp.high " + std::to_string(pcp.high) + " is below pcp.batch"});
   pcp.high = high;
   z->nr_reserved_highatomic = 3;
-  expect_finds(f.check(), {where(z) + "nr_reserved_highatomic is 3, but there is no highatomic reserve"});
+  expect_finds(f.check(), {where(z) + "nr_reserved_highatomic is 3, but 0 HighAtomic pageblocks hold 0 pages"});
   z->nr_reserved_highatomic = 0;
 }
 
@@ -163,9 +171,10 @@ TEST_F(CheckDamagePageAlloc, EmptyZoneHoldsSomething) {
 
 TEST_F(CheckDamagePageAlloc, FreePageWithOwnerFlag) {
   zone *z = zone_of(ZONE_DMA32);
-  const int k = order_with(z, 1);
+  int mt;
+  const int k = order_with(z, 1, &mt);
   ASSERT_GE(k, 0);
-  page *p = list_entry(z->free_area[k].free_list.next, page, lru);
+  page *p = list_entry(z->free_area[k].free_list[mt].next, page, lru);
   set_page_flag(p, PG_slab);
   expect_finds(f.check(), {where(z) + "free pfn " + hex(pfn(p)) + " also has flags"});
   clear_page_flag(p, PG_slab);
@@ -175,8 +184,10 @@ TEST_F(CheckDamagePageAlloc, FreePageWithOwnerFlag) {
 // page inside it, a negative refcount.
 TEST_F(CheckDamagePageAlloc, AllocatedBlock) {
   mem_system &ms = *f.ms;
-  page *p = alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 2);
+  // c first: the first block taken from a fresh pageblock starts it, and
+  // p must not be aligned to every order.
   page *c = alloc_pages(ms, GFP_KERNEL | __GFP_COMP | __GFP_NOWARN, 2);
+  page *p = alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 2);
   page *single = alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 0);
   ASSERT_TRUE(p && c && single);
   ASSERT_EQ(f.check(), "");
@@ -222,15 +233,18 @@ TEST_F(CheckDamagePageAlloc, AllocatedBlock) {
 // described as such; one whose target does not link back is named.
 TEST_F(CheckDamagePageAlloc, StrayListPointers) {
   zone *z = zone_of(ZONE_DMA32);
-  const int k = order_with(z, 2);
+  int mt;
+  const int k = order_with(z, 2, &mt);
   ASSERT_GE(k, 0);
-  list_head *head = &z->free_area[k].free_list;
+  list_head *head = &z->free_area[k].free_list[mt];
   list_head *first = head->next, *second = first->next;
-  const std::string list = where(z) + "free_area[" + std::to_string(k) + "]: ";
+  const std::string list =
+      where(z) + "free_area[" + std::to_string(k) + "].free_list[" + migratetype_names[mt] + "]: ";
 
   const int other = k == 0 ? 1 : 0;
-  first->next = &z->free_area[other].free_list;
-  expect_finds(f.check(), {list + "entry 1 is the head of free_area[" + std::to_string(other) + "], not a page of this zone"});
+  first->next = &z->free_area[other].free_list[MIGRATE_RECLAIMABLE];
+  expect_finds(f.check(), {list + "entry 1 is the head of free_area[" + std::to_string(other) +
+                           "].free_list[Reclaimable], not a page of this zone"});
   first->next = &z->pcp[1].lists[2];
   expect_finds(f.check(), {list + "entry 1 is the head of cpu 1 pcp.lists[2], not a page of this zone"});
   list_head *nowhere = reinterpret_cast<list_head *>(0x1230);

@@ -177,13 +177,13 @@ std::vector<listed> listed_blocks(mm_fixture &f, bool buddy, bool pcp) {
   for (zone *z : populated_zones(f)) {
     if (buddy)
       for (unsigned k = 0; k < NR_PAGE_ORDERS; k++)
-        list_for_each(e, &z->free_area[k].free_list)
-            out.push_back({z, -1, k, list_entry(e, page, lru), &z->free_area[k].free_list});
+        for (list_head &l : z->free_area[k].free_list)
+          list_for_each(e, &l) out.push_back({z, -1, k, list_entry(e, page, lru), &l});
     if (pcp)
       for (unsigned cpu = 0; cpu < f.ms->nr_cpus; cpu++)
-        for (unsigned o = 0; o < NR_PCP_ORDERS; o++)
-          list_for_each(e, &z->pcp[cpu].lists[o])
-              out.push_back({z, int(cpu), o, list_entry(e, page, lru), &z->pcp[cpu].lists[o]});
+        for (unsigned i = 0; i < NR_PCP_LISTS; i++)
+          list_for_each(e, &z->pcp[cpu].lists[i])
+              out.push_back({z, int(cpu), i / MIGRATE_PCPTYPES, list_entry(e, page, lru), &z->pcp[cpu].lists[i]});
   }
   return out;
 }
@@ -345,7 +345,7 @@ RC_GTEST_PROP(CheckPageAlloc, FindsWrongNrFree, ()) {
   const unsigned long wrong = real ? real + *rc::gen::element<long>(-1, 1, 7) : 1;
   z->free_area[k].nr_free = wrong;
   expect_report(f.check(), {where(z) + " free_area[" + std::to_string(k) + "].nr_free is " +
-                            std::to_string(wrong) + " but the list holds " + std::to_string(real)});
+                            std::to_string(wrong) + " but its lists hold " + std::to_string(real)});
   z->free_area[k].nr_free = real;
   expect_clean(f);
 }
@@ -385,9 +385,10 @@ RC_GTEST_PROP(CheckPageAlloc, FindsPageOnTwoLists, ()) {
   churned(f);
   const listed b = pick(listed_blocks(f, true, true));
   std::vector<list_head *> others;
-  for (unsigned k = 0; k < NR_PAGE_ORDERS; k++) others.push_back(&b.z->free_area[k].free_list);
+  for (unsigned k = 0; k < NR_PAGE_ORDERS; k++)
+    for (list_head &l : b.z->free_area[k].free_list) others.push_back(&l);
   for (unsigned cpu = 0; cpu < f.ms->nr_cpus; cpu++)
-    for (unsigned o = 0; o < NR_PCP_ORDERS; o++) others.push_back(&b.z->pcp[cpu].lists[o]);
+    for (list_head &l : b.z->pcp[cpu].lists) others.push_back(&l);
   std::erase(others, b.head);
   list_head *second = pick(others);
   const list_head saved = b.p->lru;
@@ -471,7 +472,7 @@ RC_GTEST_PROP(CheckPageAlloc, FindsUnmergedBuddies, ()) {
   set_page_count(p, 0);
   set_page_flag(p, PG_buddy);
   p->private_ = k;
-  list_add(&p->lru, &z->free_area[k].free_list);
+  list_add(&p->lru, &z->free_area[k].free_list[get_pfnblock_migratetype(z, page_to_pfn(*f.ms, p))]);
   z->free_area[k].nr_free++;
   zone_page_state_add(z, NR_FREE_PAGES, 1l << k);
   zone_page_state_add(z, NR_ZONE_ALLOCATED, -(1l << k));

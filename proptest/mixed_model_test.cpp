@@ -91,6 +91,7 @@ struct mixed_fixture {
     system_slab = v.slab.sa.get();
     if (int err = vmalloc_init(v.vs.get(), ms(), *v.slab.sa, &v.pt, VMALLOC_START_ADDR, VMALLOC_END_ADDR)) return err;
     if (int err = pgtable_init(&v.pt, v.vs->pt_ops)) return err;
+    host_tlb_flush(0, 0);  // nothing cached from an earlier case's table (as vmalloc_fixture::build)
     system_vmalloc = v.vs.get();
     return 0;
   }
@@ -125,15 +126,22 @@ long zone_floor(const zone *z) { return reduced_min(z, GFP_ATOMIC); }
 
 // Whether a request could have been served by z: above its reduced min
 // plus the reserve z keeps from the request's class, with a block of the
-// order on the lists (the highatomic reserve counts as used unless the
-// request has reserves of its own).
+// order on the lists of an ordinary migrate type, or of the highatomic
+// reserve for a high-order atomic request (the reserve counts as used
+// unless the request has reserves of its own).
 bool zone_could_serve(const zone *z, gfp_t gfp, unsigned order, int classzone) {
-  bool reserves = (gfp & __GFP_HIGH) || (!(gfp & __GFP_DIRECT_RECLAIM) && !(gfp & __GFP_NOMEMALLOC));
+  bool non_block = !(gfp & __GFP_DIRECT_RECLAIM) && !(gfp & __GFP_NOMEMALLOC);
+  bool reserves = (gfp & __GFP_HIGH) || non_block;
+  bool highatomic = order > 0 && (gfp & __GFP_HIGH) && non_block;
   long free = zone_page_state(z, NR_FREE_PAGES) - ((1l << order) - 1);
   if (!reserves) free -= long(z->nr_reserved_highatomic);
   if (free <= reduced_min(z, gfp) + z->lowmem_reserve[classzone]) return false;
-  for (unsigned o = order; o < NR_PAGE_ORDERS; o++)
-    if (z->free_area[o].nr_free) return true;
+  if (order == 0) return true;
+  for (unsigned o = order; o < NR_PAGE_ORDERS; o++) {
+    for (int mt = 0; mt < MIGRATE_PCPTYPES; mt++)
+      if (!list_empty(&z->free_area[o].free_list[mt])) return true;
+    if (highatomic && !list_empty(&z->free_area[o].free_list[MIGRATE_HIGHATOMIC])) return true;
+  }
   return false;
 }
 

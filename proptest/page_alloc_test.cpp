@@ -213,9 +213,9 @@ std::string verify(const mem_system &ms, const std::map<int, held_block> &held, 
         return true;
       };
       for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) {
-        const list_head *head = &z->free_area[o].free_list;
         unsigned long n = 0;
-        for (const list_head *pos = head->next; pos != head; pos = pos->next) {
+        for (const list_head &type_list : z->free_area[o].free_list)
+        for (const list_head *head = &type_list, *pos = head->next; pos != head; pos = pos->next) {
           if (++n > z->spanned_pages + 1) {
             fail(strf("node %d %s: free_area[%u] list does not end", nid, zn, o));
             break;
@@ -245,15 +245,20 @@ std::string verify(const mem_system &ms, const std::map<int, held_block> &held, 
       }
       for (auto [pfn, o] : free_blocks) {
         unsigned long buddy = pfn ^ (1ul << o);
-        if (o < MAX_PAGE_ORDER && free_blocks.count({buddy, o}) && pfn < buddy)
+        if (o < MAX_PAGE_ORDER && free_blocks.count({buddy, o}) && pfn < buddy) {
+          // Across pageblocks, a highatomic or isolated one keeps apart.
+          int mt = get_pfnblock_migratetype(z, pfn), bmt = get_pfnblock_migratetype(z, buddy);
+          if (o >= pageblock_order && mt != bmt && (mt >= MIGRATE_PCPTYPES || bmt >= MIGRATE_PCPTYPES)) continue;
           fail(strf("node %d %s: buddies %#lx and %#lx both free at order %u", nid, zn, pfn, buddy,
                     o));
+        }
       }
       for (unsigned c = 0; c < NR_CPUS; c++) {
         const per_cpu_pages &pcp = z->pcp[c];
         long count = 0;
-        for (unsigned o = 0; o < NR_PCP_ORDERS; o++) {
-          const list_head *head = &pcp.lists[o];
+        for (unsigned i = 0; i < NR_PCP_LISTS; i++) {
+          const unsigned o = i / MIGRATE_PCPTYPES;
+          const list_head *head = &pcp.lists[i];
           unsigned long n = 0;
           for (const list_head *pos = head->next; pos != head; pos = pos->next) {
             if (++n > z->spanned_pages + 1) {
@@ -345,9 +350,41 @@ bool model_watermark_ok(const zone *z, unsigned order, long mark, int classzone,
   }
   if (free <= min + z->lowmem_reserve[classzone]) return false;
   if (order == 0 || !check_blocks) return true;
-  for (unsigned o = order; o < NR_PAGE_ORDERS; o++)
-    if (z->free_area[o].nr_free) return true;
+  // A block of an ordinary type; a highatomic one only for a high-order
+  // request that may use the reserve (ALLOC_HIGHATOMIC).
+  bool highatomic = min_reserve && non_block;
+  for (unsigned o = order; o < NR_PAGE_ORDERS; o++) {
+    const free_area &a = z->free_area[o];
+    for (int mt = 0; mt < MIGRATE_PCPTYPES; mt++)
+      if (!list_empty(&a.free_list[mt])) return true;
+    if (highatomic && !list_empty(&a.free_list[MIGRATE_HIGHATOMIC])) return true;
+  }
   return false;
+}
+
+// Whether z can serve a request of type mt on this CPU without mixing
+// types in a pageblock (what ALLOC_NOFRAGMENT allows): from the CPU's list,
+// from mt's own free blocks, or by stealing a whole pageblock or more.
+bool serves_without_fragmenting(const mem_system &ms, const zone *z, unsigned order, int mt, unsigned cpu) {
+  if (order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled &&
+      !list_empty(&z->pcp[cpu].lists[order_to_pindex(mt, order)]))
+    return true;
+  for (unsigned o = order; o < NR_PAGE_ORDERS; o++) {
+    if (!list_empty(&z->free_area[o].free_list[mt])) return true;
+    if (o < pageblock_order) continue;
+    for (int other = 0; other < MIGRATE_PCPTYPES; other++)
+      if (other != mt && !list_empty(&z->free_area[o].free_list[other])) return true;
+  }
+  return false;
+}
+
+// Linux's alloc_flags_nofragment: whether the first attempt of a request
+// whose first zone is `first` avoids mixing types.
+bool nofragment_applies(const mem_system &ms, const zone *first) {
+  if (!first || first->idx != ZONE_NORMAL) return false;
+  unsigned nodes = 0;
+  for (const pglist_data *n : ms.node_data) nodes += n != nullptr;
+  return nodes == 1 || populated_zone(&first->zone_pgdat->node_zones[ZONE_DMA32]);
 }
 
 // The reserves the slow path grants (gfp_to_alloc_flags).
@@ -465,8 +502,11 @@ enum class alloc_api { alloc_pages, alloc_pages_node, get_free_pages };
 rc::Gen<gfp_t> gen_gfp() {
   return rc::gen::apply(
       [](gfp_t base, gfp_t zonemod, bool zero, bool comp, bool nowarn, bool high, bool thisnode,
-         bool retry) {
+         bool retry, gfp_t mobility) {
         gfp_t g = base | zonemod;
+        // A reclaimable request is not movable as well, unless it asks for the bug.
+        if (mobility == __GFP_RECLAIMABLE) g &= ~__GFP_MOVABLE;
+        g |= mobility;
         if (zero) g |= __GFP_ZERO;
         if (comp) g |= __GFP_COMP;
         if (nowarn) g |= __GFP_NOWARN;
@@ -489,7 +529,10 @@ rc::Gen<gfp_t> gen_gfp() {
       rc::gen::weightedElement<bool>({{1, false}, {3, true}}),
       rc::gen::weightedElement<bool>({{5, false}, {1, true}}),
       rc::gen::weightedElement<bool>({{5, false}, {1, true}}),
-      rc::gen::weightedElement<bool>({{5, false}, {1, true}}));
+      rc::gen::weightedElement<bool>({{5, false}, {1, true}}),
+      // Mobility: mostly what the base type says; reclaimable; and now
+      // and then both bits, a caller bug.
+      rc::gen::weightedElement<gfp_t>({{12, 0}, {3, __GFP_RECLAIMABLE}, {1, __GFP_MOVABLE | __GFP_RECLAIMABLE}}));
 }
 
 rc::Gen<unsigned> gen_order() {
@@ -550,22 +593,36 @@ struct Alloc : alloc_cmd {
     int classzone = gfp_zone(eff);
     int pref =
         api == alloc_api::alloc_pages_node && nid != NUMA_NO_NODE ? nid : ms.cpu_to_node[cpu];
-    bool impossible = classzone == ZONE_INVALID || order > MAX_PAGE_ORDER;
+    const int mt = gfp_to_migratetype(ms, eff);
+    const bool caller_bug = classzone == ZONE_INVALID || mt == MIGRATE_TYPE_INVALID;
+    bool impossible = caller_bug || order > MAX_PAGE_ORDER;
     std::vector<zone *> zl = impossible ? std::vector<zone *>{}
                                         : model_zonelist(ms, pref, classzone, eff & __GFP_THISNODE);
 
     // Before: which zone the fast path must take (the first to pass the low
-    // watermark with no reserves), and what each zone had.
+    // watermark with no reserves; while the request is not to fragment
+    // Normal, the first of its own node that can serve it without mixing
+    // types), and what each zone had.
     zone *fast = nullptr;
     std::map<zone *, std::pair<long, long>> before;  // free, pcp
     std::map<zone *, unsigned long> pgalloc;
+    auto low_ok = [&](zone *z) {
+      return model_watermark_ok(z, order, long(low_wmark_pages(z)), classzone, false, false,
+                                zone_page_state(z, NR_FREE_PAGES), true);
+    };
+    if (!zl.empty() && nofragment_applies(ms, zl.front()))
+      for (zone *z : zl) {
+        if (z->zone_pgdat != zl.front()->zone_pgdat) break;
+        if (low_ok(z) && serves_without_fragmenting(ms, z, order, mt, cpu)) {
+          fast = z;
+          break;
+        }
+      }
     for (zone *z : zl) {
       long free = zone_page_state(z, NR_FREE_PAGES);
       before[z] = {free, pcp_pages_of(z)};
       pgalloc[z] = zone_events(z, PGALLOC);
-      if (!fast && model_watermark_ok(z, order, long(low_wmark_pages(z)), classzone, false, false,
-                                      free, true))
-        fast = z;
+      if (!fast && low_ok(z)) fast = z;
     }
     std::vector<zone_snapshot> snap = impossible ? snapshot(ms) : std::vector<zone_snapshot>{};
     if (impossible) log_buf_clear();
@@ -583,14 +640,15 @@ struct Alloc : alloc_cmd {
     }
 
     if (impossible) {
-      // Orders above MAX_PAGE_ORDER and contradictory zone modifiers fail
-      // without touching anything. A too large order is reported unless
-      // __GFP_NOWARN; contradictory modifiers are a caller bug, reported
-      // always (Linux's VM_BUG_ON in gfp_zone ignores __GFP_NOWARN too).
+      // Orders above MAX_PAGE_ORDER, contradictory zone modifiers and both
+      // mobility bits fail without touching anything. A too large order is
+      // reported unless __GFP_NOWARN (and first); the others are caller
+      // bugs, reported always (Linux's VM_BUG_ON in gfp_zone ignores
+      // __GFP_NOWARN too).
       RC_ASSERT(p == nullptr);
       RC_ASSERT(snapshot(ms) == snap);
-      if (order <= MAX_PAGE_ORDER) RC_ASSERT(!read_log().empty());
-      if (classzone != ZONE_INVALID) RC_ASSERT(read_log().empty() == bool(gfp & __GFP_NOWARN));
+      if (order > MAX_PAGE_ORDER) RC_ASSERT(read_log().empty() == bool(gfp & __GFP_NOWARN));
+      else RC_ASSERT(caller_bug && !read_log().empty());
       s.allocs_failed++;
       return;
     }
@@ -1004,7 +1062,16 @@ void run_alloc_case(const alloc_case &c) {
   }
   s.live.clear();
   drain_all_pages(ms);
-  RC_ASSERT(snapshot(ms) == s.initial);
+  // Everything merged back, across pageblocks of every ordinary type. A
+  // pageblock that a high-order atomic request reserved stays highatomic,
+  // and its free block apart from its buddy: there only the counts agree.
+  std::vector<zone_snapshot> now = snapshot(ms);
+  for (zone *z : managed_zones(ms))
+    if (z->nr_reserved_highatomic)
+      for (std::vector<zone_snapshot> *v : {&now, &s.initial})
+        for (zone_snapshot &zs : *v)
+          if (zs.nid == z->zone_pgdat->node_id && zs.idx == z->idx) zs.nr_free = {};
+  RC_ASSERT(now == s.initial);
   RC_ASSERT(s.f.check() == std::string());
   RC_ASSERT(verify(ms, s.live, true) == std::string());
   unsigned long total = 0;

@@ -161,8 +161,8 @@ unsigned long buddy_pages(const mem_system &ms) {
 // Pages on one CPU's lists, by walking them (not pcp.count).
 unsigned long pcp_list_pages(const per_cpu_pages &pcp) {
   unsigned long n = 0;
-  for (unsigned o = 0; o < NR_PCP_ORDERS; o++)
-    for (const list_head *e = pcp.lists[o].next; e != &pcp.lists[o]; e = e->next) n += 1ul << o;
+  for (unsigned i = 0; i < NR_PCP_LISTS; i++)
+    for (const list_head *e = pcp.lists[i].next; e != &pcp.lists[i]; e = e->next) n += 1ul << (i / MIGRATE_PCPTYPES);
   return n;
 }
 

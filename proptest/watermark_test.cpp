@@ -69,7 +69,8 @@ struct hand_system {
         z.name = zone_names[i];
         z.zone_pgdat = n.get();
         z.managed_pages = z.present_pages = z.spanned_pages = managed[nid][i];
-        for (free_area &fa : z.free_area) INIT_LIST_HEAD(&fa.free_list);
+        for (free_area &fa : z.free_area)
+          for (list_head &l : fa.free_list) INIT_LIST_HEAD(&l);
         for (per_cpu_pages &pcp : z.pcp)
           for (list_head &l : pcp.lists) INIT_LIST_HEAD(&l);
       }
@@ -154,8 +155,11 @@ int model_high(unsigned long low, int batch, unsigned cpus) {
 }
 
 // __zone_watermark_ok exactly as mm-reference.md states it.
+// nr_free[o][t]: the blocks of order o on the lists of migrate type t.
+using free_counts = unsigned long[NR_PAGE_ORDERS][MIGRATE_TYPES];
+
 bool model_watermark_ok(unsigned long highatomic, const long *lowmem_reserve,
-                        const unsigned long *nr_free, unsigned order, unsigned long mark,
+                        const free_counts &nr_free, unsigned order, unsigned long mark,
                         int classzone, unsigned flags, long free) {
   free -= (1l << order) - 1;
   if (!(flags & ALLOC_RESERVES)) free -= long(highatomic);
@@ -167,14 +171,27 @@ bool model_watermark_ok(unsigned long highatomic, const long *lowmem_reserve,
   if (flags & ALLOC_OOM) min -= min / 2;
   if (free <= min + lowmem_reserve[classzone]) return false;
   if (order == 0) return true;
-  for (unsigned o = order; o < NR_PAGE_ORDERS; o++)
-    if (nr_free[o]) return true;
+  // A block of the order, of a type the request may take: the ordinary
+  // ones; the highatomic reserve's only for ALLOC_HIGHATOMIC or ALLOC_OOM;
+  // an isolated one never.
+  for (unsigned o = order; o < NR_PAGE_ORDERS; o++) {
+    if (nr_free[o][MIGRATE_UNMOVABLE] || nr_free[o][MIGRATE_MOVABLE] || nr_free[o][MIGRATE_RECLAIMABLE]) return true;
+    if ((flags & (ALLOC_HIGHATOMIC | ALLOC_OOM)) && nr_free[o][MIGRATE_HIGHATOMIC]) return true;
+  }
   return false;
 }
 
+void count_free_blocks(const zone *z, free_counts &nr_free) {
+  for (unsigned o = 0; o < NR_PAGE_ORDERS; o++)
+    for (unsigned t = 0; t < MIGRATE_TYPES; t++) {
+      nr_free[o][t] = 0;
+      list_for_each(e, &z->free_area[o].free_list[t]) nr_free[o][t]++;
+    }
+}
+
 bool zone_ok(const zone *z, unsigned order, unsigned long mark, int classzone, unsigned flags) {
-  unsigned long nr_free[NR_PAGE_ORDERS];
-  for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) nr_free[o] = z->free_area[o].nr_free;
+  free_counts nr_free;
+  count_free_blocks(z, nr_free);
   return model_watermark_ok(z->nr_reserved_highatomic, z->lowmem_reserve, nr_free, order, mark,
                             classzone, flags, zone_page_state(z, NR_FREE_PAGES));
 }
@@ -392,14 +409,16 @@ TEST(WatermarkFormula, BatchHandWorked) {
 }
 
 // The watermark check as a pure function of a hand-filled zone: random
-// marks, orders, classzones, reserves, free counts and free blocks.
+// marks, orders, classzones, reserves, free counts and free blocks of every
+// migrate type.
 RC_GTEST_PROP(WatermarkCheck, MatchesFormula, ()) {
   hand_system hs({{0, 0, 100000, 0, 0}});
   zone &z = hs.z(0, ZONE_NORMAL);
   std::vector<page> blocks(NR_PAGE_ORDERS * 2);
   for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) {
     unsigned n = *rc::gen::weightedElement<unsigned>({{3, 0}, {1, 1}, {1, 2}});
-    for (unsigned k = 0; k < n; k++) list_add(&blocks[o * 2 + k].lru, &z.free_area[o].free_list);
+    for (unsigned k = 0; k < n; k++)
+      list_add(&blocks[o * 2 + k].lru, &z.free_area[o].free_list[*uniform(0, int(MIGRATE_TYPES))]);
     z.free_area[o].nr_free = n;
   }
   for (int j = 0; j < int(MAX_NR_ZONES); j++)
@@ -416,8 +435,8 @@ RC_GTEST_PROP(WatermarkCheck, MatchesFormula, ()) {
                        unsigned(ALLOC_HIGHATOMIC), unsigned(ALLOC_KSWAPD)})
     if (*rc::gen::arbitrary<bool>()) flags |= bit;
   const long free = *uniform(-100l, 10000l);
-  unsigned long nr_free[NR_PAGE_ORDERS];
-  for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) nr_free[o] = z.free_area[o].nr_free;
+  free_counts nr_free;
+  count_free_blocks(&z, nr_free);
   const bool expect = model_watermark_ok(z.nr_reserved_highatomic, z.lowmem_reserve, nr_free, order,
                                          mark, classzone, flags, free);
   RC_ASSERT(__zone_watermark_ok(&z, order, mark, classzone, flags, free) == expect);
@@ -450,7 +469,7 @@ TEST(WatermarkCheck, HandWorked) {
   // block of order >= 2 must exist.
   EXPECT_FALSE(ok(132, 0, 2));  // 132 - 3 = 129 > 128, but no block at all
   std::vector<page> blocks(2);
-  list_add(&blocks[0].lru, &z->free_area[5].free_list);
+  list_add(&blocks[0].lru, &z->free_area[5].free_list[MIGRATE_UNMOVABLE]);
   z->free_area[5].nr_free = 1;
   EXPECT_TRUE(ok(132, 0, 2));
   EXPECT_FALSE(ok(131, 0, 2));

@@ -1,0 +1,13 @@
+// What the checker's files share (mm/check*.cpp), and nothing else needs.
+#pragma once
+
+#include "mm/check.h"
+
+struct mem_system;
+struct zone;
+
+// The pageblock bitmap of a zone and its highatomic reserve
+// (mm/check_mobility.cpp); the caller holds the zone's lock. Returns whether
+// the bitmap is there to read, so that the list walks can check the types
+// of the blocks they meet.
+bool check_zone_pageblocks(const mem_system &ms, const zone *z, int nid, check_report &r);

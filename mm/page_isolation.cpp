@@ -1,0 +1,90 @@
+// Page isolation: see mm/page_isolation.h.
+#include "mm/page_isolation.h"
+
+#include "kernel/errno.h"
+#include "mm/page_alloc.h"
+#include "mm/page_alloc_internal.h"
+
+// Whether the pageblock at start is covered by one free block larger than it.
+static bool in_large_free_block(zone *z, unsigned long start) {
+  for (unsigned o = pageblock_order + 1; o < NR_PAGE_ORDERS; o++) {
+    unsigned long head = start & ~((1ul << o) - 1);
+    const page *p = zone_pfn_to_page(z, head);
+    if (zone_spans_pfn(z, head) && PageBuddy(p) && p->private_ == o) return true;
+  }
+  return false;
+}
+
+// Whether any page of the pageblock at start is not free on the buddy lists:
+// in use, reserved, or on a per-CPU list. Needs the zone lock.
+static bool pageblock_has_unmovable_pages(zone *z, unsigned long start) {
+  if (in_large_free_block(z, start)) return false;
+  for (unsigned long pos = start; pos < start + pageblock_nr_pages;) {
+    const page *p = zone_pfn_to_page(z, pos);
+    if (!PageBuddy(p)) return true;
+    pos += 1ul << p->private_;
+  }
+  return false;
+}
+
+int set_migratetype_isolate(mem_system &ms, page *p) {
+  zone *z = page_zone(ms, p);
+  unsigned long pfn = page_to_pfn(ms, p);
+  if (!zone_spans_pageblock(z, pfn)) return -EINVAL;
+  // Pages parked on per-CPU lists go back to the buddy lists first. Once the
+  // type is ISOLATE nothing new reaches a per-CPU list from this pageblock:
+  // the refill takes no isolated page, and a free reads the type under its
+  // pcp lock (so after this change) and sends the page to the buddy lists.
+  drain_all_pages(ms);
+  spin_lock_irqsave_guard g(z->lock);
+  int mt = get_pfnblock_migratetype(z, pfn);
+  if (!migratetype_is_mergeable(mt)) return -EBUSY;
+  if (pageblock_has_unmovable_pages(z, pageblock_start_pfn(pfn))) return -EBUSY;
+  move_freepages_block(z, pfn, mt, MIGRATE_ISOLATE);
+  return 0;
+}
+
+int unset_migratetype_isolate(mem_system &ms, page *p, int migratetype) {
+  zone *z = page_zone(ms, p);
+  unsigned long pfn = page_to_pfn(ms, p);
+  if (!migratetype_is_mergeable(migratetype)) return -EINVAL;
+  spin_lock_irqsave_guard g(z->lock);
+  if (get_pfnblock_migratetype(z, pfn) != MIGRATE_ISOLATE) return -EINVAL;
+  unsigned long start = pageblock_start_pfn(pfn);
+  move_freepages_block(z, start, MIGRATE_ISOLATE, migratetype);
+  // While isolated, the pageblock's free block stopped merging at its edge:
+  // freed again, it merges with a free buddy of an ordinary type.
+  page *head = zone_pfn_to_page(z, start);
+  if (PageBuddy(head) && head->private_ == pageblock_order) {
+    int mt = get_pfnblock_migratetype(z, start);
+    del_from_free_list(z, head, pageblock_order, mt);
+    __free_one_page(z, start, pageblock_order, mt);
+  }
+  return 0;
+}
+
+int test_pages_isolated(mem_system &ms, unsigned long start_pfn, unsigned long end_pfn) {
+  page *first = pfn_to_page(ms, start_pfn);
+  if (!first || start_pfn >= end_pfn) return -EBUSY;
+  zone *z = page_zone(ms, first);
+  if (!zone_spans_pfn(z, end_pfn - 1)) return -EBUSY;
+  spin_lock_irqsave_guard g(z->lock);
+  for (unsigned long b = start_pfn; b < end_pfn; b = pageblock_end_pfn(b))
+    if (get_pfnblock_migratetype(z, b) != MIGRATE_ISOLATE) return -EBUSY;
+  // Walk the free blocks from the start of the first one that covers start_pfn.
+  unsigned long pos = start_pfn;
+  for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) {
+    unsigned long head = start_pfn & ~((1ul << o) - 1);
+    const page *p = zone_pfn_to_page(z, head);
+    if (zone_spans_pfn(z, head) && PageBuddy(p) && p->private_ == o) {
+      pos = head;
+      break;
+    }
+  }
+  while (pos < end_pfn) {
+    const page *p = zone_pfn_to_page(z, pos);
+    if (!PageBuddy(p)) return -EBUSY;
+    pos += 1ul << p->private_;
+  }
+  return 0;
+}
