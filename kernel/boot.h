@@ -3,6 +3,7 @@
 
 #include "kernel/fdt.h"
 #include "mm/memblock.h"
+#include "mm/mmzone.h"
 
 #define KERNEL_VERSION "0.1"
 
@@ -13,6 +14,10 @@ extern u32 boot_dtb_size;          // its header's totalsize
 extern phys_addr_t boot_dtb_copy_pa;  // a copy in memblock memory, reachable after paging
 extern unsigned long boot_hartid;  // the hart that booted
 extern bool mm_check_enabled;      // mm.check=1
+// Pageblocks of each migrate type (mm/mmzone.h) right after the page
+// allocator was set up, before anything was allocated: every one MOVABLE,
+// as in Linux (UNMOVABLE without mobility grouping).
+extern unsigned long boot_pageblocks[MIGRATE_TYPES];
 
 // Turns on the fault injection asked for on the command line
 // (kernel/fault_inject_params.cpp), once the boot's own allocations are done.

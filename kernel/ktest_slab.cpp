@@ -35,7 +35,9 @@ void expect_good_block(ktest *t, const u8 *p, size_t size, gfp_t gfp) {
   if (a % want_align) ktest_fail(t, __FILE__, __LINE__, "kmalloc(%zu) = %p: not %zu-aligned", size, p, want_align);
   page *head = head_page(p);
   if (size <= KMALLOC_MAX_CACHE_SIZE) {
-    kmalloc_cache_type type = (gfp & __GFP_DMA32) ? KMALLOC_DMA32 : KMALLOC_NORMAL;
+    kmalloc_cache_type type = (gfp & __GFP_DMA32)         ? KMALLOC_DMA32
+                              : (gfp & __GFP_RECLAIMABLE) ? KMALLOC_RECLAIM
+                                                          : KMALLOC_NORMAL;
     KTEST_EXPECT_TRUE(t, PageSlab(head));
     KTEST_EXPECT_TRUE(t, head->slab_cache == sa().kmalloc_caches[type][kmalloc_index(size)]);
   } else {
@@ -105,6 +107,8 @@ void kmalloc_every_size(ktest *t, gfp_t gfp) {
 void kmalloc_sizes_normal(ktest *t) { kmalloc_every_size(t, GFP_KERNEL); }
 
 void kmalloc_sizes_dma32(ktest *t) { kmalloc_every_size(t, GFP_KERNEL | __GFP_DMA32); }
+
+void kmalloc_sizes_reclaimable(ktest *t) { kmalloc_every_size(t, GFP_KERNEL | __GFP_RECLAIMABLE); }
 
 void kmalloc_edge_cases(ktest *t) {
   unsigned long errors = sa().errors;
@@ -307,6 +311,7 @@ void slabinfo_counts_held_objects(ktest *t) {
 
 }  // namespace
 
-KTEST_SUITE(slab, KTEST_CASE(kmalloc_sizes_normal), KTEST_CASE(kmalloc_sizes_dma32), KTEST_CASE(kmalloc_edge_cases),
+KTEST_SUITE(slab, KTEST_CASE(kmalloc_sizes_normal), KTEST_CASE(kmalloc_sizes_dma32),
+            KTEST_CASE(kmalloc_sizes_reclaimable), KTEST_CASE(kmalloc_edge_cases),
             KTEST_CASE(custom_cache_round_trip), KTEST_CASE(double_kfree_is_refused),
             KTEST_CASE(slabinfo_counts_held_objects));

@@ -24,11 +24,13 @@
 #include "kernel/string.h"
 #include "mm/memblock.h"
 #include "mm/page_alloc.h"
+#include "mm/page_report.h"
 #include "mm/slab.h"
 #include "mm/vmalloc.h"
 #include "sbi/sbi.h"
 
 boot_info boot_params;
+unsigned long boot_pageblocks[MIGRATE_TYPES];
 memblock boot_memblock;
 phys_addr_t boot_dtb_pa;
 phys_addr_t boot_dtb_copy_pa;
@@ -232,6 +234,14 @@ static void mm_init() {
   if (int err = mem_system_init(&kernel_mem, boot_memblock, layout))
     panic("cannot set up the page allocator: error %d", err);
   system_mem = &kernel_mem;
+  for_each_online_pgdat(kernel_mem, pgdat) for_each_zone_of(pgdat, z) {
+    if (!populated_zone(z)) continue;
+    unsigned long count[MIGRATE_TYPES];
+    count_pageblock_types(z, count);
+    for (unsigned mt = 0; mt < MIGRATE_TYPES; mt++) boot_pageblocks[mt] += count[mt];
+  }
+  pr_info("Built %u zonelists, mobility grouping %s.  Total pages: %lu\n", kernel_mem.nr_online_nodes,
+          kernel_mem.page_group_by_mobility_disabled ? "off" : "on", kernel_mem.vm_total_pages);
   if (int err = slab_allocator_init(&kernel_slab, kernel_mem, slab_debug_flags, slab_secret_seed()))
     panic("cannot set up the slab allocator (kmalloc caches): error %d", err);
   system_slab = &kernel_slab;

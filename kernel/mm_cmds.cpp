@@ -33,6 +33,21 @@ static int cmd_zoneinfo(int, char **) { return run_report("zoneinfo", show_zonei
 MONITOR_COMMAND(zoneinfo_cmd, "zoneinfo", "",
                 "watermarks, sizes and pagesets of each zone (/proc/zoneinfo)", cmd_zoneinfo);
 
+static int cmd_pagetypeinfo(int, char **) { return run_report("pagetypeinfo", show_pagetypeinfo); }
+MONITOR_COMMAND(pagetypeinfo_cmd, "pagetypeinfo", "",
+                "free blocks per migrate type and pageblocks per type (/proc/pagetypeinfo)", cmd_pagetypeinfo);
+
+// Both of debugfs's extfrag files, each under its name.
+static void show_extfrag(const mem_system &ms, seq_out &out) {
+  seq_puts(out, "extfrag/unusable_index:\n");
+  show_unusable_index(ms, out);
+  seq_puts(out, "extfrag/extfrag_index:\n");
+  show_extfrag_index(ms, out);
+}
+static int cmd_extfrag(int, char **) { return run_report("extfrag", show_extfrag); }
+MONITOR_COMMAND(extfrag_cmd, "extfrag", "",
+                "unusable free space and fragmentation index per order (debugfs extfrag/)", cmd_extfrag);
+
 static int cmd_meminfo(int, char **) {
   mem_system *ms = need_system_mem("meminfo");
   if (!ms) return 1;

@@ -19,7 +19,9 @@ unsigned kmalloc_index(size_t size) {
   return log - 1;
 }
 
-static const char *const kmalloc_type_prefix[NR_KMALLOC_TYPES] = {"", "dma32-", "dma-"};
+// Linux's names: "dma-kmalloc-64", "kmalloc-rcl-64" (the DMA32 twins are ours).
+static const char *const kmalloc_type_prefix[NR_KMALLOC_TYPES] = {"", "dma32-", "dma-", ""};
+static const char *const kmalloc_type_infix[NR_KMALLOC_TYPES] = {"", "", "", "rcl-"};
 
 static bool zone_has_memory(const mem_system &ms, zone_type idx) {
   for_each_online_pgdat(ms, pgdat) if (managed_zone(&pgdat->node_zones[idx])) return true;
@@ -31,15 +33,17 @@ static bool zone_has_memory(const mem_system &ms, zone_type idx) {
 int create_kmalloc_caches(slab_allocator &sa) {
   const mem_system &ms = *sa.ms;
   bool want[NR_KMALLOC_TYPES] = {true, zone_has_memory(ms, ZONE_DMA32) || zone_has_memory(ms, ZONE_DMA),
-                                 zone_has_memory(ms, ZONE_DMA)};
-  const slab_flags_t flags[NR_KMALLOC_TYPES] = {0, SLAB_CACHE_DMA32, SLAB_CACHE_DMA};
+                                 zone_has_memory(ms, ZONE_DMA), true};
+  const slab_flags_t flags[NR_KMALLOC_TYPES] = {0, SLAB_CACHE_DMA32, SLAB_CACHE_DMA, SLAB_RECLAIM_ACCOUNT};
   for (unsigned t = 0; t < NR_KMALLOC_TYPES; t++) {
     if (!want[t]) continue;
     for (unsigned i = 0; i < NR_KMALLOC_SIZES; i++) {
       char name[32];
       unsigned size = kmalloc_sizes[i];
-      if (size >= 1024) scnprintf(name, sizeof(name), "%skmalloc-%uk", kmalloc_type_prefix[t], size / 1024);
-      else scnprintf(name, sizeof(name), "%skmalloc-%u", kmalloc_type_prefix[t], size);
+      if (size >= 1024)
+        scnprintf(name, sizeof(name), "%skmalloc-%s%uk", kmalloc_type_prefix[t], kmalloc_type_infix[t], size / 1024);
+      else
+        scnprintf(name, sizeof(name), "%skmalloc-%s%u", kmalloc_type_prefix[t], kmalloc_type_infix[t], size);
       sa.kmalloc_caches[t][i] = create_kmalloc_cache(sa, name, size, flags[t]);
       if (!sa.kmalloc_caches[t][i]) return -ENOMEM;
     }
@@ -47,9 +51,12 @@ int create_kmalloc_caches(slab_allocator &sa) {
   return 0;
 }
 
+// Which kind of cache serves the flags: the zone first (a DMA32 request
+// that is also reclaimable gets DMA32 memory), then mobility.
 static kmalloc_cache_type kmalloc_type(gfp_t gfp) {
   if (gfp & __GFP_DMA) return KMALLOC_DMA;
   if (gfp & __GFP_DMA32) return KMALLOC_DMA32;
+  if (gfp & __GFP_RECLAIMABLE) return KMALLOC_RECLAIM;
   return KMALLOC_NORMAL;
 }
 

@@ -93,6 +93,14 @@ long move_freepages_block(zone *z, unsigned long pfn, int old_mt, int new_mt) {
     pos += 1ul << order;
     moved += 1l << order;
   }
+  // A pageblock that is one free block may now merge with its buddy (Linux
+  // leaves the two apart until one of them is freed again): so merging is
+  // always complete, and the buddy lists hold the largest blocks they can.
+  page *head = zone_pfn_to_page(z, start);
+  if (PageBuddy(head) && head->private_ == pageblock_order) {
+    del_from_free_list(z, head, pageblock_order, new_mt);
+    __free_one_page(z, start, pageblock_order, new_mt);
+  }
   return moved;
 }
 
@@ -247,8 +255,11 @@ bool unreserve_highatomic_pageblock(const alloc_context &ac, bool force) {
         move_freepages_block(z, pfn, MIGRATE_HIGHATOMIC, ac.migratetype);
         pages = pageblock_nr_pages;
       } else {
+        // A whole free pageblock or two: freed again under the new type, so
+        // that it merges with its buddy where it may.
+        del_from_free_list(z, p, order, MIGRATE_HIGHATOMIC);
         change_pageblock_range(z, pfn, order, ac.migratetype);
-        move_to_free_list(z, p, order, MIGRATE_HIGHATOMIC, get_pfnblock_migratetype(z, pfn));
+        __free_one_page(z, pfn, order, get_pfnblock_migratetype(z, pfn));
         pages = 1ul << order;
       }
       add_locked(z->nr_reserved_highatomic, -long(pages));

@@ -85,8 +85,10 @@ void __free_one_page(zone *z, unsigned long pfn, unsigned order, int mt);
 void change_pageblock_range(zone *z, unsigned long pfn, unsigned order, int mt);
 // Moves every free block of pfn's pageblock from old_mt's lists to new_mt's
 // and gives the pageblock that type. A free block larger than a pageblock
-// that covers it is split into pageblocks first. Returns the pages moved, or
-// -1 (and changes nothing) when the pageblock is not wholly in the zone.
+// that covers it is split into pageblocks first; a wholly free pageblock is
+// merged with its buddy afterwards, where the merging rules allow. Returns
+// the pages moved, or -1 (and changes nothing) when the pageblock is not
+// wholly in the zone.
 long move_freepages_block(zone *z, unsigned long pfn, int old_mt, int new_mt);
 // Linux's __rmqueue_fallback (6.10): a block of another type for a request
 // of start_mt whose own lists are empty, stealing its pageblock when the

@@ -50,16 +50,9 @@ int unset_migratetype_isolate(mem_system &ms, page *p, int migratetype) {
   if (!migratetype_is_mergeable(migratetype)) return -EINVAL;
   spin_lock_irqsave_guard g(z->lock);
   if (get_pfnblock_migratetype(z, pfn) != MIGRATE_ISOLATE) return -EINVAL;
-  unsigned long start = pageblock_start_pfn(pfn);
-  move_freepages_block(z, start, MIGRATE_ISOLATE, migratetype);
-  // While isolated, the pageblock's free block stopped merging at its edge:
-  // freed again, it merges with a free buddy of an ordinary type.
-  page *head = zone_pfn_to_page(z, start);
-  if (PageBuddy(head) && head->private_ == pageblock_order) {
-    int mt = get_pfnblock_migratetype(z, start);
-    del_from_free_list(z, head, pageblock_order, mt);
-    __free_one_page(z, start, pageblock_order, mt);
-  }
+  // While isolated, the pageblock's free block stopped merging at its edge;
+  // the move merges it with a free buddy of an ordinary type again.
+  move_freepages_block(z, pfn, MIGRATE_ISOLATE, migratetype);
   return 0;
 }
 

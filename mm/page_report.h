@@ -13,3 +13,32 @@ void show_zoneinfo(const mem_system &ms, seq_out &out);
 // vmalloc (host tests of the page allocator alone) has no such memory, and
 // this report leaves out what does not exist rather than print made-up zeros.
 void show_meminfo(const mem_system &ms, seq_out &out, const vmalloc_system *vs = nullptr);
+
+// ---- fragmentation (mm/frag_report.cpp) ----------------------------------------------------
+// /proc/pagetypeinfo: free blocks per migrate type and order, and pageblocks
+// per type, of every populated zone.
+void show_pagetypeinfo(const mem_system &ms, seq_out &out);
+// debugfs extfrag/unusable_index and extfrag/extfrag_index: per zone and
+// order, in thousandths printed as "0.123".
+void show_unusable_index(const mem_system &ms, seq_out &out);
+void show_extfrag_index(const mem_system &ms, seq_out &out);
+
+struct zone;
+// Pageblocks of each migrate type in the zone, counted as pagetypeinfo
+// counts them. Needs the zone lock.
+void count_pageblock_types(const zone *z, unsigned long count[]);
+
+// A zone's free memory as the indices see it (Linux's contig_page_info).
+struct contig_page_info {
+  unsigned long free_pages;            // free pages in every block
+  unsigned long free_blocks_total;     // free blocks of any order
+  unsigned long free_blocks_suitable;  // free blocks of suitable_order that the blocks could give
+};
+void fill_contig_page_info(const zone *z, unsigned suitable_order, contig_page_info *info);
+// How much of the free memory cannot serve a request of `order`: 0 (all of
+// it can) to 1000 (none; also with nothing free at all).
+int unusable_free_index(unsigned order, const contig_page_info &info);
+// Why a request of `order` would fail: near 0, too little memory; near 1000,
+// fragmentation; -1000 when it would not fail; 0 with nothing free.
+int __fragmentation_index(unsigned order, const contig_page_info &info);
+int fragmentation_index(const zone *z, unsigned order);

@@ -130,6 +130,8 @@ static int cache_init(slab_allocator &sa, kmem_cache *s, const char *name, unsig
   s->sa = &sa;
   s->random = next_secret(sa);
   s->allocflags = (flags & SLAB_CACHE_DMA) ? __GFP_DMA : (flags & SLAB_CACHE_DMA32) ? __GFP_DMA32 : 0;
+  // A reclaimable cache's slabs group with other reclaimable memory.
+  if (flags & SLAB_RECLAIM_ACCOUNT) s->allocflags |= __GFP_RECLAIMABLE;
   if (!calculate_sizes(s)) return -EINVAL;
   for (kmem_cache_cpu &c : s->cpu_slab) spin_lock_init(&c.lock);
   for (kmem_cache_node &n : s->node) {
@@ -187,7 +189,10 @@ static void count_slab(kmem_cache_node *n, const page *slab, long delta) {
 // object free. Called without locks (it may reclaim). nullptr on failure.
 static page *allocate_slab(kmem_cache *s, gfp_t gfp, int nid) {
   mem_system &ms = *s->sa->ms;
-  gfp_t flags = (gfp & ~(GFP_ZONEMASK | __GFP_ZERO | __GFP_COMP)) | s->allocflags | __GFP_NOWARN;
+  // Zone and mobility are the cache's, whatever the caller asked: a cache's
+  // slabs are one kind of memory (Linux would let a caller's
+  // __GFP_RECLAIMABLE through; kmalloc picks a kmalloc-rcl cache for it).
+  gfp_t flags = (gfp & ~(GFP_ZONEMASK | GFP_MOVABLE_MASK | __GFP_ZERO | __GFP_COMP)) | s->allocflags | __GFP_NOWARN;
   if (s->order) flags |= __GFP_COMP;
   page *slab = alloc_pages_node(ms, nid, flags, s->order);
   if (!slab) {

@@ -82,7 +82,10 @@ constexpr unsigned KMALLOC_SHIFT_HIGH = 13;  // largest kmalloc cache: 8 KiB
 constexpr size_t KMALLOC_MAX_CACHE_SIZE = size_t(1) << KMALLOC_SHIFT_HIGH;
 constexpr size_t KMALLOC_MAX_SIZE = PAGE_SIZE << MAX_PAGE_ORDER;  // 4 MiB
 constexpr unsigned NR_KMALLOC_SIZES = 13;  // 8 16 32 64 96 128 192 256 512 1k 2k 4k 8k
-enum kmalloc_cache_type { KMALLOC_NORMAL, KMALLOC_DMA32, KMALLOC_DMA, NR_KMALLOC_TYPES };
+// The kmalloc caches of each kind: ordinary, DMA32 and DMA twins for the
+// zone modifiers, and reclaimable ones ("kmalloc-rcl-", SLAB_RECLAIM_ACCOUNT,
+// whose slabs come from RECLAIMABLE pageblocks) for __GFP_RECLAIMABLE.
+enum kmalloc_cache_type { KMALLOC_NORMAL, KMALLOC_DMA32, KMALLOC_DMA, KMALLOC_RECLAIM, NR_KMALLOC_TYPES };
 
 constexpr unsigned SLAB_ARRAY_MAX = 32;  // objects a CPU's array can hold
 

@@ -48,7 +48,7 @@ std::string setup_name(const layout_and_debug &s) {
 // The kmalloc types whose caches exist, with the flags that select them.
 std::vector<std::pair<kmalloc_cache_type, gfp_t>> types_of(const slab_allocator &sa) {
   std::vector<std::pair<kmalloc_cache_type, gfp_t>> out;
-  const gfp_t flags[] = {0, GFP_DMA32, GFP_DMA};
+  const gfp_t flags[] = {0, GFP_DMA32, GFP_DMA, __GFP_RECLAIMABLE};
   for (unsigned t = 0; t < NR_KMALLOC_TYPES; t++)
     if (sa.kmalloc_caches[t][0]) out.push_back({kmalloc_cache_type(t), flags[t]});
   return out;

@@ -171,10 +171,12 @@ inline bool bytes_are(const void *p, size_t n, u8 v) {
 
 // The name of the kmalloc cache that serves size (at most 8 KiB) for type t.
 inline std::string kmalloc_name(size_t size, kmalloc_cache_type t = KMALLOC_NORMAL) {
-  static const char *const prefix[] = {"", "dma32-", "dma-"};
+  static const char *const prefix[] = {"", "dma32-", "dma-", ""};
+  static const char *const infix[] = {"", "", "", "rcl-"};
   for (size_t c : {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192})
     if (size <= c)
-      return std::string(prefix[t]) + "kmalloc-" + (c >= 1024 ? std::to_string(c / 1024) + "k" : std::to_string(c));
+      return std::string(prefix[t]) + "kmalloc-" + infix[t] +
+             (c >= 1024 ? std::to_string(c / 1024) + "k" : std::to_string(c));
   return "?";
 }
 

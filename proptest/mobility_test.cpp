@@ -1,0 +1,402 @@
+// Grouping by mobility beyond the step-by-step model (mobility_model_test.cpp):
+// the GFP flag table, the highatomic reserve, a machine without grouping,
+// ALLOC_NOFRAGMENT between zones and nodes, page isolation's errors, and
+// what grouping buys against fragmentation.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+#include <rapidcheck/state.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernel/errno.h"
+#include "mm/page_alloc.h"
+#include "mm/page_isolation.h"
+#include "proptest/mm_fixture.h"
+#include "proptest/slab_fixture.h"
+
+namespace {
+
+using slabt::cpu_reset;
+
+template <class T>
+rc::Gen<T> uniform(T min, T max) {
+  return rc::gen::inRange<T>(min, max);
+}
+
+std::vector<zone *> zones_of(const mem_system &ms) {
+  std::vector<zone *> out;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) out.push_back(z);
+  return out;
+}
+
+// One zone of `mib` MiB at 2 GiB (DMA32 only), its grouping as asked.
+int build_zone(mm_fixture &f, u64 mib, mobility_grouping g = mobility_grouping::by_size) {
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 1);
+  l.grouping = g;
+  return f.build({{0x80000000ul, mib * SZ_1M, 0}}, l);
+}
+
+int pageblock_type_of(const mem_system &ms, const page *p) {
+  return get_pfnblock_migratetype(page_zone(ms, p), page_to_pfn(ms, p));
+}
+
+// ---- the GFP table ----------------------------------------------------------------------
+
+// gfp_migratetype follows Linux's table: __GFP_MOVABLE gives MOVABLE,
+// __GFP_RECLAIMABLE RECLAIMABLE, neither UNMOVABLE, both a caller bug; a
+// machine without grouping files every valid request as UNMOVABLE; and the
+// fast path's route for the flags carries that type (and no list at all
+// for a caller bug).
+RC_GTEST_PROP(Mobility, GfpMigratetypeFollowsTheFlagTable, ()) {
+  const gfp_t gfp = *uniform<gfp_t>(0, __GFP_BITS_MASK + 1);
+  const bool movable = gfp & __GFP_MOVABLE, reclaimable = gfp & __GFP_RECLAIMABLE;
+  const int want = movable && reclaimable ? MIGRATE_TYPE_INVALID
+                   : movable              ? int(MIGRATE_MOVABLE)
+                   : reclaimable          ? int(MIGRATE_RECLAIMABLE)
+                                          : int(MIGRATE_UNMOVABLE);
+  RC_ASSERT(gfp_migratetype(gfp) == want);
+  const bool grouping = *rc::gen::arbitrary<bool>();
+  mm_fixture f;
+  RC_ASSERT(build_zone(f, 12, grouping ? mobility_grouping::by_size : mobility_grouping::off) == 0);
+  const int filed = grouping || want == MIGRATE_TYPE_INVALID ? want : int(MIGRATE_UNMOVABLE);
+  RC_ASSERT(gfp_to_migratetype(*f.ms, gfp) == filed);
+  const pcp_route &r = f.ms->alloc_route[gfp & GFP_ROUTE_MASK][0];
+  if (want == MIGRATE_TYPE_INVALID) RC_ASSERT(r.pcp == nullptr);
+  if (r.pcp) RC_ASSERT(r.migratetype == filed);
+}
+
+// On a fresh machine, a request's pages come from a pageblock of its own
+// type: the first request of a type steals a whole free block for it.
+RC_GTEST_PROP(Mobility, FirstPagesOfATypeComeFromItsPageblocks, ()) {
+  cpu_reset reset;
+  mm_fixture f;
+  RC_ASSERT(build_zone(f, 64) == 0);
+  f.ms->pcp_disabled = *rc::gen::arbitrary<bool>();
+  const auto requests = *rc::gen::container<std::vector<std::pair<gfp_t, unsigned>>>(
+      rc::gen::pair(rc::gen::element(GFP_KERNEL, GFP_KERNEL | __GFP_RECLAIMABLE, GFP_HIGHUSER_MOVABLE, GFP_ATOMIC,
+                                     GFP_NOWAIT | __GFP_RECLAIMABLE),
+                    uniform(0u, NR_PAGE_ORDERS)));
+  RC_PRE(requests.size() <= 12);  // far from full: nothing has to fall back without stealing
+  for (auto [gfp, order] : requests) {
+    page *p = alloc_pages(*f.ms, gfp, order);
+    RC_ASSERT(p != nullptr);
+    RC_ASSERT(pageblock_type_of(*f.ms, p) == gfp_migratetype(gfp));
+  }
+  RC_ASSERT(f.check() == std::string());
+}
+
+// Both mobility bits at once fail, whatever __GFP_NOWARN says, and change
+// nothing.
+TEST(Mobility, BothMobilityBitsAreRefused) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_zone(f, 32), 0);
+  const long free = zone_page_state(zones_of(*f.ms)[0], NR_FREE_PAGES);
+  log_buf_clear();
+  EXPECT_EQ(alloc_pages(*f.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_RECLAIMABLE | __GFP_NOWARN, 0), nullptr);
+  EXPECT_EQ(alloc_pages_node(*f.ms, 0, GFP_ATOMIC | __GFP_MOVABLE | __GFP_RECLAIMABLE, 3), nullptr);
+  EXPECT_NE(slabt::read_log().find("both __GFP_MOVABLE and __GFP_RECLAIMABLE"), std::string::npos);
+  EXPECT_EQ(zone_page_state(zones_of(*f.ms)[0], NR_FREE_PAGES), free);
+  EXPECT_EQ(f.check(), "");
+}
+
+// ---- a machine without grouping -------------------------------------------------------------
+
+// Linux turns grouping off below pageblock_nr_pages * MIGRATE_TYPES pages
+// (10 MiB): and then every pageblock is UNMOVABLE from boot.
+TEST(Mobility, GroupingIsOffBelowAPageblockOfEveryType) {
+  for (u64 mib : {4, 8, 10, 11, 12, 64}) {
+    SCOPED_TRACE(std::to_string(mib) + " MiB");
+    mm_fixture f;
+    ASSERT_EQ(build_zone(f, mib), 0);
+    const mem_system &ms = *f.ms;
+    EXPECT_EQ(ms.page_group_by_mobility_disabled, ms.vm_total_pages < pageblock_nr_pages * MIGRATE_TYPES);
+    EXPECT_EQ(ms.vm_total_pages, ms.totalram_pages);
+    EXPECT_EQ(ms.page_group_by_mobility_disabled, mib <= 10);
+    const zone *z = zones_of(ms)[0];
+    for (unsigned long b = pageblock_start_pfn(z->zone_start_pfn); b < zone_end_pfn(z); b += pageblock_nr_pages)
+      EXPECT_EQ(get_pfnblock_migratetype(z, std::max(b, z->zone_start_pfn)),
+                ms.page_group_by_mobility_disabled ? MIGRATE_UNMOVABLE : MIGRATE_MOVABLE);
+    EXPECT_EQ(f.check(), "");
+  }
+}
+
+// Without grouping, mobility changes nothing: the same requests with their
+// mobility bits and without them get the very same pages, and no pageblock
+// ever becomes MOVABLE or RECLAIMABLE. On a machine below the threshold and
+// on a large one with grouping forced off.
+RC_GTEST_PROP(Mobility, WithoutGroupingEveryRequestIsOneType, ()) {
+  cpu_reset reset;
+  const bool small = *rc::gen::arbitrary<bool>();
+  struct op {
+    bool alloc;
+    gfp_t mobility;
+    unsigned order;
+    unsigned victim;
+  };
+  const auto ops = *rc::gen::container<std::vector<op>>(rc::gen::build<op>(
+      rc::gen::set(&op::alloc, rc::gen::weightedElement<bool>({{3, true}, {1, false}})),
+      rc::gen::set(&op::mobility, rc::gen::element(gfp_t(0), __GFP_MOVABLE, __GFP_RECLAIMABLE)),
+      rc::gen::set(&op::order, rc::gen::weightedOneOf<unsigned>({{4, rc::gen::just(0u)}, {1, uniform(1u, 8u)}})),
+      rc::gen::set(&op::victim, uniform(0u, 1000u))));
+  // Runs the ops on a fresh machine, with or without their mobility bits;
+  // returns the pfn each allocation got (~0 for a failure).
+  auto run = [&](bool with_mobility) {
+    mm_fixture f;
+    RC_ASSERT(build_zone(f, small ? 8 : 48, small ? mobility_grouping::by_size : mobility_grouping::off) == 0);
+    RC_ASSERT(f.ms->page_group_by_mobility_disabled);
+    std::vector<unsigned long> got;
+    std::vector<std::pair<page *, unsigned>> held;
+    for (const op &o : ops) {
+      if (o.alloc) {
+        page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_NOWARN | (with_mobility ? o.mobility : 0), o.order);
+        got.push_back(p ? page_to_pfn(*f.ms, p) : ~0ul);
+        if (p) held.push_back({p, o.order});
+      } else if (!held.empty()) {
+        size_t i = o.victim % held.size();
+        __free_pages(*f.ms, held[i].first, held[i].second);
+        held.erase(held.begin() + long(i));
+      }
+    }
+    const zone *z = zones_of(*f.ms)[0];
+    for (unsigned long b = pageblock_start_pfn(z->zone_start_pfn); b < zone_end_pfn(z); b += pageblock_nr_pages)
+      RC_ASSERT(get_pfnblock_migratetype(z, std::max(b, z->zone_start_pfn)) == int(MIGRATE_UNMOVABLE));
+    for (const per_cpu_pages &pcp : z->pcp)
+      for (unsigned order = 0; order < NR_PCP_ORDERS; order++) {
+        RC_ASSERT(list_empty(&pcp.lists[order_to_pindex(MIGRATE_MOVABLE, order)]));
+        RC_ASSERT(list_empty(&pcp.lists[order_to_pindex(MIGRATE_RECLAIMABLE, order)]));
+      }
+    RC_ASSERT(f.check() == std::string());
+    return got;
+  };
+  RC_ASSERT(run(true) == run(false));
+}
+
+// ---- what grouping buys ------------------------------------------------------------------------
+
+struct fragmentation_result {
+  unsigned long pageblocks;  // pageblocks of the zone
+  unsigned long clean;       // of those, holding no unmovable page (in use or reserved)
+  unsigned long free_pages;  // after the movable pages went
+};
+
+// Interleaves unmovable and movable order-0 allocations as `pattern` says
+// (true: unmovable), frees every movable one, and counts the pageblocks
+// left without an unmovable page: those that a movable user (or compaction)
+// could empty again.
+fragmentation_result fragment(mobility_grouping g, const std::vector<bool> &pattern) {
+  mm_fixture f;
+  if (build_zone(f, 32, g) != 0) return {};
+  mem_system &ms = *f.ms;
+  std::vector<page *> unmovable, movable;
+  for (bool u : pattern) {
+    page *p = alloc_pages(ms, u ? GFP_KERNEL | __GFP_NOWARN : GFP_HIGHUSER_MOVABLE | __GFP_NOWARN, 0);
+    if (p) (u ? unmovable : movable).push_back(p);
+  }
+  for (page *p : movable) __free_pages(ms, p, 0);
+  drain_all_pages(ms);
+  const zone *z = zones_of(ms)[0];
+  std::set<unsigned long> dirty;
+  for (page *p : unmovable) dirty.insert(pageblock_start_pfn(page_to_pfn(ms, p)));
+  for (unsigned long pfn = z->zone_start_pfn; pfn < zone_end_pfn(z); pfn++)
+    if (PageReserved(pfn_to_page(ms, pfn))) dirty.insert(pageblock_start_pfn(pfn));
+  fragmentation_result r;
+  r.pageblocks = nr_pageblocks_spanned(z->zone_start_pfn, zone_end_pfn(z));
+  r.clean = r.pageblocks - dirty.size();
+  r.free_pages = nr_free_pages(ms);
+  return r;
+}
+
+// With grouping, the pageblocks free of unmovable pages are (to two) as
+// many as the free memory could fill; forced off on the same machine and
+// the same requests, the same bound fails: the unmovable pages are strewn
+// over every pageblock the movable ones passed through.
+RC_GTEST_PROP(Mobility, GroupingKeepsUnmovablePagesTogether, ()) {
+  cpu_reset reset;
+  const unsigned nr_unmovable = *uniform(100u, 1500u), nr_movable = *uniform(2500u, 5000u);
+  std::vector<bool> pattern(nr_unmovable, true);
+  pattern.resize(nr_unmovable + nr_movable, false);
+  std::mt19937 shuffle(*rc::gen::arbitrary<unsigned>());
+  std::shuffle(pattern.begin(), pattern.end(), shuffle);
+  const fragmentation_result grouped = fragment(mobility_grouping::by_size, pattern);
+  const fragmentation_result plain = fragment(mobility_grouping::off, pattern);
+  const long bound = long(grouped.free_pages / pageblock_nr_pages) - 2;
+  RC_TAG(grouped.clean, plain.clean);
+  RC_ASSERT(long(grouped.clean) >= bound);
+  RC_ASSERT(long(plain.clean) < long(plain.free_pages / pageblock_nr_pages) - 2);
+}
+
+// The figures behind the property, for one fixed pattern: one unmovable
+// page in five, 5000 pages in all, on 32 MiB.
+TEST(Mobility, FragmentationFigures) {
+  cpu_reset reset;
+  std::vector<bool> pattern;
+  for (unsigned i = 0; i < 5000; i++) pattern.push_back(i % 5 == 0);
+  const fragmentation_result grouped = fragment(mobility_grouping::by_size, pattern);
+  const fragmentation_result plain = fragment(mobility_grouping::off, pattern);
+  std::printf("# fragmentation, 1000 unmovable and 4000 movable pages interleaved on 32 MiB (%lu pageblocks), "
+              "movable freed:\n#   grouping on: %lu pageblocks without an unmovable page, %lu free pages (%lu "
+              "pageblocks' worth)\n#   grouping off: %lu pageblocks without an unmovable page, %lu free pages\n",
+              grouped.pageblocks, grouped.clean, grouped.free_pages, grouped.free_pages / pageblock_nr_pages,
+              plain.clean, plain.free_pages);
+  EXPECT_GE(long(grouped.clean), long(grouped.free_pages / pageblock_nr_pages) - 2);
+  EXPECT_LT(long(plain.clean), long(plain.free_pages / pageblock_nr_pages) - 2);
+}
+
+// ---- ALLOC_NOFRAGMENT ----------------------------------------------------------------------------
+
+// Fills the zone with movable pages, then frees every eighth: the zone stays
+// above its watermarks, but has no free block bigger than a page and no
+// unmovable one at all.
+std::vector<page *> fragment_zone(mem_system &ms, zone *z) {
+  std::vector<page *> held;
+  // Movable and held to the zone's node; DMA32|MOVABLE keeps to DMA32
+  // (HIGHMEM with DMA32 would be a contradiction).
+  const gfp_t gfp = (z->idx == ZONE_DMA32 ? GFP_USER | __GFP_MOVABLE | __GFP_DMA32 : GFP_HIGHUSER_MOVABLE) |
+                    __GFP_THISNODE | __GFP_NOWARN;
+  const int nid = z->zone_pgdat->node_id;
+  for (;;) {
+    page *p = alloc_pages_node(ms, nid, gfp, 0);
+    if (!p) break;
+    if (page_zone(ms, p) != z) {
+      __free_pages(ms, p, 0);
+      break;
+    }
+    held.push_back(p);
+  }
+  std::vector<page *> kept;
+  for (page *p : held) {
+    if (page_to_pfn(ms, p) % 8 == 0) __free_pages(ms, p, 0);
+    else kept.push_back(p);
+  }
+  return kept;
+}
+
+// A Normal request that would have to mix types in Normal takes a whole
+// pageblock of DMA32 first; when DMA32 cannot give one either, it mixes in
+// Normal after all (and claims the pageblock it used).
+TEST(NoFragment, NormalTriesDma32BeforeMixing) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_across_4g(f), 0);
+  mem_system &ms = *f.ms;
+  ms.pcp_disabled = true;
+  zone *normal = &ms.node_data[0]->node_zones[ZONE_NORMAL];
+  zone *dma32 = &ms.node_data[0]->node_zones[ZONE_DMA32];
+  std::vector<page *> held = fragment_zone(ms, normal);
+  ASSERT_GT(zone_page_state(normal, NR_FREE_PAGES), long(high_wmark_pages(normal)));
+
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(page_zone(ms, p), dma32);
+  EXPECT_EQ(pageblock_type_of(ms, p), MIGRATE_UNMOVABLE);
+  for (unsigned long b = normal->zone_start_pfn; b < zone_end_pfn(normal); b += pageblock_nr_pages)
+    EXPECT_EQ(get_pfnblock_migratetype(normal, b), MIGRATE_MOVABLE);
+  __free_pages(ms, p, 0);
+
+  std::vector<page *> more = fragment_zone(ms, dma32);
+  page *q = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(page_zone(ms, q), normal);
+  EXPECT_EQ(pageblock_type_of(ms, q), MIGRATE_UNMOVABLE);  // 448 pages in use, none movable: claimed
+  EXPECT_EQ(f.check(), "");
+  __free_pages(ms, q, 0);
+  for (page *x : held) __free_pages(ms, x, 0);
+  for (page *x : more) __free_pages(ms, x, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Locality comes first: a request whose node would have to mix types does
+// so rather than go to another node.
+TEST(NoFragment, MixesOnItsNodeBeforeGoingToAnother) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_two_nodes(f), 0);
+  mem_system &ms = *f.ms;
+  ms.pcp_disabled = true;
+  std::vector<page *> a = fragment_zone(ms, &ms.node_data[0]->node_zones[ZONE_NORMAL]);
+  std::vector<page *> b = fragment_zone(ms, &ms.node_data[0]->node_zones[ZONE_DMA32]);
+  page *p = alloc_pages_node(ms, 0, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(page_to_nid(p), 0);
+  EXPECT_EQ(f.check(), "");
+  __free_pages(ms, p, 0);
+  for (page *x : a) __free_pages(ms, x, 0);
+  for (page *x : b) __free_pages(ms, x, 0);
+}
+
+// ---- page isolation ------------------------------------------------------------------------------
+
+// Bad requests are refused, and change nothing.
+TEST(Isolation, RefusesWhatItCannotDo) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(f.build({{0x80000000ul + SZ_1M, 32 * SZ_1M, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX, 1)), 0);
+  mem_system &ms = *f.ms;
+  zone *z = zones_of(ms)[0];
+  const std::string clean = f.check();
+  ASSERT_EQ(clean, "");
+  // The first pageblock is partial: the zone starts 1 MiB into it.
+  EXPECT_EQ(set_migratetype_isolate(ms, pfn_to_page(ms, z->zone_start_pfn)), -EINVAL);
+  // A page in use: nothing here can move it away.
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  const long free = zone_page_state(z, NR_FREE_PAGES);
+  EXPECT_EQ(set_migratetype_isolate(ms, p), -EBUSY);
+  EXPECT_EQ(pageblock_type_of(ms, p), MIGRATE_UNMOVABLE);
+  EXPECT_EQ(zone_page_state(z, NR_FREE_PAGES), free);
+  // Not isolated, or to a type that is not an ordinary one.
+  EXPECT_EQ(unset_migratetype_isolate(ms, p, MIGRATE_MOVABLE), -EINVAL);
+  unsigned long b = pageblock_start_pfn(z->zone_start_pfn) + 4 * pageblock_nr_pages;
+  page *blk = pfn_to_page(ms, b);
+  ASSERT_EQ(set_migratetype_isolate(ms, blk), 0);
+  EXPECT_EQ(set_migratetype_isolate(ms, blk), -EBUSY);
+  EXPECT_EQ(unset_migratetype_isolate(ms, blk, MIGRATE_HIGHATOMIC), -EINVAL);
+  EXPECT_EQ(unset_migratetype_isolate(ms, blk, MIGRATE_ISOLATE), -EINVAL);
+  EXPECT_EQ(test_pages_isolated(ms, b, b + pageblock_nr_pages), 0);
+  EXPECT_EQ(test_pages_isolated(ms, b, b + 2 * pageblock_nr_pages), -EBUSY);
+  EXPECT_EQ(test_pages_isolated(ms, page_to_pfn(ms, p), page_to_pfn(ms, p) + 1), -EBUSY);
+  // Isolated pages are not free for the watermarks.
+  EXPECT_EQ(zone_page_state(z, NR_FREE_PAGES), free - long(pageblock_nr_pages));
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(unset_migratetype_isolate(ms, blk, MIGRATE_MOVABLE), 0);
+  EXPECT_EQ(zone_page_state(z, NR_FREE_PAGES), free);
+  __free_pages(ms, p, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Pages parked on per-CPU lists do not keep a pageblock from isolation (the
+// lists are drained first), and none of its pages is handed out while it is
+// isolated, through the per-CPU lists or the buddy lists.
+TEST(Isolation, IsolatedPageblockHandsNothingOut) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_zone(f, 32), 0);
+  mem_system &ms = *f.ms;
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  unsigned long b = pageblock_start_pfn(page_to_pfn(ms, p));
+  __free_pages(ms, p, 0);  // to this CPU's list, with a batch of its neighbours
+  ASSERT_GT(nr_free_pcp_pages(ms), 0ul);
+  ASSERT_EQ(set_migratetype_isolate(ms, p), 0);
+  EXPECT_EQ(f.check(), "");
+  std::vector<page *> held;
+  while (page *q = alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 0)) {
+    EXPECT_NE(pageblock_start_pfn(page_to_pfn(ms, q)), b);
+    held.push_back(q);
+  }
+  EXPECT_EQ(test_pages_isolated(ms, b, b + pageblock_nr_pages), 0);
+  EXPECT_EQ(f.check(), "");
+  for (page *q : held) __free_pages(ms, q, 0);
+  EXPECT_EQ(unset_migratetype_isolate(ms, p, MIGRATE_MOVABLE), 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+}  // namespace
