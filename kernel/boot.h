@@ -18,6 +18,11 @@ extern bool mm_check_enabled;      // mm.check=1
 // allocator was set up, before anything was allocated: every one MOVABLE,
 // as in Linux (UNMOVABLE without mobility grouping).
 extern unsigned long boot_pageblocks[MIGRATE_TYPES];
+// The same once the boot is done (SMP up, before ktest or the monitor), and
+// the pages then allocated or on per-CPU lists: how the boot's own memory
+// spread over pageblocks.
+extern unsigned long boot_end_pageblocks[MIGRATE_TYPES];
+extern unsigned long boot_end_pages_in_use;
 
 // Turns on the fault injection asked for on the command line
 // (kernel/fault_inject_params.cpp), once the boot's own allocations are done.

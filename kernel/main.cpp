@@ -31,6 +31,8 @@
 
 boot_info boot_params;
 unsigned long boot_pageblocks[MIGRATE_TYPES];
+unsigned long boot_end_pageblocks[MIGRATE_TYPES];
+unsigned long boot_end_pages_in_use;
 memblock boot_memblock;
 phys_addr_t boot_dtb_pa;
 phys_addr_t boot_dtb_copy_pa;
@@ -197,6 +199,17 @@ static void setup_devices() {
 }
 
 static mem_system kernel_mem;
+
+// Adds up the pageblocks of each migrate type of every populated zone.
+static void count_all_pageblocks(unsigned long count[MIGRATE_TYPES]) {
+  for_each_online_pgdat(*system_mem, pgdat) for_each_zone_of(pgdat, z) {
+    if (!populated_zone(z)) continue;
+    unsigned long c[MIGRATE_TYPES];
+    count_pageblock_types(z, c);
+    for (unsigned mt = 0; mt < MIGRATE_TYPES; mt++) count[mt] += c[mt];
+  }
+}
+
 static slab_allocator kernel_slab;
 static vmalloc_system kernel_vmalloc;
 
@@ -234,12 +247,7 @@ static void mm_init() {
   if (int err = mem_system_init(&kernel_mem, boot_memblock, layout))
     panic("cannot set up the page allocator: error %d", err);
   system_mem = &kernel_mem;
-  for_each_online_pgdat(kernel_mem, pgdat) for_each_zone_of(pgdat, z) {
-    if (!populated_zone(z)) continue;
-    unsigned long count[MIGRATE_TYPES];
-    count_pageblock_types(z, count);
-    for (unsigned mt = 0; mt < MIGRATE_TYPES; mt++) boot_pageblocks[mt] += count[mt];
-  }
+  count_all_pageblocks(boot_pageblocks);
   pr_info("Built %u zonelists, mobility grouping %s.  Total pages: %lu\n", kernel_mem.nr_online_nodes,
           kernel_mem.page_group_by_mobility_disabled ? "off" : "on", kernel_mem.vm_total_pages);
   if (int err = slab_allocator_init(&kernel_slab, kernel_mem, slab_debug_flags, slab_secret_seed()))
@@ -298,6 +306,9 @@ extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa)
   print_memory_summary();
   smp_init();
   fault_inject_apply();
+  count_all_pageblocks(boot_end_pageblocks);
+  for_each_online_pgdat(kernel_mem, pgdat) for_each_zone_of(pgdat, z) boot_end_pages_in_use +=
+      zone_page_state(z, NR_ZONE_ALLOCATED) + zone_page_state(z, NR_PCP_PAGES);
 
   if (ktest_requested) {
     int failed = ktest_run(ktest_filter);

@@ -1,0 +1,235 @@
+// The checker's rules for grouping by mobility against damage, one class at
+// a time: a free block on another type's list, a pageblock retyped under its
+// free blocks, a type that is none, the highatomic count and cap, a per-CPU
+// page in an isolated pageblock, isolated pages counted free, buddies of two
+// ordinary types left unmerged (and the one exception that is allowed), a
+// lost bitmap. Each test breaks one thing, asserts the report names it,
+// repairs it, and asserts the report is empty again (in TearDown).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "mm/check.h"
+#include "mm/page_alloc.h"
+#include "mm/page_alloc_internal.h"
+#include "proptest/mm_fixture.h"
+
+namespace {
+
+std::string hex(unsigned long v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%lx", v);
+  return buf;
+}
+
+void expect_finds(const std::string &report, const std::vector<std::string> &want) {
+  EXPECT_FALSE(report.empty()) << "the checker found nothing";
+  for (const std::string &s : want) EXPECT_NE(report.find(s), std::string::npos) << "\"" << s << "\" in:\n" << report;
+}
+
+// Sets a pageblock's type bits directly, as damage would: nothing moves.
+void poke_type(zone *z, unsigned long pfn, unsigned long value) {
+  set_pfnblock_flags_mask(z, pfn, value, MIGRATETYPE_MASK);
+}
+
+// DMA32 and Normal populated on node 0, grouping on, per-CPU lists off (so
+// that every free page is on a buddy list unless a test puts it elsewhere).
+struct CheckDamageMobility : ::testing::Test {
+  mm_fixture f;
+  zone *z = nullptr;
+
+  void SetUp() override {
+    ASSERT_EQ(build_across_4g(f), 0);
+    f.ms->pcp_disabled = true;
+    z = &f.ms->node_data[0]->node_zones[ZONE_DMA32];
+    ASSERT_EQ(f.check(), "");
+  }
+  void TearDown() override { EXPECT_EQ(f.check(), "") << "after the repair"; }
+
+  std::string where() const { return "node 0 zone DMA32: "; }
+  unsigned long pfn(const page *p) const { return page_to_pfn(*f.ms, p); }
+  // The first free block on mt's list of order `order`.
+  page *first_free(unsigned order, int mt) const {
+    const list_head *l = &z->free_area[order].free_list[mt];
+    return list_empty(l) ? nullptr : list_first_entry(l, page, lru);
+  }
+};
+
+// A free block moved to another type's list, its pageblock unchanged.
+TEST_F(CheckDamageMobility, BlockOnAnotherTypesList) {
+  page *p = first_free(MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+  ASSERT_NE(p, nullptr);
+  list_move(&p->lru, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_UNMOVABLE]);
+  expect_finds(f.check(), {where() + "free_area[10].free_list[Unmovable]: pfn " + hex(pfn(p)) +
+                           " (order 10) is in a pageblock of type Movable"});
+  list_move(&p->lru, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_MOVABLE]);
+}
+
+// A pageblock given a type without its free blocks moving along; and one
+// given a value that is no migrate type at all.
+TEST_F(CheckDamageMobility, PageblockRetypedUnderItsFreeBlocks) {
+  page *p = first_free(MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+  ASSERT_NE(p, nullptr);
+  const unsigned long second = pfn(p) + pageblock_nr_pages;
+  poke_type(z, second, MIGRATE_RECLAIMABLE);
+  expect_finds(f.check(), {"free_list[Movable]: pfn " + hex(pfn(p)) + " (order 10) is in a pageblock of type Reclaimable"});
+  poke_type(z, second, 6);
+  expect_finds(f.check(), {where() + "pageblock at pfn " + hex(second) + " has type 6, not a migrate type",
+                           "is in a pageblock of type (invalid)"});
+  poke_type(z, second, MIGRATE_MOVABLE);
+}
+
+// The highatomic count against the HIGHATOMIC pageblocks, both ways.
+TEST_F(CheckDamageMobility, HighatomicCountAndPageblocksDisagree) {
+  page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_DMA32, pageblock_order);
+  ASSERT_NE(p, nullptr);
+  const int was = get_pfnblock_migratetype(z, pfn(p));
+  poke_type(z, pfn(p), MIGRATE_HIGHATOMIC);
+  expect_finds(f.check(), {where() + "nr_reserved_highatomic is 0, but 1 HighAtomic pageblocks hold 512 pages"});
+  z->nr_reserved_highatomic = pageblock_nr_pages;
+  EXPECT_EQ(f.check(), "");  // consistent again: a reserved pageblock in use
+  z->nr_reserved_highatomic = 0;
+  poke_type(z, pfn(p), was);
+  __free_pages(*f.ms, p, pageblock_order);
+}
+
+// A reserve past 1% of the zone plus a pageblock by a whole order-10 block
+// cannot come from reservations, which stop at the cap.
+TEST_F(CheckDamageMobility, ReservePastItsCap) {
+  std::vector<std::pair<page *, int>> held;
+  const unsigned long cap = z->managed_pages / 100 + pageblock_nr_pages;
+  while (z->nr_reserved_highatomic < cap + (1ul << MAX_PAGE_ORDER)) {
+    page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_DMA32 | __GFP_NOWARN, pageblock_order);
+    ASSERT_NE(p, nullptr);
+    held.push_back({p, get_pfnblock_migratetype(z, pfn(p))});
+    poke_type(z, pfn(p), MIGRATE_HIGHATOMIC);
+    z->nr_reserved_highatomic += pageblock_nr_pages;
+  }
+  expect_finds(f.check(), {where() + "nr_reserved_highatomic is " + std::to_string(z->nr_reserved_highatomic) +
+                           ", past its cap " + std::to_string(cap)});
+  for (auto [p, mt] : held) {
+    poke_type(z, pfn(p), mt);
+    __free_pages(*f.ms, p, pageblock_order);
+  }
+  z->nr_reserved_highatomic = 0;
+}
+
+// A page on a per-CPU list whose pageblock is isolated (isolation drains
+// them first: none may stay).
+TEST_F(CheckDamageMobility, PerCpuPageInIsolatedPageblock) {
+  f.ms->pcp_disabled = false;
+  page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_DMA32, 0);
+  ASSERT_NE(p, nullptr);
+  __free_pages(*f.ms, p, 0);
+  ASSERT_TRUE(PagePcp(p));
+  const int was = get_pfnblock_migratetype(z, pfn(p));
+  poke_type(z, pfn(p), MIGRATE_ISOLATE);
+  expect_finds(f.check(), {"pcp.lists[0]: pfn " + hex(pfn(p)) + " is in an isolated pageblock"});
+  poke_type(z, pfn(p), was);
+  drain_all_pages(*f.ms);
+}
+
+// Free pages moved to the isolated lists while NR_FREE_PAGES still counts
+// them: isolated pages are not free for the watermarks.
+TEST_F(CheckDamageMobility, IsolatedPagesCountedFree) {
+  page *p = first_free(MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+  ASSERT_NE(p, nullptr);
+  const unsigned long b = pfn(p);
+  for (unsigned long blk : {b, b + pageblock_nr_pages}) poke_type(z, blk, MIGRATE_ISOLATE);
+  list_move(&p->lru, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_ISOLATE]);
+  expect_finds(f.check(), {where() + "NR_FREE_PAGES is " + std::to_string(zone_page_state(z, NR_FREE_PAGES)) +
+                           " but the free lists hold " +
+                           std::to_string(zone_page_state(z, NR_FREE_PAGES) - 1024) + " pages (and 1024 isolated ones)"});
+  list_move(&p->lru, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_MOVABLE]);
+  for (unsigned long blk : {b, b + pageblock_nr_pages}) poke_type(z, blk, MIGRATE_MOVABLE);
+}
+
+// Two free order-9 buddies of different ordinary types must have merged;
+// with one of them highatomic (and counted), they rightly stay apart.
+TEST_F(CheckDamageMobility, BuddiesOfOrdinaryTypesMerge) {
+  page *p = first_free(MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+  ASSERT_NE(p, nullptr);
+  const unsigned long b = pfn(p), second = b + pageblock_nr_pages;
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    del_from_free_list(z, p, MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+    add_to_free_list(z, p, pageblock_order, MIGRATE_MOVABLE);
+    poke_type(z, second, MIGRATE_UNMOVABLE);
+    add_to_free_list(z, pfn_to_page(*f.ms, second), pageblock_order, MIGRATE_UNMOVABLE);
+  }
+  expect_finds(f.check(), {where() + "free blocks at pfn " + hex(b) + " and its buddy " + hex(second) +
+                           " are both free at order 9 (not merged)"});
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    del_from_free_list(z, pfn_to_page(*f.ms, second), pageblock_order, MIGRATE_UNMOVABLE);
+    poke_type(z, second, MIGRATE_HIGHATOMIC);
+    add_to_free_list(z, pfn_to_page(*f.ms, second), pageblock_order, MIGRATE_HIGHATOMIC);
+    z->nr_reserved_highatomic = pageblock_nr_pages;
+  }
+  EXPECT_EQ(f.check(), "");
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    del_from_free_list(z, pfn_to_page(*f.ms, second), pageblock_order, MIGRATE_HIGHATOMIC);
+    del_from_free_list(z, p, pageblock_order, MIGRATE_MOVABLE);
+    poke_type(z, second, MIGRATE_MOVABLE);
+    z->nr_reserved_highatomic = 0;
+    add_to_free_list(z, p, MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+  }
+}
+
+// Without grouping no pageblock is MOVABLE or RECLAIMABLE.
+TEST_F(CheckDamageMobility, OrdinaryTypesWithoutGrouping) {
+  f.ms->page_group_by_mobility_disabled = true;
+  expect_finds(f.check(), {"is Movable, but mobility grouping is off"});
+  f.ms->page_group_by_mobility_disabled = false;
+}
+
+// The bitmap lost, or its base pointing at the wrong struct page.
+TEST_F(CheckDamageMobility, BitmapLostOrMisplaced) {
+  unsigned long *flags = z->pageblock_flags;
+  z->pageblock_flags = nullptr;
+  expect_finds(f.check(), {where() + "no pageblock bitmap"});
+  z->pageblock_flags = flags;
+  z->pageblock_base += sizeof(page);
+  expect_finds(f.check(), {where() + "pageblock_base is "});
+  z->pageblock_base -= sizeof(page);
+}
+
+// A partial pageblock (the zone starts inside it) can never be reserved.
+TEST(CheckDamageMobilityEdges, PartialPageblockReserved) {
+  mm_fixture f;
+  ASSERT_EQ(build_three_zones(f), 0);
+  zone *dma = &f.ms->node_data[0]->node_zones[ZONE_DMA];
+  ASSERT_NE(dma->zone_start_pfn % pageblock_nr_pages, 0ul);
+  poke_type(dma, dma->zone_start_pfn, MIGRATE_HIGHATOMIC);
+  dma->nr_reserved_highatomic = pageblock_nr_pages;
+  expect_finds(f.check(), {"node 0 zone DMA: pageblock at pfn " + hex(pageblock_start_pfn(dma->zone_start_pfn)) +
+                           " is HighAtomic but not wholly in the zone"});
+  poke_type(dma, dma->zone_start_pfn, MIGRATE_MOVABLE);
+  dma->nr_reserved_highatomic = 0;
+  EXPECT_EQ(f.check(), "");
+}
+
+// mm.check=1 names an allocation out of an isolated pageblock at once.
+TEST_F(CheckDamageMobility, PerCallCheckSeesAnIsolatedHandOut) {
+  f.ms->check_calls = true;
+  // With the lists off, an order-0 movable request takes the first block of
+  // the smallest order on the MOVABLE lists.
+  page *next = nullptr;
+  for (unsigned o = 0; o < NR_PAGE_ORDERS && !next; o++) next = first_free(o, MIGRATE_MOVABLE);
+  ASSERT_NE(next, nullptr);
+  const int was = get_pfnblock_migratetype(z, pfn(next));
+  poke_type(z, pfn(next), MIGRATE_ISOLATE);
+  const unsigned long before = f.ms->check_violations;
+  page *p = alloc_pages(*f.ms, GFP_USER | __GFP_MOVABLE | __GFP_DMA32, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(pageblock_start_pfn(pfn(p)), pageblock_start_pfn(pfn(next)));
+  EXPECT_GT(f.ms->check_violations, before);
+  poke_type(z, pfn(next), was);
+  f.ms->check_calls = false;
+  __free_pages(*f.ms, p, 0);
+}
+
+}  // namespace
