@@ -13,21 +13,13 @@
 #include "mm/check.h"
 #include "mm/slab_internal.h"
 #include "mm/vmalloc.h"
+#include "proptest/check_damage.h"
 #include "proptest/vmalloc_fixture.h"
 
 namespace {
 
-std::string hex(unsigned long v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%lx", v);
-  return buf;
-}
-
-// Every string of `want` is in a non-empty report.
-void expect_finds(const std::string &report, const std::vector<std::string> &want) {
-  EXPECT_FALSE(report.empty()) << "the checker found nothing";
-  for (const std::string &s : want) EXPECT_NE(report.find(s), std::string::npos) << "\"" << s << "\" in:\n" << report;
-}
+using damage::expect_finds;
+using damage::hex;
 
 // ---- vmalloc ----------------------------------------------------------------------------
 

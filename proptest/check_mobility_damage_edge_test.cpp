@@ -14,20 +14,13 @@
 #include "mm/check.h"
 #include "mm/page_alloc.h"
 #include "mm/page_alloc_internal.h"
+#include "proptest/check_damage.h"
 #include "proptest/mm_fixture.h"
 
 namespace {
 
-std::string hex(unsigned long v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%lx", v);
-  return buf;
-}
-
-void expect_finds(const std::string &report, const std::vector<std::string> &want) {
-  EXPECT_FALSE(report.empty()) << "the checker found nothing";
-  for (const std::string &s : want) EXPECT_NE(report.find(s), std::string::npos) << "\"" << s << "\" in:\n" << report;
-}
+using damage::expect_finds;
+using damage::hex;
 
 // Sets a pageblock's type bits directly, as damage would: nothing moves.
 void poke_type(zone *z, unsigned long pfn, unsigned long value) {

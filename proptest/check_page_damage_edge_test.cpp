@@ -11,26 +11,14 @@
 #include <vector>
 
 #include "mm/check.h"
+#include "proptest/check_damage.h"
 #include "proptest/mm_fixture.h"
 
 namespace {
 
-std::string hex(unsigned long v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%lx", v);
-  return buf;
-}
-
-std::string ptr(const void *p) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%016lx", static_cast<unsigned long>(reinterpret_cast<uintptr_t>(p)));
-  return buf;
-}
-
-void expect_finds(const std::string &report, const std::vector<std::string> &want) {
-  EXPECT_FALSE(report.empty()) << "the checker found nothing";
-  for (const std::string &s : want) EXPECT_NE(report.find(s), std::string::npos) << "\"" << s << "\" in:\n" << report;
-}
+using damage::expect_finds;
+using damage::hex;
+using damage::ptr;
 
 // DMA32 and Normal populated on node 0, the other zones empty.
 struct CheckDamagePageAlloc : ::testing::Test {
