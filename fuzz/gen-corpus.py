@@ -7,7 +7,12 @@ import os
 import sys
 
 (OP_ALLOC_PAGES, OP_GET_FREE_PAGES, OP_KMALLOC, OP_KREALLOC, OP_CACHE_CREATE, OP_CACHE_ALLOC,
- OP_CACHE_DESTROY, OP_VMALLOC, OP_VMAP, OP_FREE, OP_SET_CPU, OP_MAINT, OP_BAD_FREE) = range(13)
+ OP_CACHE_DESTROY, OP_VMALLOC, OP_VMAP, OP_FREE, OP_SET_CPU, OP_MAINT, OP_BAD_FREE, OP_MOBILITY) = range(14)
+
+# The nid byte of OP_ALLOC_PAGES: bits 3-4 add mobility.
+MOVABLE, RECLAIMABLE, BOTH = 1 << 3, 2 << 3, 3 << 3
+# OP_MOBILITY's first byte.
+ISOLATE, UNISOLATE, SLOW_PATH, REPORTS = 0, 1, 2, 3
 
 # gfp bytes: zone modifiers in bits 0-2, type in bits 3-4, bit 5 __GFP_ZERO,
 # bit 6 __GFP_COMP, bit 7 set = warnings on.
@@ -104,6 +109,17 @@ seeds = {
         bad(0, 3), bad(0, 0),
         vmalloc(8192), bad(0, 1), bad(0, 2), bad(0, 3), bad(0, 0),
         op(OP_VMAP, 1, 0), bad(0, 1), bad(0, 0)]),
+    # 12 MiB groups by mobility: every type steals its pageblocks, a
+    # pageblock is isolated and given back (once refused as HighAtomic),
+    # high-order atomic requests in the slow path reserve pageblocks, and
+    # the reports run over it all.
+    "mobility": machine(0, cpus=2) + slab() + b"".join([
+        pages(0), pages(0, KERNEL, RECLAIMABLE), pages(2, KERNEL, MOVABLE), pages(0, KERNEL, BOTH),
+        op(OP_MOBILITY, ISOLATE, 4 << 2), op(OP_MOBILITY, REPORTS, 0), pages(9), pages(9, KERNEL, MOVABLE),
+        op(OP_MOBILITY, UNISOLATE, 3 << 4), op(OP_MOBILITY, UNISOLATE, 1 << 4),
+        op(OP_MOBILITY, SLOW_PATH, 0), pages(2, ATOMIC), pages(9, ATOMIC), pages(3, KERNEL | NORETRY),
+        op(OP_MOBILITY, SLOW_PATH, 0), op(OP_MOBILITY, REPORTS, 0), free(0), free(1), free(2),
+        op(OP_MOBILITY, ISOLATE, 6 << 2), kmalloc(0, 64, KERNEL), free(0), op(OP_MOBILITY, REPORTS, 0)]),
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")

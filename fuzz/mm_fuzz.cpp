@@ -9,7 +9,8 @@
 // yields 0, so a short input is a short program). Changing this format
 // invalidates fuzz/corpus, so extend it only by using values not yet used.
 //
-//   byte 0  machine:  bits 0-1 layout (0: one zone, 4 MiB; 1: DMA/DMA32/
+//   byte 0  machine:  bits 0-1 layout (0: one zone, 12 MiB, enough to group
+//                     pages by mobility; 1: DMA/DMA32/
 //                     Normal in 6 MiB; 2: two nodes of 4 MiB; 3: one zone,
 //                     6 MiB with reserved holes), bits 2-3 CPUs - 1,
 //                     bits 4-5 min_free_kbytes (0: Linux's rule, 64, 256,
@@ -21,7 +22,9 @@
 //                     every (n+1)-th slab allocation (failslab)
 //   then operations, up to MAX_OPS: one opcode byte (taken modulo NR_OPS)
 //   and a fixed number of argument bytes per opcode:
-//     OP_ALLOC_PAGES     order, gfp, nid      alloc_pages / alloc_pages_node
+//     OP_ALLOC_PAGES     order, gfp, nid      alloc_pages / alloc_pages_node; nid's bits 3-4
+//                                             add mobility: none, __GFP_MOVABLE,
+//                                             __GFP_RECLAIMABLE, both (a caller bug)
 //     OP_GET_FREE_PAGES  order, gfp           __get_free_pages
 //     OP_KMALLOC         size(2), gfp, how    kmalloc/kzalloc/kmalloc_node/kmalloc_array
 //     OP_KREALLOC        pick, size(2), gfp   krealloc of a live kmalloc (or NULL)
@@ -34,6 +37,8 @@
 //     OP_SET_CPU         cpu                  host_set_cpu
 //     OP_MAINT           what, arg            drains, shrinkers, kswapd, ksize/vmalloc_to_page
 //     OP_BAD_FREE        pick, how            a wrong free that mm/ must report and refuse
+//     OP_MOBILITY        what, arg            isolate or give back a pageblock, send requests
+//                                             to the slow path (or back), the fragmentation reports
 //   size(2) is little-endian; its top two bits scale the rest (see
 //   decode_kmalloc_size). gfp is one byte: bits 0-2 zone modifiers (one of
 //   them contradictory), bits 3-4 the type (GFP_KERNEL, GFP_ATOMIC,
@@ -55,9 +60,12 @@
 #include "kernel/printk.h"
 #include "mm/check.h"
 #include "mm/page_alloc.h"
+#include "mm/page_isolation.h"
+#include "mm/page_report.h"
 #include "mm/slab.h"
 #include "mm/vmalloc.h"
 #include "mm/vmscan.h"
+#include "mm/watermark.h"
 #include "proptest/vmalloc_fixture.h"
 
 namespace {
@@ -88,6 +96,7 @@ enum op_code : u8 {
   OP_SET_CPU,
   OP_MAINT,
   OP_BAD_FREE,
+  OP_MOBILITY,
   NR_OPS
 };
 
@@ -222,7 +231,7 @@ struct fuzz_run {
     switch (m & 3) {
       case 0:
         l = layout_with_limits(0, PFN_4G, PFN_MAX, nr_cpus);
-        ram = {{0x80000000, 4 * SZ_1M, 0}};
+        ram = {{0x80000000, 12 * SZ_1M, 0}};
         break;
       case 1:
         l = layout_with_limits((3 * SZ_1M) >> PAGE_SHIFT, (5 * SZ_1M) >> PAGE_SHIFT, PFN_MAX, nr_cpus);
@@ -370,6 +379,12 @@ struct fuzz_run {
 
   // Takes a new allocation into the table: zero check, pattern.
   void adopt(handle h, bool zeroed, const char *what) {
+    // Nothing comes from an isolated pageblock.
+    page *first = is_virtual(h) ? vmalloc_to_page(*vs, h.addr) : virt_to_page(*ms, h.addr);
+    if (first)
+      for (auto [z, b] : isolated)
+        if (page_zone(*ms, first) == z && pageblock_start_pfn(page_to_pfn(*ms, first)) == b)
+          die("%s handed out pfn %#lx of an isolated pageblock", what, page_to_pfn(*ms, first));
     h.tag = next_tag++;
     if (!next_tag) next_tag = 1;
     if (zeroed) verify_zero(h, what);
@@ -434,6 +449,8 @@ struct fuzz_run {
     unsigned order = decode_order(r.next());
     gfp_t gfp = decode_gfp(r.next());
     u8 nb = r.next();
+    static const gfp_t mobility[4] = {0, __GFP_MOVABLE, __GFP_RECLAIMABLE, __GFP_MOVABLE | __GFP_RECLAIMABLE};
+    gfp |= mobility[(nb >> 3) & 3];
     if (!room()) return;
     page *p = (nb & 4) ? alloc_pages_node(*ms, decode_nid(nb), gfp, order) : alloc_pages(*ms, gfp, order);
     note("alloc_pages order %u gfp %#x nid %d -> pfn %#lx", order, gfp, (nb & 4) ? decode_nid(nb) : -2,
@@ -891,7 +908,8 @@ struct fuzz_run {
         break;
       }
       case OP_MAINT: op_maint(r); break;
-      default: op_bad_free(r); break;
+      case OP_BAD_FREE: op_bad_free(r); break;
+      default: op_mobility(r); break;
     }
     // Only a bad free may be reported; it checks its own counts.
     if (op != OP_BAD_FREE && !(counts() == before))
@@ -901,10 +919,82 @@ struct fuzz_run {
     check_clean("after the last operation");
   }
 
+  // ---- grouping by mobility -------------------------------------------------------------
+  std::vector<std::pair<zone *, unsigned long>> isolated;  // pageblocks OP_MOBILITY isolated
+  bool slow_path = false;  // watermarks set so that every request goes to the slow path
+
+  // Low watermarks above every zone's free pages, min at 9/10 of them in
+  // the zone with the most free memory for its size (high-order atomic
+  // requests then reserve pageblocks); or Linux's rule back.
+  void set_slow_path(bool on) {
+    slow_path = on;
+    ms->user_min_free_kbytes = 0;
+    if (on) {
+      unsigned long lowmem = 0, best_free = 0, best_managed = 1;
+      for_each_online_pgdat(*ms, pgdat) for_each_zone_of(pgdat, z) {
+        if (!managed_zone(z) || z->idx > ZONE_NORMAL) continue;
+        lowmem += z->managed_pages;
+        unsigned long free = unsigned(zone_page_state(z, NR_FREE_PAGES));
+        if (free * best_managed > best_free * z->managed_pages) best_free = free, best_managed = z->managed_pages;
+      }
+      ms->user_min_free_kbytes = int(best_free * 9 / 10 * lowmem / best_managed * (PAGE_SIZE >> 10)) + 1;
+    }
+    init_per_zone_wmark_min(*ms);
+  }
+
+  void op_mobility(byte_reader &r) {
+    u8 what = r.next(), arg = r.next();
+    switch (what % 4) {
+      case 0: {
+        std::vector<zone *> zones;
+        for_each_online_pgdat(*ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) zones.push_back(z);
+        zone *z = zones[arg % zones.size()];
+        unsigned long n = nr_pageblocks_spanned(z->zone_start_pfn, zone_end_pfn(z));
+        unsigned long b = pageblock_start_pfn(z->zone_start_pfn) + ((arg >> 2) % n) * pageblock_nr_pages;
+        int err = set_migratetype_isolate(*ms, pfn_to_page(*ms, b < z->zone_start_pfn ? z->zone_start_pfn : b));
+        note("set_migratetype_isolate %s pageblock %#lx -> %d", z->name, b, err);
+        if (err == 0) isolated.push_back({z, b});
+        else if (err != -EBUSY && err != -EINVAL) die("set_migratetype_isolate returned %d", err);
+        break;
+      }
+      case 1: {
+        if (isolated.empty()) return;
+        size_t i = arg % isolated.size();
+        int mt = (arg >> 4) & 3;  // 3: MIGRATE_HIGHATOMIC, which must be refused
+        auto [z, b] = isolated[i];
+        int err = unset_migratetype_isolate(*ms, pfn_to_page(*ms, b), mt);
+        note("unset_migratetype_isolate %s pageblock %#lx to %s -> %d", z->name, b, migratetype_names[mt], err);
+        if (mt == MIGRATE_HIGHATOMIC ? err != -EINVAL : err != 0) die("unset_migratetype_isolate returned %d", err);
+        if (!err) isolated.erase(isolated.begin() + long(i));
+        break;
+      }
+      case 2:
+        note("watermarks %s", slow_path ? "back to Linux's rule" : "over the free pages");
+        set_slow_path(!slow_path);
+        break;
+      default: {
+        note("pagetypeinfo, extfrag");
+        seq_out discard = {[](void *, const char *, size_t) {}, nullptr};
+        show_pagetypeinfo(*ms, discard);
+        show_unusable_index(*ms, discard);
+        show_extfrag_index(*ms, discard);
+        for (auto [z, b] : isolated)
+          if (test_pages_isolated(*ms, b, b + pageblock_nr_pages))
+            die("isolated pageblock %#lx is not all free and isolated", b);
+        break;
+      }
+    }
+  }
+
   // Frees everything still held; then every zone must be back where setup left it.
   void teardown() {
     ms->should_fail_alloc_page = nullptr;
     sa->failslab.attr.probability = 0;
+    if (slow_path) set_slow_path(false);
+    for (auto [z, b] : isolated)
+      if (int err = unset_migratetype_isolate(*ms, pfn_to_page(*ms, b), MIGRATE_MOVABLE))
+        die("teardown: unset_migratetype_isolate returned %d", err);
+    isolated.clear();
     note("teardown: %zu handles", live.size());
     while (!live.empty()) {
       release(live.back(), 0);
