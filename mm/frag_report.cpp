@@ -127,8 +127,9 @@ static void show_index(const mem_system &ms, seq_out &out, int (*index)(unsigned
       }
     }
     seq_printf(out, "Node %d, zone %8s ", pgdat->node_id, z->name);
-    // C's division truncates: -1000 prints as "-1.000", as in Linux.
-    for (int i : idx) seq_printf(out, fmt, i / 1000, (i < 0 ? -i : i) % 1000);
+    // As Linux prints it: -1000 as "-1.000", and a negative index above -1000
+    // (one block, of a pageblock, with the next order asked) as "0.-500".
+    for (int i : idx) seq_printf(out, fmt, i / 1000, i % 1000);
     seq_puts(out, "\n");
   }
 }

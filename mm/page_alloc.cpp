@@ -262,12 +262,12 @@ __attribute__((noinline, cold)) static void drain_pcp_excess(per_cpu_pages *pcp)
   if (pcp->count >= pcp->high) free_pcppages_bulk(pcp->owner, pcp->batch, pcp);
 }
 
-// Frees a small block through this CPU's list of the zone. The pageblock's
-// type is read under the pcp lock, which page isolation takes (in its drain)
-// after it changes a type: so a page of an isolated pageblock never reaches
-// a per-CPU list. Nor does a page of the highatomic reserve: it goes back to
-// the reserve's own lists (Linux parks it on the MOVABLE per-CPU list, where
-// an ordinary request may take it before it drains back).
+// Frees a small block through this CPU's list of the zone, the list of its
+// pageblock's type. A page of the highatomic reserve goes back to the
+// reserve's own lists instead (Linux parks it on the MOVABLE per-CPU list,
+// where an ordinary request may take it before it drains back); so would a
+// page of an isolated pageblock, though none can be freed (isolation takes
+// only pageblocks whose every page is free).
 static void free_unref_page(const mem_system &ms, zone *z, page *p, unsigned order) {
   per_cpu_pages *pcp = this_cpu_pcp(ms, z);
   if (unlikely(!spin_trylock(&pcp->lock))) {
@@ -643,8 +643,8 @@ __attribute__((optimize("omit-frame-pointer"))) void __free_pages(mem_system &ms
              p->alloc_order == order)) {
     per_cpu_pages *pcp = ms.free_route[page_zoneid(p)][this_cpu()];
     if (likely(pcp != nullptr) && likely(spin_trylock(&pcp->lock))) {
-      // Read under the pcp lock, see free_unref_page; a highatomic or
-      // isolated pageblock's page takes the general path.
+      // A highatomic or isolated pageblock's page takes the general path
+      // (free_unref_page).
       int mt = get_pageblock_migratetype(pcp->owner, p);
       if (likely(mt < MIGRATE_PCPTYPES)) {
         set_page_count(p, 0);

@@ -31,10 +31,11 @@ int set_migratetype_isolate(mem_system &ms, page *p) {
   zone *z = page_zone(ms, p);
   unsigned long pfn = page_to_pfn(ms, p);
   if (!zone_spans_pageblock(z, pfn)) return -EINVAL;
-  // Pages parked on per-CPU lists go back to the buddy lists first. Once the
-  // type is ISOLATE nothing new reaches a per-CPU list from this pageblock:
-  // the refill takes no isolated page, and a free reads the type under its
-  // pcp lock (so after this change) and sends the page to the buddy lists.
+  // Pages parked on per-CPU lists go back to the buddy lists first; a page
+  // that reached one meanwhile, like a page in use, makes the pageblock
+  // busy. Once the type is ISOLATE, with every page on its lists, no page of
+  // it can be handed out (no request takes from those lists), so none can be
+  // freed to a per-CPU list either.
   drain_all_pages(ms);
   spin_lock_irqsave_guard g(z->lock);
   int mt = get_pfnblock_migratetype(z, pfn);

@@ -102,6 +102,11 @@ TEST_F(CheckDamageMobility, ReservePastItsCap) {
   }
   expect_finds(f.check(), {where() + "nr_reserved_highatomic is " + std::to_string(z->nr_reserved_highatomic) +
                            ", past its cap " + std::to_string(cap)});
+  // Exactly a whole order-10 block past it is already too far.
+  const unsigned long counted = z->nr_reserved_highatomic;
+  z->nr_reserved_highatomic = cap + (1ul << MAX_PAGE_ORDER);
+  expect_finds(f.check(), {"nr_reserved_highatomic is " + std::to_string(cap + 1024) + ", past its cap"});
+  z->nr_reserved_highatomic = counted;
   for (auto [p, mt] : held) {
     poke_type(z, pfn(p), mt);
     __free_pages(*f.ms, p, pageblock_order);
@@ -174,9 +179,12 @@ TEST_F(CheckDamageMobility, BuddiesOfOrdinaryTypesMerge) {
 
 // Without grouping no pageblock is MOVABLE or RECLAIMABLE.
 TEST_F(CheckDamageMobility, OrdinaryTypesWithoutGrouping) {
+  page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_DMA32 | __GFP_RECLAIMABLE, pageblock_order);
+  ASSERT_NE(p, nullptr);
   f.ms->page_group_by_mobility_disabled = true;
-  expect_finds(f.check(), {"is Movable, but mobility grouping is off"});
+  expect_finds(f.check(), {"is Movable, but mobility grouping is off", "is Reclaimable, but mobility grouping is off"});
   f.ms->page_group_by_mobility_disabled = false;
+  __free_pages(*f.ms, p, pageblock_order);
 }
 
 // The bitmap lost, or its base pointing at the wrong struct page.

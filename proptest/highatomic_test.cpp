@@ -11,6 +11,7 @@
 
 #include "mm/page_alloc.h"
 #include "mm/page_alloc_internal.h"
+#include "mm/vmscan.h"
 #include "mm/watermark.h"
 #include "proptest/mm_fixture.h"
 #include "proptest/slab_fixture.h"
@@ -31,20 +32,6 @@ int build_zone(mm_fixture &f, u64 mib) {
 zone *the_zone(const mm_fixture &f) { return &f.ms->node_data[0]->node_zones[ZONE_DMA32]; }
 
 int type_of(const zone *z, unsigned long pfn) { return get_pfnblock_migratetype(z, pfn); }
-
-// Sets min_free_kbytes as the sysctl would, and back when it goes.
-struct min_free_kbytes_scope {
-  mem_system &ms;
-  int saved;
-  min_free_kbytes_scope(mem_system &m, int kb) : ms(m), saved(m.user_min_free_kbytes) {
-    ms.user_min_free_kbytes = kb;
-    init_per_zone_wmark_min(ms);
-  }
-  ~min_free_kbytes_scope() {
-    ms.user_min_free_kbytes = saved;
-    init_per_zone_wmark_min(ms);
-  }
-};
 
 // Puts the zone's low watermark above its free pages (every request goes to
 // the slow path) and min at 9/10 of them (atomic requests, which may go to
@@ -242,6 +229,118 @@ TEST(Highatomic, UnreserveKeepsTheLastUnlessForced) {
   EXPECT_TRUE(unreserve_highatomic_pageblock(ac, true));
   EXPECT_EQ(z->nr_reserved_highatomic, 0ul);
   EXPECT_FALSE(unreserve_highatomic_pageblock(ac, true));
+  EXPECT_EQ(f.check(), "");
+}
+
+// A reserved pageblock still partly in use goes back with its free blocks
+// to the requester's type.
+TEST(Highatomic, UnreserveGivesThePageblockToTheRequestersType) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_zone(f, 64), 0);
+  mem_system &ms = *f.ms;
+  zone *z = the_zone(f);
+  page *p;
+  {
+    slow_path_scope slow(ms, z);
+    p = alloc_pages(ms, GFP_ATOMIC, 2);
+  }
+  ASSERT_NE(p, nullptr);
+  drain_all_pages(ms);
+  const unsigned long block = pageblock_start_pfn(page_to_pfn(ms, p));
+  ASSERT_EQ(type_of(z, block), MIGRATE_HIGHATOMIC);
+  alloc_context ac = {ms.node_data[0], ZONE_NORMAL, false, MIGRATE_RECLAIMABLE};
+  EXPECT_TRUE(unreserve_highatomic_pageblock(ac, true));
+  EXPECT_EQ(type_of(z, block), MIGRATE_RECLAIMABLE);
+  EXPECT_EQ(z->nr_reserved_highatomic, 0ul);
+  unsigned long on_reclaimable = 0;
+  for (unsigned o = 0; o < pageblock_order; o++)
+    list_for_each(e, &z->free_area[o].free_list[MIGRATE_RECLAIMABLE]) on_reclaimable++;
+  EXPECT_GT(on_reclaimable, 0ul);  // the pageblock's free blocks, split around p
+  EXPECT_EQ(f.check(), "");
+  __free_pages(ms, p, 2);
+  EXPECT_EQ(f.check(), "");
+}
+
+// A shrinker that says it freed whatever it was asked to, and gives back no
+// page: reclaim that makes progress without helping.
+struct busy_shrinker {
+  shrinker s{};
+  busy_shrinker() {
+    s.count_objects = [](shrinker *, shrink_control *) -> unsigned long { return 1000; };
+    s.scan_objects = [](shrinker *, shrink_control *sc) { return sc->nr_to_scan; };
+    INIT_LIST_HEAD(&s.list);
+  }
+};
+
+// When reclaim made progress but the allocation still fails, one reserved
+// pageblock goes back, but never a zone's last; __GFP_NORETRY requests,
+// which get that one round only, show it. A request that may retry takes
+// the last one too before it fails.
+TEST(Highatomic, DirectReclaimGivesBackAllButTheLast) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_zone(f, 256), 0);
+  mem_system &ms = *f.ms;
+  ms.pcp_disabled = true;
+  zone *z = the_zone(f);
+  // Three reserved pageblocks; the middle one stays in use for now, so that
+  // none of the free ones merges with another (two reserved buddies would
+  // go back together, as one order-10 block).
+  std::vector<page *> blocks = reserve_pageblocks(ms, z, 3);
+  __free_pages(ms, blocks[0], pageblock_order);
+  __free_pages(ms, blocks[2], pageblock_order);
+  const gfp_t noretry = GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN;
+  // Down to min with the reserve counted as used: no reclaim progress, so
+  // nothing is given back.
+  std::vector<page *> held;
+  while (page *p = alloc_pages(ms, noretry, 0)) held.push_back(p);
+  ASSERT_EQ(z->nr_reserved_highatomic, 3 * pageblock_nr_pages);
+  // With progress, each failure gives one back and is served by it, until
+  // the last, which is in use.
+  busy_shrinker busy;
+  register_shrinker(ms, &busy.s);
+  while (page *p = alloc_pages(ms, noretry, 0)) held.push_back(p);
+  EXPECT_EQ(z->nr_reserved_highatomic, pageblock_nr_pages);
+  // Freed, it is still kept back from __GFP_NORETRY, whose requests fill
+  // what it added to the free pages (the reserve was subtracted from them
+  // all along) and then fail.
+  __free_pages(ms, blocks[1], pageblock_order);
+  while (page *p = alloc_pages(ms, noretry, 0)) held.push_back(p);
+  EXPECT_EQ(z->nr_reserved_highatomic, pageblock_nr_pages);
+  page *last = alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 0);
+  EXPECT_NE(last, nullptr);
+  EXPECT_EQ(z->nr_reserved_highatomic, 0ul);
+  if (last) held.push_back(last);
+  unregister_shrinker(ms, &busy.s);
+  for (page *q : held) __free_pages(ms, q, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// The fast path counts the reserve as used too: with free pages above the
+// low watermark only by the reserve, an ordinary request does not take the
+// page waiting on its per-CPU list there, but goes on to the slow path,
+// which wakes kswapd.
+TEST(Highatomic, FastPathCountsTheReserveAsUsed) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_zone(f, 64), 0);
+  mem_system &ms = *f.ms;
+  zone *z = the_zone(f);
+  for (page *p : reserve_pageblocks(ms, z, 1)) __free_pages(ms, p, pageblock_order);
+  std::vector<page *> held;
+  // Every one of these passes the fast path's check (kswapd stays asleep).
+  auto usable = [&] { return zone_page_state(z, NR_FREE_PAGES) - long(z->nr_reserved_highatomic); };
+  while (usable() > long(low_wmark_pages(z))) held.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+  ASSERT_GT(zone_page_state(z, NR_FREE_PAGES), long(low_wmark_pages(z)));
+  ASSERT_GT(z->pcp[0].count, 0);
+  pglist_data *pgdat = ms.node_data[0];
+  pgdat->kswapd_wanted = false;  // woken by the reservations' requests
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(pgdat->kswapd_wanted);
+  held.push_back(p);
+  for (page *q : held) __free_pages(ms, q, 0);
   EXPECT_EQ(f.check(), "");
 }
 

@@ -13,6 +13,7 @@
 #include "mm/check.h"
 #include "mm/memblock.h"
 #include "mm/page_alloc.h"
+#include "mm/watermark.h"
 
 struct ram_range {
   phys_addr_t base;
@@ -124,3 +125,17 @@ inline int build_layout(mm_fixture &f, layout_kind k) {
   }
   return -1;
 }
+
+// Sets min_free_kbytes as the sysctl would, and back when it goes.
+struct min_free_kbytes_scope {
+  mem_system &ms;
+  int saved;
+  min_free_kbytes_scope(mem_system &m, int kb) : ms(m), saved(m.user_min_free_kbytes) {
+    ms.user_min_free_kbytes = kb;
+    init_per_zone_wmark_min(ms);
+  }
+  ~min_free_kbytes_scope() {
+    ms.user_min_free_kbytes = saved;
+    init_per_zone_wmark_min(ms);
+  }
+};

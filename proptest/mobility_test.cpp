@@ -17,6 +17,7 @@
 
 #include "kernel/errno.h"
 #include "mm/page_alloc.h"
+#include "mm/page_alloc_internal.h"
 #include "mm/page_isolation.h"
 #include "proptest/mm_fixture.h"
 #include "proptest/slab_fixture.h"
@@ -126,6 +127,92 @@ TEST(Mobility, GroupingIsOffBelowAPageblockOfEveryType) {
                 ms.page_group_by_mobility_disabled ? MIGRATE_UNMOVABLE : MIGRATE_MOVABLE);
     EXPECT_EQ(f.check(), "");
   }
+}
+
+// The threshold is exact: a pageblock of every type, and grouping is on.
+TEST(Mobility, GroupingThresholdIsExact) {
+  mm_fixture f;
+  ASSERT_EQ(build_zone(f, 32), 0);
+  mem_system &ms = *f.ms;
+  const unsigned long real = ms.vm_total_pages, threshold = pageblock_nr_pages * MIGRATE_TYPES;
+  init_mobility_grouping(ms, threshold, false);
+  EXPECT_FALSE(ms.page_group_by_mobility_disabled);
+  init_mobility_grouping(ms, threshold - 1, false);
+  EXPECT_TRUE(ms.page_group_by_mobility_disabled);
+  init_mobility_grouping(ms, real, false);  // as it was (all MOVABLE again)
+  EXPECT_FALSE(ms.page_group_by_mobility_disabled);
+  EXPECT_EQ(f.check(), "");
+}
+
+// A pageblock that the zone covers only in part never changes type, and
+// none of its free blocks moves.
+TEST(Mobility, PartialPageblockNeverMoves) {
+  mm_fixture f;
+  ASSERT_EQ(f.build({{0x80000000ul + SZ_1M, 32 * SZ_1M, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX, 1)), 0);
+  zone *z = zones_of(*f.ms)[0];
+  ASSERT_FALSE(pageblock_aligned(z->zone_start_pfn));
+  spin_lock_irqsave_guard g(z->lock);
+  EXPECT_EQ(move_freepages_block(z, z->zone_start_pfn, MIGRATE_MOVABLE, MIGRATE_UNMOVABLE), -1);
+  EXPECT_EQ(get_pfnblock_migratetype(z, z->zone_start_pfn), MIGRATE_MOVABLE);
+  EXPECT_TRUE(list_empty(&z->free_area[0].free_list[MIGRATE_UNMOVABLE]));
+}
+
+// A block larger than a pageblock goes back a pageblock at a time, each
+// piece to its own pageblock's type, and they merge as the types allow (here
+// the first takes the second's type).
+TEST(Mobility, LargeBlockFreedAPageblockAtATime) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_zone(f, 32), 0);
+  mem_system &ms = *f.ms;
+  zone *z = zones_of(ms)[0];
+  page *p = alloc_pages(ms, GFP_KERNEL, MAX_PAGE_ORDER);
+  ASSERT_NE(p, nullptr);
+  const unsigned long pfn = page_to_pfn(ms, p);
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    set_pageblock_migratetype(z, pfn + pageblock_nr_pages, MIGRATE_RECLAIMABLE);
+  }
+  __free_pages(ms, p, MAX_PAGE_ORDER);
+  EXPECT_EQ(get_pfnblock_migratetype(z, pfn), MIGRATE_RECLAIMABLE);
+  EXPECT_FALSE(list_empty(&z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_RECLAIMABLE]));
+  EXPECT_EQ(f.check(), "");
+}
+
+// The fast path takes a high-order block from its per-CPU list only when the
+// buddy lists could serve the order too (Linux's zone_watermark_fast): with
+// only single free pages there, the request goes on to the slow path (which
+// wakes kswapd, drains the lists, and is served from what they held).
+TEST(Mobility, FastPathNeedsABuddyBlockOfTheOrder) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_zone(f, 32), 0);
+  mem_system &ms = *f.ms;
+  zone *z = zones_of(ms)[0];
+  std::vector<page *> pairs, fill;
+  for (int i = 0; i < 4; i++) pairs.push_back(alloc_pages(ms, GFP_KERNEL, 1));
+  {
+    // Everything else, with no watermark to stop short of it.
+    min_free_kbytes_scope none(ms, 1);
+    while (page *p = alloc_pages(ms, GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN, 0)) fill.push_back(p);
+  }
+  std::vector<page *> kept;
+  for (page *p : fill) {
+    if (page_to_pfn(ms, p) % 2) __free_pages(ms, p, 0);  // single free pages, none next to another
+    else kept.push_back(p);
+  }
+  for (page *p : pairs) __free_pages(ms, p, 1);  // to this CPU's list
+  ASSERT_GT(z->pcp[0].count, 0);
+  ASSERT_FALSE(zone_has_suitable_block(z, 1, 0));
+  ASSERT_GT(zone_page_state(z, NR_FREE_PAGES), long(high_wmark_pages(z)));
+  pglist_data *pgdat = ms.node_data[0];
+  pgdat->kswapd_wanted = false;
+  page *p = alloc_pages(ms, GFP_KERNEL, 1);
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(pgdat->kswapd_wanted);
+  __free_pages(ms, p, 1);
+  for (page *q : kept) __free_pages(ms, q, 0);
+  EXPECT_EQ(f.check(), "");
 }
 
 // Without grouping, mobility changes nothing: the same requests with their
@@ -313,6 +400,26 @@ TEST(NoFragment, NormalTriesDma32BeforeMixing) {
   EXPECT_EQ(f.check(), "");
 }
 
+// On one node Linux assumes DMA32 is there whenever Normal is, and sets
+// ALLOC_NOFRAGMENT even where it is not: a Normal request that would mix
+// types goes to the next zone down, here ZONE_DMA, first.
+TEST(NoFragment, OneNodeWithoutDma32TriesTheZoneBelow) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(f.build({{SZ_1M, 31 * SZ_1M, 0}}, layout_with_limits(PFN_16M, PFN_16M, PFN_MAX, 1)), 0);
+  mem_system &ms = *f.ms;
+  ms.pcp_disabled = true;
+  zone *normal = &ms.node_data[0]->node_zones[ZONE_NORMAL];
+  ASSERT_FALSE(populated_zone(&ms.node_data[0]->node_zones[ZONE_DMA32]));
+  std::vector<page *> held = fragment_zone(ms, normal);
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(page_zonenum(p), ZONE_DMA);
+  __free_pages(ms, p, 0);
+  for (page *x : held) __free_pages(ms, x, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
 // Locality comes first: a request whose node would have to mix types does
 // so rather than go to another node.
 TEST(NoFragment, MixesOnItsNodeBeforeGoingToAnother) {
@@ -369,6 +476,48 @@ TEST(Isolation, RefusesWhatItCannotDo) {
   EXPECT_EQ(unset_migratetype_isolate(ms, blk, MIGRATE_MOVABLE), 0);
   EXPECT_EQ(zone_page_state(z, NR_FREE_PAGES), free);
   __free_pages(ms, p, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// A page in use anywhere in the pageblock makes it busy, the last page too.
+TEST(Isolation, PageInUseAtTheEndOfThePageblock) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_zone(f, 32), 0);
+  mem_system &ms = *f.ms;
+  ms.pcp_disabled = true;
+  page *big = alloc_pages(ms, GFP_KERNEL, pageblock_order);
+  ASSERT_NE(big, nullptr);
+  const unsigned long b = page_to_pfn(ms, big);
+  __free_pages(ms, big, pageblock_order);
+  // Take the whole pageblock as single pages, then give back all but its last.
+  std::vector<page *> pages;
+  for (unsigned long i = 0; i < pageblock_nr_pages; i++) pages.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+  page *last = nullptr;
+  for (page *p : pages) {
+    if (page_to_pfn(ms, p) == b + pageblock_nr_pages - 1) last = p;
+    else __free_pages(ms, p, 0);
+  }
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(set_migratetype_isolate(ms, last), -EBUSY);
+  __free_pages(ms, last, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// test_pages_isolated over ranges: empty, past the zone's end, and from
+// inside a free block of an isolated pageblock.
+TEST(Isolation, TestPagesIsolatedRanges) {
+  mm_fixture f;
+  // The zone ends half way into its last pageblock.
+  ASSERT_EQ(f.build({{0x80000000ul, 32 * SZ_1M + SZ_1M, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX, 1)), 0);
+  mem_system &ms = *f.ms;
+  zone *z = zones_of(ms)[0];
+  const unsigned long b = pageblock_start_pfn(z->zone_start_pfn) + 4 * pageblock_nr_pages;
+  ASSERT_EQ(set_migratetype_isolate(ms, pfn_to_page(ms, b)), 0);
+  EXPECT_EQ(test_pages_isolated(ms, b, b), -EBUSY);
+  EXPECT_EQ(test_pages_isolated(ms, b + 100, b + 200), 0);  // inside the pageblock's one free block
+  EXPECT_EQ(test_pages_isolated(ms, zone_end_pfn(z) - 8, zone_end_pfn(z) + 8), -EBUSY);
+  EXPECT_EQ(unset_migratetype_isolate(ms, pfn_to_page(ms, b), MIGRATE_MOVABLE), 0);
   EXPECT_EQ(f.check(), "");
 }
 
