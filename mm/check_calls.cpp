@@ -68,24 +68,21 @@ void check_this_pcp(check_report &r, zone *z) {
 // Needs z->lock. The free block that now holds pfn may not have a free buddy
 // of its own order: that pair should have merged.
 void check_coalesced_locked(check_report &r, zone *z, unsigned long pfn) {
-  for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) {
-    unsigned long head = pfn & ~((1ul << o) - 1);
-    if (!zone_spans_pfn(z, head)) return;
-    const page *h = zone_pfn_to_page(z, head);
-    if (!PageBuddy(h) || h->private_ != o) continue;
-    if (o == MAX_PAGE_ORDER) return;
-    unsigned long buddy = head ^ (1ul << o);
-    if (!zone_spans_pfn(z, buddy)) return;
-    const page *b = zone_pfn_to_page(z, buddy);
-    if (!PageBuddy(b) || b->private_ != o) return;
-    // Across pageblocks, a highatomic or isolated one keeps to itself.
-    int mt = get_pfnblock_migratetype(z, head), buddy_mt = get_pfnblock_migratetype(z, buddy);
-    if (o >= pageblock_order && mt != buddy_mt && (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt)))
-      return;
-    check_fail(r, "zone %s: free blocks at pfn %#lx and its buddy %#lx, both order %u, did not merge", z->name, head,
-               buddy, o);
+  const page *h = free_block_holding(z, pfn);
+  if (!h) return;
+  unsigned long head = zone_page_to_pfn(z, h);
+  unsigned long o = h->private_;
+  if (o == MAX_PAGE_ORDER) return;
+  unsigned long buddy = head ^ (1ul << o);
+  if (!zone_spans_pfn(z, buddy)) return;
+  const page *b = zone_pfn_to_page(z, buddy);
+  if (!PageBuddy(b) || b->private_ != o) return;
+  // Across pageblocks, a highatomic or isolated one keeps to itself.
+  int mt = get_pfnblock_migratetype(z, head), buddy_mt = get_pfnblock_migratetype(z, buddy);
+  if (o >= pageblock_order && mt != buddy_mt && (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt)))
     return;
-  }
+  check_fail(r, "zone %s: free blocks at pfn %#lx and its buddy %#lx, both order %lu, did not merge", z->name, head,
+             buddy, o);
 }
 
 }  // namespace

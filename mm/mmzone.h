@@ -196,10 +196,13 @@ inline unsigned long zone_events(const zone *z, zone_event_item item) {
 inline unsigned long pfn_to_bitidx(const zone *z, unsigned long pfn) {
   return ((pfn - pageblock_start_pfn(z->zone_start_pfn)) >> pageblock_order) * NR_PAGEBLOCK_BITS;
 }
-inline unsigned long get_pfnblock_flags_mask(const zone *z, unsigned long pfn, unsigned long mask) {
-  unsigned long bitidx = pfn_to_bitidx(z, pfn);
+// The bits of mask of the pageblock whose bits start at bitidx.
+inline unsigned long pageblock_bits(const zone *z, unsigned long bitidx, unsigned long mask) {
   unsigned long word = __atomic_load_n(&z->pageblock_flags[bitidx / BITS_PER_LONG], __ATOMIC_RELAXED);
   return (word >> (bitidx % BITS_PER_LONG)) & mask;
+}
+inline unsigned long get_pfnblock_flags_mask(const zone *z, unsigned long pfn, unsigned long mask) {
+  return pageblock_bits(z, pfn_to_bitidx(z, pfn), mask);
 }
 // The migrate type of pfn's pageblock. Changed only under the zone lock;
 // read without it by the free path (under its pcp lock, see page_alloc.cpp).
@@ -209,9 +212,7 @@ inline int get_pfnblock_migratetype(const zone *z, unsigned long pfn) {
 // The same for a page of z, from its address alone (no pfn needed).
 inline int get_pageblock_migratetype(const zone *z, const page *p) {
   unsigned long block = (reinterpret_cast<uintptr_t>(p) - z->pageblock_base) >> (PAGE_STRUCT_SHIFT + pageblock_order);
-  unsigned long bitidx = block * NR_PAGEBLOCK_BITS;
-  unsigned long word = __atomic_load_n(&z->pageblock_flags[bitidx / BITS_PER_LONG], __ATOMIC_RELAXED);
-  return int((word >> (bitidx % BITS_PER_LONG)) & MIGRATETYPE_MASK);
+  return int(pageblock_bits(z, block * NR_PAGEBLOCK_BITS, MIGRATETYPE_MASK));
 }
 // Sets the bits of mask in pfn's pageblock to flags. Other pageblocks of the
 // word may change at once (compaction's skip bits need no zone lock), so

@@ -61,16 +61,14 @@ void change_pageblock_range(zone *z, unsigned long pfn, unsigned order, int mt) 
 // (two merged pageblocks of one type), breaks that block into pageblocks, so
 // that the pageblock can change type alone.
 static void split_large_free_block(zone *z, unsigned long start) {
-  for (unsigned o = pageblock_order + 1; o < NR_PAGE_ORDERS; o++) {
-    unsigned long head = start & ~((1ul << o) - 1);
-    page *p = zone_pfn_to_page(z, head);
-    if (!zone_spans_pfn(z, head) || !PageBuddy(p) || p->private_ != o) continue;
-    int mt = get_pfnblock_migratetype(z, head);
-    del_from_free_list(z, p, o, mt);
-    for (unsigned long b = head; b < head + (1ul << o); b += pageblock_nr_pages)
-      add_to_free_list(z, zone_pfn_to_page(z, b), pageblock_order, mt);
-    return;
-  }
+  page *p = free_block_holding(z, start, pageblock_order + 1);
+  if (!p) return;
+  unsigned long head = zone_page_to_pfn(z, p);
+  unsigned o = unsigned(p->private_);
+  int mt = get_pfnblock_migratetype(z, head);
+  del_from_free_list(z, p, o, mt);
+  for (unsigned long b = head; b < head + (1ul << o); b += pageblock_nr_pages)
+    add_to_free_list(z, zone_pfn_to_page(z, b), pageblock_order, mt);
 }
 
 long move_freepages_block(zone *z, unsigned long pfn, int old_mt, int new_mt) {
@@ -240,7 +238,7 @@ void reserve_highatomic_pageblock(zone *z, page *p, unsigned order) {
 bool unreserve_highatomic_pageblock(const alloc_context &ac, bool force) {
   for (zone **zp = ac.pgdat->zonelist; *zp; zp++) {
     zone *z = *zp;
-    if (z->idx > ac.highest_zoneidx || (ac.thisnode && z->zone_pgdat != ac.pgdat)) continue;
+    if (!zone_allowed(ac, z)) continue;
     // Keep one pageblock unless the pressure is really high.
     if (!force && READ_ONCE(z->nr_reserved_highatomic) <= pageblock_nr_pages) continue;
     spin_lock_irqsave_guard g(z->lock);

@@ -361,8 +361,7 @@ retry:
   zone *preferred = nullptr;
   for (zone **zp = ac.pgdat->zonelist; *zp; zp++) {
     zone *z = *zp;
-    if (z->idx > ac.highest_zoneidx) continue;
-    if (ac.thisnode && z->zone_pgdat != ac.pgdat) continue;
+    if (!zone_allowed(ac, z)) continue;
     if (!preferred) preferred = z;
     // Locality matters more than fragmentation: before going to another
     // node, mix types on this one.
@@ -432,7 +431,7 @@ static bool should_reclaim_retry(unsigned order, const alloc_context &ac, unsign
   if (*no_progress_loops <= MAX_RECLAIM_RETRIES) {
     for (zone **zp = ac.pgdat->zonelist; *zp; zp++) {
       const zone *z = *zp;
-      if (z->idx > ac.highest_zoneidx || (ac.thisnode && z->zone_pgdat != ac.pgdat)) continue;
+      if (!zone_allowed(ac, z)) continue;
       if (__zone_watermark_ok(z, order, min_wmark_pages(z), ac.highest_zoneidx, alloc_flags,
                               zone_page_state(z, NR_FREE_PAGES)))
         return true;

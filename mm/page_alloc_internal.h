@@ -61,6 +61,19 @@ inline page *get_page_from_free_area(zone *z, unsigned order, int mt) {
   return list_empty(l) ? nullptr : list_first_entry(l, page, lru);
 }
 
+// The first page of the free block, of min_order or more, that holds pfn;
+// nullptr when pfn is in no such block (in use, on a per-CPU list, or in a
+// smaller free block). Needs the zone lock.
+inline page *free_block_holding(zone *z, unsigned long pfn, unsigned min_order = 0) {
+  for (unsigned o = min_order; o < NR_PAGE_ORDERS; o++) {
+    unsigned long head = pfn & ~((1ul << o) - 1);
+    if (!zone_spans_pfn(z, head)) return nullptr;  // nor will a larger block's head
+    page *p = zone_pfn_to_page(z, head);
+    if (PageBuddy(p) && p->private_ == o) return p;
+  }
+  return nullptr;
+}
+
 // Splits the free block of order `high` at pfn (already off its list) down
 // to order `low`: the upper half at each step goes on mt's list.
 inline void expand(zone *z, unsigned long pfn, unsigned low, unsigned high, int mt) {
@@ -103,6 +116,12 @@ struct alloc_context {
   bool thisnode;
   int migratetype;
 };
+
+// Whether a zone of the preferred node's zonelist serves the request: at
+// most its highest zone, and on its node only with __GFP_THISNODE.
+inline bool zone_allowed(const alloc_context &ac, const zone *z) {
+  return z->idx <= ac.highest_zoneidx && (!ac.thisnode || z->zone_pgdat == ac.pgdat);
+}
 
 // After a successful high-order ALLOC_HIGHATOMIC allocation: makes the
 // block's pageblock (or pageblocks) MIGRATE_HIGHATOMIC while the zone's

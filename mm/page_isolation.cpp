@@ -5,20 +5,10 @@
 #include "mm/page_alloc.h"
 #include "mm/page_alloc_internal.h"
 
-// Whether the pageblock at start is covered by one free block larger than it.
-static bool in_large_free_block(zone *z, unsigned long start) {
-  for (unsigned o = pageblock_order + 1; o < NR_PAGE_ORDERS; o++) {
-    unsigned long head = start & ~((1ul << o) - 1);
-    const page *p = zone_pfn_to_page(z, head);
-    if (zone_spans_pfn(z, head) && PageBuddy(p) && p->private_ == o) return true;
-  }
-  return false;
-}
-
 // Whether any page of the pageblock at start is not free on the buddy lists:
 // in use, reserved, or on a per-CPU list. Needs the zone lock.
 static bool pageblock_has_unmovable_pages(zone *z, unsigned long start) {
-  if (in_large_free_block(z, start)) return false;
+  if (free_block_holding(z, start, pageblock_order + 1)) return false;  // one free block larger than it
   for (unsigned long pos = start; pos < start + pageblock_nr_pages;) {
     const page *p = zone_pfn_to_page(z, pos);
     if (!PageBuddy(p)) return true;
@@ -65,16 +55,9 @@ int test_pages_isolated(mem_system &ms, unsigned long start_pfn, unsigned long e
   spin_lock_irqsave_guard g(z->lock);
   for (unsigned long b = start_pfn; b < end_pfn; b = pageblock_end_pfn(b))
     if (get_pfnblock_migratetype(z, b) != MIGRATE_ISOLATE) return -EBUSY;
-  // Walk the free blocks from the start of the first one that covers start_pfn.
-  unsigned long pos = start_pfn;
-  for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) {
-    unsigned long head = start_pfn & ~((1ul << o) - 1);
-    const page *p = zone_pfn_to_page(z, head);
-    if (zone_spans_pfn(z, head) && PageBuddy(p) && p->private_ == o) {
-      pos = head;
-      break;
-    }
-  }
+  // Walk the free blocks from the start of the first one that holds start_pfn.
+  const page *first_block = free_block_holding(z, start_pfn);
+  unsigned long pos = first_block ? zone_page_to_pfn(z, first_block) : start_pfn;
   while (pos < end_pfn) {
     const page *p = zone_pfn_to_page(z, pos);
     if (!PageBuddy(p)) return -EBUSY;

@@ -25,10 +25,6 @@ rc::Gen<T> uniform(T min, T max) {
   return rc::gen::inRange<T>(min, max);
 }
 
-int build_zone(mm_fixture &f, u64 mib) {
-  return f.build({{0x80000000ul, mib * SZ_1M, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX, 1));
-}
-
 zone *the_zone(const mm_fixture &f) { return &f.ms->node_data[0]->node_zones[ZONE_DMA32]; }
 
 int type_of(const zone *z, unsigned long pfn) { return get_pfnblock_migratetype(z, pfn); }
@@ -57,7 +53,7 @@ unsigned long highatomic_blocks(const zone *z) {
 TEST(Highatomic, SlowPathAtomicReservesItsPageblock) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 64), 0);
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   zone *z = the_zone(f);
   // In the fast path nothing is reserved.
@@ -117,7 +113,7 @@ TEST(Highatomic, SlowPathAtomicReservesItsPageblock) {
 RC_GTEST_PROP(Highatomic, OnlyHighOrderAtomicRequestsReserve, ()) {
   cpu_reset reset;
   mm_fixture f;
-  RC_ASSERT(build_zone(f, 64) == 0);
+  RC_ASSERT(build_single_zone(f, 64 * SZ_1M, 1) == 0);
   mem_system &ms = *f.ms;
   zone *z = the_zone(f);
   const gfp_t gfp = *rc::gen::element(GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT, GFP_KERNEL | __GFP_HIGH,
@@ -149,7 +145,7 @@ TEST(Highatomic, ReserveStopsAtItsCap) {
   for (u64 mib : {64, 256}) {
     SCOPED_TRACE(std::to_string(mib) + " MiB");
     mm_fixture f;
-    ASSERT_EQ(build_zone(f, mib), 0);
+    ASSERT_EQ(build_single_zone(f, mib * SZ_1M, 1), 0);
     mem_system &ms = *f.ms;
     zone *z = the_zone(f);
     const unsigned long cap = cap_of(z);
@@ -173,7 +169,7 @@ TEST(Highatomic, ReserveStopsAtItsCap) {
 TEST(Highatomic, MaxOrderBlockReservesTwoPageblocks) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 256), 0);
+  ASSERT_EQ(build_single_zone(f, 256 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   zone *z = the_zone(f);
   page *p;
@@ -207,7 +203,7 @@ std::vector<page *> reserve_pageblocks(mem_system &ms, zone *z, int n) {
 TEST(Highatomic, UnreserveKeepsTheLastUnlessForced) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 256), 0);
+  ASSERT_EQ(build_single_zone(f, 256 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   zone *z = the_zone(f);
   std::vector<page *> blocks = reserve_pageblocks(ms, z, 2);
@@ -237,7 +233,7 @@ TEST(Highatomic, UnreserveKeepsTheLastUnlessForced) {
 TEST(Highatomic, UnreserveGivesThePageblockToTheRequestersType) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 64), 0);
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   zone *z = the_zone(f);
   page *p;
@@ -280,7 +276,7 @@ struct busy_shrinker {
 TEST(Highatomic, DirectReclaimGivesBackAllButTheLast) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 256), 0);
+  ASSERT_EQ(build_single_zone(f, 256 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   ms.pcp_disabled = true;
   zone *z = the_zone(f);
@@ -324,7 +320,7 @@ TEST(Highatomic, DirectReclaimGivesBackAllButTheLast) {
 TEST(Highatomic, FastPathCountsTheReserveAsUsed) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 64), 0);
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   zone *z = the_zone(f);
   for (page *p : reserve_pageblocks(ms, z, 1)) __free_pages(ms, p, pageblock_order);
@@ -350,7 +346,7 @@ TEST(Highatomic, FastPathCountsTheReserveAsUsed) {
 TEST(Highatomic, PressureGivesTheReserveBack) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 256), 0);
+  ASSERT_EQ(build_single_zone(f, 256 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   zone *z = the_zone(f);
   for (page *p : reserve_pageblocks(ms, z, 3)) __free_pages(ms, p, pageblock_order);
@@ -382,7 +378,7 @@ TEST(Highatomic, PressureGivesTheReserveBack) {
 RC_GTEST_PROP(Highatomic, ReserveGrowsOnlyForItsRequestsAndGoesUnderPressure, ()) {
   cpu_reset reset;
   mm_fixture f;
-  RC_ASSERT(build_zone(f, 64) == 0);
+  RC_ASSERT(build_single_zone(f, 64 * SZ_1M, 1) == 0);
   mem_system &ms = *f.ms;
   zone *z = the_zone(f);
   const unsigned long cap = cap_of(z);

@@ -74,8 +74,11 @@ constexpr unsigned long PFN_4G = SZ_4G >> PAGE_SHIFT;
 constexpr unsigned long PFN_MAX = HOST_PHYS_WINDOW >> PAGE_SHIFT;  // the host window's end
 
 // 64 MiB at 0x80000000: one node, one zone (DMA32), like a small QEMU virt.
-inline int build_single_zone(mm_fixture &f, u64 size = 64 * SZ_1M) {
-  return f.build({{0x80000000, size, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX));
+inline int build_single_zone(mm_fixture &f, u64 size = 64 * SZ_1M, unsigned nr_cpus = 2,
+                             mobility_grouping grouping = mobility_grouping::by_size) {
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, nr_cpus);
+  l.grouping = grouping;
+  return f.build({{0x80000000, size, 0}}, l);
 }
 
 // Three zones, DMA below 16 MiB, DMA32 below 32 MiB and Normal above, in

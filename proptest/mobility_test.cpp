@@ -38,12 +38,6 @@ std::vector<zone *> zones_of(const mem_system &ms) {
 }
 
 // One zone of `mib` MiB at 2 GiB (DMA32 only), its grouping as asked.
-int build_zone(mm_fixture &f, u64 mib, mobility_grouping g = mobility_grouping::by_size) {
-  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 1);
-  l.grouping = g;
-  return f.build({{0x80000000ul, mib * SZ_1M, 0}}, l);
-}
-
 int pageblock_type_of(const mem_system &ms, const page *p) {
   return get_pfnblock_migratetype(page_zone(ms, p), page_to_pfn(ms, p));
 }
@@ -65,7 +59,8 @@ RC_GTEST_PROP(Mobility, GfpMigratetypeFollowsTheFlagTable, ()) {
   RC_ASSERT(gfp_migratetype(gfp) == want);
   const bool grouping = *rc::gen::arbitrary<bool>();
   mm_fixture f;
-  RC_ASSERT(build_zone(f, 12, grouping ? mobility_grouping::by_size : mobility_grouping::off) == 0);
+  const mobility_grouping g = grouping ? mobility_grouping::by_size : mobility_grouping::off;
+  RC_ASSERT(build_single_zone(f, 12 * SZ_1M, 1, g) == 0);
   const int filed = grouping || want == MIGRATE_TYPE_INVALID ? want : int(MIGRATE_UNMOVABLE);
   RC_ASSERT(gfp_to_migratetype(*f.ms, gfp) == filed);
   const pcp_route &r = f.ms->alloc_route[gfp & GFP_ROUTE_MASK][0];
@@ -78,7 +73,7 @@ RC_GTEST_PROP(Mobility, GfpMigratetypeFollowsTheFlagTable, ()) {
 RC_GTEST_PROP(Mobility, FirstPagesOfATypeComeFromItsPageblocks, ()) {
   cpu_reset reset;
   mm_fixture f;
-  RC_ASSERT(build_zone(f, 64) == 0);
+  RC_ASSERT(build_single_zone(f, 64 * SZ_1M, 1) == 0);
   f.ms->pcp_disabled = *rc::gen::arbitrary<bool>();
   const auto requests = *rc::gen::container<std::vector<std::pair<gfp_t, unsigned>>>(
       rc::gen::pair(rc::gen::element(GFP_KERNEL, GFP_KERNEL | __GFP_RECLAIMABLE, GFP_HIGHUSER_MOVABLE, GFP_ATOMIC,
@@ -98,7 +93,7 @@ RC_GTEST_PROP(Mobility, FirstPagesOfATypeComeFromItsPageblocks, ()) {
 TEST(Mobility, BothMobilityBitsAreRefused) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 32), 0);
+  ASSERT_EQ(build_single_zone(f, 32 * SZ_1M, 1), 0);
   const long free = zone_page_state(zones_of(*f.ms)[0], NR_FREE_PAGES);
   log_buf_clear();
   EXPECT_EQ(alloc_pages(*f.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_RECLAIMABLE | __GFP_NOWARN, 0), nullptr);
@@ -116,7 +111,7 @@ TEST(Mobility, GroupingIsOffBelowAPageblockOfEveryType) {
   for (u64 mib : {4, 8, 10, 11, 12, 64}) {
     SCOPED_TRACE(std::to_string(mib) + " MiB");
     mm_fixture f;
-    ASSERT_EQ(build_zone(f, mib), 0);
+    ASSERT_EQ(build_single_zone(f, mib * SZ_1M, 1), 0);
     const mem_system &ms = *f.ms;
     EXPECT_EQ(ms.page_group_by_mobility_disabled, ms.vm_total_pages < pageblock_nr_pages * MIGRATE_TYPES);
     EXPECT_EQ(ms.vm_total_pages, ms.totalram_pages);
@@ -132,7 +127,7 @@ TEST(Mobility, GroupingIsOffBelowAPageblockOfEveryType) {
 // The threshold is exact: a pageblock of every type, and grouping is on.
 TEST(Mobility, GroupingThresholdIsExact) {
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 32), 0);
+  ASSERT_EQ(build_single_zone(f, 32 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   const unsigned long real = ms.vm_total_pages, threshold = pageblock_nr_pages * MIGRATE_TYPES;
   init_mobility_grouping(ms, threshold, false);
@@ -163,7 +158,7 @@ TEST(Mobility, PartialPageblockNeverMoves) {
 TEST(Mobility, LargeBlockFreedAPageblockAtATime) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 32), 0);
+  ASSERT_EQ(build_single_zone(f, 32 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   zone *z = zones_of(ms)[0];
   page *p = alloc_pages(ms, GFP_KERNEL, MAX_PAGE_ORDER);
@@ -186,7 +181,7 @@ TEST(Mobility, LargeBlockFreedAPageblockAtATime) {
 TEST(Mobility, FastPathNeedsABuddyBlockOfTheOrder) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 32), 0);
+  ASSERT_EQ(build_single_zone(f, 32 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   zone *z = zones_of(ms)[0];
   std::vector<page *> pairs, fill;
@@ -237,7 +232,8 @@ RC_GTEST_PROP(Mobility, WithoutGroupingEveryRequestIsOneType, ()) {
   // returns the pfn each allocation got (~0 for a failure).
   auto run = [&](bool with_mobility) {
     mm_fixture f;
-    RC_ASSERT(build_zone(f, small ? 8 : 48, small ? mobility_grouping::by_size : mobility_grouping::off) == 0);
+    const mobility_grouping g = small ? mobility_grouping::by_size : mobility_grouping::off;
+    RC_ASSERT(build_single_zone(f, (small ? 8 : 48) * SZ_1M, 1, g) == 0);
     RC_ASSERT(f.ms->page_group_by_mobility_disabled);
     std::vector<unsigned long> got;
     std::vector<std::pair<page *, unsigned>> held;
@@ -280,7 +276,7 @@ struct fragmentation_result {
 // could empty again.
 fragmentation_result fragment(mobility_grouping g, const std::vector<bool> &pattern) {
   mm_fixture f;
-  if (build_zone(f, 32, g) != 0) return {};
+  if (build_single_zone(f, 32 * SZ_1M, 1, g) != 0) return {};
   mem_system &ms = *f.ms;
   std::vector<page *> unmovable, movable;
   for (bool u : pattern) {
@@ -483,7 +479,7 @@ TEST(Isolation, RefusesWhatItCannotDo) {
 TEST(Isolation, PageInUseAtTheEndOfThePageblock) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 32), 0);
+  ASSERT_EQ(build_single_zone(f, 32 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   ms.pcp_disabled = true;
   page *big = alloc_pages(ms, GFP_KERNEL, pageblock_order);
@@ -527,7 +523,7 @@ TEST(Isolation, TestPagesIsolatedRanges) {
 TEST(Isolation, IsolatedPageblockHandsNothingOut) {
   cpu_reset reset;
   mm_fixture f;
-  ASSERT_EQ(build_zone(f, 32), 0);
+  ASSERT_EQ(build_single_zone(f, 32 * SZ_1M, 1), 0);
   mem_system &ms = *f.ms;
   page *p = alloc_pages(ms, GFP_KERNEL, 0);
   ASSERT_NE(p, nullptr);
