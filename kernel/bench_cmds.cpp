@@ -1,6 +1,7 @@
 // The `bench` monitor command: the page allocator's benchmark workloads
-// (bench/page_alloc_workloads.h, the very code the host benchmark times) run
-// on the kernel's own allocator and counted in retired RISC-V instructions.
+// (bench/page_alloc_workloads.h, the very code the host benchmark times) and
+// kmalloc/kfree pairs (bench/slab_workloads.h) run on the kernel's own
+// allocators and counted in retired RISC-V instructions.
 //
 // rdinstret reads the instret counter, which OpenSBI lets S-mode read
 // (it sets mcounteren). QEMU counts guest instructions into it only under
@@ -12,6 +13,7 @@
 // the whole command (without Sstc the firmware fields the timer in M-mode,
 // whatever S-mode masks), so that no handler's instructions land in a count.
 #include "bench/page_alloc_workloads.h"
+#include "bench/slab_workloads.h"
 #include "kernel/cmdline.h"
 #include "kernel/ktime.h"
 #include "kernel/monitor.h"
@@ -61,27 +63,77 @@ static void print_per_pair(const char *name, u64 count, unsigned long pairs, con
   printk("  %-20s %8lu.%lu%s\n", name, tenths / 10, tenths % 10, note);
 }
 
-// Counts `pairs` pairs of one order. Returns 0, or 1 after saying why the
-// workload could not run.
-static int bench_pairs(mem_system &ms, const char *name, unsigned order, bool no_pcp,
-                       unsigned long pairs, u64 overhead) {
-  pair_bench b;
-  bool ok = pair_bench_start(b, ms, order, no_pcp);
-  u64 count = 0;
-  if (ok) {
-    unsigned long flags = local_irq_save();
-    u64 start = rdinstret();
-    for (unsigned long i = 0; i < pairs; i++) pair_bench_step(b);
-    count = rdinstret() - start - overhead;
-    local_irq_restore(flags);
-  }
-  pair_bench_finish(b);
-  if (!ok || b.failures) {
-    printk("  %-20s failed: %lu of the allocations returned nothing\n", name, b.failures);
+// The instructions of `pairs` calls of step, interrupts masked.
+template <class Step>
+static u64 count_pairs(unsigned long pairs, u64 overhead, Step step) {
+  unsigned long flags = local_irq_save();
+  u64 start = rdinstret();
+  for (unsigned long i = 0; i < pairs; i++) step();
+  u64 count = rdinstret() - start - overhead;
+  local_irq_restore(flags);
+  return count;
+}
+
+// Prints a workload's line, or why it could not run. Returns 0, or 1 when
+// it could not.
+static int report_pairs(const char *name, bool started, unsigned long failures, u64 count,
+                        unsigned long pairs) {
+  if (!started || failures) {
+    printk("  %-20s failed: %lu of the allocations returned nothing\n", name, failures);
     return 1;
   }
   print_per_pair(name, count, pairs, "");
   return 0;
+}
+
+// Counts `pairs` pairs of one order.
+static int bench_pairs(mem_system &ms, const char *name, unsigned order, bool no_pcp,
+                       unsigned long pairs, u64 overhead) {
+  pair_bench b;
+  bool ok = pair_bench_start(b, ms, order, no_pcp);
+  u64 count = ok ? count_pairs(pairs, overhead, [&] { pair_bench_step(b); }) : 0;
+  pair_bench_finish(b);
+  return report_pairs(name, ok, b.failures, count, pairs);
+}
+
+// The kmalloc sizes counted: 64 bytes is the figure; 16 and 256
+// are other slab caches of one page, 4096 one whose slabs span several.
+static const unsigned bench_kmalloc_sizes[] = {16, 64, 256, 4096};
+
+// Counts `pairs` kmalloc/kfree pairs of one size.
+static int bench_kmalloc(slab_allocator &sa, size_t size, unsigned long pairs, u64 overhead) {
+  char name[24];
+  scnprintf(name, sizeof(name), "Kmalloc%zuPair", size);
+  kmalloc_pair_bench b;
+  bool ok = kmalloc_pair_start(b, sa, size);
+  u64 count = ok ? count_pairs(pairs, overhead, [&] { kmalloc_pair_step(b); }) : 0;
+  return report_pairs(name, ok, b.failures, count, pairs);
+}
+
+static unsigned long free_and_pcp_pages(const mem_system &ms) {
+  return nr_free_pages(ms) + nr_free_pcp_pages(ms);
+}
+
+// Every CPU's array and the free slabs of the caches the kmalloc workloads
+// use, given back to the page allocator.
+static void shrink_kmalloc_bench_caches(slab_allocator &sa) {
+  for (unsigned size : bench_kmalloc_sizes) kmem_cache_shrink(kmalloc_bench_cache(sa, size));
+}
+
+// The kmalloc workloads. Their caches keep free slabs, some from before
+// (the boot's) and some the workloads add: shrinking them before and after
+// makes the free pages comparable, if what the first shrink gives back
+// counts as free before. Returns the workloads' failures; adds that to
+// *free_before.
+static int bench_kmalloc_all(mem_system &ms, slab_allocator &sa, unsigned long pairs, u64 overhead,
+                             unsigned long *free_before) {
+  unsigned long unshrunk = free_and_pcp_pages(ms);
+  shrink_kmalloc_bench_caches(sa);
+  *free_before += free_and_pcp_pages(ms) - unshrunk;
+  int failed = 0;
+  for (unsigned size : bench_kmalloc_sizes) failed |= bench_kmalloc(sa, size, pairs, overhead);
+  shrink_kmalloc_bench_caches(sa);
+  return failed;
 }
 
 // What choosing a slot and an order costs in the churn, to tell apart from
@@ -103,11 +155,7 @@ static u64 churn_choice_count(churn_bench &b, unsigned long pairs, u64 overhead)
 static int bench_churn(mem_system &ms, unsigned long pairs, u64 overhead) {
   static churn_bench b;  // 64 slots: off the monitor's stack
   churn_bench_start(b, ms);
-  unsigned long flags = local_irq_save();
-  u64 start = rdinstret();
-  for (unsigned long i = 0; i < pairs; i++) churn_bench_step(b);
-  u64 count = rdinstret() - start - overhead;
-  local_irq_restore(flags);
+  u64 count = count_pairs(pairs, overhead, [&] { churn_bench_step(b); });
   churn_bench_finish(b);
   u64 choice = churn_choice_count(b, pairs, overhead);
   u64 tenths = (choice * 10 + pairs / 2) / pairs;
@@ -118,13 +166,15 @@ static int bench_churn(mem_system &ms, unsigned long pairs, u64 overhead) {
   return 0;
 }
 
-// After the workloads: the allocator must be consistent and hold the free
-// pages it held before. Returns 0, or 1 after printing what differs.
-static int bench_check_restored(const mem_system &ms, unsigned long free_before) {
+// After the workloads: both allocators must be consistent and the page
+// allocator hold the free pages it held before. Returns 0, or 1 after
+// printing what differs.
+static int bench_check_restored(const mem_system &ms, const slab_allocator &sa,
+                                unsigned long free_before) {
   static char buf[2048];
   check_report r = make_check_report(buf, sizeof(buf));
-  unsigned violations = check_page_alloc(ms, r);
-  unsigned long free_after = nr_free_pages(ms) + nr_free_pcp_pages(ms);
+  unsigned violations = check_page_alloc(ms, r) + check_slab(sa, r);
+  unsigned long free_after = free_and_pcp_pages(ms);
   if (violations || free_after != free_before) {
     printk("bench: allocator NOT restored: %lu free pages before, %lu after; %u violations\n%s",
            free_before, free_after, violations, buf);
@@ -144,8 +194,9 @@ static int cmd_bench(int argc, char **argv) {
     return 1;
   }
   mem_system *ms = system_mem;
-  if (!ms) {
-    printk("bench: the page allocator is not set up (no system_mem)\n");
+  slab_allocator *sa = system_slab;
+  if (!ms || !sa) {
+    printk("bench: the allocators are not set up (no system_mem or system_slab)\n");
     return 1;
   }
   u64 overhead = rdinstret_overhead();
@@ -159,7 +210,7 @@ static int cmd_bench(int argc, char **argv) {
         "bench: counts are NOT instructions: a loop of known length counted wrong; QEMU "
         "without -icount reports host ticks (use scripts/run --icount)\n");
 
-  unsigned long free_before = nr_free_pages(*ms) + nr_free_pcp_pages(*ms);
+  unsigned long free_before = free_and_pcp_pages(*ms);
   tick_stop();
   int failed = 0;
   printk("  %-20s %10s\n", "workload", exact ? "instr/pair" : "ticks/pair");
@@ -168,11 +219,12 @@ static int cmd_bench(int argc, char **argv) {
   failed |= bench_pairs(*ms, "Order3Pair", 3, false, pairs, overhead);
   failed |= bench_pairs(*ms, "Order9Pair", 9, false, pairs, overhead);
   failed |= bench_churn(*ms, pairs, overhead);
-  failed |= bench_check_restored(*ms, free_before);
+  failed |= bench_kmalloc_all(*ms, *sa, pairs, overhead, &free_before);
+  failed |= bench_check_restored(*ms, *sa, free_before);
   tick_start();
   return failed;
 }
 MONITOR_COMMAND(
     bench_cmd, "bench", "[pairs]",
-    "page allocator workloads in instructions per alloc+free pair (exact under --icount)",
+    "page allocator and kmalloc workloads in instructions per alloc+free pair (exact: --icount)",
     cmd_bench);
