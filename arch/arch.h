@@ -7,6 +7,15 @@
 //   flush_tlb_kernel_range        invalidate a kernel range on every CPU
 //   smp_processor_id              dense number of the running CPU
 //   local_irq_save / _restore     mask interrupts on this CPU
+//   local_lock_irqsave / local_unlock_irqrestore
+//                                 a section in which this CPU changes state
+//                                 that only it may change (its per-CPU
+//                                 slabs); never held across a wait for
+//                                 another CPU. Kernel: interrupts masked.
+//   stop_machine(fn, arg)         runs fn on this CPU while every other CPU
+//                                 is held outside such sections, so fn may
+//                                 change their per-CPU state. Kernel: the
+//                                 others park in an IPI handler.
 //   cpu_relax                     spin-wait hint
 //   VMALLOC_START / VMALLOC_END   the virtual range mm/ may map on demand
 //   kasan_poison / _unpoison      mark memory unusable / usable again for a
@@ -27,7 +36,7 @@ namespace arch {
 
 template <class M>
 concept machine_interface = requires(phys_addr_t pa, const void *va, uintptr_t addr,
-                                     size_t size, unsigned long flags) {
+                                     size_t size, unsigned long flags, void (*fn)(void *), void *info) {
   { M::phys_to_virt(pa) } -> same_as<void *>;
   { M::virt_to_phys(va) } -> same_as<phys_addr_t>;
   { M::virt_addr_valid(va) } -> same_as<bool>;
@@ -37,6 +46,9 @@ concept machine_interface = requires(phys_addr_t pa, const void *va, uintptr_t a
   { M::smp_processor_id() } -> same_as<unsigned>;
   { M::local_irq_save() } -> same_as<unsigned long>;
   { M::local_irq_restore(flags) } -> same_as<void>;
+  { M::local_lock_irqsave() } -> same_as<unsigned long>;
+  { M::local_unlock_irqrestore(flags) } -> same_as<void>;
+  { M::stop_machine(fn, info) } -> same_as<void>;
   { M::cpu_relax() } -> same_as<void>;
   { M::kasan_poison(va, size) } -> same_as<void>;
   { M::kasan_unpoison(va, size) } -> same_as<void>;
@@ -63,6 +75,9 @@ inline void flush_tlb_kernel_range(uintptr_t start, size_t size) {
 inline unsigned smp_processor_id() { return arch::machine::smp_processor_id(); }
 inline unsigned long local_irq_save() { return arch::machine::local_irq_save(); }
 inline void local_irq_restore(unsigned long flags) { arch::machine::local_irq_restore(flags); }
+inline unsigned long local_lock_irqsave() { return arch::machine::local_lock_irqsave(); }
+inline void local_unlock_irqrestore(unsigned long flags) { arch::machine::local_unlock_irqrestore(flags); }
+inline void stop_machine(void (*fn)(void *), void *info) { arch::machine::stop_machine(fn, info); }
 inline void cpu_relax() { arch::machine::cpu_relax(); }
 inline void kasan_poison(const void *addr, size_t size) { arch::machine::kasan_poison(addr, size); }
 inline void kasan_unpoison(const void *addr, size_t size) { arch::machine::kasan_unpoison(addr, size); }

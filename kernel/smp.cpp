@@ -191,6 +191,53 @@ void on_each_cpu(smp_call_func_t func, void *info, bool wait) {
   smp_call_function_single(smp_processor_id(), func, info, wait);
 }
 
+// ---- stop_machine ---------------------------------------------------------------------
+
+namespace {
+struct stop_state {
+  unsigned parked;   // harts in park_cpu, not yet gone
+  unsigned release;  // set when fn is done
+};
+unsigned stopper_busy;  // one stopper at a time
+}  // namespace
+
+// The IPI handler's half: interrupts are masked, so this hart is outside
+// every local_lock_irqsave section until the stopper releases it.
+static void park_cpu(void *info) {
+  stop_state *st = static_cast<stop_state *>(info);
+  __atomic_add_fetch(&st->parked, 1, __ATOMIC_ACQ_REL);
+  while (!__atomic_load_n(&st->release, __ATOMIC_ACQUIRE)) cpu_relax();
+  __atomic_sub_fetch(&st->parked, 1, __ATOMIC_RELEASE);
+}
+
+// Basic algorithm: take the stopper's flag (spinning with the call queue
+// served, so that another stopper can park this hart meanwhile); send every
+// other online hart park_cpu without waiting; wait until all are parked;
+// run fn; release them and wait until they have left st, which lives on
+// this stack.
+void riscv_stop_machine(void (*fn)(void *), void *info) {
+  unsigned long flags = local_irq_save();
+  while (__atomic_exchange_n(&stopper_busy, 1u, __ATOMIC_ACQUIRE)) {
+    flush_call_queue();
+    cpu_relax();
+  }
+  stop_state st = {0, 0};
+  cpumask others = cpumask_snapshot(cpu_online_mask);
+  cpumask_clear_cpu(smp_processor_id(), others);
+  unsigned n = cpumask_weight(others);
+  if (n) smp_call_function_many(others, park_cpu, &st, false);
+  while (__atomic_load_n(&st.parked, __ATOMIC_ACQUIRE) < n) {
+    flush_call_queue();
+    cpu_relax();
+  }
+  fn(info);
+  __atomic_store_n(&st.release, 1u, __ATOMIC_RELEASE);
+  const unsigned self = smp_processor_id();
+  for_each_cpu(cpu, others) wait_for_zero(&cpu_areas[self].csd[cpu].locked);
+  __atomic_store_n(&stopper_busy, 0u, __ATOMIC_RELEASE);
+  local_irq_restore(flags);
+}
+
 void smp_send_stop() {
   __atomic_store_n(&stop_requested, true, __ATOMIC_RELEASE);
   cpumask others = cpumask_snapshot(cpu_online_mask);

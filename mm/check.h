@@ -48,8 +48,9 @@ unsigned check_pgtable(const page_table &pt, check_report &r);
 // every ktest case and suite.
 void check_alloc_call(const mem_system &ms, const page *p, unsigned order, u32 gfp, int preferred_nid);
 void check_free_call(const mem_system &ms, unsigned long pfn);
-// was_allocated: the object's allocated bit before this hand-out set it.
-// Returns false when the object is not a proper object of s.
-bool check_slab_alloc_call(kmem_cache *s, const void *obj, bool was_allocated);
+// The object just handed out: a proper object of s, marked held and on no
+// freelist, not freed by another CPU, and (on this CPU's own slab) not
+// reachable from the freelist. Returns false when it is not.
+bool check_slab_alloc_call(kmem_cache *s, const void *obj);
 void check_vmalloc_call(vmalloc_system &vs, const void *addr);
 void check_vfree_call(vmalloc_system &vs, uintptr_t start, uintptr_t end);

@@ -134,11 +134,11 @@ void check_free_call(const mem_system &ms, unsigned long pfn) {
   check_this_pcp(cr.r, z);
 }
 
-bool check_slab_alloc_call(kmem_cache *s, const void *obj, bool was_allocated) {
+bool check_slab_alloc_call(kmem_cache *s, const void *obj) {
   call_report cr(*s->sa->ms, "kmem_cache_alloc");
   check_report &r = cr.r;
   const mem_system &ms = *s->sa->ms;
-  const page *slab = addr_to_slab(ms, obj);
+  page *slab = addr_to_slab(ms, obj);
   if (!slab || slab->slab_cache != s) {
     check_fail(r, "%s: object %p is not in one of the cache's slabs", s->name, obj);
     return false;
@@ -148,16 +148,28 @@ bool check_slab_alloc_call(kmem_cache *s, const void *obj, bool was_allocated) {
     check_fail(r, "%s: object %p is not at the start of a slot", s->name, obj);
     return false;
   }
-  if (was_allocated) check_fail(r, "%s: object %p handed out while already held by a caller", s->name, obj);
+  if (!test_bit(allocated_map(ms, s, slab), unsigned(i)))
+    check_fail(r, "%s: object %p handed out but not marked held", s->name, obj);
   if (test_bit(onlist_map(ms, s, slab), unsigned(i)))
     check_fail(r, "%s: object %p handed out while on its slab's freelist", s->name, obj);
-  kmem_cache_cpu *c = &s->cpu_slab[smp_processor_id() & (NR_CPUS - 1)];
-  if (spin_trylock(&c->lock)) {
-    for (unsigned k = 0; k < c->avail; k++)
-      if (c->entry[k] == obj) check_fail(r, "%s: object %p handed out while still in CPU %u's array", s->name, obj,
-                                         smp_processor_id());
-    spin_unlock(&c->lock);
+  if (test_bit(remote_map(ms, s, slab), unsigned(i)))
+    check_fail(r, "%s: object %p handed out while freed by another CPU", s->name, obj);
+  // This CPU's own slab holds still inside the section: its freelist must
+  // not lead to the object.
+  unsigned long flags = local_lock_irqsave();
+  if (slab->slab_frozen == (smp_processor_id() & (NR_CPUS - 1)) + 1) {
+    unsigned n = 0;
+    for (const void *f = slab->freelist; f && n <= s->objects; n++) {
+      if (f == obj) {
+        check_fail(r, "%s: object %p handed out while still on CPU %u's slab's freelist", s->name, obj,
+                   smp_processor_id());
+        break;
+      }
+      if (slab_obj_index(ms, s, slab, f) < 0) break;  // a bad link: the checker's to report
+      f = freelist_decode(s, f, *freelist_slot(s, const_cast<void *>(f)));
+    }
   }
+  local_unlock_irqrestore(flags);
   return r.violations == 0;
 }
 

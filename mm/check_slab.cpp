@@ -1,7 +1,8 @@
 // The slab allocator's invariants (listed in mm/slab.h), checked cache by
-// cache with the cache's locks held (slab_mutex, then every CPU's array,
-// then each node's list_lock: the allocator's own order). Every violation is
-// described; nothing is changed.
+// cache with every other CPU held by stop_machine (so that their slabs are
+// at rest and may be read), slab_mutex held (taken before: a CPU parked
+// while holding it would never give it up), and each node's list_lock.
+// Every violation is described; nothing is changed.
 #include "kernel/printk.h"
 #include "kernel/spinlock.h"
 #include "mm/check.h"
@@ -10,16 +11,14 @@
 namespace {
 
 constexpr unsigned MAX_CHECKED_OBJECTS = 4096;  // per slab: the visited bitmap's size
-constexpr unsigned MAX_ARRAY_OBJECTS = NR_CPUS * SLAB_ARRAY_MAX;
+constexpr unsigned MAX_CPU_PARTIAL = 64;        // cpu_partial_slabs' bound (Linux's, in objects, is far lower)
 
 struct cache_check {
   const mem_system &ms;
   check_report &r;
   const kmem_cache *s;
-  const void *arrays[MAX_ARRAY_OBJECTS];  // every object in a per-CPU array
-  const page *array_slabs[MAX_ARRAY_OBJECTS];
-  unsigned nr_array = 0;
-  unsigned long pages = 0;  // in this cache's slabs
+  unsigned long frozen[MAX_NUMNODES];  // slabs frozen to some CPU, by node
+  unsigned long pages = 0;             // in this cache's slabs
 };
 
 __printf(2, 3) void cfail(cache_check &c, const char *fmt, ...) {
@@ -58,51 +57,23 @@ void check_geometry(cache_check &c) {
     cfail(c, "%u objects of %u bytes overflow a slab of %lu", s->objects, s->size, bytes);
   if (s->bitmap_offset == 0 ? (s->order == 0 || s->objects > 64)
                             : (s->bitmap_offset < size_t(s->objects) * s->size ||
-                               s->bitmap_offset + 16ul * bitmap_words(s) > bytes))
+                               s->bitmap_offset + NR_SLAB_BITMAPS * 8ul * bitmap_words(s) > bytes))
     cfail(c, "bitmaps at offset %u do not fit beside %u objects", s->bitmap_offset, s->objects);
-  if (s->limit > SLAB_ARRAY_MAX || s->batchcount == 0 || s->batchcount > s->limit)
-    cfail(c, "array limit %u / batchcount %u out of range", s->limit, s->batchcount);
-}
-
-// Collects and checks the objects in every CPU's array.
-void check_arrays(cache_check &c) {
-  const kmem_cache *s = c.s;
-  for (unsigned cpu = 0; cpu < NR_CPUS; cpu++) {
-    const kmem_cache_cpu &a = s->cpu_slab[cpu];
-    if (a.avail > s->limit) cfail(c, "cpu %u array holds %u objects, above its limit %u", cpu, a.avail, s->limit);
-    for (unsigned k = 0; k < a.avail && k < SLAB_ARRAY_MAX; k++) {
-      const void *obj = a.entry[k];
-      const page *slab = addr_to_slab(c.ms, obj);
-      if (!slab || slab->slab_cache != s) {
-        cfail(c, "cpu %u array entry %u (%p) is not an object of this cache", cpu, k, obj);
-        continue;
-      }
-      long i = slab_obj_index(c.ms, s, slab, obj);
-      if (i < 0) {
-        cfail(c, "cpu %u array entry %u (%p) is not at an object boundary", cpu, k, obj);
-        continue;
-      }
-      if (test_bit(allocated_map(c.ms, s, slab), unsigned(i)))
-        cfail(c, "object %p is in cpu %u's array and marked allocated", obj, cpu);
-      if (test_bit(onlist_map(c.ms, s, slab), unsigned(i)))
-        cfail(c, "object %p is in cpu %u's array and marked on its slab's freelist", obj, cpu);
-      if ((s->flags & SLAB_POISON) && !poison_intact(s, obj))
-        cfail(c, "free object %p in cpu %u's array has its poison overwritten", obj, cpu);
-      for (unsigned j = 0; j < c.nr_array; j++)
-        if (c.arrays[j] == obj) cfail(c, "object %p is in the per-CPU arrays twice", obj);
-      if (c.nr_array < MAX_ARRAY_OBJECTS) {
-        c.arrays[c.nr_array] = obj;
-        c.array_slabs[c.nr_array++] = slab;
-      }
-    }
-  }
+  if (s->bitmap_words != (s->objects + 63) / 64)
+    cfail(c, "bitmap_words %u for %u objects", s->bitmap_words, s->objects);
+  if (s->slab_mask != bytes - 1 || s->reciprocal_size != slab_reciprocal(s->size))
+    cfail(c, "slab mask %#lx / reciprocal %#lx do not match %lu-byte slabs of %u-byte objects", s->slab_mask,
+          s->reciprocal_size, bytes, s->size);
+  if (s->cpu_partial_slabs == 0 || s->cpu_partial_slabs > MAX_CPU_PARTIAL)
+    cfail(c, "cpu_partial_slabs %u out of range (1..%u)", s->cpu_partial_slabs, MAX_CPU_PARTIAL);
 }
 
 // Walks the slab's freelist; returns its length.
 unsigned check_freelist(cache_check &c, const page *slab) {
   const kmem_cache *s = c.s;
   u64 visited[MAX_CHECKED_OBJECTS / 64] = {};
-  const u64 *alloc = allocated_map(c.ms, s, slab), *onlist = onlist_map(c.ms, s, slab);
+  const u64 *alloc = allocated_map(c.ms, s, slab), *onlist = onlist_map(c.ms, s, slab),
+            *remote = remote_map(c.ms, s, slab);
   unsigned n = 0;
   for (const void *obj = slab->freelist; obj; n++) {
     long i = slab_obj_index(c.ms, s, slab, obj);
@@ -117,6 +88,7 @@ unsigned check_freelist(cache_check &c, const page *slab) {
     visited[i / 64] |= u64(1) << (i % 64);
     if (!test_bit(onlist, unsigned(i))) cfail(c, "free object %p is not marked on the freelist", obj);
     if (test_bit(alloc, unsigned(i))) cfail(c, "free object %p is marked allocated", obj);
+    if (test_bit(remote, unsigned(i))) cfail(c, "free object %p is marked freed by another CPU", obj);
     if ((s->flags & SLAB_POISON) && !poison_intact(s, obj))
       cfail(c, "free object %p has its poison overwritten", obj);
     obj = freelist_decode(s, obj, *freelist_slot(s, const_cast<void *>(obj)));
@@ -124,16 +96,34 @@ unsigned check_freelist(cache_check &c, const page *slab) {
   return n;
 }
 
-enum class slab_list_kind { full, partial, free };
+enum class slab_list_kind { full, partial, free, cpu };
 
-void check_slab_page(cache_check &c, const page *slab, int nid, slab_list_kind kind) {
+// Remote bits that are not also allocated ones (each is a free of an
+// object nobody held); returns how many remote bits are set.
+unsigned check_remote_bits(cache_check &c, const page *slab, const void *base) {
+  const kmem_cache *s = c.s;
+  const u64 *alloc = allocated_map(c.ms, s, slab), *remote = remote_map(c.ms, s, slab);
+  unsigned n = 0;
+  for (unsigned w = 0; w < bitmap_words(s); w++) {
+    u64 stray = remote[w] & ~alloc[w];
+    if (stray)
+      cfail(c, "slab %p: object %u is marked freed by another CPU but not allocated", base,
+            w * 64 + unsigned(__builtin_ctzll(stray)));
+    n += unsigned(__builtin_popcountll(remote[w]));
+  }
+  return n;
+}
+
+// One slab: on node nid's list `kind`, or (kind cpu) frozen to CPU `cpu`.
+void check_slab_page(cache_check &c, const page *slab, int nid, slab_list_kind kind, unsigned cpu = 0) {
   const kmem_cache *s = c.s;
   const void *base = page_address(c.ms, slab);
   if (!PageSlab(slab) || slab->slab_cache != s) {
     cfail(c, "page of slab %p is not PG_slab of this cache", base);
     return;
   }
-  if (page_to_nid(slab) != nid) cfail(c, "slab %p of node %d is on node %d's lists", base, page_to_nid(slab), nid);
+  if (kind != slab_list_kind::cpu && page_to_nid(slab) != nid)
+    cfail(c, "slab %p of node %d is on node %d's lists", base, page_to_nid(slab), nid);
   if (page_ref_count(slab) != 1 || slab->alloc_order != s->order || (s->order > 0 && !PageHead(slab)))
     cfail(c, "slab %p is not one allocation of order %u (refcount %d, alloc_order %u)", base, s->order,
           page_ref_count(slab), slab->alloc_order);
@@ -141,14 +131,21 @@ void check_slab_page(cache_check &c, const page *slab, int nid, slab_list_kind k
   unsigned free = check_freelist(c, slab);
   unsigned onlist = popcount_map(onlist_map(c.ms, s, slab), bitmap_words(s));
   unsigned held = popcount_map(allocated_map(c.ms, s, slab), bitmap_words(s));
-  unsigned in_arrays = 0;
-  for (unsigned j = 0; j < c.nr_array; j++) in_arrays += c.array_slabs[j] == slab;
+  unsigned remote = check_remote_bits(c, slab, base);
   if (slab->inuse > s->objects || free != s->objects - slab->inuse)
     cfail(c, "slab %p: %u objects on the freelist, but inuse is %u of %u", base, free, slab->inuse, s->objects);
   if (onlist != free) cfail(c, "slab %p: %u objects marked on the freelist, %u on it", base, onlist, free);
-  if (held + in_arrays + slab->lost != slab->inuse)
-    cfail(c, "slab %p: inuse %u but %u allocated + %u in arrays + %u lost", base, slab->inuse, held, in_arrays,
-          slab->lost);
+  if (held + slab->lost != slab->inuse)
+    cfail(c, "slab %p: inuse %u but %u allocated + %u lost", base, slab->inuse, held, slab->lost);
+  if (kind == slab_list_kind::cpu) {
+    if (slab->slab_frozen != cpu + 1)
+      cfail(c, "slab %p is CPU %u's but frozen to %d", base, cpu, int(slab->slab_frozen) - 1);
+    if (page_to_nid(slab) < int(MAX_NUMNODES)) c.frozen[page_to_nid(slab)]++;
+    return;
+  }
+  if (slab->slab_frozen)
+    cfail(c, "slab %p is on node %d's lists but frozen to CPU %d", base, nid, int(slab->slab_frozen) - 1);
+  if (remote) cfail(c, "slab %p is on node %d's lists with %u objects freed by another CPU not taken back", base, nid, remote);
   bool ok = kind == slab_list_kind::free      ? slab->inuse == 0
             : kind == slab_list_kind::full    ? slab->inuse > 0 && !slab->freelist
                                               : slab->inuse > 0 && slab->freelist;
@@ -156,6 +153,29 @@ void check_slab_page(cache_check &c, const page *slab, int nid, slab_list_kind k
   if (!ok)
     cfail(c, "slab %p (inuse %u, freelist %s) is on the %s list", base, slab->inuse,
           slab->freelist ? "non-empty" : "empty", names[int(kind)]);
+}
+
+// Every CPU's slabs: its current one and its partial list.
+void check_cpu_slabs(cache_check &c) {
+  const kmem_cache *s = c.s;
+  const unsigned long limit = c.ms.totalram_pages + 1;  // no list can be longer: a cycle stops here
+  for (unsigned cpu = 0; cpu < NR_CPUS; cpu++) {
+    const kmem_cache_cpu &k = s->cpu_slab[cpu];
+    if (k.slab) check_slab_page(c, k.slab, 0, slab_list_kind::cpu, cpu);
+    unsigned long n = 0;
+    for (const list_head *e = k.partial.next; e != &k.partial; e = e->next) {
+      if (++n > limit) {
+        cfail(c, "cpu %u: the partial list does not come back to its head", cpu);
+        break;
+      }
+      const page *slab = list_entry(const_cast<list_head *>(e), page, slab_list);
+      if (slab == k.slab) cfail(c, "cpu %u: its current slab is on its partial list too", cpu);
+      check_slab_page(c, slab, 0, slab_list_kind::cpu, cpu);
+    }
+    if (n != k.nr_partial) cfail(c, "cpu %u: nr_partial %u, its partial list holds %lu", cpu, k.nr_partial, n);
+    if (k.nr_partial > s->cpu_partial_slabs)
+      cfail(c, "cpu %u keeps %u partial slabs, above cpu_partial_slabs %u", cpu, k.nr_partial, s->cpu_partial_slabs);
+  }
 }
 
 void check_node(cache_check &c, int nid, const kmem_cache_node &n) {
@@ -174,26 +194,47 @@ void check_node(cache_check &c, int nid, const kmem_cache_node &n) {
   if (counts[0] != n.nr_full || counts[1] != n.nr_partial || counts[2] != n.nr_free)
     cfail(c, "node %d: counters full/partial/free %lu/%lu/%lu, lists hold %lu/%lu/%lu", nid, n.nr_full,
           n.nr_partial, n.nr_free, counts[0], counts[1], counts[2]);
-  if (n.total_objects != (counts[0] + counts[1] + counts[2]) * c.s->objects)
-    cfail(c, "node %d: total_objects %lu for %lu slabs of %u", nid, n.total_objects,
-          counts[0] + counts[1] + counts[2], c.s->objects);
+  unsigned long slabs = counts[0] + counts[1] + counts[2] + c.frozen[nid];
+  if (n.nr_slabs != slabs)
+    cfail(c, "node %d: nr_slabs %lu, but its lists hold %lu and CPUs own %lu", nid, n.nr_slabs,
+          counts[0] + counts[1] + counts[2], c.frozen[nid]);
+  if (n.total_objects != n.nr_slabs * c.s->objects)
+    cfail(c, "node %d: total_objects %lu for %lu slabs of %u", nid, n.total_objects, n.nr_slabs, c.s->objects);
   if (counts[2] > c.s->min_partial)
     cfail(c, "node %d keeps %lu free slabs, above min_partial %u", nid, counts[2], c.s->min_partial);
 }
 
-// Checks one cache under its locks; returns the pages its slabs hold.
+// Checks one cache under its node locks (the other CPUs held); returns the
+// pages its slabs hold.
 unsigned long check_cache(const slab_allocator &sa, check_report &r, kmem_cache *s) {
-  cache_check c{*sa.ms, r, s, {}, {}, 0, 0};
+  cache_check c{*sa.ms, r, s, {}, 0};
   if (s->sa != &sa) cfail(c, "cache belongs to another slab allocator");
   check_geometry(c);
-  for (kmem_cache_cpu &a : s->cpu_slab) spin_lock(&a.lock);
   unsigned long flags[MAX_NUMNODES];
   for (unsigned nid = 0; nid < MAX_NUMNODES; nid++) flags[nid] = spin_lock_irqsave(&s->node[nid].list_lock);
-  check_arrays(c);
+  check_cpu_slabs(c);
   for (unsigned nid = 0; nid < MAX_NUMNODES; nid++) check_node(c, int(nid), s->node[nid]);
   for (unsigned nid = MAX_NUMNODES; nid-- > 0;) spin_unlock_irqrestore(&s->node[nid].list_lock, flags[nid]);
-  for (kmem_cache_cpu &a : s->cpu_slab) spin_unlock(&a.lock);
   return c.pages;
+}
+
+struct slab_check {
+  const slab_allocator &sa;
+  check_report &r;
+  unsigned long pages[2];  // unreclaimable, reclaimable
+};
+
+void check_caches(void *arg) {
+  slab_check &k = *static_cast<slab_check *>(arg);
+  unsigned long limit = 100000, n = 0;
+  list_for_each(e, &k.sa.caches) {
+    if (++n > limit) {
+      check_fail(k.r, "slab: the cache list does not come back to its head");
+      break;
+    }
+    kmem_cache *s = list_entry(e, kmem_cache, list);
+    k.pages[(s->flags & SLAB_RECLAIM_ACCOUNT) ? 1 : 0] += check_cache(k.sa, k.r, s);
+  }
 }
 
 }  // namespace
@@ -201,19 +242,12 @@ unsigned long check_cache(const slab_allocator &sa, check_report &r, kmem_cache 
 unsigned check_slab(const slab_allocator &sa, check_report &r) {
   unsigned before = r.violations;
   slab_allocator &msa = const_cast<slab_allocator &>(sa);  // for the locks only
-  unsigned long pages[2] = {};  // unreclaimable, reclaimable
+  slab_check k{sa, r, {}};
   {
     spin_lock_guard g(msa.slab_mutex);
-    unsigned long limit = 100000, n = 0;
-    list_for_each(e, &msa.caches) {
-      if (++n > limit) {
-        check_fail(r, "slab: the cache list does not come back to its head");
-        break;
-      }
-      kmem_cache *s = list_entry(e, kmem_cache, list);
-      pages[(s->flags & SLAB_RECLAIM_ACCOUNT) ? 1 : 0] += check_cache(sa, r, s);
-    }
+    stop_machine(check_caches, &k);
   }
+  unsigned long *pages = k.pages;
   // Large kmallocs count as unreclaimable slab, as in Linux.
   pages[0] += __atomic_load_n(&sa.large_pages, __ATOMIC_RELAXED);
   unsigned long stat[2] = {global_node_page_state(*sa.ms, NR_SLAB_UNRECLAIMABLE),

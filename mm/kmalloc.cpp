@@ -5,19 +5,26 @@
 #include "kernel/errno.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
-#include "mm/slab_internal.h"
+#include "mm/slab_fastpath.h"
 
-const unsigned kmalloc_sizes[NR_KMALLOC_SIZES] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
+constexpr unsigned kmalloc_sizes[NR_KMALLOC_SIZES] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
 
-unsigned kmalloc_index(size_t size) {
-  if (size <= 64) return size <= 8 ? 0 : size <= 16 ? 1 : size <= 32 ? 2 : 3;
-  if (size <= 96) return 4;
-  if (size <= 128) return 5;
-  if (size <= 192) return 6;
-  // 256 and up: powers of two, index 7 for 256.
-  unsigned log = 64 - unsigned(__builtin_clzl(size - 1));  // ceil(log2(size))
-  return log - 1;
-}
+// The smallest cache for each 8 bytes of size (Linux's kmalloc_size_index,
+// over every cache size): one load, where a count of leading zeros is a
+// libgcc call on RV64GC.
+struct kmalloc_size_table {
+  u8 index[KMALLOC_MAX_CACHE_SIZE / 8];
+  constexpr kmalloc_size_table() : index() {
+    unsigned i = 0;
+    for (unsigned k = 0; k < KMALLOC_MAX_CACHE_SIZE / 8; k++) {
+      while (kmalloc_sizes[i] < (k + 1) * 8) i++;
+      index[k] = u8(i);
+    }
+  }
+};
+static constexpr kmalloc_size_table kmalloc_size_index{};
+
+unsigned kmalloc_index(size_t size) { return kmalloc_size_index.index[(size - 1) / 8]; }
 
 // Linux's names: "dma-kmalloc-64", "kmalloc-rcl-64" (the DMA32 twins are ours).
 static const char *const kmalloc_type_prefix[NR_KMALLOC_TYPES] = {"", "dma32-", "dma-", ""};
@@ -102,7 +109,13 @@ void *kmalloc_node(slab_allocator &sa, size_t size, gfp_t gfp, int nid) {
   return kmem_cache_alloc_node(s, gfp, nid);
 }
 
-void *kmalloc(slab_allocator &sa, size_t size, gfp_t gfp) { return kmalloc_node(sa, size, gfp, NUMA_NO_NODE); }
+// The fast path: a size a cache serves, flags that name no zone and no
+// mobility (an ordinary kmalloc cache); everything else is kmalloc_node's.
+void *kmalloc(slab_allocator &sa, size_t size, gfp_t gfp) {
+  if (__builtin_expect(size - 1 < KMALLOC_MAX_CACHE_SIZE && !(gfp & (GFP_ZONEMASK | GFP_MOVABLE_MASK)), 1))
+    return slab_alloc_fast(sa.kmalloc_caches[KMALLOC_NORMAL][kmalloc_size_index.index[(size - 1) / 8]], gfp);
+  return kmalloc_node(sa, size, gfp, NUMA_NO_NODE);
+}
 
 void *kmalloc_array(slab_allocator &sa, size_t n, size_t size, gfp_t gfp) {
   size_t bytes;
@@ -115,7 +128,8 @@ void *kmalloc_array(slab_allocator &sa, size_t n, size_t size, gfp_t gfp) {
 
 // What p is, for kfree and ksize.
 struct kmalloc_object {
-  kmem_cache *cache;   // a slab object of this cache
+  kmem_cache *cache;   // a slab object of this cache,
+  page *slab;          // in this slab
   page *large;         // or a large kmalloc
 };
 
@@ -127,9 +141,9 @@ static kmalloc_object find_object(slab_allocator &sa, const void *p, const char 
   if (pg && !PageBuddy(pg) && !PagePcp(pg)) {
     // As addr_to_slab: a slab's head page is not asked for its compound head.
     page *head = PageSlab(pg) ? pg : compound_head(pg);
-    if (PageSlab(head)) return {head->slab_cache, nullptr};
+    if (PageSlab(head)) return {head->slab_cache, head, nullptr};
     if (PageLargeKmalloc(head)) {
-      if (p == page_address(ms, head)) return {nullptr, head};
+      if (p == page_address(ms, head)) return {nullptr, nullptr, head};
       if (report) slab_err(sa, nullptr, p, true, "%s: pointer is inside a large kmalloc, not at its start", caller);
       return {};
     }
@@ -145,9 +159,11 @@ static kmalloc_object find_object(slab_allocator &sa, const void *p, const char 
 
 void kfree(slab_allocator &sa, const void *p) {
   if (ZERO_OR_NULL_PTR(p)) return;
+  if (page *slab = virt_to_slab(*sa.ms, p); __builtin_expect(slab != nullptr, 1))
+    return slab_free_fast(slab->slab_cache, slab, const_cast<void *>(p), "kfree");
   kmalloc_object o = find_object(sa, p, "kfree", true);
   if (o.cache) {
-    slab_free_checked(o.cache, const_cast<void *>(p), "kfree");
+    slab_free_fast(o.cache, o.slab, const_cast<void *>(p), "kfree");
   } else if (o.large) {
     mem_system &ms = *sa.ms;
     unsigned order = o.large->alloc_order;
@@ -158,18 +174,19 @@ void kfree(slab_allocator &sa, const void *p) {
   }
 }
 
-// A held slab object's usable size; 0 for anything else.
-static size_t object_ksize(slab_allocator &sa, const kmem_cache *s, const void *p) {
-  page *slab = addr_to_slab(*sa.ms, p);
-  long i = slab ? slab_obj_index(*sa.ms, s, slab, p) : -1;
-  if (i < 0 || !test_bit(allocated_map(*sa.ms, s, slab), unsigned(i))) return 0;
+// A held slab object's usable size; 0 for anything else (an object freed
+// by another CPU and not yet taken back is not held).
+static size_t object_ksize(slab_allocator &sa, const kmem_cache *s, const page *slab, const void *p) {
+  long i = slab_obj_index(*sa.ms, s, slab, p);
+  if (i < 0 || !test_bit(allocated_map(*sa.ms, s, slab), unsigned(i)) || test_bit(remote_map(*sa.ms, s, slab), unsigned(i)))
+    return 0;
   return s->object_size;
 }
 
 size_t ksize(slab_allocator &sa, const void *p) {
   if (ZERO_OR_NULL_PTR(p)) return 0;
   kmalloc_object o = find_object(sa, p, "ksize", false);
-  if (o.cache) return object_ksize(sa, o.cache, p);
+  if (o.cache) return object_ksize(sa, o.cache, o.slab, p);
   if (o.large) return PAGE_SIZE << o.large->alloc_order;
   return 0;
 }

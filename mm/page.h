@@ -12,7 +12,8 @@
 //                                                    pages of the block: refcount 0
 //   compound tail    compound_head = head | 1        PG_tail-like: bit 0 of
 //                                                    compound_head
-//   slab (issue 4)   slab_cache, freelist, inuse...  PG_slab
+//   slab (issue 4)   slab_cache, freelist, inuse...  PG_slab; slab_frozen and
+//                    slab_remote after alloc_order
 //
 // The top bits of flags hold the page's node and zone, so that a page always
 // finds its zone (page_zone) without a search.
@@ -69,7 +70,9 @@ struct page {
   s32 _mapcount;  // 48: -1 when not mapped into user space
   s32 _refcount;  // 52: atomic; 0 when free
   u8 alloc_order; // 56: order the block was allocated with (head only)
-  u8 _pad[7];     // 57: room for later users
+  u8 slab_frozen; // 57: slab head: 1 + the CPU that owns it, 0 if on its node's lists (mm/slab.h)
+  u8 _pad[2];     // 58: room for later users
+  u32 slab_remote;  // 60: slab head: other CPUs freed objects since its owner last looked (atomic)
 };
 
 static_assert(sizeof(page) == 64, "struct page must stay at 64 bytes");

@@ -28,7 +28,7 @@ int nearest_memory_node(const mem_system &ms, int nid) {
   return best;
 }
 
-page *pfn_to_page(const mem_system &ms, unsigned long pfn) {
+page *pfn_to_page_search(const mem_system &ms, unsigned long pfn) {
   for (const pglist_data *pgdat : ms.node_data)
     if (pgdat && pfn >= pgdat->node_start_pfn && pfn < pgdat_end_pfn(pgdat))
       return pgdat->node_mem_map + (pfn - pgdat->node_start_pfn);

@@ -64,7 +64,14 @@ extern mem_system *system_mem;
 
 // ---- pfn, page and address conversions ------------------------------------------
 // Returns nullptr for a pfn that no node spans.
-page *pfn_to_page(const mem_system &ms, unsigned long pfn);
+page *pfn_to_page_search(const mem_system &ms, unsigned long pfn);
+inline page *pfn_to_page(const mem_system &ms, unsigned long pfn) {
+  unsigned long section = pfn >> PFN_SECTION_SHIFT;
+  const pglist_data *pgdat = section < NR_MEM_SECTIONS ? ms.section_to_node[section] : nullptr;
+  if (!pgdat) return pfn_to_page_search(ms, pfn);
+  unsigned long i = pfn - pgdat->node_start_pfn;  // wraps below the node: one compare for both ends
+  return i < pgdat->node_spanned_pages ? pgdat->node_mem_map + i : nullptr;
+}
 unsigned long page_to_pfn(const mem_system &ms, const page *p);
 zone *page_zone(const mem_system &ms, const page *p);
 inline phys_addr_t page_to_phys(const mem_system &ms, const page *p) { return PFN_PHYS(page_to_pfn(ms, p)); }

@@ -211,6 +211,18 @@ static void build_pcp_routes(mem_system &ms) {
   }
 }
 
+// pfn_to_page's table: a section met by exactly one node's span names it.
+static void build_section_table(mem_system &ms) {
+  for (unsigned sec = 0; sec < NR_MEM_SECTIONS; sec++) {
+    unsigned long first = (unsigned long)sec << PFN_SECTION_SHIFT, end = first + (1ul << PFN_SECTION_SHIFT);
+    const pglist_data *only = nullptr;
+    unsigned meets = 0;
+    for_each_online_pgdat(ms, pgdat)
+      if (pgdat->node_start_pfn < end && pgdat_end_pfn(pgdat) > first) only = pgdat, meets++;
+    ms.section_to_node[sec] = meets == 1 ? only : nullptr;
+  }
+}
+
 int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
   mem_system &ms = *msp;
   if (int err = validate_layout(layout)) return err;
@@ -255,6 +267,7 @@ int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
     pr_err("mem_system_init: no memory\n");
     return -EINVAL;
   }
+  build_section_table(ms);
   // Zones after every node's boot allocations, so that what those took is
   // reserved in memblock and stays PG_reserved.
   for_each_online_pgdat(ms, pgdat) {

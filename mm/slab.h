@@ -1,44 +1,58 @@
 // The slab allocator: caches of equal-sized objects carved out of pages from
 // the page allocator, and kmalloc on top of them (Linux's mm/slab_common.c
-// and the per-CPU array caches of its SLAB allocator, written fresh).
+// and the per-CPU slabs of its SLUB allocator, written fresh).
 //
 // Basic algorithm:
 //  1. A cache hands out objects of one size. Its memory is slabs: blocks of
 //     2^order pages from the page allocator (compound for order > 0), each
-//     cut into `objects` slots of `size` bytes from the slab's start.
-//  2. Each CPU keeps an array of free objects per cache (kmem_cache_cpu).
-//     kmem_cache_alloc pops from it and kmem_cache_free pushes to it, under
-//     the array's own lock; an empty array is refilled with `batchcount`
-//     objects from the node's slabs, a full one gives `batchcount` back.
-//  3. Per node, slabs sit on three lists under the node's list_lock: full
-//     (no object on the slab's freelist), partial, and free (every object on
-//     it). Refills take from partial slabs first, then free ones, then a new
-//     slab. Up to `min_partial` free slabs are kept; more go back to the
-//     page allocator, as do all of them on kmem_cache_shrink and when the
-//     page allocator's reclaim calls the slab shrinker.
-//  4. A slab's free objects form a singly linked freelist through the
+//     cut into `objects` slots of `size` bytes from the slab's start. A slab
+//     is a buddy block, so it is aligned to its size: an object's slab and
+//     index follow from its address with a mask and a multiply.
+//  2. Each CPU owns slabs of each cache ("frozen" to it, kmem_cache_cpu):
+//     the one it allocates from (`slab`) and a few more (`partial`). Only
+//     that CPU changes an owned slab's freelist and bitmaps, inside
+//     local_lock_irqsave, so allocating and freeing its objects takes no
+//     lock and no atomic instruction, and dirties no other CPU's lines.
+//  3. Per node, slabs no CPU owns sit on three lists under the node's
+//     list_lock: full (nothing on the freelist), partial, and free (every
+//     object on it). A CPU whose slabs are exhausted takes a partial slab,
+//     then a free one, then a new slab; an exhausted slab goes back to the
+//     node. A free into a node's full slab makes the freeing CPU its owner
+//     (up to cpu_partial_slabs). Up to `min_partial` free slabs are kept per
+//     node; more go back to the page allocator, as do all of them on
+//     kmem_cache_shrink and when reclaim calls the slab shrinker.
+//  4. A free into a slab another CPU owns sets the object's bit in the slab's
+//     `remote` bitmap (an atomic OR) and flags the slab; the owner takes such
+//     objects back onto its freelist when it runs out (Linux's remote frees
+//     to a frozen slab, with a bitmap where SLUB has a second freelist).
+//  5. A slab's free objects form a singly linked freelist through the
 //     objects themselves. Each link is stored hardened (xor'ed with a secret
 //     of the cache and with the address it is stored at), and every link is
 //     checked before it is followed: it must name an object of the same slab
 //     that is marked as on the freelist.
-//  5. Two bitmaps per slab record each object's state: `allocated` (held by a
-//     caller: set by allocation, cleared by the free that returns it) and
-//     `onlist` (on the slab's freelist). So a free of anything that is not a
-//     held object (a double free, a pointer into the middle of one) is caught
-//     by one bit, without trusting anything stored in object memory.
+//  6. Bitmaps per slab record each object's state: `allocated` (held by a
+//     caller: set by allocation, cleared when the free is taken back),
+//     `onlist` (on the slab's freelist) and `remote` (freed by another CPU,
+//     not yet taken back). So a free of anything that is not a held object
+//     (a double free, a pointer into the middle of one) is caught by a bit,
+//     without trusting anything stored in object memory.
+//  7. Another CPU's owned slabs are changed only under stop_machine, which
+//     holds every other CPU outside local_lock_irqsave: shrinking, destroying
+//     a cache, the checker and slabinfo.
 //
 // Invariants (checked by mm/check_slab):
 //   - every slab page has PG_slab, slab_cache = its cache; its objects are
 //     physically contiguous (one compound allocation);
 //   - freelist length = objects - inuse; each freelist object has `onlist`
-//     set and `allocated` clear; inuse = (objects with `allocated` set) +
-//     (objects in per-CPU arrays) + lost (objects abandoned after a corrupted
-//     freelist link);
-//   - a slab is on the free list iff inuse == 0, on the full list iff its
-//     freelist is empty, otherwise on the partial list; the node's counters
-//     equal its lists' lengths;
-//   - objects in per-CPU arrays belong to the cache, are distinct, have both
-//     bits clear, and (SLAB_POISON) hold poison, as do freelist objects.
+//     set and `allocated` and `remote` clear; inuse = (objects with
+//     `allocated` set) + lost (objects abandoned after a corrupted freelist
+//     link); `remote` bits are a subset of `allocated` ones;
+//   - a slab is frozen (slab_frozen = cpu + 1) iff it is its CPU's `slab` or
+//     on its CPU's partial list; an unfrozen slab has no `remote` bit, is on
+//     the free list iff inuse == 0, on the full list iff its freelist is
+//     empty, otherwise on the partial list; the node's counters equal its
+//     lists' lengths, and nr_slabs / total_objects count its frozen slabs too;
+//   - free objects (SLAB_POISON) hold poison.
 //
 // kmalloc: caches kmalloc-8 .. kmalloc-8k (with 96 and 192), DMA32 twins
 // (dma32-kmalloc-*) for __GFP_DMA32 and dma-kmalloc-* for __GFP_DMA where
@@ -87,46 +101,48 @@ constexpr unsigned NR_KMALLOC_SIZES = 13;  // 8 16 32 64 96 128 192 256 512 1k 2
 // whose slabs come from RECLAIMABLE pageblocks) for __GFP_RECLAIMABLE.
 enum kmalloc_cache_type { KMALLOC_NORMAL, KMALLOC_DMA32, KMALLOC_DMA, KMALLOC_RECLAIM, NR_KMALLOC_TYPES };
 
-constexpr unsigned SLAB_ARRAY_MAX = 32;  // objects a CPU's array can hold
-
 struct kmem_cache;
 struct slab_allocator;
 
-// One CPU's free objects of one cache. Its CPU takes the lock with a trylock
-// (an interrupt that finds it held goes to the node's slabs instead), drains
-// and shrinks spin on it. Lock order: array lock, then node list_lock.
-struct kmem_cache_cpu {
-  tas_spinlock_t lock;
-  unsigned avail;  // objects in entry[0..avail); WRITE_ONCE: the shrinker counts without the lock
-  void *entry[SLAB_ARRAY_MAX];
+// One CPU's slabs of one cache, changed only by that CPU inside
+// local_lock_irqsave, or by a stop_machine. A line of its own: the fast path
+// writes nothing else that another CPU reads.
+struct alignas(64) kmem_cache_cpu {
+  page *slab;            // frozen to this CPU, allocations come from it; or nullptr
+  list_head partial;     // more frozen slabs of this CPU, linked by slab_list
+  unsigned nr_partial;   // on `partial`
 };
 
 // One node's slabs of one cache.
-struct kmem_cache_node {
+struct alignas(64) kmem_cache_node {
   spinlock_t list_lock;
-  list_head full, partial, free;
+  list_head full, partial, free;               // slabs no CPU owns
   unsigned long nr_full, nr_partial, nr_free;  // slabs on each list
-  unsigned long total_objects;                 // objects of all its slabs
+  unsigned long nr_slabs;                      // all of the node's slabs, frozen ones too (atomic)
+  unsigned long total_objects;                 // objects of those (atomic)
 };
 
 struct kmem_cache {
-  // Read-mostly, fixed at creation.
-  char name[32];
-  unsigned object_size;  // what the creator asked for
-  unsigned size;         // stride between objects: object, red zone, outside free pointer
-  unsigned align;
-  unsigned offset;       // where a free object keeps its freelist link
-  unsigned red_zone;     // bytes of red zone after object_size (0: none)
-  unsigned order;        // slab size: 2^order pages
-  unsigned objects;      // per slab
-  unsigned bitmap_offset;  // bytes from the slab start to its bitmaps; 0: in the first tail page
-  unsigned limit, batchcount;  // per-CPU array capacity and transfer size
-  unsigned min_partial;        // free slabs kept per node
+  // Read-mostly, fixed at creation; the fast paths read the first line.
+  unsigned size;          // stride between objects: object, red zone, outside free pointer
+  unsigned objects;       // per slab
+  unsigned long slab_mask;     // slab bytes - 1: an object's offset in its slab is addr & slab_mask
+  unsigned long reciprocal_size;  // 2^SLAB_RECIPROCAL_SHIFT / size + 1: offset / size by a multiply
+  unsigned long random;   // freelist hardening secret
+  unsigned offset;        // where a free object keeps its freelist link
   slab_flags_t flags;
-  gfp_t allocflags;            // zone flags for the slab pages
-  unsigned long random;        // freelist hardening secret
-  void (*ctor)(void *);
+  unsigned object_size;   // what the creator asked for
+  unsigned bitmap_offset; // bytes from the slab start to its bitmaps; 0: in the first tail page
+  unsigned bitmap_words;  // words of each bitmap: (objects + 63) / 64
   slab_allocator *sa;
+  char name[32];
+  unsigned align;
+  unsigned red_zone;      // bytes of red zone after object_size (0: none)
+  unsigned order;         // slab size: 2^order pages
+  unsigned cpu_partial_slabs;  // owned slabs a CPU keeps besides its current one
+  unsigned min_partial;        // free slabs kept per node
+  gfp_t allocflags;            // zone flags for the slab pages
+  void (*ctor)(void *);
   list_head list;              // on slab_allocator::caches
   unsigned long corrupted;     // freelist links found corrupted
   unsigned long lost_objects;  // objects abandoned behind corrupted links

@@ -16,7 +16,7 @@
 
 #include "kernel/spinlock.h"
 #include "kernel/string.h"
-#include "mm/slab.h"
+#include "mm/slab_internal.h"
 
 namespace {
 
@@ -24,20 +24,28 @@ struct slabinfo_row {
   char name[sizeof(kmem_cache::name)];
   unsigned long active_objs, num_objs;
   unsigned long active_slabs, num_slabs;
-  unsigned objsize, objperslab, order, limit, batchcount;
+  unsigned objsize, objperslab, order;
 };
 
 // Rows gathered per hold of slab_mutex: small enough for a kernel stack.
 constexpr unsigned SLABINFO_BATCH = 16;
 
-// Basic algorithm: with every CPU's array of s locked (so no object moves
-// between an array and a slab meanwhile), sum the objects the arrays hold;
-// then, under each node's list_lock, the slabs and their objects. Objects
-// in the arrays are free, but their slabs count them in inuse: they are
-// taken off. Linux's SLAB counted them as active; the difference is only
-// what a CPU has cached, and "active" meaning "held by a caller" is what a
-// leak hunt wants. Objects lost behind a corrupted freelist link are not
-// held by anyone either.
+// Objects a slab's callers hold: not free, not lost behind a corrupted
+// link, not freed by another CPU and waiting to be taken back.
+unsigned long held_objects(const kmem_cache *s, const page *slab) {
+  const u64 *remote = remote_map(*s->sa->ms, s, slab);
+  unsigned long pending = 0;
+  for (unsigned w = 0; w < bitmap_words(s); w++) pending += unsigned(__builtin_popcountll(remote[w]));
+  unsigned long held = slab->inuse - slab->lost;
+  return held > pending ? held - pending : 0;
+}
+
+// Basic algorithm (under stop_machine, so that every CPU's slabs are at
+// rest): the objects callers hold, summed over the slabs of every CPU and,
+// under each node's list_lock, of every node list. "Active" means held by a
+// caller, which is what a leak hunt wants (Linux's SLUB counts every object
+// of a CPU's slab as active); objects lost behind a corrupted freelist link
+// are held by nobody.
 void read_cache(kmem_cache *s, slabinfo_row *row) {
   strscpy(row->name, s->name, sizeof(row->name));
   // Linux prints s->size, the stride (object, red zone, outside link), as
@@ -45,50 +53,62 @@ void read_cache(kmem_cache *s, slabinfo_row *row) {
   row->objsize = s->size;
   row->objperslab = s->objects;
   row->order = s->order;
-  row->limit = s->limit;
-  row->batchcount = s->batchcount;
-  unsigned long in_arrays = 0, inuse = 0, total = 0, slabs = 0, free_slabs = 0;
-  for (kmem_cache_cpu &c : s->cpu_slab) spin_lock(&c.lock);
-  for (const kmem_cache_cpu &c : s->cpu_slab) in_arrays += c.avail;
+  unsigned long active = 0, total = 0, slabs = 0, empty_slabs = 0;
+  auto count = [&](const page *slab) {
+    active += held_objects(s, slab);
+    empty_slabs += slab->inuse == 0;
+  };
+  for (const kmem_cache_cpu &c : s->cpu_slab) {
+    if (c.slab) count(c.slab);
+    list_for_each(e, &c.partial) count(list_entry(e, page, slab_list));
+  }
   for (kmem_cache_node &n : s->node) {
     spin_lock_irqsave_guard g(n.list_lock);
-    list_head *held[] = {&n.partial, &n.full};  // free slabs have inuse 0
-    for (list_head *l : held) {
-      list_for_each(e, l) {
-        const page *slab = list_entry(e, page, slab_list);
-        inuse += slab->inuse - slab->lost;
-      }
-    }
+    list_head *held[] = {&n.partial, &n.full};  // free slabs hold nothing
+    for (list_head *l : held) list_for_each(e, l) count(list_entry(e, page, slab_list));
     total += n.total_objects;
-    slabs += n.nr_full + n.nr_partial + n.nr_free;
-    free_slabs += n.nr_free;
+    slabs += n.nr_slabs;
+    empty_slabs += n.nr_free;
   }
-  for (unsigned cpu = NR_CPUS; cpu-- > 0;) spin_unlock(&s->cpu_slab[cpu].lock);
+  row->active_objs = active;
+  row->num_objs = total;
   // Never below 0, even if the allocator's counts were ever broken: the
   // checker, not this report, is the place to say so.
-  row->active_objs = inuse > in_arrays ? inuse - in_arrays : 0;
-  row->num_objs = total;
-  row->active_slabs = slabs - free_slabs;
+  row->active_slabs = slabs > empty_slabs ? slabs - empty_slabs : 0;
   row->num_slabs = slabs;
+}
+
+struct batch {
+  slab_allocator &sa;
+  unsigned skip;
+  slabinfo_row *rows;
+  unsigned got;
+};
+
+void read_batch_stopped(void *arg) {
+  batch &b = *static_cast<batch *>(arg);
+  unsigned pos = 0;
+  // slab_allocator::caches is oldest first: walk it backwards.
+  for (list_head *e = b.sa.caches.prev; e != &b.sa.caches && b.got < SLABINFO_BATCH; e = e->prev, pos++)
+    if (pos >= b.skip) read_cache(list_entry(e, kmem_cache, list), &b.rows[b.got++]);
 }
 
 // Copies up to SLABINFO_BATCH rows, starting at the `skip`-th cache of the
 // newest-first order. Returns how many.
 unsigned read_batch(slab_allocator &sa, unsigned skip, slabinfo_row *rows) {
+  // slab_mutex first: a CPU parked while holding it would never give it up.
   spin_lock_guard g(sa.slab_mutex);
-  unsigned pos = 0, got = 0;
-  // slab_allocator::caches is oldest first: walk it backwards.
-  for (list_head *e = sa.caches.prev; e != &sa.caches && got < SLABINFO_BATCH; e = e->prev, pos++)
-    if (pos >= skip) read_cache(list_entry(e, kmem_cache, list), &rows[got++]);
-  return got;
+  batch b{sa, skip, rows, 0};
+  stop_machine(read_batch_stopped, &b);
+  return b.got;
 }
 
 void print_row(seq_out &out, const slabinfo_row &r) {
-  // sharedfactor and sharedavail are 0: there is no shared array (as in a
-  // Linux SLAB cache with shared=0, and always in SLUB).
+  // The tunables and sharedavail are 0, as SLUB prints them: there are no
+  // per-CPU arrays to size, and no shared one.
   seq_printf(out, "%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u : slabdata %6lu %6lu %6lu\n", r.name,
-             r.active_objs, r.num_objs, r.objsize, r.objperslab, 1 << r.order, r.limit, r.batchcount, 0u,
-             r.active_slabs, r.num_slabs, 0ul);
+             r.active_objs, r.num_objs, r.objsize, r.objperslab, 1 << r.order, 0u, 0u, 0u, r.active_slabs,
+             r.num_slabs, 0ul);
 }
 
 }  // namespace

@@ -118,8 +118,9 @@ TEST(CheckCalls, PcpCountDamageIsReported) {
   z->pcp[0].count -= 1;
 }
 
-// An object handed out while the slab still counts it as held, or while it
-// sits in the CPU's array, is a double hand-out.
+// An object "handed out" that its slab says is free (on the CPU's slab's
+// freelist, marked on it, not marked held) or that another CPU freed is a
+// double hand-out; so is a pointer into an object.
 TEST(CheckCalls, SlabDoubleHandOutIsReported) {
   checked_machine m;
   ASSERT_EQ(m.build(layout_kind::single_zone), 0);
@@ -131,13 +132,24 @@ TEST(CheckCalls, SlabDoubleHandOutIsReported) {
   void *b = kmem_cache_alloc(c, GFP_KERNEL);
   ASSERT_TRUE(a && b);
   EXPECT_EQ(ms.check_violations, 0ul);
-  EXPECT_FALSE(check_slab_alloc_call(c, a, true));
-  EXPECT_EQ(ms.check_violations, 1ul);
-  kmem_cache_free(c, b);  // b is in this CPU's array now
-  EXPECT_FALSE(check_slab_alloc_call(c, b, false));
-  EXPECT_EQ(ms.check_violations, 2ul);
-  EXPECT_FALSE(check_slab_alloc_call(c, static_cast<char *>(a) + 1, false));
+  EXPECT_TRUE(check_slab_alloc_call(c, a));
+  EXPECT_EQ(ms.check_violations, 0ul);
+  kmem_cache_free(c, b);  // b is on this CPU's slab's freelist now
+  log_buf_clear();
+  EXPECT_FALSE(check_slab_alloc_call(c, b));
+  EXPECT_EQ(ms.check_violations, 3ul);  // not held, marked on the freelist, reachable from it
+  EXPECT_NE(read_log().find("handed out while still on CPU 0's slab's freelist"), std::string::npos);
+  EXPECT_NE(read_log().find("handed out but not marked held"), std::string::npos);
+  EXPECT_NE(read_log().find("handed out while on its slab's freelist"), std::string::npos);
+  EXPECT_FALSE(check_slab_alloc_call(c, static_cast<char *>(a) + 1));
+  EXPECT_EQ(ms.check_violations, 4ul);
+  // Freed by CPU 1 into CPU 0's slab: marked remote, still held.
+  host_set_cpu(1);
   kmem_cache_free(c, a);
+  host_set_cpu(0);
+  log_buf_clear();
+  EXPECT_FALSE(check_slab_alloc_call(c, a));
+  EXPECT_NE(read_log().find("handed out while freed by another CPU"), std::string::npos);
   EXPECT_EQ(kmem_cache_destroy(c), 0);
 }
 

@@ -211,8 +211,16 @@ struct CheckDamageSlab : one_cache_test<64> {
     one_cache_test::TearDown();
   }
 
-  // The first slab on node 0's partial list.
+  // CPU 0 gives its slabs back to the node.
+  void flush_cpu0() const {
+    unsigned long flags = local_lock_irqsave();
+    flush_cpu_slabs(s, 0);
+    local_unlock_irqrestore(flags);
+  }
+  // The first slab on node 0's partial list, once CPU 0 has given its
+  // slabs back to the node.
   page *partial_slab() const {
+    flush_cpu0();
     if (list_empty(&s->node[0].partial)) return nullptr;
     return list_entry(s->node[0].partial.next, page, slab_list);
   }
@@ -244,54 +252,80 @@ TEST_F(CheckDamageSlab, Geometry) {
   s->objects = 4096;
   expect_finds(f.check(), {"bitmaps at offset"});
   s->objects = saved.objects;
-  s->limit = SLAB_ARRAY_MAX + 1;
-  expect_finds(f.check(), {"array limit " + std::to_string(SLAB_ARRAY_MAX + 1)});
-  s->limit = saved.limit;
-  s->batchcount = 0;
-  expect_finds(f.check(), {"batchcount 0 out of range"});
-  s->batchcount = saved.batchcount;
+  s->cpu_partial_slabs = 65;
+  expect_finds(f.check(), {"cpu_partial_slabs 65 out of range (1..64)"});
+  s->cpu_partial_slabs = 0;
+  expect_finds(f.check(), {"cpu_partial_slabs 0 out of range"});
+  s->cpu_partial_slabs = saved.cpu_partial_slabs;
+  s->slab_mask = saved.slab_mask >> 1;
+  expect_finds(f.check(), {"slab mask "});
+  s->slab_mask = saved.slab_mask;
+  s->reciprocal_size = saved.reciprocal_size - 1;
+  expect_finds(f.check(), {"do not match " + std::to_string(PAGE_SIZE << s->order) + "-byte slabs of " + size +
+                           "-byte objects"});
+  s->reciprocal_size = saved.reciprocal_size;
 }
 
-// Damage to a CPU's array: a foreign object, a pointer into an object, an
-// object whose bitmap bits say it is elsewhere, more objects than the limit.
-TEST_F(CheckDamageSlab, Array) {
+// Damage to a CPU's slabs: a current slab frozen to another CPU, a partial
+// list whose count is wrong or that holds the current slab, too many partial
+// slabs, a node count that misses the CPU's slabs, remote bits where they
+// cannot be.
+TEST_F(CheckDamageSlab, CpuSlabs) {
   void *obj = kmem_cache_alloc(s, GFP_KERNEL);
   ASSERT_NE(obj, nullptr);
-  kmem_cache_free(s, obj);
-  kmem_cache_cpu &a = s->cpu_slab[0];
-  ASSERT_GE(a.avail, 1u);
-  const unsigned k = a.avail - 1;
-  ASSERT_EQ(a.entry[k], obj);
-  ASSERT_EQ(f.check(), "");
-
-  void *foreign = kmalloc(*f.sa, 64, GFP_KERNEL);
-  ASSERT_NE(foreign, nullptr);
-  a.entry[k] = foreign;
-  expect_finds(f.check(), {"cpu 0 array entry " + std::to_string(k) + " (" + slabt::addr_str(foreign) +
-                           ") is not an object of this cache"});
-  a.entry[k] = static_cast<u8 *>(obj) + 8;
-  expect_finds(f.check(), {"is not at an object boundary"});
-  a.entry[k] = obj;
-  kfree(*f.sa, foreign);
-  ASSERT_EQ(f.check(), "");
-
-  page *slab = addr_to_slab(*f.sa->ms, obj);
+  kmem_cache_cpu &c = s->cpu_slab[0];
+  page *slab = c.slab;
   ASSERT_NE(slab, nullptr);
-  const long i = slab_obj_index(*f.sa->ms, s, slab, obj);
-  ASSERT_GE(i, 0);
-  u64 &word = allocated_map(*f.sa->ms, s, slab)[i / 64];
-  word |= u64(1) << (i % 64);
-  expect_finds(f.check(), {"object " + slabt::addr_str(obj) + " is in cpu 0's array and marked allocated"});
-  word &= ~(u64(1) << (i % 64));
-  u64 &onlist = onlist_map(*f.sa->ms, s, slab)[i / 64];
-  onlist |= u64(1) << (i % 64);
-  expect_finds(f.check(), {"object " + slabt::addr_str(obj) + " is in cpu 0's array and marked on its slab's freelist"});
-  onlist &= ~(u64(1) << (i % 64));
+  ASSERT_EQ(addr_to_slab(*f.sa->ms, obj), slab);
+  const std::string base = slabt::addr_str(slab_base(*f.sa->ms, slab));
+  ASSERT_EQ(f.check(), "");
 
-  const unsigned limit = s->limit;
-  s->limit = a.avail - 1;
-  expect_finds(f.check(), {"cpu 0 array holds " + std::to_string(a.avail) + " objects, above its limit"});
-  s->limit = limit;
+  slab->slab_frozen = 3;
+  expect_finds(f.check(), {"slab " + base + " is CPU 0's but frozen to 2"});
+  slab->slab_frozen = 1;
+
+  c.nr_partial = 1;
+  expect_finds(f.check(), {"cpu 0: nr_partial 1, its partial list holds 0"});
+  c.nr_partial = 0;
+  list_add(&slab->slab_list, &c.partial);
+  c.nr_partial = 1;
+  expect_finds(f.check(), {"cpu 0: its current slab is on its partial list too"});
+  list_del(&slab->slab_list);
+  c.nr_partial = 0;
+
+  const unsigned cap = s->cpu_partial_slabs;
+  c.slab = nullptr;
+  list_add(&slab->slab_list, &c.partial);
+  c.nr_partial = 1;
+  s->cpu_partial_slabs = 1;
+  ASSERT_EQ(f.check(), "");
+  s->cpu_partial_slabs = cap;
+  list_del(&slab->slab_list);
+  c.nr_partial = 0;
+  c.slab = slab;
+
+  s->node[0].nr_slabs++;
+  expect_finds(f.check(), {"slab edge: node 0: nr_slabs 2, but its lists hold 0 and CPUs own 1"});
+  s->node[0].nr_slabs--;
+
+  // A remote bit of an object nobody holds; then, with the slab given back
+  // to the node, a remote bit on an unfrozen slab.
+  const long i = slab_obj_index(*f.sa->ms, s, slab, obj);
+  u64 *remote = remote_map(*f.sa->ms, s, slab);
+  const long j = slab_obj_index(*f.sa->ms, s, slab, slab->freelist);
+  remote[j / 64] |= u64(1) << (j % 64);
+  expect_finds(f.check(), {"slab " + base + ": object " + std::to_string(j) +
+                           " is marked freed by another CPU but not allocated"});
+  remote[j / 64] &= ~(u64(1) << (j % 64));
+  ASSERT_EQ(partial_slab(), slab);
+  remote[i / 64] |= u64(1) << (i % 64);
+  expect_finds(f.check(), {"slab " + base + " is on node 0's lists with 1 objects freed by another CPU not taken back"});
+  remote[i / 64] &= ~(u64(1) << (i % 64));
+  slab->slab_frozen = 2;
+  expect_finds(f.check(), {"slab " + base + " is on node 0's lists but frozen to CPU 1"});
+  slab->slab_frozen = 0;
+  ASSERT_EQ(f.check(), "");
+  kmem_cache_free(s, obj);
 }
 
 // Damage to a slab's freelist: a head that is no object of the slab, and a
@@ -362,6 +396,7 @@ TEST_F(CheckDamageSlab, FreeSlabsAboveMinPartial) {
     ASSERT_NE(objs.back(), nullptr);
   }
   for (void *o : objs) kmem_cache_free(s, o);
+  flush_cpu0();
   const unsigned long kept = s->node[0].nr_free;
   ASSERT_GE(kept, 1u);
   ASSERT_EQ(f.check(), "");
@@ -387,8 +422,8 @@ TEST_F(CheckDamageSlab, ListCycle) {
   kmem_cache_free(s, obj);
 }
 
-// Poison overwritten in a free object, on a slab's freelist and in a CPU's
-// array (a use after free), is named with the object.
+// Poison overwritten in a free object, on a node's slab and on a CPU's slab
+// (a use after free), is named with the object.
 TEST(CheckDamageSlabPoison, Overwritten) {
   slab_fixture f;
   slabt::cpu_reset reset;
@@ -398,8 +433,8 @@ TEST(CheckDamageSlabPoison, Overwritten) {
   ASSERT_NE(s, nullptr);
   void *obj = kmem_cache_alloc(s, GFP_KERNEL);
   ASSERT_NE(obj, nullptr);
-  page *slab = list_entry(s->node[0].partial.next, page, slab_list);
-  ASSERT_FALSE(list_empty(&s->node[0].partial));
+  page *slab = s->cpu_slab[0].slab;  // CPU 0's own slab
+  ASSERT_EQ(addr_to_slab(*f.sa->ms, obj), slab);
   u8 *free_obj = static_cast<u8 *>(slab->freelist);
   ASSERT_NE(free_obj, nullptr);
   ASSERT_EQ(f.check(), "");
@@ -411,12 +446,12 @@ TEST(CheckDamageSlabPoison, Overwritten) {
   ASSERT_EQ(f.check(), "");
 
   kmem_cache_free(s, obj);
-  kmem_cache_cpu &a = s->cpu_slab[0];
-  ASSERT_GE(a.avail, 1u);
-  u8 *cached = static_cast<u8 *>(a.entry[a.avail - 1]);
+  // Freed on this CPU's slab: the freelist's head now.
+  u8 *cached = static_cast<u8 *>(slab->freelist);
+  ASSERT_EQ(cached, obj);
   const u8 last = cached[s->object_size - 1];
   cached[s->object_size - 1] = POISON_FREE;
-  expect_finds(f.check(), {"free object " + slabt::addr_str(cached) + " in cpu 0's array has its poison overwritten"});
+  expect_finds(f.check(), {"free object " + slabt::addr_str(cached) + " has its poison overwritten"});
   cached[s->object_size - 1] = last;
   EXPECT_EQ(f.check(), "");
   kmem_cache_shrink(s);

@@ -194,12 +194,10 @@ TEST(KmallocBadInput, FreeOfPageAllocatorPages) {
   }
 }
 
-// Which of a freed object's places a double free finds it in.
-enum class freed_where { cpu_array, slab_freelist, other_cpu };
-
 // A second kfree of an object is reported (naming its cache) and refused,
-// wherever the first free left it: in this CPU's array, back on its slab's
-// freelist, or from another CPU. Afterwards the cache hands the object out
+// wherever the first free left it: on this CPU's slab, on a node's slab, or
+// waiting for its CPU to take back another CPU's free (freed again by
+// either). Afterwards the cache hands the object out
 // at most once among many objects held together: it was not listed twice.
 TEST(KmallocBadInput, DoubleFree) {
   cpu_reset reset;
@@ -212,30 +210,27 @@ TEST(KmallocBadInput, DoubleFree) {
     page_state initial = settle(f);
     for (auto [type, zone_gfp] : types_of(sa)) {
       for (size_t size : {8ul, 96ul, 192ul, 1000ul, 4096ul, 8192ul}) {
-        for (freed_where where : {freed_where::cpu_array, freed_where::slab_freelist, freed_where::other_cpu}) {
+        for (freed_where where : every_freed_where) {
           SCOPED_TRACE(kmalloc_name(size, type) + " case " + std::to_string(int(where)));
           const gfp_t gfp = GFP_KERNEL | zone_gfp;
           kmem_cache *s = sa.kmalloc_caches[type][kmalloc_index(size)];
           host_set_cpu(0);
           u8 *p = static_cast<u8 *>(kmalloc(sa, size, gfp));
           ASSERT_NE(p, nullptr);
-          std::vector<void *> others;
-          if (where == freed_where::slab_freelist) {
-            // Enough frees after p's to push p out of the array onto its slab.
-            for (unsigned i = 0; i < s->limit; i++) others.push_back(kmalloc(sa, size, gfp));
-          }
-          kfree(sa, p);
-          for (void *q : others) kfree(sa, q);
+          std::vector<void *> spare;
+          p = free_first(where, ms, s, p, [&] { return kmalloc(sa, size, gfp); }, [&](void *q) { kfree(sa, q); }, &spare);
+          ASSERT_NE(p, nullptr);
           if (where == freed_where::slab_freelist) {
             page *slab = addr_to_slab(ms, p);
             ASSERT_NE(slab, nullptr);
             ASSERT_TRUE(test_bit(onlist_map(ms, s, slab), unsigned(slab_obj_index(ms, s, slab, p))))
                 << "the setup should have put the object back on its slab";
           }
-          if (where == freed_where::other_cpu) host_set_cpu(1);
+          if (where == freed_where::other_cpu || where == freed_where::remote_twice) host_set_cpu(1);
           expect_report(f, kmalloc_name(size, type), p, true, "already free", [&] { kfree(sa, p); });
           host_set_cpu(0);
-          unsigned n = 2 * s->objects + 2 * s->limit + 4;
+          for (void *q : spare) kfree(sa, q);
+          unsigned n = (2 + 2 * s->cpu_partial_slabs) * s->objects + 4;
           unsigned seen = expect_serving(
               f, [&] { return kmalloc(sa, size, gfp); }, [&](void *q) { kfree(sa, q); }, size, n, {}, p);
           EXPECT_LE(seen, 1u);

@@ -21,7 +21,7 @@
 #include "kernel/printk.h"
 #include "mm/check.h"
 #include "mm/page_alloc.h"
-#include "mm/slab.h"
+#include "mm/slab_internal.h"
 #include "proptest/mm_fixture.h"
 
 struct slab_fixture {
@@ -67,12 +67,62 @@ struct one_cache_test : ::testing::Test {
 
 namespace slabt {
 
+// Where a double free finds the object the first free gave back.
+enum class freed_where {
+  cpu_slab,           // freed on its CPU's own slab
+  slab_freelist,      // on a node's slab, no CPU's
+  other_cpu,          // freed on its CPU's slab, freed again from another CPU
+  remote_then_owner,  // freed from another CPU (pending), freed again on its own
+  remote_twice,       // freed from another CPU twice
+};
+constexpr freed_where every_freed_where[] = {freed_where::cpu_slab, freed_where::slab_freelist, freed_where::other_cpu,
+                                             freed_where::remote_then_owner, freed_where::remote_twice};
+
+inline void flush_this_cpu(kmem_cache *s);
+
+// The first free of a double free, done as `where` says: p (allocated by
+// CPU 0 from s, which `alloc` and `release` serve) is freed by CPU 0 or 1,
+// and for slab_freelist its slab goes to the node, kept there by a held
+// neighbour (when p is its slab's last object, a later object takes p's
+// part). Returns the object freed (nullptr if an allocation failed); what
+// is still held goes to *held, for the caller to free at the end. The
+// calling thread is CPU 0 again on return.
+template <class Alloc, class Release>
+u8 *free_first(freed_where where, const mem_system &ms, kmem_cache *s, u8 *p, Alloc alloc, Release release,
+               std::vector<void *> *held) {
+  void *keeper = nullptr;
+  while (where == freed_where::slab_freelist && !keeper) {
+    keeper = alloc();
+    if (!keeper) return nullptr;
+    if (addr_to_slab(ms, keeper) != addr_to_slab(ms, p)) {
+      held->push_back(p);
+      p = static_cast<u8 *>(keeper);
+      keeper = nullptr;
+    }
+  }
+  if (keeper) held->push_back(keeper);
+  host_set_cpu(where == freed_where::remote_then_owner || where == freed_where::remote_twice ? 1 : 0);
+  release(p);
+  host_set_cpu(0);
+  if (where == freed_where::slab_freelist) flush_this_cpu(s);
+  return p;
+}
+
+
 // Runs the calling thread as CPU 0 again when a test ends, however it ends.
 struct cpu_reset {
   ~cpu_reset() { host_set_cpu(0); }
 };
 
 inline uintptr_t uptr(const void *p) { return reinterpret_cast<uintptr_t>(p); }
+
+// This CPU gives its slabs of s back to the nodes (what a shrink does to
+// every CPU), so that freed objects sit on slabs no CPU owns.
+inline void flush_this_cpu(kmem_cache *s) {
+  unsigned long flags = local_lock_irqsave();
+  flush_cpu_slabs(s, smp_processor_id());
+  local_unlock_irqrestore(flags);
+}
 
 // An address as the kernel's %p prints it.
 inline std::string addr_str(const void *p) {
@@ -132,6 +182,15 @@ inline page_state snapshot(const mem_system &ms) {
   s.free_and_pcp = nr_free_pages(ms) + nr_free_pcp_pages(ms);
   s.slab_reclaimable = global_node_page_state(ms, NR_SLAB_RECLAIMABLE);
   s.slab_unreclaimable = global_node_page_state(ms, NR_SLAB_UNRECLAIMABLE);
+  return s;
+}
+
+// The same without the buddy lists' shape: the pages each zone has free and
+// the slab pages, for comparing machines whose long-lived objects may have
+// moved (a vmalloc free-space node that another CPU reallocated sits on that
+// CPU's slab; its old slab went back, the page counts did not change).
+inline page_state page_counts(page_state s) {
+  for (zone_state &z : s.zones) z.nr_free = {};
   return s;
 }
 

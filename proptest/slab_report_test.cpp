@@ -54,17 +54,22 @@ std::vector<kmem_cache *> caches_newest_first(const slab_allocator &sa) {
 // slabs counted by walking the lists, objsize being the stride (s->size).
 std::string expected_row(const kmem_cache *s, unsigned long held) {
   unsigned long slabs = 0, active_slabs = 0;
+  auto count = [&](const page *slab) {
+    slabs++;
+    active_slabs += slab->inuse != 0;
+  };
+  for (const kmem_cache_cpu &c : s->cpu_slab) {
+    if (c.slab) count(c.slab);
+    for (list_head *e = c.partial.next; e != &c.partial; e = e->next) count(list_entry(e, page, slab_list));
+  }
   for (const kmem_cache_node &n : s->node) {
     const list_head *lists[] = {&n.full, &n.partial, &n.free};
     for (const list_head *l : lists)
-      for (const list_head *e = l->next; e != l; e = e->next) {
-        slabs++;
-        active_slabs += l != &n.free;
-      }
+      for (list_head *e = l->next; e != l; e = e->next) count(list_entry(e, page, slab_list));
   }
   char buf[256];
   snprintf(buf, sizeof(buf), "%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u : slabdata %6lu %6lu %6lu", s->name,
-           held, slabs * s->objects, s->size, s->objects, 1 << s->order, s->limit, s->batchcount, 0u, active_slabs,
+           held, slabs * s->objects, s->size, s->objects, 1 << s->order, 0u, 0u, 0u, active_slabs,
            slabs, 0ul);
   return buf;
 }
@@ -138,8 +143,6 @@ void run_ops(slab_fixture &f, kmem_cache *custom, const std::vector<report_op> &
 bool any_slab_lock_held(const slab_allocator &sa) {
   if (spin_is_locked(&sa.slab_mutex)) return true;
   for (kmem_cache *s : caches_newest_first(sa)) {
-    for (const kmem_cache_cpu &c : s->cpu_slab)
-      if (spin_is_locked(&c.lock)) return true;
     for (const kmem_cache_node &n : s->node)
       if (spin_is_locked(&n.list_lock)) return true;
   }
@@ -187,26 +190,38 @@ RC_GTEST_PROP(ProcSlabinfo, RowsMatchHeldObjects, ()) {
   RC_ASSERT(kmem_cache_destroy(custom) == 0);
 }
 
-// Objects freed into a CPU's array are free: active_objs drops at once,
-// though their slabs still count them in use until the array drains.
-TEST(ProcSlabinfo, ArrayObjectsAreNotActive) {
+// Objects another CPU freed into CPU 0's slab are free though CPU 0 has not
+// taken them back (they still count in its slab's inuse): active_objs drops
+// at once, and again when CPU 0 frees objects itself.
+TEST(ProcSlabinfo, RemotelyFreedObjectsAreNotActive) {
   cpu_reset reset;
   slab_fixture f;
   ASSERT_EQ(f.build(layout_kind::single_zone), 0);
   slab_allocator &sa = *f.sa;
-  kmem_cache *s = kmem_cache_create(sa, "array_test", 40, 0, 0, nullptr);
+  kmem_cache *s = kmem_cache_create(sa, "remote_test", 40, 0, 0, nullptr);
   ASSERT_NE(s, nullptr);
+  host_set_cpu(0);
   std::vector<void *> objs;
   for (unsigned i = 0; i < 100; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  page *slab = s->cpu_slab[0].slab;
+  ASSERT_NE(slab, nullptr);
+  const unsigned inuse = slab->inuse;
+  host_set_cpu(1);
   for (unsigned i = 0; i < 7; i++) {
+    ASSERT_EQ(addr_to_slab(*f.mm.ms, objs.back()), slab);
     kmem_cache_free(s, objs.back());
     objs.pop_back();
   }
-  EXPECT_GE(s->cpu_slab[0].avail, 7u);
+  host_set_cpu(0);
+  EXPECT_EQ(slab->inuse, inuse) << "CPU 0 has not taken them back yet";
   std::vector<std::string> lines = lines_of(capture_slabinfo(sa));
   ASSERT_GE(lines.size(), 3u);
   EXPECT_EQ(lines[2], expected_row(s, 93));
-  EXPECT_EQ(lines[2].substr(0, 25), "array_test" + std::string(12, ' ') + "93 ");
+  EXPECT_EQ(lines[2].substr(0, 25), "remote_test" + std::string(11, ' ') + "93 ");
+  kmem_cache_free(s, objs.back());
+  objs.pop_back();
+  lines = lines_of(capture_slabinfo(sa));
+  EXPECT_EQ(lines[2], expected_row(s, 92));
   for (void *p : objs) kmem_cache_free(s, p);
   EXPECT_EQ(kmem_cache_destroy(s), 0);
   EXPECT_EQ(f.check(), "");

@@ -443,7 +443,7 @@ struct Kfree : slab_cmd {
     if (zeroing) kfree_sensitive(sa, o.p);
     else kfree(sa, o.p);
     RC_ASSERT(ksize(sa, o.p) == 0u);
-    // A freed object stays in this CPU's array; without poison its bytes
+    // A freed object stays on this CPU's slab; without poison its bytes
     // (but the freelist link's) show what kfree_sensitive left.
     if (zeroing && c && !(c->flags & SLAB_POISON)) {
       size_t link = c->offset;
@@ -601,7 +601,7 @@ struct CacheFree : slab_cmd {
 };
 
 // kmem_cache_shrink of a created cache, a kmalloc cache or the cache of
-// caches: every array of it empty, no free slab left, and the pages it says
+// caches: no CPU owns a slab of it, no free slab left, and the pages it says
 // it freed are the ones the slab counters lost.
 struct CacheShrink : slab_cmd {
   int target;  // >= 0: a created cache; < 0: -1 - the index into the kmalloc caches (the last: kmem_cache)
@@ -634,7 +634,7 @@ struct CacheShrink : slab_cmd {
     slab_totals before = slab_pages(sa);
     unsigned long freed = kmem_cache_shrink(c);
     slab_totals after = slab_pages(sa);
-    for (const kmem_cache_cpu &a : c->cpu_slab) RC_ASSERT(a.avail == 0u);
+    for (const kmem_cache_cpu &a : c->cpu_slab) RC_ASSERT(a.slab == nullptr && a.nr_partial == 0u);
     for (const kmem_cache_node &n : c->node) RC_ASSERT(n.nr_free == 0ul);
     RC_ASSERT(before.reclaimable_pages + before.unreclaimable_pages -
                   (after.reclaimable_pages + after.unreclaimable_pages) ==
@@ -817,12 +817,10 @@ bool listed(const slab_allocator &sa, const kmem_cache *c) {
   return found;
 }
 
-// Where a double free finds the object the first free gave back.
-enum class freed_where { cpu_array, slab_freelist, other_cpu };
-
 // A second kmem_cache_free of an object, or a free of an object never
 // handed out, is reported naming the cache and refused, wherever the object
-// sits (this CPU's array, its slab's freelist, freed from another CPU), for
+// sits (this CPU's slab, a node's slab, freed from another CPU and not yet
+// taken back, freed again by either CPU), for
 // plain, debugging and constructed caches. The cache then hands the object
 // out at most once among many objects held together.
 TEST(SlabBadInput, DoubleCacheFree) {
@@ -837,31 +835,34 @@ TEST(SlabBadInput, DoubleCacheFree) {
                                {SLAB_POISON | SLAB_RED_ZONE | SLAB_RECLAIM_ACCOUNT, false}}) {
       kmem_cache *s = kmem_cache_create(*f.sa, "double", 200, 0, flags, ctor ? ctor_fill : nullptr);
       ASSERT_NE(s, nullptr);
-      for (freed_where where : {freed_where::cpu_array, freed_where::slab_freelist, freed_where::other_cpu}) {
+      for (freed_where where : every_freed_where) {
         SCOPED_TRACE("flags " + std::to_string(flags) + " case " + std::to_string(int(where)));
         host_set_cpu(0);
         u8 *p = static_cast<u8 *>(kmem_cache_alloc(s, GFP_KERNEL));
         ASSERT_NE(p, nullptr);
-        std::vector<void *> others;
-        if (where == freed_where::slab_freelist)
-          for (unsigned i = 0; i < s->limit; i++) others.push_back(kmem_cache_alloc(s, GFP_KERNEL));
-        kmem_cache_free(s, p);
-        for (void *q : others) kmem_cache_free(s, q);
+        std::vector<void *> spare;
+        p = free_first(where, ms, s, p, [&] { return kmem_cache_alloc(s, GFP_KERNEL); },
+                       [&](void *q) { kmem_cache_free(s, q); }, &spare);
+        ASSERT_NE(p, nullptr);
         if (where == freed_where::slab_freelist) {
           page *slab = addr_to_slab(ms, p);
           ASSERT_NE(slab, nullptr);
           ASSERT_TRUE(test_bit(onlist_map(ms, s, slab), unsigned(slab_obj_index(ms, s, slab, p))));
         }
-        if (where == freed_where::other_cpu) host_set_cpu(1);
+        if (where == freed_where::other_cpu || where == freed_where::remote_twice) host_set_cpu(1);
         expect_report(f, "double", p, true, "already free", [&] { kmem_cache_free(s, p); });
         host_set_cpu(0);
+        for (void *q : spare) {
+          if (ctor) memset(q, CTOR_BYTE, 200);
+          kmem_cache_free(s, q);
+        }
         unsigned seen = expect_serving(
             f, [&] { return kmem_cache_alloc(s, GFP_KERNEL); },
             [&](void *q) {
               if (ctor) memset(q, CTOR_BYTE, 200);
               kmem_cache_free(s, q);
             },
-            200, 2 * s->objects + 2 * s->limit + 4, {}, p);
+            200, (2 + 2 * s->cpu_partial_slabs) * s->objects + 4, {}, p);
         EXPECT_LE(seen, 1u);
       }
       // An object its slab has never handed out.
@@ -962,7 +963,7 @@ TEST(SlabDebug, RedZoneOverwritten) {
         EXPECT_EQ(ksize(sa, p), 0u) << "the object must be freed";
         log_buf_clear();
         u8 *again = alloc();
-        EXPECT_EQ(again, p) << "the freed object comes back first from this CPU's array";
+        EXPECT_EQ(again, p) << "the freed object comes back first from this CPU's slab";
         memset(again, 0x4f, end);
         release(again);
         EXPECT_EQ(read_log(), "");
@@ -978,8 +979,8 @@ TEST(SlabDebug, RedZoneOverwritten) {
   }
 }
 
-// With SLAB_POISON, a write into a freed object (in this CPU's array, or
-// back on its slab) breaks the checker's poison invariant until the object
+// With SLAB_POISON, a write into a freed object (on this CPU's slab, or on
+// a node's) breaks the checker's poison invariant until the object
 // is handed out again; then "Poison overwritten" is reported with the
 // object's address (not refused), and the object serves normally after.
 TEST(SlabDebug, PoisonOverwrittenAfterFree) {
@@ -999,14 +1000,11 @@ TEST(SlabDebug, PoisonOverwrittenAfterFree) {
       auto release = [&](void *q) { global ? kfree(sa, q) : kmem_cache_free(s, q); };
       for (bool on_slab : {false, true}) {
         for (size_t at : {size_t(0), size / 2, size - 1}) {
-          SCOPED_TRACE(name + (on_slab ? " on its slab" : " in the array") + " byte " + std::to_string(at));
+          SCOPED_TRACE(name + (on_slab ? " on a node's slab" : " on this CPU's slab") + " byte " + std::to_string(at));
           u8 *p = alloc();
           ASSERT_NE(p, nullptr);
-          std::vector<void *> others;
-          if (on_slab)
-            for (unsigned i = 0; i < s->limit; i++) others.push_back(alloc());
           release(p);
-          for (void *q : others) release(q);
+          if (on_slab) flush_this_cpu(s);
           p[at] = 0x00;  // the use after free
           std::string report = f.check();
           EXPECT_NE(report.find("poison"), std::string::npos) << "the checker sees it: " << report;
@@ -1014,7 +1012,7 @@ TEST(SlabDebug, PoisonOverwrittenAfterFree) {
           expect_report(
               f, name, p, false, "Poison overwritten",
               [&] {
-                for (unsigned i = 0; i < 4 * s->objects + 2 * s->limit; i++) {
+                for (unsigned i = 0; i < (4 + 2 * s->cpu_partial_slabs) * s->objects; i++) {
                   got.push_back(alloc());
                   if (got.back() == p) break;
                 }
@@ -1025,7 +1023,7 @@ TEST(SlabDebug, PoisonOverwrittenAfterFree) {
           // Freed again, the object was poisoned afresh: no report this time.
           log_buf_clear();
           std::vector<u8 *> again;
-          for (unsigned i = 0; i < 4 * s->objects + 2 * s->limit; i++) {
+          for (unsigned i = 0; i < (4 + 2 * s->cpu_partial_slabs) * s->objects; i++) {
             again.push_back(alloc());
             if (again.back() == p) break;
           }
@@ -1051,8 +1049,8 @@ const char *const forgery_names[] = {"raw stack pointer", "raw pointer to an all
                                      "encoded pointer inside a free object", "garbage"};
 
 // The slab's first free object (the next the cache hands out from it) after
-// one allocation from a fresh cache: its array took a batch, the rest is on
-// the slab's freelist.
+// one allocation from a fresh cache: the slab is now CPU 0's, the rest of
+// its objects on its freelist.
 struct freelist_setup {
   kmem_cache *s;
   u8 *first;   // the allocated object
@@ -1111,7 +1109,7 @@ TEST(SlabBadInput, CorruptedFreelistLink) {
       std::string log = expect_report(
           f, "victim", fs.head, false, "Freelist link corrupted",
           [&] {
-            for (unsigned i = 0; i < s->objects + s->batchcount + 2; i++) got.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+            for (unsigned i = 0; i < 2 * s->objects + 2; i++) got.push_back(kmem_cache_alloc(s, GFP_KERNEL));
           },
           {false, false});
       std::set<void *> distinct(got.begin(), got.end());
@@ -1162,7 +1160,7 @@ TEST(SlabBadInput, ForgedLinkThatSkipsFreeObjects) {
     ASSERT_TRUE(test_bit(onlist_map(ms, s, fs.slab), unsigned(slab_obj_index(ms, s, fs.slab, later))));
     *freelist_slot(s, fs.head) = freelist_encode(s, fs.head, end_early ? nullptr : later);
     std::vector<void *> got;
-    for (unsigned i = 0; i < s->objects + s->batchcount + 2; i++) got.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    for (unsigned i = 0; i < 2 * s->objects + 2; i++) got.push_back(kmem_cache_alloc(s, GFP_KERNEL));
     EXPECT_EQ(f.check(), "");
     for (void *p : got) kmem_cache_free(s, p);
     kmem_cache_free(s, fs.first);
@@ -1201,7 +1199,8 @@ TEST(SlabBadInput, DestroyAfterCorruptedLink) {
 // kmem_cache_destroy of a cache with live objects is refused with -EBUSY and
 // a report of how many and (some of) which; the cache stays listed, keeps its
 // objects intact and keeps serving; once they are freed it is destroyed.
-// Objects that only sit in per-CPU arrays do not keep a cache alive.
+// Free objects on CPUs' slabs, or freed by one CPU into another's slab, do
+// not keep a cache alive.
 TEST(SlabBadInput, DestroyWithLiveObjects) {
   cpu_reset reset;
   for (const setup &su : every_setup()) {
@@ -1237,7 +1236,7 @@ TEST(SlabBadInput, DestroyWithLiveObjects) {
     expect_serving(f, [&] { return kmem_cache_alloc(s, GFP_KERNEL); }, [&](void *q) { kmem_cache_free(s, q); }, 100,
                    2 * s->objects, live);
     for (const void *p : live) kmem_cache_free(s, const_cast<void *>(p));
-    // Freed objects in several CPUs' arrays are no obstacle.
+    // Freed objects on several CPUs' slabs are no obstacle.
     host_set_cpu(1);
     for (int i = 0; i < 3; i++) kmem_cache_free(s, kmem_cache_alloc(s, GFP_KERNEL));
     host_set_cpu(0);
@@ -1366,42 +1365,6 @@ TEST(SlabNuma, RemoteZoneSlabsAreReused) {
   host_set_cpu(0);
   EXPECT_EQ(kmem_cache_destroy(dma32), 0);
   EXPECT_EQ(settle(f), initial);
-}
-
-// ================================================================ per-CPU arrays
-
-// A CPU that finds its array locked (an interrupt arriving while the CPU
-// holds it, or a shrink emptying it) neither waits nor touches the array:
-// its allocations come from the slabs, its frees go back to them, and the
-// array is exactly as it was.
-TEST(SlabArray, LockedArrayFallsBackToSlabs) {
-  cpu_reset reset;
-  slab_fixture f;
-  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
-  slab_allocator &sa = *f.sa;
-  kmem_cache *s = sa.kmalloc_caches[KMALLOC_NORMAL][kmalloc_index(256)];
-  host_set_cpu(0);
-  kfree(sa, kmalloc(sa, 256, GFP_KERNEL));  // fills the array with a batch
-  kmem_cache_cpu &a = s->cpu_slab[0];
-  ASSERT_GT(a.avail, 0u);
-  kmem_cache_cpu saved = a;
-  std::set<void *> in_array(a.entry, a.entry + a.avail);
-  spin_lock(&a.lock);
-  std::vector<void *> got;
-  for (unsigned i = 0; i < s->objects + 3; i++) {
-    void *p = kmalloc(sa, 256, GFP_KERNEL);
-    ASSERT_NE(p, nullptr);
-    EXPECT_EQ(in_array.count(p), 0u) << "taken from the locked array";
-    memset(p, 0x5c, 256);
-    got.push_back(p);
-  }
-  EXPECT_EQ(std::set<void *>(got.begin(), got.end()).size(), got.size());
-  for (void *p : got) kfree(sa, p);
-  EXPECT_EQ(a.avail, saved.avail);
-  EXPECT_TRUE(std::equal(a.entry, a.entry + a.avail, saved.entry));
-  spin_unlock(&a.lock);
-  EXPECT_EQ(f.check(), "");
-  EXPECT_EQ(sa.errors, 0ul);
 }
 
 // ================================================================ the allocator
@@ -1576,7 +1539,7 @@ TEST(SlabThreads, ConcurrentCpusWithShrinking) {
 // ================================================================ shrinking
 
 // Fills caches with slabs and frees everything, so that each keeps its
-// allowed free slabs and full per-CPU arrays.
+// allowed free slabs and the slabs its CPU owns.
 std::vector<kmem_cache *> caches_with_free_slabs(slab_fixture &f) {
   std::vector<kmem_cache *> out;
   out.push_back(kmem_cache_create(*f.sa, "shrink-a", 512, 0, 0, nullptr));
@@ -1596,7 +1559,7 @@ unsigned long slab_total(const slab_allocator &sa) {
 }
 
 // kmem_cache_shrink returns exactly the pages it gave back, counting those of
-// slabs that emptying the per-CPU arrays freed; so does the slab shrinker,
+// the CPUs' slabs that it freed; so does the slab shrinker,
 // and direct reclaim's progress is the pages it freed.
 TEST(SlabShrink, ReportsThePagesItFreed) {
   cpu_reset reset;
@@ -1607,8 +1570,10 @@ TEST(SlabShrink, ReportsThePagesItFreed) {
   ASSERT_FALSE(caches.empty());
   for (kmem_cache *s : caches) {
     SCOPED_TRACE(s->name);
-    EXPECT_EQ(s->node[0].nr_free, s->min_partial);
-    EXPECT_GT(s->cpu_slab[0].avail, 0u);
+    // Up to min_partial free slabs with the node, up to 1 + cpu_partial_slabs with CPU 0.
+    EXPECT_GE(s->node[0].nr_free, 1ul);
+    EXPECT_LE(s->node[0].nr_free, s->min_partial);
+    EXPECT_NE(s->cpu_slab[0].slab, nullptr);  // empty, and CPU 0's: only a shrink gives it back
     unsigned long before = slab_total(*f.sa);
     unsigned long freed = kmem_cache_shrink(s);
     EXPECT_EQ(before - slab_total(*f.sa), freed);
@@ -1628,7 +1593,7 @@ TEST(SlabShrink, ReportsThePagesItFreed) {
 // Reclaim takes back the free slabs caches keep: direct reclaim
 // (try_to_free_pages) frees slab pages into the page allocator and reports
 // progress; shrink_slab, repeated until it finds nothing, leaves no free
-// slab and no object in any array, so that shrinking each cache by hand
+// slab and no slab owned by a CPU, so that shrinking each cache by hand
 // finds nothing more; live objects are left alone.
 TEST(SlabShrinker, ReclaimGivesEmptySlabsBack) {
   cpu_reset reset;
@@ -1662,7 +1627,7 @@ TEST(SlabShrinker, ReclaimGivesEmptySlabsBack) {
     list_for_each(e, &sa.caches) {
       kmem_cache *s = list_entry(e, kmem_cache, list);
       for (const kmem_cache_node &n : s->node) EXPECT_EQ(n.nr_free, 0ul) << s->name;
-      for (const kmem_cache_cpu &a : s->cpu_slab) EXPECT_EQ(a.avail, 0u) << s->name;
+      for (const kmem_cache_cpu &a : s->cpu_slab) EXPECT_TRUE(!a.slab && !a.nr_partial) << s->name;
     }
     unsigned long rest = slab_total(sa);
     list_for_each(e, &sa.caches) EXPECT_EQ(kmem_cache_shrink(list_entry(e, kmem_cache, list)), 0ul);

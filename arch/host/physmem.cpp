@@ -15,8 +15,11 @@ thread_local unsigned long tlb_flushes;
 }  // namespace host
 
 // Reserving the window without backing it costs nothing until a page is used.
+void host_cpu_setup();  // arch/host/cpu.cpp
+
 static void reserve_window() {
   if (host::phys_window) return;
+  host_cpu_setup();
   void *p = mmap(nullptr, HOST_PHYS_WINDOW, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     perror("host physmem: cannot reserve the physical window");

@@ -32,6 +32,32 @@ extern uintptr_t phys_window;  // host address of physical address 0
 // constinit: no lazy-initialisation check on every smp_processor_id().
 extern constinit thread_local unsigned current_cpu;
 extern thread_local unsigned long tlb_flushes;  // counted, so tests can see them
+
+// What a simulated CPU tells stop_machine (arch/host/cpu.cpp). A thread
+// cannot be interrupted, so the kernel's "interrupts masked" becomes a count
+// the CPU's own thread keeps (busy), and the IPI that parks it becomes a
+// flag it polls on entry (held). The stopper's membarrier makes the owner's
+// plain store of busy visible before the stopper reads it, so the owner's
+// entry needs no fence of its own.
+struct alignas(64) cpu_hold {
+  unsigned busy;  // depth of local_lock_irqsave sections; written by the CPU's thread only
+  unsigned held;  // set while a stopper holds this CPU
+};
+constexpr unsigned HOST_NR_CPUS = 8;  // kernel/cpumask.h's NR_CPUS, checked there
+extern cpu_hold cpu_holds[HOST_NR_CPUS];
+extern bool local_lock_needs_fence;  // no membarrier on this host: entry fences instead
+void local_lock_wait(cpu_hold &h);   // held on entry: wait until the stopper is done
+// A full barrier. ThreadSanitizer does not model fences: an atomic
+// read-modify-write of a word nobody reads orders the same under it.
+inline void full_fence() {
+#if defined(__SANITIZE_THREAD__)
+  static unsigned fence_word;
+  __atomic_fetch_add(&fence_word, 0u, __ATOMIC_SEQ_CST);
+#else
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+void stop_machine(void (*fn)(void *), void *info);
 }  // namespace host
 
 namespace arch {
@@ -60,6 +86,24 @@ struct machine {
   static unsigned smp_processor_id() { return host::current_cpu; }
   static unsigned long local_irq_save() { return 0; }
   static void local_irq_restore(unsigned long) {}
+  static unsigned long local_lock_irqsave() {
+    host::cpu_hold &h = host::cpu_holds[host::current_cpu & (host::HOST_NR_CPUS - 1)];
+    unsigned depth = __atomic_load_n(&h.busy, __ATOMIC_RELAXED);
+    __atomic_store_n(&h.busy, depth + 1, __ATOMIC_RELAXED);
+    if (depth == 0) {
+      // Keeps the compiler from moving the check above the store; the
+      // processor's order is the stopper's membarrier's business.
+      __atomic_signal_fence(__ATOMIC_SEQ_CST);
+      if (__builtin_expect(host::local_lock_needs_fence, 0)) host::full_fence();
+      if (__builtin_expect(__atomic_load_n(&h.held, __ATOMIC_ACQUIRE), 0)) host::local_lock_wait(h);
+    }
+    return 0;
+  }
+  static void local_unlock_irqrestore(unsigned long) {
+    host::cpu_hold &h = host::cpu_holds[host::current_cpu & (host::HOST_NR_CPUS - 1)];
+    __atomic_store_n(&h.busy, __atomic_load_n(&h.busy, __ATOMIC_RELAXED) - 1, __ATOMIC_RELEASE);
+  }
+  static void stop_machine(void (*fn)(void *), void *info) { host::stop_machine(fn, info); }
   static void cpu_relax() {
 #if defined(__x86_64__)
     __builtin_ia32_pause();

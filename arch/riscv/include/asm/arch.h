@@ -12,6 +12,9 @@ extern uintptr_t kernel_va_pa_offset;
 // arch/riscv/smp.cpp: this hart's flush, then every other online hart's.
 void riscv_flush_tlb_kernel_range(uintptr_t start, size_t size);
 extern unsigned long nr_remote_tlb_flushes;  // shootdowns sent to other harts
+// kernel/smp.cpp: fn(info) with every other online hart parked in its IPI
+// handler (so outside any section with interrupts masked).
+void riscv_stop_machine(void (*fn)(void *), void *info);
 
 namespace arch {
 
@@ -49,6 +52,12 @@ struct machine {
   static void local_irq_restore(unsigned long flags) {
     asm volatile("csrs sstatus, %0" ::"r"(flags & 2ul) : "memory");
   }
+  // A hart's own per-CPU state is safe from itself with interrupts masked,
+  // and from others because they reach it only through stop_machine, whose
+  // IPI waits for the mask to lift.
+  static unsigned long local_lock_irqsave() { return local_irq_save(); }
+  static void local_unlock_irqrestore(unsigned long flags) { local_irq_restore(flags); }
+  static void stop_machine(void (*fn)(void *), void *info) { riscv_stop_machine(fn, info); }
   static void cpu_relax() { asm volatile(".insn i 0x0f, 0, x0, x0, 0x010"); /* pause */ }
   // No shadow memory in the kernel: nothing checks accesses to free pages.
   static void kasan_poison(const void *, size_t) {}
