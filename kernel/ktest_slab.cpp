@@ -255,7 +255,7 @@ u64 number(ktest *t, const char *word) {
 }
 
 // The slabinfo row of a cache whose objects we hold says so: active_objs
-// counts exactly the objects held (not those cached in per-CPU arrays),
+// counts exactly the objects held (not the free ones of the CPU's slabs),
 // and the rest of the row is the cache's geometry and its slabs.
 void slabinfo_counts_held_objects(ktest *t) {
   static char text[16384];
@@ -268,9 +268,10 @@ void slabinfo_counts_held_objects(ktest *t) {
     held[i] = kmem_cache_alloc(s, GFP_KERNEL);
     KTEST_ASSERT_TRUE(t, held[i] != nullptr);
   }
-  // A few back: they sit in this CPU's array, free but not on a slab freelist.
+  // A few of the first slab's back: a free into that full slab makes it this
+  // CPU's, and the slab still holds objects.
   unsigned freed = 5;
-  for (unsigned i = 0; i < freed; i++) kmem_cache_free(s, held[n - 1 - i]);
+  for (unsigned i = 0; i < freed; i++) kmem_cache_free(s, held[i]);
   out = {text, sizeof(text), 0};
   seq_out so = seq_buf_out(out);
   show_slabinfo(sa(), so);
@@ -305,7 +306,7 @@ void slabinfo_counts_held_objects(ktest *t) {
     line = nl + 1;
   }
   KTEST_EXPECT_TRUE(t, found);
-  for (unsigned i = 0; i < n - freed; i++) kmem_cache_free(s, held[i]);
+  for (unsigned i = freed; i < n; i++) kmem_cache_free(s, held[i]);
   KTEST_EXPECT_EQ(t, kmem_cache_destroy(s), 0);
 }
 

@@ -27,12 +27,15 @@
 //   slab_allocator::slab_mutex    the cache list; the shrinker and the
 //                                 slabinfo/checker walks shrink or read
 //                                 caches with it held.
-//   kmem_cache_cpu::lock          a cache's per-CPU array (tas). Drains and
-//                                 the checker take every CPU's, in CPU order.
-//                                 Held while objects go back to their slabs
-//                                 (list_lock) and empty slabs go back to the
-//                                 page allocator (pcp, zone); never while a
-//                                 new slab is allocated.
+//   stop_machine                  (arch.h) holds every other CPU outside its
+//                                 local_lock_irqsave sections; called with
+//                                 at most slab_mutex held, never inside a
+//                                 section or a list_lock.
+//   local_lock_irqsave            a CPU's own slabs (not a lock: interrupts
+//                                 masked). Inside it: list_lock, and empty
+//                                 slabs go back to the page allocator (pcp,
+//                                 zone); never held while a new slab is
+//                                 allocated (reclaim may stop the machine).
 //   kmem_cache_node::list_lock    a node's slab lists; nodes in node order.
 //                                 A leaf: surplus slabs are discarded after
 //                                 it is dropped, and nothing is allocated
@@ -218,8 +221,8 @@ inline void spin_unlock(spinlock_t *l) {
 
 // A test-and-set lock: taking a free one is a single atomic swap, releasing it
 // a single store. Waiters are not served in order, so use it only where
-// contention is rare: a CPU's own per-CPU page lists and slab arrays, which
-// other CPUs touch only to drain them.
+// contention is rare: a CPU's own per-CPU page lists, which other CPUs touch
+// only to drain them.
 struct tas_spinlock_t {
   int locked = 0;
 };

@@ -157,7 +157,7 @@ bool check_slab_alloc_call(kmem_cache *s, const void *obj) {
   // This CPU's own slab holds still inside the section: its freelist must
   // not lead to the object.
   unsigned long flags = local_lock_irqsave();
-  if (slab->slab_frozen == (smp_processor_id() & (NR_CPUS - 1)) + 1) {
+  if (READ_ONCE(slab->slab_frozen) == (smp_processor_id() & (NR_CPUS - 1)) + 1) {
     unsigned n = 0;
     for (const void *f = slab->freelist; f && n <= s->objects; n++) {
       if (f == obj) {

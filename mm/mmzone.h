@@ -274,18 +274,24 @@ struct pcp_route {
 constexpr gfp_t GFP_ROUTE_MASK = GFP_ZONEMASK | GFP_MOVABLE_MASK;
 constexpr unsigned NR_ZONEIDS = 1u << (ZONES_SHIFT + NODES_SHIFT);  // values of page_zoneid()
 
-// pfn_to_page's table: which node spans each section of physical memory
-// (Linux's SPARSEMEM sections, 128 MiB as on riscv), so that a pfn finds
-// its struct page with one lookup instead of a search over the nodes.
+// pfn_to_page's table: for each section of physical memory (Linux's
+// SPARSEMEM sections, 128 MiB as on riscv) that one node's span meets, the
+// pfns of the section in that span and the node's mem_map less its first
+// pfn, as Linux encodes section_mem_map: a pfn's struct page is a load and
+// an add away, with one compare for the span.
 constexpr unsigned PFN_SECTION_SHIFT = 27 - PAGE_SHIFT;
 constexpr unsigned NR_MEM_SECTIONS = 512;  // physical addresses below 64 GiB
+struct mem_section {
+  uintptr_t mem_map;       // node_mem_map - node_start_pfn, as an address
+  unsigned long start_pfn;  // the section's pfns in the node: [start_pfn, start_pfn + nr_pfns)
+  unsigned long nr_pfns;    // 0: no node, or several (pfn_to_page searches)
+};
 
 // One machine's physical memory. Filled by mem_system_init (mm/page_alloc.h).
 struct mem_system {
   pglist_data *node_data[MAX_NUMNODES];  // nullptr for nodes without memory
-  // The one node whose span meets the section, or nullptr: no node, or
-  // several (then pfn_to_page searches). Set once nodes are; never changes.
-  const pglist_data *section_to_node[NR_MEM_SECTIONS];
+  // Set once nodes are; never changes.
+  mem_section mem_sections[NR_MEM_SECTIONS];
   u8 node_distance[MAX_NUMNODES][MAX_NUMNODES];
   int cpu_to_node[NR_CPUS];
   unsigned nr_cpus;

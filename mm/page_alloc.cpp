@@ -28,6 +28,20 @@ int nearest_memory_node(const mem_system &ms, int nid) {
   return best;
 }
 
+mem_section mem_section_of(const mem_system &ms, unsigned sec) {
+  const unsigned long first = (unsigned long)sec << PFN_SECTION_SHIFT, end = first + (1ul << PFN_SECTION_SHIFT);
+  mem_section m = {0, 0, 0};
+  unsigned meets = 0;
+  for_each_online_pgdat(ms, pgdat) {
+    unsigned long s = pgdat->node_start_pfn > first ? pgdat->node_start_pfn : first;
+    unsigned long e = pgdat_end_pfn(pgdat) < end ? pgdat_end_pfn(pgdat) : end;
+    if (s >= e) continue;
+    meets++;
+    m = {reinterpret_cast<uintptr_t>(pgdat->node_mem_map) - (pgdat->node_start_pfn << PAGE_STRUCT_SHIFT), s, e - s};
+  }
+  return meets == 1 ? m : mem_section{0, 0, 0};
+}
+
 page *pfn_to_page_search(const mem_system &ms, unsigned long pfn) {
   for (const pglist_data *pgdat : ms.node_data)
     if (pgdat && pfn >= pgdat->node_start_pfn && pfn < pgdat_end_pfn(pgdat))

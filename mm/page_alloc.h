@@ -65,12 +65,17 @@ extern mem_system *system_mem;
 // ---- pfn, page and address conversions ------------------------------------------
 // Returns nullptr for a pfn that no node spans.
 page *pfn_to_page_search(const mem_system &ms, unsigned long pfn);
+// What mem_system::mem_sections holds for section `sec`: the span of the one
+// node that meets it, or nothing.
+mem_section mem_section_of(const mem_system &ms, unsigned sec);
 inline page *pfn_to_page(const mem_system &ms, unsigned long pfn) {
-  unsigned long section = pfn >> PFN_SECTION_SHIFT;
-  const pglist_data *pgdat = section < NR_MEM_SECTIONS ? ms.section_to_node[section] : nullptr;
-  if (!pgdat) return pfn_to_page_search(ms, pfn);
-  unsigned long i = pfn - pgdat->node_start_pfn;  // wraps below the node: one compare for both ends
-  return i < pgdat->node_spanned_pages ? pgdat->node_mem_map + i : nullptr;
+  const unsigned long section = pfn >> PFN_SECTION_SHIFT;
+  if (__builtin_expect(section < NR_MEM_SECTIONS, 1)) {
+    const mem_section &m = ms.mem_sections[section];
+    if (__builtin_expect(pfn - m.start_pfn < m.nr_pfns, 1))  // wraps below start: one compare
+      return reinterpret_cast<page *>(m.mem_map + (pfn << PAGE_STRUCT_SHIFT));
+  }
+  return pfn_to_page_search(ms, pfn);
 }
 unsigned long page_to_pfn(const mem_system &ms, const page *p);
 zone *page_zone(const mem_system &ms, const page *p);

@@ -211,16 +211,9 @@ static void build_pcp_routes(mem_system &ms) {
   }
 }
 
-// pfn_to_page's table: a section met by exactly one node's span names it.
+// pfn_to_page's table (mm/mmzone.h).
 static void build_section_table(mem_system &ms) {
-  for (unsigned sec = 0; sec < NR_MEM_SECTIONS; sec++) {
-    unsigned long first = (unsigned long)sec << PFN_SECTION_SHIFT, end = first + (1ul << PFN_SECTION_SHIFT);
-    const pglist_data *only = nullptr;
-    unsigned meets = 0;
-    for_each_online_pgdat(ms, pgdat)
-      if (pgdat->node_start_pfn < end && pgdat_end_pfn(pgdat) > first) only = pgdat, meets++;
-    ms.section_to_node[sec] = meets == 1 ? only : nullptr;
-  }
+  for (unsigned sec = 0; sec < NR_MEM_SECTIONS; sec++) ms.mem_sections[sec] = mem_section_of(ms, sec);
 }
 
 int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {

@@ -1,6 +1,7 @@
-// Slab caches: creation and layout, slabs, the per-CPU arrays, allocation and
-// freeing, shrinking and destruction. See mm/slab.h for the algorithm and the
-// invariants; mm/kmalloc.cpp builds kmalloc on top.
+// Slab caches: creation and layout, the entry points, shrinking and
+// destruction, the shrinker. See mm/slab.h for the algorithm and the
+// invariants; mm/slab_alloc.cpp has the allocation and free paths, and
+// mm/kmalloc.cpp builds kmalloc on top.
 #include "mm/slab.h"
 
 #include "kernel/errno.h"

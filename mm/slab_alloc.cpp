@@ -451,20 +451,23 @@ static bool free_to_other(kmem_cache *s, page *slab, u64 *maps, void *obj, unsig
       if (discard) discard_slab(s, slab);
       return true;
     }
-    // A free into a full slab may make it ours: room first, outside this
-    // node's lock (the oldest may be of this node).
+    // A free into a full slab makes it ours if the CPU has room: when it
+    // has none, the oldest partial slab goes back first, outside this
+    // node's lock (it may be of this node), and the free starts over.
     kmem_cache_cpu *c = &s->cpu_slab[cpu];
-    if (!READ_ONCE(slab->freelist) && c->nr_partial >= s->cpu_partial_slabs && c->nr_partial) {
+    bool ok = false, discard = false, make_room = false;
+    {
+      spin_lock_irqsave_guard g(n->list_lock);
+      if (__atomic_load_n(&slab->slab_frozen, __ATOMIC_SEQ_CST)) continue;
+      make_room = !slab->freelist && c->nr_partial && c->nr_partial >= s->cpu_partial_slabs;
+      if (!make_room) ok = free_to_node_locked(s, n, slab, maps, obj, i, cpu, &discard);
+    }
+    if (make_room) {
       page *oldest = list_last_entry(&c->partial, page, slab_list);
       list_del(&oldest->slab_list);
       c->nr_partial--;
       unfreeze_slab(s, oldest);
-    }
-    bool ok, discard = false;
-    {
-      spin_lock_irqsave_guard g(n->list_lock);
-      if (__atomic_load_n(&slab->slab_frozen, __ATOMIC_SEQ_CST)) continue;
-      ok = free_to_node_locked(s, n, slab, maps, obj, i, cpu, &discard);
+      continue;
     }
     if (discard) discard_slab(s, slab);
     return ok;
@@ -497,7 +500,7 @@ void slab_free_slowpath(kmem_cache *s, page *slab, void *obj, unsigned long i, c
   if ((s->flags & SLAB_DEBUG_FLAGS) && !debug_free(s, maps, obj, i)) return report_double_free(s, obj, caller);
   unsigned long flags = local_lock_irqsave();
   const unsigned cpu = this_cpu();
-  bool ok = slab->slab_frozen == cpu + 1 ? freelist_free_owned(s, slab, maps, obj, i)
+  bool ok = READ_ONCE(slab->slab_frozen) == cpu + 1 ? freelist_free_owned(s, slab, maps, obj, i)
                                          : free_to_other(s, slab, maps, obj, i, cpu);
   local_unlock_irqrestore(flags);
   if (!ok) report_double_free(s, obj, caller);

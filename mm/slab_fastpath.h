@@ -122,7 +122,7 @@ void slab_free_slowpath(kmem_cache *s, page *slab, void *obj, unsigned long i, c
   if (__builtin_expect(s->flags & SLAB_DEBUG_FLAGS, 0)) return slab_free_slowpath(s, slab, obj, i, caller);
   unsigned long flags = local_lock_irqsave();
   const unsigned cpu = smp_processor_id() & (NR_CPUS - 1);
-  if (__builtin_expect(slab->slab_frozen != cpu + 1, 0)) {
+  if (__builtin_expect(READ_ONCE(slab->slab_frozen) != cpu + 1, 0)) {
     local_unlock_irqrestore(flags);
     return slab_free_slowpath(s, slab, obj, i, caller);
   }

@@ -111,6 +111,28 @@ TEST_F(CheckDamagePageAlloc, NodeWithoutMemMap) {
   node()->node_mem_map = map;
 }
 
+// pfn_to_page's table: an entry whose mem_map or span is not its node's is
+// named; an empty one (search) is always allowed, and pfn_to_page still
+// finds the page.
+TEST_F(CheckDamagePageAlloc, SectionTable) {
+  const unsigned long pfn = node()->node_start_pfn + 5;
+  const unsigned sec = unsigned(pfn >> PFN_SECTION_SHIFT);
+  const mem_section saved = f.ms->mem_sections[sec];
+  ASSERT_NE(saved.nr_pfns, 0u);
+  EXPECT_EQ(saved.start_pfn, node()->node_start_pfn);
+  f.ms->mem_sections[sec].mem_map += sizeof(page);
+  expect_finds(f.check(), {"section " + std::to_string(sec) + ": pfn_to_page's entry covers " + hex(saved.start_pfn)});
+  f.ms->mem_sections[sec].mem_map = saved.mem_map;
+  f.ms->mem_sections[sec].nr_pfns++;
+  expect_finds(f.check(), {"section " + std::to_string(sec) + ": pfn_to_page's entry covers"});
+  f.ms->mem_sections[sec] = mem_section{0, 0, 0};
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(pfn_to_page(*f.ms, pfn), node()->node_mem_map + 5) << "an empty entry sends pfn_to_page to the search";
+  f.ms->mem_sections[sec] = saved;
+  EXPECT_EQ(pfn_to_page(*f.ms, pfn), node()->node_mem_map + 5);
+  EXPECT_EQ(pfn_to_page(*f.ms, node()->node_start_pfn - 1), nullptr) << "below the node, in its section";
+}
+
 TEST_F(CheckDamagePageAlloc, NodeSpansOverlap) {
   ASSERT_EQ(build_two_nodes(f), 0);
   ASSERT_EQ(f.check(), "");

@@ -275,6 +275,8 @@ TEST(StopMachine, HoldsEveryOtherCpuOutsideItsSections) {
     unsigned seen;
   } c{inside, 0};
   host_set_cpu(0);
+  while (sections.load() < 100 * threads) std::this_thread::yield();  // every thread is going
+  const unsigned long before = sections.load();
   for (int round = 0; round < 300; round++)
     stop_machine(
         [](void *arg) {
@@ -285,7 +287,7 @@ TEST(StopMachine, HoldsEveryOtherCpuOutsideItsSections) {
   stop = true;
   for (std::thread &t : ts) t.join();
   EXPECT_EQ(c.seen, 0u);
-  EXPECT_GT(sections.load(), 0ul);
+  EXPECT_GT(sections.load(), before) << "the CPUs went on between the stops";
 }
 
 }  // namespace
