@@ -157,10 +157,7 @@ static kmalloc_object find_object(slab_allocator &sa, const void *p, const char 
   return {};
 }
 
-void kfree(slab_allocator &sa, const void *p) {
-  if (ZERO_OR_NULL_PTR(p)) return;
-  if (page *slab = virt_to_slab(*sa.ms, p); __builtin_expect(slab != nullptr, 1))
-    return slab_free_fast(slab->slab_cache, slab, const_cast<void *>(p), "kfree");
+void kfree_general(slab_allocator &sa, const void *p) {
   kmalloc_object o = find_object(sa, p, "kfree", true);
   if (o.cache) {
     slab_free_fast(o.cache, o.slab, const_cast<void *>(p), "kfree");
@@ -172,6 +169,14 @@ void kfree(slab_allocator &sa, const void *p) {
     node_page_state_add(ms.node_data[page_to_nid(o.large)], NR_SLAB_UNRECLAIMABLE, -(long(1) << order));
     __free_pages(ms, o.large, order);
   }
+}
+
+// The fast path: a slab object whose pfn pfn_to_page's table covers.
+void kfree(slab_allocator &sa, const void *p) {
+  if (ZERO_OR_NULL_PTR(p)) return;
+  if (page *slab = virt_to_slab(*sa.ms, p, false); __builtin_expect(slab != nullptr, 1))
+    return slab_free_fast(slab->slab_cache, slab, const_cast<void *>(p), "kfree");
+  return kfree_general(sa, p);
 }
 
 // A held slab object's usable size; 0 for anything else (an object freed

@@ -68,14 +68,18 @@ page *pfn_to_page_search(const mem_system &ms, unsigned long pfn);
 // What mem_system::mem_sections holds for section `sec`: the span of the one
 // node that meets it, or nothing.
 mem_section mem_section_of(const mem_system &ms, unsigned sec);
-inline page *pfn_to_page(const mem_system &ms, unsigned long pfn) {
+// pfn_to_page from the table alone: nullptr when the table does not cover
+// pfn (no node, or a section several nodes share).
+inline page *pfn_to_page_table(const mem_system &ms, unsigned long pfn) {
   const unsigned long section = pfn >> PFN_SECTION_SHIFT;
-  if (__builtin_expect(section < NR_MEM_SECTIONS, 1)) {
-    const mem_section &m = ms.mem_sections[section];
-    if (__builtin_expect(pfn - m.start_pfn < m.nr_pfns, 1))  // wraps below start: one compare
-      return reinterpret_cast<page *>(m.mem_map + (pfn << PAGE_STRUCT_SHIFT));
-  }
-  return pfn_to_page_search(ms, pfn);
+  if (__builtin_expect(section >= NR_MEM_SECTIONS, 0)) return nullptr;
+  const mem_section &m = ms.mem_sections[section];
+  if (__builtin_expect(pfn - m.start_pfn >= m.nr_pfns, 0)) return nullptr;  // wraps below start: one compare
+  return reinterpret_cast<page *>(m.mem_map + (pfn << PAGE_STRUCT_SHIFT));
+}
+inline page *pfn_to_page(const mem_system &ms, unsigned long pfn) {
+  page *p = pfn_to_page_table(ms, pfn);
+  return __builtin_expect(p != nullptr, 1) ? p : pfn_to_page_search(ms, pfn);
 }
 unsigned long page_to_pfn(const mem_system &ms, const page *p);
 zone *page_zone(const mem_system &ms, const page *p);

@@ -152,18 +152,24 @@ static int cache_init(slab_allocator &sa, kmem_cache *s, const char *name, unsig
 
 void *kmem_cache_alloc(kmem_cache *s, gfp_t gfp) { return slab_alloc_fast(s, gfp); }
 void *kmem_cache_zalloc(kmem_cache *s, gfp_t gfp) { return slab_alloc_fast(s, gfp | __GFP_ZERO); }
-void *kmem_cache_alloc_node(kmem_cache *s, gfp_t gfp, int nid) {
-  return nid == NUMA_NO_NODE ? slab_alloc_fast(s, gfp) : slab_alloc_general(s, gfp, nid);
-}
+void *kmem_cache_alloc_node(kmem_cache *s, gfp_t gfp, int nid) { return slab_alloc_general(s, gfp, nid); }
 
-void kmem_cache_free(kmem_cache *s, void *obj) {
-  if (!obj) return;
+// kmem_cache_free of what the fast path could not place: a pfn outside
+// pfn_to_page's table, or a bad pointer.
+[[gnu::noinline]] static void kmem_cache_free_general(kmem_cache *s, void *obj) {
   page *slab = virt_to_slab(*s->sa->ms, obj);
   if (!slab) return slab_err(*s->sa, s, obj, true, "kmem_cache_free: object is not in a slab page");
   if (slab->slab_cache != s)
     return slab_err(*s->sa, s, obj, true, "kmem_cache_free: wrong slab cache: the object belongs to %s",
                     slab->slab_cache->name);
   slab_free_fast(s, slab, obj, "kmem_cache_free");
+}
+
+void kmem_cache_free(kmem_cache *s, void *obj) {
+  if (!obj) return;
+  page *slab = virt_to_slab(*s->sa->ms, obj, false);
+  if (__builtin_expect(slab && slab->slab_cache == s, 1)) return slab_free_fast(s, slab, obj, "kmem_cache_free");
+  return kmem_cache_free_general(s, obj);
 }
 
 // ---- shrinking and destruction ------------------------------------------------------------

@@ -355,7 +355,7 @@ static void *alloc_from_node(kmem_cache *s, gfp_t gfp, int nid) {
 // Marks obj as handed out for debugging and the caller: poison and red zone
 // checks, zeroing (constructed objects stay as the constructor left them),
 // and mm.check=1's look at the object.
-void *slab_post_alloc(kmem_cache *s, void *obj, gfp_t gfp) {
+static void *post_alloc(kmem_cache *s, void *obj, gfp_t gfp) {
   if (s->flags & SLAB_POISON) check_object_on_alloc(s, obj);
   if (s->flags & SLAB_RED_ZONE) set_redzone_active(s, obj);
   if (gfp & __GFP_ZERO) memset(obj, 0, s->object_size);
@@ -363,27 +363,37 @@ void *slab_post_alloc(kmem_cache *s, void *obj, gfp_t gfp) {
   return obj;
 }
 
-void *slab_alloc_slowpath(kmem_cache *s, gfp_t gfp, unsigned cpu, unsigned long *flags) {
-  return alloc_slow(s, cpu, gfp, flags);
+void *freelist_corrupted_unlock(kmem_cache *s, page *slab, void *obj, void *next, unsigned long flags) {
+  freelist_corrupted(s, slab, slab_bitmaps(*s->sa->ms, s, slab) + bitmap_words(s), obj, next);
+  local_unlock_irqrestore(flags);
+  return obj;
 }
 
-// The general path of kmem_cache_alloc: odd flags, fault injection, a
-// request for another node; then the fast path.
+// Basic algorithm of the general path of kmem_cache_alloc:
+//  1. flags a cache ignores are dropped with a warning, and fault injection
+//     may fail the request (never for the cache of caches: failing it would
+//     only test kmem_cache_create's one failure path over and over);
+//  2. a request for another node takes an object of that node's slabs;
+//  3. otherwise, inside local_lock_irqsave, the CPU's slab, or alloc_slow;
+//  4. debug checks, zeroing and mm.check=1 on the object.
 void *slab_alloc_general(kmem_cache *s, gfp_t gfp, int nid) {
-  if (gfp & (__GFP_HIGHMEM | __GFP_MOVABLE)) {
+  if (gfp & SLAB_GENERAL_GFP) {
     pr_warn("slab %s: unexpected gfp %#x: __GFP_HIGHMEM/__GFP_MOVABLE ignored\n", s->name, gfp);
-    gfp &= ~(__GFP_HIGHMEM | __GFP_MOVABLE);
+    gfp &= ~SLAB_GENERAL_GFP;
   }
-  // As in Linux, never the cache of caches: failing it would only test
-  // kmem_cache_create's one failure path over and over.
   if (s != &s->sa->kmem_cache_boot && should_failslab(s->sa->failslab, gfp, s->object_size)) return nullptr;
-  if (nid != NUMA_NO_NODE && nid != cpu_node(s, smp_processor_id() & (NR_CPUS - 1))) {
-    if (nid >= 0 && nid < int(MAX_NUMNODES) && s->sa->ms->node_data[nid]) {
-      void *obj = alloc_from_node(s, gfp, nid);
-      return obj ? slab_post_alloc(s, obj, gfp) : nullptr;
-    }
+  void *obj;
+  if (nid != NUMA_NO_NODE && nid != cpu_node(s, this_cpu()) && nid >= 0 && nid < int(MAX_NUMNODES) &&
+      s->sa->ms->node_data[nid]) {
+    obj = alloc_from_node(s, gfp, nid);
+  } else {
+    unsigned long flags = local_lock_irqsave();
+    const unsigned cpu = this_cpu();
+    page *slab = s->cpu_slab[cpu].slab;
+    obj = slab && slab->freelist ? freelist_pop(s, slab) : alloc_slow(s, cpu, gfp, &flags);
+    local_unlock_irqrestore(flags);
   }
-  return slab_alloc_fast(s, gfp & ~SLAB_GENERAL_GFP, true);
+  return obj ? post_alloc(s, obj, gfp) : nullptr;
 }
 
 // ---- freeing ------------------------------------------------------------------------
