@@ -331,6 +331,45 @@ void drain_all_pages_empties_every_cpu(ktest *t) {
   KTEST_EXPECT_EQ(t, nr_free_pcp_pages(ms()), 0ul);
 }
 
+// ---- per-CPU slabs -------------------------------------------------------------------------
+
+struct remote_objects {
+  kmem_cache *s;
+  void *obj[32];
+};
+
+void alloc_here(void *arg) {
+  remote_objects &r = *static_cast<remote_objects *>(arg);
+  for (void *&o : r.obj) o = kmem_cache_alloc(r.s, GFP_KERNEL);
+}
+
+// Objects one CPU allocated and this one frees are remote frees: they wait
+// in the other CPU's slab, not on its freelist, until a stop_machine (here
+// the checker's, then kmem_cache_destroy's) holds that CPU and its slab goes
+// back to the node with them; the cache is then empty and goes.
+void slab_remote_frees_come_back(ktest *t) {
+  unsigned other = first_other_cpu();
+  if (other == NR_CPUS) return ktest_skip(t, "one CPU");
+  const unsigned long errors = system_slab->errors;
+  static remote_objects r;
+  r.s = kmem_cache_create(*system_slab, "ktest_remote", 100, 0, 0, nullptr);
+  KTEST_ASSERT_TRUE(t, r.s != nullptr);
+  KTEST_ASSERT_TRUE(t, run_on(other, alloc_here, &r));
+  page *slab = r.s->cpu_slab[other].slab;
+  KTEST_ASSERT_TRUE(t, slab != nullptr);
+  for (void *o : r.obj) KTEST_ASSERT_TRUE(t, o != nullptr);
+  const unsigned inuse = slab->inuse;
+  for (void *o : r.obj) kmem_cache_free(r.s, o);
+  KTEST_EXPECT_EQ(t, slab->inuse, inuse);  // the owner has not taken them back
+  KTEST_EXPECT_TRUE(t, __atomic_load_n(&slab->slab_remote, __ATOMIC_RELAXED) != 0);
+  KTEST_EXPECT_TRUE(t, ksize(r.obj[0]) == 0);
+  static char buf[1024];
+  check_report rep = make_check_report(buf, sizeof(buf));
+  if (check_slab(*system_slab, rep)) ktest_fail(t, __FILE__, __LINE__, "check_slab:\n%s", buf);
+  KTEST_EXPECT_EQ(t, kmem_cache_destroy(r.s), 0);
+  KTEST_EXPECT_EQ(t, system_slab->errors, errors);
+}
+
 // ---- remote TLB shootdown ------------------------------------------------------------------
 
 struct remote_read {
@@ -451,5 +490,6 @@ void allocations_prefer_own_node_then_nearest(ktest *t) {
 
 KTEST_SUITE(smp, KTEST_CASE(every_hart_online_with_own_area), KTEST_CASE(cross_calls_reach_each_cpu_once),
             KTEST_CASE(work_runs_on_its_cpu), KTEST_CASE(allocators_under_load_from_every_cpu),
-            KTEST_CASE(drain_all_pages_empties_every_cpu), KTEST_CASE(remote_cpu_faults_after_vfree),
+            KTEST_CASE(drain_all_pages_empties_every_cpu), KTEST_CASE(slab_remote_frees_come_back),
+            KTEST_CASE(remote_cpu_faults_after_vfree),
             KTEST_CASE(allocations_prefer_own_node_then_nearest));

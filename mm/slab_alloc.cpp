@@ -363,10 +363,10 @@ static void *post_alloc(kmem_cache *s, void *obj, gfp_t gfp) {
   return obj;
 }
 
-void *freelist_corrupted_unlock(kmem_cache *s, page *slab, void *obj, void *next, unsigned long flags) {
+void *freelist_corrupted_unlock(kmem_cache *s, page *slab, void *obj, void *next, unsigned long flags, gfp_t gfp) {
   freelist_corrupted(s, slab, slab_bitmaps(*s->sa->ms, s, slab) + bitmap_words(s), obj, next);
   local_unlock_irqrestore(flags);
-  return obj;
+  return gfp & __GFP_ZERO ? memset(obj, 0, s->object_size) : obj;
 }
 
 // Basic algorithm of the general path of kmem_cache_alloc:

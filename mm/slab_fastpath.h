@@ -25,8 +25,8 @@ constexpr gfp_t SLAB_GENERAL_GFP = __GFP_HIGHMEM | __GFP_MOVABLE;
 // Reports a corrupted link at obj and abandons the rest of the freelist.
 void freelist_corrupted(kmem_cache *s, page *slab, u64 *onlist, void *obj, void *next);
 // The same for the fast path, which holds local_lock_irqsave (flags): drops
-// it and returns obj.
-void *freelist_corrupted_unlock(kmem_cache *s, page *slab, void *obj, void *next, unsigned long flags);
+// it and returns obj (zeroed for __GFP_ZERO).
+void *freelist_corrupted_unlock(kmem_cache *s, page *slab, void *obj, void *next, unsigned long flags, gfp_t gfp);
 // kmem_cache_alloc when the fast path cannot serve: odd flags, fault
 // injection, another node (nid), debug caches, __GFP_ZERO, mm.check=1, or
 // a CPU whose slab has no free object.
@@ -111,8 +111,7 @@ inline void *freelist_pop(kmem_cache *s, page *slab) {
 // not take, a debug cache, fault injection, mm.check=1.
 [[gnu::always_inline]] inline bool slab_alloc_needs_general(const kmem_cache *s, gfp_t gfp) {
   const slab_allocator &sa = *s->sa;
-  return (gfp & (SLAB_GENERAL_GFP | __GFP_ZERO)) | (s->flags & SLAB_DEBUG_FLAGS) | sa.failslab.attr.probability |
-         sa.ms->check_calls;
+  return (gfp & SLAB_GENERAL_GFP) | (s->flags & SLAB_DEBUG_FLAGS) | sa.failslab.attr.probability | sa.ms->check_calls;
 }
 
 // The fast path of kmem_cache_alloc: inside local_lock_irqsave, the first
@@ -128,8 +127,9 @@ inline void *freelist_pop(kmem_cache *s, page *slab) {
   }
   void *next;
   if (__builtin_expect(!freelist_take(s, slab, obj, &next), 0))
-    return freelist_corrupted_unlock(s, slab, obj, next, flags);
+    return freelist_corrupted_unlock(s, slab, obj, next, flags, gfp);
   local_unlock_irqrestore(flags);
+  if (gfp & __GFP_ZERO) return memset(obj, 0, s->object_size);  // a tail call: memset returns obj
   return obj;
 }
 
