@@ -137,6 +137,8 @@ void check_slab_page(cache_check &c, const page *slab, int nid, slab_list_kind k
   if (onlist != free) cfail(c, "slab %p: %u objects marked on the freelist, %u on it", base, onlist, free);
   if (held + slab->lost != slab->inuse)
     cfail(c, "slab %p: inuse %u but %u allocated + %u lost", base, slab->inuse, held, slab->lost);
+  if (slab->slab_inflight)
+    cfail(c, "slab %p: %u remote frees in flight with every CPU held", base, unsigned(slab->slab_inflight));
   if (kind == slab_list_kind::cpu) {
     if (slab->slab_frozen != cpu + 1)
       cfail(c, "slab %p is CPU %u's but frozen to %d", base, cpu, int(slab->slab_frozen) - 1);

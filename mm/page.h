@@ -71,8 +71,8 @@ struct page {
   s32 _refcount;  // 52: atomic; 0 when free
   u8 alloc_order; // 56: order the block was allocated with (head only)
   u8 slab_frozen; // 57: slab head: 1 + the CPU that owns it, 0 if on its node's lists (mm/slab.h)
-  u8 _pad[2];     // 58: room for later users
-  u32 slab_remote;  // 60: slab head: other CPUs freed objects since its owner last looked (atomic)
+  u16 slab_remote;     // 58: slab head: other CPUs freed objects since its owner last looked (atomic)
+  u32 slab_inflight;   // 60: slab head: remote frees between their look at slab_frozen and their last access (atomic)
 };
 
 static_assert(sizeof(page) == 64, "struct page must stay at 64 bytes");

@@ -24,7 +24,10 @@
 //  4. A free into a slab another CPU owns sets the object's bit in the slab's
 //     `remote` bitmap (an atomic OR) and flags the slab; the owner takes such
 //     objects back onto its freelist when it runs out (Linux's remote frees
-//     to a frozen slab, with a bitmap where SLUB has a second freelist).
+//     to a frozen slab, with a bitmap where SLUB has a second freelist). The
+//     free is announced in slab_inflight while it looks at the slab, and an
+//     unfreeze waits for announced frees: so none is missed, and none
+//     touches a slab its owner may have freed.
 //  5. A slab's free objects form a singly linked freelist through the
 //     objects themselves. Each link is stored hardened (xor'ed with a secret
 //     of the cache and with the address it is stored at), and every link is
@@ -52,6 +55,7 @@
 //     the free list iff inuse == 0, on the full list iff its freelist is
 //     empty, otherwise on the partial list; the node's counters equal its
 //     lists' lengths, and nr_slabs / total_objects count its frozen slabs too;
+//   - with every CPU held (stop_machine), no slab has a remote free in flight;
 //   - free objects (SLAB_POISON) hold poison.
 //
 // kmalloc: caches kmalloc-8 .. kmalloc-8k (with 96 and 192), DMA32 twins

@@ -51,6 +51,7 @@ static page *allocate_slab(kmem_cache *s, gfp_t gfp, int nid) {
   slab->inuse = 0;
   slab->lost = 0;
   slab->slab_frozen = 0;
+  slab->slab_inflight = 0;
   slab->slab_remote = 0;
   u8 *base = slab_base(ms, slab);
   u64 *maps = slab_bitmaps(ms, s, slab);
@@ -94,6 +95,7 @@ void discard_slab(kmem_cache *s, page *slab) {
   slab->inuse = 0;
   slab->lost = 0;
   slab->slab_frozen = 0;
+  slab->slab_inflight = 0;
   slab->slab_remote = 0;
   __free_pages(ms, slab, s->order);
 }
@@ -124,7 +126,7 @@ void freelist_corrupted(kmem_cache *s, page *slab, u64 *onlist, void *obj, void 
 static unsigned collect_remote(kmem_cache *s, page *slab) {
   const mem_system &ms = *s->sa->ms;
   // Cleared first: a free that sets a bit after the sweep below flags again.
-  __atomic_store_n(&slab->slab_remote, 0u, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&slab->slab_remote, u16(0), __ATOMIC_SEQ_CST);
   u8 *base = slab_base(ms, slab);
   u64 *maps = slab_bitmaps(ms, s, slab);
   const unsigned words = bitmap_words(s);
@@ -178,9 +180,12 @@ static unsigned long unfreeze_slab(kmem_cache *s, page *slab) {
   {
     spin_lock_irqsave_guard g(n->list_lock);
     __atomic_store_n(&slab->slab_frozen, u8(0), __ATOMIC_SEQ_CST);
-    // After the store: a remote free that set its bit later sees the slab
-    // unfrozen and takes the list_lock to bring it in itself.
-    if (__atomic_load_n(&slab->slab_remote, __ATOMIC_SEQ_CST)) collect_remote(s, slab);
+    // Remote frees that saw the slab frozen finish publishing first (a few
+    // instructions, inside their CPUs' sections); later ones see it
+    // unfrozen and wait for this lock. So every remote bit is taken back
+    // below, and no remote free touches the slab once it may be discarded.
+    while (__atomic_load_n(&slab->slab_inflight, __ATOMIC_SEQ_CST)) cpu_relax();
+    if (__atomic_load_n(&slab->slab_remote, __ATOMIC_ACQUIRE)) collect_remote(s, slab);
     discard = list_or_discard_locked(s, n, slab);
   }
   if (!discard) return 0;
@@ -431,36 +436,29 @@ static bool free_to_node_locked(kmem_cache *s, kmem_cache_node *n, page *slab, u
 
 // Basic algorithm of a free into a slab this CPU does not own (inside
 // local_lock_irqsave):
-//  1. frozen to another CPU: set the object's `remote` bit (refused if it
-//     is not held or already set) and flag the slab; if the slab was
-//     unfrozen meanwhile, its unfreezer may have swept before the bit was
-//     set, so take the list_lock and take the objects back here;
-//  2. unfrozen: under the node's list_lock (and frozen since? back to 1),
-//     onto the freelist.
+//  1. announce the free (slab_inflight), then look at slab_frozen: frozen
+//     to another CPU, set the object's `remote` bit (refused if it is not
+//     held or already set), flag the slab and withdraw the announcement,
+//     the last access to the slab: once the bit is set its owner may take
+//     it back and free the slab. An unfreeze waits for announced frees, so
+//     none is left behind;
+//  2. unfrozen: withdraw, and under the node's list_lock (frozen since?
+//     back to 1) onto the freelist.
 // Returns false for a double free (nothing changed).
 static bool free_to_other(kmem_cache *s, page *slab, u64 *maps, void *obj, unsigned long i, unsigned cpu) {
   const unsigned words = bitmap_words(s);
   const u64 bit = u64(1) << (i % 64);
   kmem_cache_node *n = slab_node(s, slab);
   for (;;) {
+    __atomic_add_fetch(&slab->slab_inflight, 1u, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&slab->slab_frozen, __ATOMIC_SEQ_CST)) {
-      if (!(READ_ONCE(maps[i / 64]) & bit)) return false;
-      if (__atomic_fetch_or(&maps[2 * words + i / 64], bit, __ATOMIC_SEQ_CST) & bit) return false;
-      __atomic_store_n(&slab->slab_remote, 1u, __ATOMIC_SEQ_CST);
-      if (__atomic_load_n(&slab->slab_frozen, __ATOMIC_SEQ_CST)) return true;
-      bool discard = false;
-      {
-        spin_lock_irqsave_guard g(n->list_lock);
-        if (!__atomic_load_n(&slab->slab_frozen, __ATOMIC_SEQ_CST) && __atomic_load_n(&slab->slab_remote, __ATOMIC_SEQ_CST)) {
-          count_slab(n, slab, -1);
-          list_del(&slab->slab_list);
-          collect_remote(s, slab);
-          discard = list_or_discard_locked(s, n, slab);
-        }
-      }
-      if (discard) discard_slab(s, slab);
-      return true;
+      bool ok = (READ_ONCE(maps[i / 64]) & bit) &&
+                !(__atomic_fetch_or(&maps[2 * words + i / 64], bit, __ATOMIC_SEQ_CST) & bit);
+      if (ok) __atomic_store_n(&slab->slab_remote, u16(1), __ATOMIC_RELEASE);
+      __atomic_sub_fetch(&slab->slab_inflight, 1u, __ATOMIC_RELEASE);
+      return ok;
     }
+    __atomic_sub_fetch(&slab->slab_inflight, 1u, __ATOMIC_RELEASE);
     // A free into a full slab makes it ours if the CPU has room: when it
     // has none, the oldest partial slab goes back first, outside this
     // node's lock (it may be of this node), and the free starts over.

@@ -283,6 +283,9 @@ TEST_F(CheckDamageSlab, CpuSlabs) {
   slab->slab_frozen = 3;
   expect_finds(f.check(), {"slab " + base + " is CPU 0's but frozen to 2"});
   slab->slab_frozen = 1;
+  slab->slab_inflight = 2;
+  expect_finds(f.check(), {"slab " + base + ": 2 remote frees in flight with every CPU held"});
+  slab->slab_inflight = 0;
 
   c.nr_partial = 1;
   expect_finds(f.check(), {"cpu 0: nr_partial 1, its partial list holds 0"});

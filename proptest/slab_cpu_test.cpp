@@ -248,6 +248,48 @@ RC_GTEST_PROP(CpuSlabs, RandomOwnershipKeepsEveryRule, ()) {
   RC_ASSERT(kmem_cache_destroy(s) == 0);
 }
 
+// Producer and consumer: CPU 0 allocates, CPU 1 frees every object (each a
+// remote free into CPU 0's slab, or a free into a slab CPU 0 gave back),
+// while CPU 0's slabs run out and go back to the node under the consumer's
+// feet. Nothing is reported, and at the end every page is back and the
+// checker is clean.
+TEST(CpuSlabsThreads, ProducerConsumerBalances) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  slab_allocator &sa = *f.sa;
+  const page_state initial = settle(f);
+  constexpr unsigned items = 200000, slots = 256;
+  std::atomic<void *> ring[slots];
+  for (auto &r : ring) r.store(nullptr);
+  std::atomic<int> failed{0};
+  std::thread producer([&] {
+    host_set_cpu(0);
+    for (unsigned i = 0; i < items; i++) {
+      void *p = kmalloc(sa, 16 + (i % 4) * 48, GFP_KERNEL);
+      if (!p) failed++;
+      while (ring[i % slots].load(std::memory_order_acquire)) std::this_thread::yield();
+      ring[i % slots].store(p ? p : ZERO_SIZE_PTR, std::memory_order_release);
+    }
+  });
+  std::thread consumer([&] {
+    host_set_cpu(1);
+    for (unsigned i = 0; i < items; i++) {
+      void *p;
+      while (!(p = ring[i % slots].load(std::memory_order_acquire))) std::this_thread::yield();
+      ring[i % slots].store(nullptr, std::memory_order_release);
+      kfree(sa, p);
+    }
+  });
+  producer.join();
+  consumer.join();
+  host_set_cpu(0);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(sa.errors, 0ul);
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(settle(f), initial);
+}
+
 // stop_machine runs its function only while no other CPU is inside
 // local_lock_irqsave, and a CPU that tries to enter meanwhile waits: threads
 // as CPUs mark their sections, and the stopped function never sees a mark.
