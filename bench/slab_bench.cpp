@@ -152,9 +152,9 @@ struct kmalloc_alloc {
   static constexpr const char *name = "kmalloc";
   static void *alloc(size_t n) { return kmalloc(machine->sa, n, BENCH_GFP); }
   static void release(void *p) { kfree(machine->sa, p); }
-  // Thread n is CPU n: its own per-CPU arrays.
+  // Thread n is CPU n: its own per-CPU slabs.
   static void attach(unsigned cpu) { host_set_cpu(cpu); }
-  // Free pages with nothing held: every CPU's array and the cache's free
+  // Free pages with nothing held: every CPU's slabs and the cache's free
   // slabs given back, the per-CPU page lists drained.
   static unsigned long at_rest(size_t size) {
     kmem_cache_shrink(kmalloc_bench_cache(machine->sa, size));

@@ -38,8 +38,8 @@ inline bool kmalloc_pair_step(kmalloc_pair_bench &b) {
   return true;
 }
 
-// One warm-up pair: the first allocation on a CPU refills its array from the
-// node's slabs (perhaps a new slab), which is not the steady state that is
+// One warm-up pair: the first allocation on a CPU takes a slab from the
+// node (perhaps a new slab), which is not the steady state that is
 // measured. Returns false if even that pair failed.
 inline bool kmalloc_pair_start(kmalloc_pair_bench &b, slab_allocator &sa, size_t size) {
   b.sa = &sa;

@@ -138,8 +138,9 @@ void run_page_pairs(benchmark::State &state, bool no_pcp) {
 void BM_Order0PairThreads(benchmark::State &state) { run_page_pairs(state, false); }
 void BM_Order0PairNoPcpThreads(benchmark::State &state) { run_page_pairs(state, true); }
 
-// kmalloc(64) and kfree pairs: the CPU's array, refilled from and drained to
-// the node's slabs under list_lock, which get their pages from the zone.
+// kmalloc(64) and kfree pairs: the CPU's own slab, which takes slabs from and
+// gives them back to the node's lists under list_lock, which get their
+// pages from the zone.
 void BM_Kmalloc64PairThreads(benchmark::State &state) {
   smp_machine &m = machine();
   host_set_cpu(unsigned(state.thread_index()));

@@ -114,7 +114,7 @@ static unsigned long free_and_pcp_pages(const mem_system &ms) {
   return nr_free_pages(ms) + nr_free_pcp_pages(ms);
 }
 
-// Every CPU's array and the free slabs of the caches the kmalloc workloads
+// Every CPU's slabs and the free slabs of the caches the kmalloc workloads
 // use, given back to the page allocator.
 static void shrink_kmalloc_bench_caches(slab_allocator &sa) {
   for (unsigned size : bench_kmalloc_sizes) kmem_cache_shrink(kmalloc_bench_cache(sa, size));

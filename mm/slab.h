@@ -197,8 +197,10 @@ void *kmem_cache_alloc_node(kmem_cache *s, gfp_t gfp, int nid);
 // Returns an object to its cache. An address that is not a held object of s
 // is reported and ignored.
 void kmem_cache_free(kmem_cache *s, void *obj);
-// Empties every CPU's array of s and gives its free slabs back. Returns the
-// pages freed.
+// Gives every CPU's slabs of s back to their nodes (stopping the machine:
+// they are the other CPUs' to change), then its free slabs to the page
+// allocator. Returns the pages freed. Call it holding no lock but
+// slab_mutex, outside local_lock_irqsave.
 unsigned long kmem_cache_shrink(kmem_cache *s);
 // Frees the cache if it has no live objects; otherwise reports them (up to a
 // few addresses), keeps the cache and returns -EBUSY. 0 on success.

@@ -154,8 +154,8 @@ bool any_slab_lock_held(const slab_allocator &sa) {
 // The header is Linux's two lines; then one row per cache, newest first
 // (so the test's own cache first and kmem_cache last), each exactly what
 // Linux's "%-17s %6lu ..." format gives for: active_objs = the objects the
-// workload holds (objects cached in per-CPU arrays are free and not
-// counted), num_objs = slabs x objects per slab, objsize = the stride,
+// workload holds (free objects of the CPUs' slabs, and remote frees not yet
+// taken back, are not counted), num_objs = slabs x objects per slab, objsize = the stride,
 // active_slabs = slabs with an object in use, num_slabs = every slab. The
 // kmem_cache row counts one object per cache that was created.
 RC_GTEST_PROP(ProcSlabinfo, RowsMatchHeldObjects, ()) {
