@@ -199,8 +199,10 @@ void *kmem_cache_alloc_node(kmem_cache *s, gfp_t gfp, int nid);
 void kmem_cache_free(kmem_cache *s, void *obj);
 // Gives every CPU's slabs of s back to their nodes (stopping the machine:
 // they are the other CPUs' to change), then its free slabs to the page
-// allocator. Returns the pages freed. Call it holding no lock but
-// slab_mutex, outside local_lock_irqsave.
+// allocator. Returns the pages freed. Call it outside local_lock_irqsave,
+// holding no lock a CPU may spin for with interrupts masked (slab_mutex
+// and shrinker_lock are fine: their waiters spin with interrupts on, so the
+// stop parks them).
 unsigned long kmem_cache_shrink(kmem_cache *s);
 // Frees the cache if it has no live objects; otherwise reports them (up to a
 // few addresses), keeps the cache and returns -EBUSY. 0 on success.
