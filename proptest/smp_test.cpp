@@ -282,6 +282,7 @@ struct smp_model {
   std::vector<item> held[SMP_CPUS];
   std::vector<item> pool;
   u64 serial = 1;
+  unsigned remote_frees = 0;  // takes of a kmalloc object whose slab another CPU owned
 
   template <class F>
   void for_each(F fn) const {
@@ -332,7 +333,20 @@ std::string run_cmd(vmalloc_fixture &f, smp_model &m, unsigned cpu, const cpu_cm
       item it = from[at];
       from.erase(from.begin() + long(at));
       if (!intact(f, it)) return "stamp damaged";
+      // A kmalloc object whose slab another CPU owns: a remote free, which
+      // leaves the object marked in the slab's remote bitmap, held by
+      // nobody, until its owner takes it back.
+      const void *obj = reinterpret_cast<const void *>(it.addr);
+      page *slab = it.k == kind::kmalloc ? addr_to_slab(ms, obj) : nullptr;
+      const unsigned owner = slab ? READ_ONCE(slab->slab_frozen) : 0;
       free_item(f, it);
+      if (owner && owner != cpu + 1) {
+        m.remote_frees++;
+        if (ksize(*f.slab.sa, obj) != 0) return "a remotely freed object is still held";
+        if (READ_ONCE(slab->slab_frozen) == owner &&
+            !test_bit(remote_map(ms, slab->slab_cache, slab), unsigned(slab_obj_index(ms, slab->slab_cache, slab, obj))))
+          return "a remote free left no remote bit on a slab its owner still has";
+      }
       return "";
     }
     case op::pass:
@@ -406,6 +420,7 @@ RC_GTEST_PROP(SmpInterleaving, CpusCommandsKeepTheModel, ()) {
     }
   }
   check_round(f, m, base_unexplained, base_busy);
+  RC_CLASSIFY(m.remote_frees > 0, "a remote free into another CPU's slab");
   for (unsigned cpu = 0; cpu < SMP_CPUS; cpu++) {
     host_set_cpu(cpu);
     for (const item &it : m.held[cpu]) free_item(f, it);
