@@ -3,8 +3,8 @@
 // freelist of a slab this CPU owns, inside local_lock_irqsave, with plain
 // loads and stores. Everything else goes out of line to mm/slab_alloc.cpp.
 //
-// What each fast path checks, and why it stays (docs/slab.md has the
-// instruction counts):
+// What each fast path checks, and why it stays (docs/benchmarks.md has what
+// each costs in instructions):
 //   alloc: the link it follows names a free object of the same slab (a
 //          corrupted link is reported and not followed, never handed out);
 //   free:  the pointer is an object's start (a multiply, exact), and the
@@ -12,7 +12,6 @@
 //          free of any object, not only the last one, is refused).
 #pragma once
 
-#include "mm/check.h"
 #include "mm/slab_internal.h"
 
 // Flags the fast path leaves to the general path: zone or mobility bits a
