@@ -6,7 +6,9 @@
 //   - a frozen slab's freelist, inuse and `allocated`/`onlist` bits: the CPU
 //     it is frozen to, inside local_lock_irqsave (or a stop_machine);
 //   - its `remote` bits and slab_remote: any CPU, with atomic OR; taken back
-//     by the owner with atomic exchange;
+//     by the owner with atomic exchange; slab_inflight: any CPU's remote
+//     free, around its look at slab_frozen (an unfreeze waits for it to
+//     drop to 0);
 //   - an unfrozen slab's everything, and slab_frozen: the node's list_lock;
 //   - a kmem_cache_cpu: its CPU inside local_lock_irqsave (or a stop_machine).
 // Every path runs inside local_lock_irqsave except the page allocator's call
