@@ -31,6 +31,18 @@ page *addr_to_slab(const mem_system &ms, const void *addr) { return virt_to_slab
 
 // ---- slab pages ---------------------------------------------------------------------
 
+// A slab head's fields as a new slab has them and a freed page must (the
+// page allocator does not clear them): cache and freelist, counts, owner.
+static void reset_slab_page(page *slab, kmem_cache *s, void *freelist) {
+  slab->slab_cache = s;
+  slab->freelist = freelist;
+  slab->inuse = 0;
+  slab->lost = 0;
+  slab->slab_frozen = 0;
+  slab->slab_inflight = 0;
+  slab->slab_remote = 0;
+}
+
 // Takes a new slab from the page allocator, on node nid if it can, with every
 // object free, unfrozen and on no list. Called outside local_lock_irqsave (it
 // may reclaim). nullptr on failure.
@@ -49,13 +61,8 @@ static page *allocate_slab(kmem_cache *s, gfp_t gfp, int nid) {
     return nullptr;
   }
   set_page_flag(slab, PG_slab);
-  slab->slab_cache = s;
-  slab->inuse = 0;
-  slab->lost = 0;
-  slab->slab_frozen = 0;
-  slab->slab_inflight = 0;
-  slab->slab_remote = 0;
   u8 *base = slab_base(ms, slab);
+  reset_slab_page(slab, s, base);
   u64 *maps = slab_bitmaps(ms, s, slab);
   const unsigned words = bitmap_words(s);
   for (unsigned w = 0; w < words; w++) {
@@ -72,7 +79,6 @@ static page *allocate_slab(kmem_cache *s, gfp_t gfp, int nid) {
     void *next = i + 1 < s->objects ? base + size_t(i + 1) * s->size : nullptr;
     *freelist_slot(s, obj) = freelist_encode(s, obj, next);
   }
-  slab->freelist = base;
   kmem_cache_node *n = slab_node(s, slab);
   __atomic_fetch_add(&n->nr_slabs, 1ul, __ATOMIC_RELAXED);
   __atomic_fetch_add(&n->total_objects, (unsigned long)s->objects, __ATOMIC_RELAXED);
@@ -92,13 +98,7 @@ void discard_slab(kmem_cache *s, page *slab) {
     slab[1].private_ = 0;
   }
   clear_page_flag(slab, PG_slab);
-  slab->slab_cache = nullptr;
-  slab->freelist = nullptr;
-  slab->inuse = 0;
-  slab->lost = 0;
-  slab->slab_frozen = 0;
-  slab->slab_inflight = 0;
-  slab->slab_remote = 0;
+  reset_slab_page(slab, nullptr, nullptr);
   __free_pages(ms, slab, s->order);
 }
 
