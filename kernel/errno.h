@@ -8,6 +8,7 @@
 constexpr int ENOENT = 2;
 constexpr int ENXIO = 6;
 constexpr int E2BIG = 7;
+constexpr int EAGAIN = 11;
 constexpr int ENOMEM = 12;
 constexpr int EFAULT = 14;
 constexpr int EBUSY = 16;

@@ -36,6 +36,15 @@ bool check_zone_pageblocks(const mem_system &ms, const zone *z, int nid, check_r
     if (ms.page_group_by_mobility_disabled && (mt == MIGRATE_MOVABLE || mt == MIGRATE_RECLAIMABLE))
       check_fail(r, "node %d zone %s: pageblock at pfn 0x%lx is %s, but mobility grouping is off", nid, name, b,
                  migratetype_names[mt]);
+    int saved = int(get_pfnblock_flags_mask(z, pfn, PB_ISOLATE_SAVED_MASK) >> PB_isolate_saved);
+    if (mt == MIGRATE_ISOLATE && !migratetype_is_mergeable(saved))
+      check_fail(r, "node %d zone %s: isolated pageblock at pfn 0x%lx would go back to type %d, not an ordinary one",
+                 nid, name, b, saved);
+    else if (mt != MIGRATE_ISOLATE && saved)
+      check_fail(r, "node %d zone %s: pageblock at pfn 0x%lx is %s but keeps a saved type %d (an isolation not undone)",
+                 nid, name, b, migratetype_names[mt], saved);
+    if (get_pfnblock_flags_mask(z, pfn, 1ul << PB_unused))
+      check_fail(r, "node %d zone %s: pageblock at pfn 0x%lx has the unused bit set", nid, name, b);
     if (mt != MIGRATE_HIGHATOMIC) continue;
     if (b < z->zone_start_pfn || b + pageblock_nr_pages > end)
       check_fail(r, "node %d zone %s: pageblock at pfn 0x%lx is HighAtomic but not wholly in the zone", nid, name, b);

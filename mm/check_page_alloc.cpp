@@ -27,6 +27,7 @@
 #include "mm/check_internal.h"
 #include "mm/mmzone.h"
 #include "mm/page.h"
+#include "mm/migrate.h"
 #include "mm/page_alloc.h"
 
 namespace {
@@ -347,6 +348,23 @@ void open_free_block(zone_check &c, block &b, const page *p, unsigned long pfn) 
       buddy ? block_kind::buddy : block_kind::pcp, pfn, end < c.end ? end : c.end, order, p, false};
 }
 
+// A movable page (mm/migrate.h): an order-0 allocation of a registered
+// owner; one that is also isolated has the isolator's reference besides the
+// owner's.
+void check_movable(zone_check &c, const page *p, unsigned long pfn, unsigned long order) {
+  bool movable = PageMovable(p), isolated = PageIsolated(p);
+  if (!movable && !isolated) return;
+  if (order != 0) zfail(c, "pfn 0x%lx is %s but an allocation of order %lu", pfn, movable ? "movable" : "isolated", order);
+  if (PageSlab(p) || PageHead(p) || PageLargeKmalloc(p))
+    zfail(c, "pfn 0x%lx is %s and also %s", pfn, movable ? "movable" : "isolated",
+          PageSlab(p) ? "a slab" : PageHead(p) ? "a compound head" : "a large kmalloc");
+  if (movable && !page_movable_ops(c.ms, p))
+    zfail(c, "movable pfn 0x%lx has mapping %p, which is no registered movable_operations", pfn, p->mapping);
+  if (movable && isolated && page_ref_count(p) < 2)
+    zfail(c, "movable pfn 0x%lx is isolated with refcount %d: the isolator's reference is missing", pfn,
+          page_ref_count(p));
+}
+
 void open_allocation(zone_check &c, block &b, const page *p, unsigned long pfn) {
   unsigned long order = p->alloc_order;
   if (order > MAX_PAGE_ORDER) {
@@ -365,6 +383,11 @@ void open_allocation(zone_check &c, block &b, const page *p, unsigned long pfn) 
   else if (compound && pfn + 1 < c.end && p[1].compound_order != order)
     zfail(c, "compound head pfn 0x%lx: compound_order is %u but alloc_order is %lu", pfn,
           p[1].compound_order, order);
+  check_movable(c, p, pfn, order);
+  // An isolated pageblock hands nothing out: what is allocated there was
+  // before the isolation, and could only be isolated because it is movable.
+  if (get_pfnblock_migratetype(c.z, pfn) == MIGRATE_ISOLATE && !(p->flags & (flag_bit(PG_movable) | flag_bit(PG_isolated))))
+    zfail(c, "pfn 0x%lx (order %lu) is allocated, not movable, in an isolated pageblock", pfn, order);
   c.allocated += 1ul << order;
   unsigned long end = pfn + (1ul << order);
   b = {block_kind::allocated, pfn, end < c.end ? end : c.end, order, p, compound && order > 0};

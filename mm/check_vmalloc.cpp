@@ -6,6 +6,24 @@
 #include "mm/page_alloc.h"
 #include "mm/vmalloc.h"
 
+// A page of an area whose leaf is a migration entry: only a movable area's,
+// and its old frame is still allocated, movable, isolated and this page's
+// until the new one is mapped (mm/vmalloc_migrate.cpp).
+static void check_migration_entry(vmalloc_system &vs, vmap_area *va, vm_struct *vm, unsigned i, uintptr_t a,
+                                  pte_t entry, check_report &r) {
+  phys_addr_t old = pte_to_phys(entry);
+  if (!(vm->flags & VM_MOVABLE)) {
+    check_fail(r, "vmalloc: page %u of area 0x%lx holds a migration entry (0x%lx), but the area is not movable", i,
+               va->va_start, static_cast<unsigned long>(old));
+    return;
+  }
+  const page *frame = pfn_to_page(*vs.ms, PHYS_PFN(old));
+  if (!frame || page_ref_count(frame) < 2 || PageBuddy(frame) || PagePcp(frame) || !PageMovable(frame) ||
+      !PageIsolated(frame) || frame->mapping != &vs.mops || frame->index != a)
+    check_fail(r, "vmalloc: page %u of area 0x%lx is migrating from 0x%lx, which is not an allocated, movable, "
+               "isolated frame of this page", i, va->va_start, static_cast<unsigned long>(old));
+}
+
 // One busy area: its vm_struct against its range, each page's leaf and
 // frame, and its guard page. Needs vs.lock and vs.pt_lock.
 void check_vmalloc_area_locked(vmalloc_system &vs, vmap_area *va, check_report &r) {
@@ -18,11 +36,16 @@ void check_vmalloc_area_locked(vmalloc_system &vs, vmap_area *va, check_report &
       u64(vm->nr_pages + 1) * PAGE_SIZE != vm->size)
     check_fail(r, "vmalloc: area 0x%lx: vm_struct (addr %p, size %lu, %u pages) does not match the range of %lu",
                va->va_start, vm->addr, vm->size, vm->nr_pages, va_size(va));
+  const bool movable = vm->flags & VM_MOVABLE;
+  if (movable && !(vm->flags & VM_ALLOC))
+    check_fail(r, "vmalloc: area 0x%lx is VM_MOVABLE but not VM_ALLOC", va->va_start);
   for (unsigned i = 0; i < vm->nr_pages; i++) {
     uintptr_t a = va->va_start + uintptr_t(i) * PAGE_SIZE;
     pt_walk_result w;
     if (!pgtable_walk(*vs.pt, a, &w)) {
-      check_fail(r, "vmalloc: page %u of area 0x%lx is not mapped", i, va->va_start);
+      const pte_t *slot = pgtable_leaf_slot(*vs.pt, a);
+      if (slot && is_migration_entry(*slot)) check_migration_entry(vs, va, vm, i, a, *slot, r);
+      else check_fail(r, "vmalloc: page %u of area 0x%lx is not mapped", i, va->va_start);
       continue;
     }
     if (w.level != 0)
@@ -33,9 +56,15 @@ void check_vmalloc_area_locked(vmalloc_system &vs, vmap_area *va, check_report &
     if ((vm->flags & VM_ALLOC) &&
         (!frame || page_ref_count(frame) < 1 || PageBuddy(frame) || PagePcp(frame) || PageSlab(frame) || PageReserved(frame)))
       check_fail(r, "vmalloc: page %u of area 0x%lx maps 0x%lx, which is not an allocated frame", i, va->va_start, w.pa);
-    else if ((vm->flags & VM_ALLOC) && (frame->mapping != vm || frame->index != i))
-      check_fail(r, "vmalloc: page %u of area 0x%lx maps 0x%lx, which is owned by %p page %lu (mapped twice?)", i,
-                 va->va_start, w.pa, frame->mapping, frame->index);
+    else if (movable && (!PageMovable(frame) || frame->mapping != &vs.mops || frame->index != a))
+      check_fail(r, "vmalloc: page %u of movable area 0x%lx maps 0x%lx, which is %s with owner %p at 0x%lx, not "
+                 "movable and this area's", i, va->va_start, w.pa, PageMovable(frame) ? "movable" : "not movable",
+                 frame->mapping, frame->index);
+    else if ((vm->flags & VM_ALLOC) && !movable &&
+             (frame->mapping != vm || frame->index != i || PageMovable(frame) || PageIsolated(frame)))
+      check_fail(r, "vmalloc: page %u of area 0x%lx maps 0x%lx, which is owned by %p page %lu%s (mapped twice?)", i,
+                 va->va_start, w.pa, frame->mapping, frame->index,
+                 PageMovable(frame) || PageIsolated(frame) ? ", movable" : "");
   }
   if (pgtable_walk(*vs.pt, va->va_end - PAGE_SIZE, nullptr))
     check_fail(r, "vmalloc: the guard page of area 0x%lx is mapped", va->va_start);
@@ -46,13 +75,36 @@ unsigned check_vmalloc(vmalloc_system &vs, check_report &r) {
   spin_lock_irqsave_guard g(vs.lock);
   spin_lock_guard gp(vs.pt_lock);
   if (const char *why = vmap_space_check(&vs.space)) check_fail(r, "vmalloc: vmap space: %s", why);
-  unsigned long alloc_pages_total = 0;
+  unsigned long alloc_pages_total = 0, movable_total = 0;
   vmap_for_each(vs.space.busy_root, [&](vmap_area *va) {
     check_vmalloc_area_locked(vs, va, r);
     if (va->vm && (va->vm->flags & VM_ALLOC)) alloc_pages_total += va->vm->nr_pages;
+    if (va->vm && (va->vm->flags & VM_MOVABLE)) movable_total += va->vm->nr_pages;
   });
   if (alloc_pages_total != vs.vmalloc_pages)
     check_fail(r, "vmalloc: vmalloc_pages is %lu, the areas hold %lu", vs.vmalloc_pages, alloc_pages_total);
+  if (movable_total != vs.movable_pages)
+    check_fail(r, "vmalloc: movable_pages is %lu, the movable areas hold %lu", vs.movable_pages, movable_total);
+  // One migration entry per migration in progress, each in a busy area's
+  // page (which the areas' checks above have looked at).
+  unsigned long entries = 0;
+  for (uintptr_t a = vs.space.start; a < vs.space.end;) {
+    const pte_t *slot = pgtable_leaf_slot(*vs.pt, a);
+    if (!slot) {
+      // No level-0 table here: skip to the next 2 MiB.
+      a = (a | (sv39_level_size(1) - 1)) + 1;
+      continue;
+    }
+    if (is_migration_entry(*slot)) {
+      entries++;
+      vmap_area *area = vmap_find_busy(&vs.space, a);
+      if (!area || !area->vm || a >= area->va_end - PAGE_SIZE)
+        check_fail(r, "vmalloc: migration entry at 0x%lx outside every area's pages", a);
+    }
+    a += PAGE_SIZE;
+  }
+  if (entries != vs.migrating)
+    check_fail(r, "vmalloc: %lu migration entries in the table, but %u migrations in progress", entries, vs.migrating);
   // No leaf in the range outside the areas' mapped pages.
   pgtable_for_each_leaf(*vs.pt, [&](uintptr_t va, u64 size, const pt_walk_result &) {
     if (va + size <= vs.space.start || va >= vs.space.end) return;

@@ -45,7 +45,7 @@ constexpr flag_name gfp_names[] = {
 };
 
 constexpr const char *page_flag_names[NR_PAGEFLAGS] = {
-    "reserved", "buddy", "pcp", "head", "slab", "pgtable", "hwpoison", "highmem", "large_kmalloc",
+    "reserved", "buddy", "pcp", "head", "slab", "pgtable", "hwpoison", "highmem", "large_kmalloc", "movable", "isolated",
 };
 
 }  // namespace

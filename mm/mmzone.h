@@ -104,6 +104,24 @@ enum zone_event_item {
   NR_ZONE_EVENTS,
 };
 
+// Machine-wide events of /proc/vmstat that are not per zone (Linux's
+// vm_event_item, the compaction and migration ones), atomic adds in
+// mem_system::vm_events.
+enum vm_event_item {
+  PGMIGRATE_SUCCESS,           // pages migrated
+  PGMIGRATE_FAIL,              // pages that could not be
+  COMPACTMIGRATE_SCANNED,      // pages the migration scanner looked at
+  COMPACTFREE_SCANNED,         // pages the free scanner looked at
+  COMPACTISOLATED,             // pages isolated by either scanner
+  COMPACTSTALL,                // direct compactions (an allocation waited for one)
+  COMPACTFAIL,                 // ... after which the allocation still failed
+  COMPACTSUCCESS,              // ... after which it succeeded
+  KCOMPACTD_WAKE,              // kcompactd runs
+  KCOMPACTD_MIGRATE_SCANNED,   // the migration scanner's pages in kcompactd
+  KCOMPACTD_FREE_SCANNED,      // the free scanner's pages in kcompactd
+  NR_VM_EVENT_ITEMS,
+};
+
 struct free_area {
   list_head free_list[MIGRATE_TYPES];  // by the migrate type of the blocks' pageblocks
   unsigned long nr_free;  // blocks (not pages) on the lists of every type; add_locked, read locklessly
@@ -162,6 +180,22 @@ struct zone {
   ::free_area free_area[NR_PAGE_ORDERS];
   long vm_stat[NR_VM_ZONE_STAT_ITEMS];  // atomic updates
   unsigned long events[NR_ZONE_EVENTS];
+
+  // Compaction (mm/compaction.h), under compact_lock: one compaction of a
+  // zone at a time; where the last one's scanners stopped, so that the next
+  // goes on from there; and whether a pass over the whole zone has ended,
+  // so that the PB_migrate_skip hints are cleared before the next one
+  // (Linux clears them when kswapd goes to sleep).
+  spinlock_t compact_lock;
+  unsigned long compact_cached_migrate_pfn;
+  unsigned long compact_cached_free_pfn;
+  bool compact_blockskip_flush;
+  // Deferred compaction (Linux's defer_compaction): after a failure at
+  // compact_order_failed or above, skip the next 1 << compact_defer_shift
+  // attempts.
+  unsigned compact_considered;
+  unsigned compact_defer_shift;
+  int compact_order_failed;
 };
 
 inline bool populated_zone(const zone *z) { return z->present_pages != 0; }
@@ -252,8 +286,15 @@ struct pglist_data {
   zone *preferred_zone[MAX_NR_ZONES];
   bool kswapd_wanted;     // an allocation fell below the low watermark
   int kswapd_highest_zoneidx;
+  int kswapd_order;       // the highest order asked for since kswapd last ran
   unsigned nr_cpus;       // CPUs of this node (for pcp high)
   long vm_stat[NR_VM_NODE_STAT_ITEMS];  // atomic updates
+  // kcompactd (mm/compaction.h): woken by kswapd after balancing the node
+  // for a high-order request; run like kswapd, from the idle loop.
+  int kcompactd_wanted;   // an int: RV64 has no byte-sized atomic exchange
+  int kcompactd_max_order;
+  int kcompactd_highest_zoneidx;
+  unsigned long proactive_next;  // kcompactd_run's clock value for the next proactive check
 };
 
 inline unsigned long pgdat_end_pfn(const pglist_data *n) { return n->node_start_pfn + n->node_spanned_pages; }
@@ -337,6 +378,16 @@ struct mem_system {
   bool check_calls;
   unsigned long check_violations;
 
+  // Compaction and migration (mm/compaction.h, mm/migrate.h): the tunables
+  // of /proc/sys/vm, Linux's defaults; the machine-wide events; and the
+  // owners whose pages are movable (a page's mapping is trusted only if it
+  // is one of these).
+  int compaction_proactiveness;  // 20
+  int extfrag_threshold;         // 500
+  unsigned long vm_events[NR_VM_EVENT_ITEMS];
+  static constexpr unsigned MAX_MOVABLE_OPS = 8;
+  const struct movable_operations *movable_ops[MAX_MOVABLE_OPS];
+
   // pfn_to_page's table. Set once nodes are; never changes. Last: the
   // fields the fast paths use keep offsets a RISC-V load reaches in one
   // instruction (under 2 KiB).
@@ -354,6 +405,13 @@ inline pglist_data *NODE_DATA(const mem_system &ms, int nid) { return ms.node_da
 inline int gfp_to_migratetype(const mem_system &ms, gfp_t gfp) {
   int mt = gfp_migratetype(gfp);
   return mt != MIGRATE_TYPE_INVALID && ms.page_group_by_mobility_disabled ? int(MIGRATE_UNMOVABLE) : mt;
+}
+
+inline void count_vm_events(mem_system &ms, vm_event_item item, unsigned long n) {
+  if (n) __atomic_fetch_add(&ms.vm_events[item], n, __ATOMIC_RELAXED);
+}
+inline unsigned long vm_event(const mem_system &ms, vm_event_item item) {
+  return __atomic_load_n(&ms.vm_events[item], __ATOMIC_RELAXED);
 }
 
 inline void node_page_state_add(pglist_data *pgdat, node_stat_item item, long delta) {

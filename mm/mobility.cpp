@@ -139,7 +139,7 @@ static bool can_steal_fallback(unsigned order, int start_mt) {
 
 // The first fallback type of mt with a free block of `order`, or -1; sets
 // can_steal for it.
-static int find_suitable_fallback(const zone *z, unsigned order, int mt, bool *can_steal) {
+int find_suitable_fallback(const zone *z, unsigned order, int mt, bool *can_steal) {
   const free_area &area = z->free_area[order];
   if (!area.nr_free) return -1;
   for (int fallback_mt : fallbacks[mt]) {

@@ -14,6 +14,9 @@
 //                                                    compound_head
 //   slab (issue 4)   slab_cache, freelist, inuse...  PG_slab; slab_frozen and
 //                    slab_remote after alloc_order
+//   movable          mapping = movable_operations,   PG_movable; order 0; while
+//                    index = the owner's key         PG_isolated one more reference
+//                                                    (mm/migrate.h)
 //
 // The top bits of flags hold the page's node and zone, so that a page always
 // finds its zone (page_zone) without a search.
@@ -33,6 +36,9 @@ enum pageflags : unsigned {
   PG_poisoned,  // hardware-poisoned: never allocate
   PG_highmem,   // outside the direct map
   PG_large_kmalloc,  // head of a kmalloc too large for the slab caches (free with kfree)
+  PG_movable,   // an order-0 page its owner lets compaction move: mapping holds its
+                // movable_operations (mm/migrate.h; Linux 6.17's PG_movable_ops)
+  PG_isolated,  // a movable page taken out for migration, with the taker's reference
   NR_PAGEFLAGS,
 };
 
@@ -97,6 +103,8 @@ inline bool PageHead(const page *p) { return test_page_flag(p, PG_head); }
 inline bool PageSlab(const page *p) { return test_page_flag(p, PG_slab); }
 inline bool PageHighMem(const page *p) { return test_page_flag(p, PG_highmem); }
 inline bool PageLargeKmalloc(const page *p) { return test_page_flag(p, PG_large_kmalloc); }
+inline bool PageMovable(const page *p) { return test_page_flag(p, PG_movable); }
+inline bool PageIsolated(const page *p) { return test_page_flag(p, PG_isolated); }
 inline bool PageTail(const page *p) { return !PageBuddy(p) && !PagePcp(p) && (p->compound_head & 1); }
 
 inline zone_type page_zonenum(const page *p) { return zone_type((p->flags >> ZONES_PGSHIFT) & ZONES_MASK); }

@@ -7,12 +7,14 @@
 #include "kernel/printk.h"
 #include "kernel/string.h"
 #include "mm/check.h"
+#include "mm/compaction.h"
 #include "mm/kasan.h"
 #include "mm/page_alloc_internal.h"
 #include "mm/vmscan.h"
 #include "mm/watermark.h"
 
 constexpr int MAX_RECLAIM_RETRIES = 16;
+constexpr int MAX_COMPACT_RETRIES = 16;
 
 // ---- conversions ---------------------------------------------------------------------
 
@@ -431,6 +433,37 @@ static page *__alloc_pages_direct_reclaim(mem_system &ms, gfp_t gfp, unsigned or
   return get_page_from_freelist(ms, gfp, order, alloc_flags, ac);
 }
 
+// Linux's __alloc_pages_direct_compact: compaction at prio, then a retry.
+static page *__alloc_pages_direct_compact(mem_system &ms, gfp_t gfp, unsigned order, unsigned alloc_flags,
+                                          const alloc_context &ac, compact_priority prio, compact_result *result) {
+  *result = try_to_compact_pages(ms, gfp, order, alloc_flags, ac, prio);
+  page *p = nullptr;
+  if (*result != COMPACT_SKIPPED && *result != COMPACT_NOT_SUITABLE_ZONE)
+    p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac);
+  compaction_alloc_result(ms, p, order, *result);
+  return p;
+}
+
+// Linux's should_compact_retry: another round of compaction is worth it
+// while it succeeds without the allocation following (up to
+// MAX_COMPACT_RETRIES, a quarter of that for costly orders); when it fails
+// or withdraws, try once more at each higher priority.
+static bool should_compact_retry(unsigned order, compact_result result, compact_priority *prio, int *retries) {
+  if (order == 0) return false;
+  if (result == COMPACT_SUCCESS) {
+    ++*retries;
+    int max_retries = order > PAGE_ALLOC_COSTLY_ORDER ? MAX_COMPACT_RETRIES / 4 : MAX_COMPACT_RETRIES;
+    if (*retries <= max_retries) return true;
+  }
+  compact_priority min_priority = order > PAGE_ALLOC_COSTLY_ORDER ? MIN_COMPACT_COSTLY_PRIORITY : MIN_COMPACT_PRIORITY;
+  if (*prio > min_priority) {
+    *prio = compact_priority(*prio - 1);
+    *retries = 0;
+    return true;
+  }
+  return false;
+}
+
 // Linux's should_reclaim_retry: whether another round of reclaim is worth it.
 // Rounds without progress (and every round of a costly order, whose blocks
 // reclaim may not have freed) count, up to MAX_RECLAIM_RETRIES; while some
@@ -460,24 +493,50 @@ static bool should_reclaim_retry(unsigned order, const alloc_context &ac, unsign
 //     reserves a pageblock for it when it succeeds);
 //  2. a caller that cannot sleep drains the per-CPU lists, retries, and
 //     fails there;
-//  3. direct reclaim (the shrinkers), retry, then drain and retry;
-//  4. __GFP_NORETRY and costly orders without __GFP_RETRY_MAYFAIL give up
-//     after one round; others go on while should_reclaim_retry says so;
-//  5. __GFP_NOFAIL never gives up.
+//  3. a costly order, or a high order that is not movable, first tries
+//     direct compaction (async) before any reclaim; a costly __GFP_NORETRY
+//     request that compaction skipped or deferred gives up there;
+//  4. direct reclaim (the shrinkers), retry, then drain and retry; then
+//     direct compaction for any order above 0, at the current priority;
+//  5. __GFP_NORETRY and costly orders without __GFP_RETRY_MAYFAIL give up
+//     after one round; others go on while should_reclaim_retry or
+//     should_compact_retry says so;
+//  6. __GFP_NOFAIL never gives up.
 __attribute__((noinline, cold)) static page *__alloc_pages_slowpath(mem_system &ms, gfp_t gfp,
                                                                    unsigned order, const alloc_context &ac) {
   unsigned alloc_flags = gfp_to_alloc_flags(gfp, order);
   bool can_reclaim = gfpflags_allow_blocking(gfp);
-  int no_progress_loops = 0;
+  bool can_compact = can_reclaim && order > 0;
+  bool costly_order = order > PAGE_ALLOC_COSTLY_ORDER;
+  int no_progress_loops = 0, compaction_retries = 0;
+  compact_priority compact_prio = DEF_COMPACT_PRIORITY;
+  compact_result compact_res = COMPACT_SKIPPED;
   unsigned long nofail_rounds = 0;
+  if (alloc_flags & ALLOC_KSWAPD) wake_all_kswapds(ac, gfp, order);
+  if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac)) return p;
+  // Compaction before reclaim for what reclaim alone rarely helps: costly
+  // orders, and high orders that could not fall back to movable blocks.
+  if (can_compact && (costly_order || ac.migratetype != MIGRATE_MOVABLE)) {
+    if (page *p = __alloc_pages_direct_compact(ms, gfp, order, alloc_flags, ac, INIT_COMPACT_PRIORITY, &compact_res))
+      return p;
+    if (costly_order && (gfp & __GFP_NORETRY)) {
+      if (compact_res == COMPACT_SKIPPED || compact_res == COMPACT_DEFERRED) goto nopage;
+      compact_prio = INIT_COMPACT_PRIORITY;  // the caller wants it cheap: stay async
+    }
+  }
   for (;;) {
     if (alloc_flags & ALLOC_KSWAPD) wake_all_kswapds(ac, gfp, order);
     if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac)) return p;
     if (can_reclaim) {
       unsigned long progress;
       if (page *p = __alloc_pages_direct_reclaim(ms, gfp, order, alloc_flags, ac, &progress)) return p;
-      bool give_up = (gfp & __GFP_NORETRY) || (order > PAGE_ALLOC_COSTLY_ORDER && !(gfp & __GFP_RETRY_MAYFAIL));
+      if (can_compact)
+        if (page *p = __alloc_pages_direct_compact(ms, gfp, order, alloc_flags, ac, compact_prio, &compact_res))
+          return p;
+      bool give_up = (gfp & __GFP_NORETRY) || (costly_order && !(gfp & __GFP_RETRY_MAYFAIL));
       if (!give_up && should_reclaim_retry(order, ac, alloc_flags, progress, &no_progress_loops)) continue;
+      if (!give_up && can_compact && should_compact_retry(order, compact_res, &compact_prio, &compaction_retries))
+        continue;
     } else {
       drain_all_pages(ms);
       if (page *p = get_page_from_freelist(ms, gfp, order, alloc_flags, ac)) return p;
@@ -488,6 +547,7 @@ __attribute__((noinline, cold)) static page *__alloc_pages_slowpath(mem_system &
     if (++nofail_rounds % 1000 == 1) warn_alloc(gfp & ~__GFP_NOWARN, order, "__GFP_NOFAIL allocation keeps failing");
     kswapd_run(ms);
   }
+nopage:
   warn_alloc(gfp, order, "page allocation failure");
   return nullptr;
 }
@@ -597,6 +657,10 @@ static const char *free_page_problem(const page *p, unsigned order) {
   if (PageReserved(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: reserved";
   if (PageSlab(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: slab";
   if (PageLargeKmalloc(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: large_kmalloc (free it with kfree)";
+  if (PageMovable(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: movable (its owner must __ClearPageMovable first)";
+  // The isolator holds a reference of its own: the owner may drop its
+  // reference meanwhile, but the last one must not find the page isolated.
+  if (PageIsolated(p) && page_ref_count(p) == 1) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: isolated for migration";
   if (p->alloc_order != order) return "freed with another order than it was allocated with";
   if (p->_mapcount != -1) return "nonzero mapcount";
   return nullptr;
@@ -625,7 +689,7 @@ static void free_the_page(mem_system &ms, page *p, unsigned order) {
 // Flags that make a free wrong, or not an ordinary one.
 constexpr unsigned long FREE_FAST_MASK = (1ul << PG_reserved) | (1ul << PG_buddy) | (1ul << PG_pcp) |
                                          (1ul << PG_head) | (1ul << PG_slab) | (1ul << PG_poisoned) |
-                                         (1ul << PG_large_kmalloc);
+                                         (1ul << PG_large_kmalloc) | (1ul << PG_movable) | (1ul << PG_isolated);
 
 __attribute__((noinline)) static void free_pages_general(mem_system &ms, page *p, unsigned order) {
   if (!p) {

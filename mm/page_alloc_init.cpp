@@ -50,6 +50,8 @@ static void init_zone(mem_system &ms, pglist_data *pgdat, zone_type idx, const m
   z->name = zone_names[idx];
   z->zone_pgdat = pgdat;
   spin_lock_init(&z->lock);
+  spin_lock_init(&z->compact_lock);
+  z->compact_order_failed = int(MAX_PAGE_ORDER) + 1;  // nothing deferred yet
   for (free_area &fa : z->free_area) {
     for (list_head &l : fa.free_list) INIT_LIST_HEAD(&l);
     fa.nr_free = 0;
@@ -232,6 +234,8 @@ int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
                                                            : REMOTE_DISTANCE;
   ms.user_min_free_kbytes = layout.min_free_kbytes;
   ms.watermark_scale_factor = 10;
+  ms.compaction_proactiveness = 20;
+  ms.extfrag_threshold = 500;
   const int ratios[MAX_NR_ZONES] = {256, 256, 32, 0, 0};
   for (int z = 0; z < int(MAX_NR_ZONES); z++) ms.lowmem_reserve_ratio[z] = ratios[z];
   spin_lock_init(&ms.shrinker_lock);

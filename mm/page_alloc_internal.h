@@ -108,6 +108,11 @@ long move_freepages_block(zone *z, unsigned long pfn, int old_mt, int new_mt);
 // rules allow. Returns the block (split to `order`), or nullptr.
 page *__rmqueue_fallback(zone *z, unsigned order, int start_mt, unsigned alloc_flags);
 
+// The first fallback type of mt with a free block of exactly `order` on z,
+// or -1; sets *can_steal to whether a request of mt would claim its
+// pageblock. Lockless reads: callers want a hint (compaction's finish test).
+int find_suitable_fallback(const zone *z, unsigned order, int mt, bool *can_steal);
+
 // ---- the allocation context --------------------------------------------------------------
 
 struct alloc_context {

@@ -12,13 +12,25 @@
 
 #include "mm/mmzone.h"
 
-// Isolates the pageblock holding p. Needs every page of it free: with no
-// movable pages here yet, a page in use (or on a per-CPU list after the
-// drain this does first) cannot be moved out of the way. Returns 0;
-// -EBUSY when a page is in use, the pageblock is already isolated or holds
-// the highatomic reserve (whose accounting isolation would break); -EINVAL
-// when the pageblock is not wholly in one zone. Nothing changes on failure.
+// Isolates the pageblock holding p, remembering its type (PB_isolate_saved).
+// Needs every page of it free or movable (mm/migrate.h): a page in use that
+// is not movable (or on a per-CPU list after the drain this does first)
+// cannot be moved out of the way. Returns 0; -EBUSY when such a page is
+// there, the pageblock is already isolated or holds the highatomic reserve
+// (whose accounting isolation would break); -EINVAL when the pageblock is
+// not wholly in one zone. Nothing changes on failure.
 int set_migratetype_isolate(mem_system &ms, page *p);
+// The same without the drain, for a caller that drained once for many.
+int isolate_pageblock_drained(zone *z, unsigned long pfn);
+// The type an isolated pageblock had before (zone lock).
+int isolated_pageblock_saved_type(const zone *z, unsigned long pfn);
+
+// Isolates every pageblock that [start_pfn, end_pfn) touches (one zone's).
+// 0; -EINVAL (no such range in one zone) or -EBUSY, with every pageblock
+// as it was.
+int start_isolate_page_range(mem_system &ms, unsigned long start_pfn, unsigned long end_pfn);
+// Gives every isolated pageblock of the range the type it had before.
+void undo_isolate_page_range(mem_system &ms, unsigned long start_pfn, unsigned long end_pfn);
 
 // Gives the isolated pageblock holding p the type migratetype (an ordinary
 // one) and its free pages back to the allocator. Returns 0, or -EINVAL when

@@ -3,8 +3,10 @@
 // naturally aligned in pfn: 2 MiB, a huge page, on riscv64. Each carries
 // NR_PAGEBLOCK_BITS bits in its zone's pageblock_flags bitmap (not in struct
 // page, which stays 64 bytes): its migrate type (mm/mmzone.h) in the low
-// three, and PB_migrate_skip, kept for compaction's scanners. A GiB holds 512
-// pageblocks: 2048 bits, 256 bytes of bitmap.
+// three, PB_migrate_skip, kept for compaction's scanners, and the type to
+// restore after an isolation. Eight bits (Linux has four: it loses the type
+// on isolation, or since 6.16 keeps isolation in a bit of its own): a GiB
+// holds 512 pageblocks, 512 bytes of bitmap.
 #pragma once
 
 #include "kernel/types.h"
@@ -16,9 +18,16 @@ constexpr unsigned PB_migratetype_bits = 3;
 enum pageblock_bits : unsigned {
   PB_migrate,
   PB_migrate_end = PB_migrate + PB_migratetype_bits - 1,
-  PB_migrate_skip,  // compaction's hint to pass this pageblock by (no compaction yet: always clear)
+  PB_migrate_skip,  // compaction's hint to pass this pageblock by (mm/compaction.h)
+  // While the pageblock is MIGRATE_ISOLATE: the type it had before, which
+  // undoing the isolation gives back (Linux 6.16 keeps the type for the
+  // same reason, with isolation as a bit of its own).
+  PB_isolate_saved,
+  PB_isolate_saved_end = PB_isolate_saved + PB_migratetype_bits - 1,
+  PB_unused,
   NR_PAGEBLOCK_BITS,
 };
+constexpr unsigned long PB_ISOLATE_SAVED_MASK = ((1ul << PB_migratetype_bits) - 1) << PB_isolate_saved;
 constexpr unsigned long MIGRATETYPE_MASK = (1ul << PB_migratetype_bits) - 1;
 constexpr unsigned BITS_PER_LONG = 64;
 static_assert(BITS_PER_LONG % NR_PAGEBLOCK_BITS == 0, "a pageblock's bits never straddle two words");

@@ -290,3 +290,14 @@ bool pgtable_walk(const page_table &pt, uintptr_t va, pt_walk_result *out) {
     }
   }
 }
+
+pte_t *pgtable_leaf_slot(const page_table &pt, uintptr_t va) {
+  if (!pt.root || !sv39_canonical(va)) return nullptr;
+  phys_addr_t table = pt.root;
+  for (unsigned level = ROOT_LEVEL; level > 0; level--) {
+    const pte_t pte = READ_ONCE(table_ptr(table)[sv39_index(va, level)]);
+    if (pte_classify(pte, level) != pte_kind::table) return nullptr;
+    table = pte_to_phys(pte);
+  }
+  return &table_ptr(table)[sv39_index(va, 0)];
+}

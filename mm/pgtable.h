@@ -99,6 +99,12 @@ struct pt_walk_result {
 // misaligned huge leaf). The A and D bits are not looked at.
 bool pgtable_walk(const page_table &pt, uintptr_t va, pt_walk_result *out);
 
+// The level-0 entry that maps (or would map) va's 4 KiB page, or nullptr
+// when no level-0 table covers va (a hole above it, or a huge leaf). For
+// the few who change one leaf in place (migration, mm/migrate.h) and for
+// readers of migration entries; the caller serialises writers.
+pte_t *pgtable_leaf_slot(const page_table &pt, uintptr_t va);
+
 // Calls fn(uintptr_t va, u64 size, const pt_walk_result &r) for every leaf in
 // ascending address order, r being what pgtable_walk(va) gives; used by dumps
 // and by the checker. Malformed entries, which walk treats as holes, are

@@ -40,9 +40,11 @@ int vmalloc_init(vmalloc_system *vs, mem_system &ms, slab_allocator &sa, page_ta
   spin_lock_init(&vs->pt_lock);
   vmap_space_init(&vs->space, start, end, &vs->first);
   vs->vmalloc_pages = 0;
+  vs->movable_pages = 0;
+  vs->migrating = 0;
   vs->errors = 0;
   vs->symbolize = nullptr;
-  return 0;
+  return vmalloc_register_movable(*vs);
 }
 
 // ---- areas ------------------------------------------------------------------------------
@@ -108,22 +110,55 @@ static page *mapped_frame(vmalloc_system &vs, uintptr_t addr) {
 // vmalloc calls nor a batch size should multiply it. Frames and emptied
 // table pages are given back only after it: no stale translation, on any
 // CPU, can reach memory that has a new owner.
-static void unmap_area_pages(vmalloc_system &vs, uintptr_t addr, unsigned count, bool free_frames) {
+//
+// A movable area first waits for migrations of its pages to end (a
+// migration entry is no leaf to unmap, and its frame is the migrator's
+// until then). Its frames stop being movable under pt_lock, so that a
+// compactor that has isolated one gives up on it; such a frame's lru is on
+// the compactor's list, so it waits for the flush chained through its
+// private_ instead, and the free drops this owner's reference only.
+static void unmap_area_pages(vmalloc_system &vs, uintptr_t addr, unsigned count, bool free_frames, bool movable) {
   if (!count) return;
   list_head frames;
   INIT_LIST_HEAD(&frames);
+  page *isolated = nullptr;
   phys_addr_t tables = 0;
-  {
-    spin_lock_guard g(vs.pt_lock);
-    if (free_frames)
-      for (unsigned i = 0; i < count; i++)
-        if (page *p = mapped_frame(vs, addr + uintptr_t(i) * PAGE_SIZE)) list_add_tail(&p->lru, &frames);
-    pgtable_unmap_noflush(vs.pt, addr, u64(count) * PAGE_SIZE, &tables);
+  for (;;) {
+    spin_lock(&vs.pt_lock);
+    pte_t *busy = nullptr;
+    if (movable)
+      for (unsigned i = 0; i < count && !busy; i++) {
+        pte_t *slot = pgtable_leaf_slot(*vs.pt, addr + uintptr_t(i) * PAGE_SIZE);
+        if (slot && is_migration_entry(*slot)) busy = slot;
+      }
+    if (!busy) break;
+    spin_unlock(&vs.pt_lock);
+    while (is_migration_entry(__atomic_load_n(busy, __ATOMIC_ACQUIRE))) cpu_relax();
   }
+  if (free_frames)
+    for (unsigned i = 0; i < count; i++) {
+      page *p = mapped_frame(vs, addr + uintptr_t(i) * PAGE_SIZE);
+      if (!p) continue;
+      if (movable) __ClearPageMovable(p);
+      if (PageIsolated(p)) {
+        p->private_ = reinterpret_cast<unsigned long>(isolated);
+        isolated = p;
+      } else {
+        list_add_tail(&p->lru, &frames);
+      }
+    }
+  pgtable_unmap_noflush(vs.pt, addr, u64(count) * PAGE_SIZE, &tables);
+  spin_unlock(&vs.pt_lock);
   flush_tlb_kernel_range(addr, u64(count) * PAGE_SIZE);
   while (!list_empty(&frames)) {
     page *p = list_first_entry(&frames, page, lru);
     list_del(&p->lru);
+    __free_pages(*vs.ms, p, 0);
+  }
+  while (isolated) {
+    page *p = isolated;
+    isolated = reinterpret_cast<page *>(p->private_);
+    p->private_ = 0;
     __free_pages(*vs.ms, p, 0);
   }
   pgtable_free_tables(tables, vs.pt_ops);
@@ -146,6 +181,7 @@ static void *publish_area(vmalloc_system &vs, vmap_area *va, vm_struct *vm, unsi
   spin_lock_irqsave_guard g(vs.lock);
   va->vm = vm;
   if (flags & VM_ALLOC) vs.vmalloc_pages += count;
+  if (flags & VM_MOVABLE) vs.movable_pages += count;
   return vm->addr;
 }
 
@@ -171,6 +207,7 @@ void *__vmalloc_node(vmalloc_system &vs, unsigned long size, unsigned long align
   }
   size = (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
   unsigned count = unsigned(size / PAGE_SIZE);
+  const bool movable = gfp & __GFP_MOVABLE;
   gfp_t meta_gfp = (gfp & __GFP_RECLAIM) | __GFP_NOWARN;
   vm_struct *vm = static_cast<vm_struct *>(kmalloc(*vs.sa, sizeof(vm_struct), meta_gfp));
   vmap_area *va = vm ? reserve_area(vs, size, align, gfp) : nullptr;
@@ -182,14 +219,23 @@ void *__vmalloc_node(vmalloc_system &vs, unsigned long size, unsigned long align
     for (; mapped < count; mapped++) {
       page *p = alloc_pages_node(*vs.ms, nid, page_gfp, 0);
       if (!p) break;
-      // The frame's owner, so the checker can tell a frame mapped twice.
-      p->mapping = vm;
-      p->index = mapped;
+      // The frame's owner, so the checker can tell a frame mapped twice. A
+      // movable frame is compaction's to move as soon as it is mapped: it
+      // names its owner and address before that, under pt_lock.
+      uintptr_t addr = va->va_start + uintptr_t(mapped) * PAGE_SIZE;
       int err;
       {
         spin_lock_guard g(vs.pt_lock);
-        err = pgtable_map(vs.pt, va->va_start + uintptr_t(mapped) * PAGE_SIZE, page_to_phys(*vs.ms, p), PAGE_SIZE,
-                          PROT_READ | PROT_WRITE | PROT_GLOBAL, 0, vs.pt_ops);
+        if (movable) {
+          p->index = addr;
+          __SetPageMovable(p, &vs.mops);
+        } else {
+          p->mapping = vm;
+          p->index = mapped;
+        }
+        err = pgtable_map(vs.pt, addr, page_to_phys(*vs.ms, p), PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_GLOBAL, 0,
+                          vs.pt_ops);
+        if (err && movable) __ClearPageMovable(p);
       }
       if (err) {
         __free_pages(*vs.ms, p, 0);
@@ -197,14 +243,14 @@ void *__vmalloc_node(vmalloc_system &vs, unsigned long size, unsigned long align
       }
     }
     if (mapped == count) {
-      void *addr = publish_area(vs, va, vm, count, VM_ALLOC, caller);
+      void *addr = publish_area(vs, va, vm, count, movable ? VM_ALLOC | VM_MOVABLE : VM_ALLOC, caller);
       if (unlikely(vs.ms->check_calls)) check_vmalloc_call(vs, addr);
       return addr;
     }
   }
   // Unwind: frames and the tables that held them, the range, bookkeeping.
   if (va) {
-    unmap_area_pages(vs, va->va_start, mapped, true);
+    unmap_area_pages(vs, va->va_start, mapped, true, movable);
     release_area(vs, va);
   }
   kfree(*vs.sa, vm);
@@ -228,6 +274,9 @@ void *vmalloc_node(vmalloc_system &vs, unsigned long size, int nid) {
 }
 void *vmalloc_32(vmalloc_system &vs, unsigned long size) {
   return __vmalloc_node(vs, size, PAGE_SIZE, GFP_KERNEL | __GFP_DMA32, NUMA_NO_NODE, CALLER);
+}
+void *vmalloc_movable(vmalloc_system &vs, unsigned long size) {
+  return __vmalloc_node(vs, size, PAGE_SIZE, GFP_KERNEL | __GFP_MOVABLE, NUMA_NO_NODE, CALLER);
 }
 void *vmalloc_user(vmalloc_system &vs, unsigned long size) {
   void *p = __vmalloc_node(vs, size, PAGE_SIZE, GFP_KERNEL | __GFP_ZERO, NUMA_NO_NODE, CALLER);
@@ -297,11 +346,12 @@ static vm_struct *detach_area(vmalloc_system &vs, const void *addr, unsigned lon
 static void free_vm_area(vmalloc_system &vs, vm_struct *vm, bool free_pages) {
   vmap_area *va = vm->va;
   if (free_pages) {
-    unmap_area_pages(vs, va->va_start, vm->nr_pages, true);
+    unmap_area_pages(vs, va->va_start, vm->nr_pages, true, vm->flags & VM_MOVABLE);
     spin_lock_irqsave_guard g(vs.lock);
     vs.vmalloc_pages -= vm->nr_pages;
+    if (vm->flags & VM_MOVABLE) vs.movable_pages -= vm->nr_pages;
   } else {
-    unmap_area_pages(vs, va->va_start, vm->nr_pages, false);
+    unmap_area_pages(vs, va->va_start, vm->nr_pages, false, false);
   }
   uintptr_t start = va->va_start, end = va->va_end;
   release_area(vs, va);

@@ -20,6 +20,15 @@
 // record, so an area of any size needs nothing but order-0 pages and a
 // caller's vmap array is not kept.
 //
+// Movable areas (__GFP_MOVABLE, vmalloc_movable; beyond Linux, whose
+// vmalloc memory never moves): the frames come from MOVABLE pageblocks and
+// are movable pages (mm/migrate.h) whose owner is this vmalloc_system;
+// compaction may move any of them at any time. Migrating one replaces its
+// leaf by a migration entry (asm/sv39.h), shoots down every CPU's TLB,
+// copies the frame through the direct map, and maps the new frame; a CPU
+// that touches the page meanwhile faults and waits (migration_entry_wait).
+// vfree waits for a migration of its area to end before it unmaps.
+//
 // Invariants (checked by check_vmalloc): the vmap_space's own; every busy
 // area holds a vm_struct whose range is the area; each of its pages is
 // mapped with a 4 KiB leaf (vmalloc: R/W, not X, to an allocated frame
@@ -27,6 +36,10 @@
 // twice), and its guard page is not mapped; nothing in the vmalloc range is mapped
 // outside busy areas;
 // vmalloc_pages counts the frames of VM_ALLOC areas.
+// A VM_MOVABLE area's frames are instead movable, with mapping = &vs.mops
+// and index = their virtual address; a page of it that is migrating holds
+// a migration entry whose old frame is still allocated, movable, isolated
+// and this page's, one entry per migration in progress (vs.migrating).
 //
 // Every function takes the vmalloc_system it works on; the forms without one
 // use the kernel's instance (system_vmalloc).
@@ -35,6 +48,7 @@
 #include "kernel/spinlock.h"
 #include "kernel/types.h"
 #include "mm/gfp.h"
+#include "mm/migrate.h"
 #include "mm/page.h"
 #include "mm/pgtable.h"
 #include "mm/vmap_area.h"
@@ -46,6 +60,7 @@ struct seq_out;
 constexpr unsigned long VM_ALLOC = 0x2;  // vmalloc: the frames belong to the area
 constexpr unsigned long VM_MAP = 0x4;    // vmap: the caller's frames
 constexpr unsigned long VM_USER = 0x8;   // vmalloc_user: zeroed, may be mapped to user space
+constexpr unsigned long VM_MOVABLE = 0x10;  // vmalloc with __GFP_MOVABLE: compaction may move its frames
 
 struct vm_struct {
   void *addr;             // the area's start
@@ -66,6 +81,13 @@ struct vmalloc_system {
   vmap_space space;
   vmap_area first;       // the node the space starts with (never kfree'd)
   unsigned long vmalloc_pages;  // frames held by VM_ALLOC areas
+  // Movable areas (VM_MOVABLE, mm/vmalloc_migrate.cpp): the owner's side of
+  // migration, registered with ms; its frames' mapping points here, and
+  // their index holds the virtual address they are mapped at. migrating
+  // counts the migration entries in the table (under pt_lock).
+  movable_operations mops;
+  unsigned long movable_pages;  // frames of VM_MOVABLE areas
+  unsigned migrating;
   unsigned long errors;         // bad vfree/vunmap reports
   // Names a caller address ("func+0x1c/0x80") into buf; the kernel sets it to
   // its kallsyms lookup. nullptr: the address in hex.
@@ -91,6 +113,7 @@ void *vzalloc(vmalloc_system &vs, unsigned long size);
 void *vmalloc_node(vmalloc_system &vs, unsigned long size, int nid);
 void *vmalloc_user(vmalloc_system &vs, unsigned long size);  // zeroed, VM_USER
 void *vmalloc_32(vmalloc_system &vs, unsigned long size);    // frames from ZONE_DMA32 or below
+void *vmalloc_movable(vmalloc_system &vs, unsigned long size);  // __GFP_MOVABLE: frames compaction may move
 // Maps count caller-owned pages contiguously; prot is pgprot bits (PROT_READ
 // needed, PROT_WRITE optional, PROT_EXEC with PROT_WRITE refused). The array
 // is not kept: the caller may reuse it at once. nullptr on bad arguments or
@@ -127,6 +150,14 @@ struct check_report;
 unsigned check_vmalloc(vmalloc_system &vs, check_report &r);
 // The same checks for one busy area, with vs.lock and vs.pt_lock held (mm.check's per-call check).
 void check_vmalloc_area_locked(vmalloc_system &vs, vmap_area *va, check_report &r);
+
+// The owner's side of migration (mm/vmalloc_migrate.cpp), set up and
+// registered with vs.ms by vmalloc_init.
+int vmalloc_register_movable(vmalloc_system &vs);
+// With vs.pt_lock: the level-0 slot that maps p as one of vs's movable
+// frames (p's index in the range, the leaf valid and pointing at p), or
+// nullptr.
+pte_t *vmalloc_movable_slot(vmalloc_system &vs, const page *p);
 
 void *vmalloc(unsigned long size);
 void *vzalloc(unsigned long size);

@@ -2,6 +2,8 @@
 // Lock order: shrinker_lock, then whatever the shrinkers take (zone locks).
 #include "mm/vmscan.h"
 
+#include "mm/compaction.h"
+
 #include "mm/page_alloc.h"
 #include "mm/watermark.h"
 
@@ -67,11 +69,19 @@ bool pgdat_balanced(const pglist_data *pgdat, unsigned order, int highest_zoneid
   return !any;
 }
 
-void wakeup_kswapd(zone *z, gfp_t, unsigned order, int highest_zoneidx) {
+void wakeup_kswapd(zone *z, gfp_t gfp, unsigned order, int highest_zoneidx) {
   pglist_data *pgdat = z->zone_pgdat;
-  if (pgdat_balanced(pgdat, order, highest_zoneidx)) return;
+  if (pgdat_balanced(pgdat, order, highest_zoneidx)) {
+    // Balanced, yet this request fell below low: memory may be there but
+    // too fragmented for its order. A caller that cannot compact itself
+    // leaves that to kcompactd, which checks whether compaction would help
+    // (Linux does the same).
+    if (!(gfp & __GFP_DIRECT_RECLAIM)) wakeup_kcompactd(pgdat, int(order), highest_zoneidx);
+    return;
+  }
   if (!pgdat->kswapd_wanted || highest_zoneidx > pgdat->kswapd_highest_zoneidx)
     pgdat->kswapd_highest_zoneidx = highest_zoneidx;
+  if (int(order) > READ_ONCE(pgdat->kswapd_order)) WRITE_ONCE(pgdat->kswapd_order, int(order));
   __atomic_store_n(&pgdat->kswapd_wanted, true, __ATOMIC_RELEASE);
 }
 
@@ -97,6 +107,14 @@ unsigned long kswapd_run_node(mem_system &ms, pglist_data *pgdat) {
     if (freed == 0 && priority == 0) break;  // nothing more to give
   }
   __atomic_store_n(&pgdat->kswapd_wanted, false, __ATOMIC_RELEASE);
+  // Balanced for order 0: what a high-order request needs beyond that is
+  // compaction's. As kswapd goes to sleep, the skip hints are stale (Linux's
+  // kswapd_try_to_sleep resets them), and kcompactd takes over.
+  int order = __atomic_exchange_n(&pgdat->kswapd_order, 0, __ATOMIC_ACQ_REL);
+  if (order > 0) {
+    for_each_zone_of(pgdat, z) __atomic_store_n(&z->compact_blockskip_flush, true, __ATOMIC_RELAXED);
+    wakeup_kcompactd(pgdat, order, classzone);
+  }
   unsigned long after = node_free_pages(pgdat);
   return after > before ? after - before : 0;
 }

@@ -52,29 +52,10 @@ struct vmalloc_fixture {
     host_tlb_fill(va, w.pa);
     return phys_to_virt(w.pa);
   }
-  // Copies through the page table, page by page; false at the first hole.
+  // Copies through the simulated MMU (arch/host/tlb.h), page by page;
+  // false at the first hole. Waits out a migration of a page it touches.
   bool vwrite(uintptr_t va, const void *src, size_t n) const {
-    const u8 *s = static_cast<const u8 *>(src);
-    while (n) {
-      void *d = translate(va);
-      if (!d) return false;
-      size_t chunk = PAGE_SIZE - (va & (PAGE_SIZE - 1));
-      if (chunk > n) chunk = n;
-      memcpy(d, s, chunk);
-      va += chunk, s += chunk, n -= chunk;
-    }
-    return true;
+    return host_mmu_access(pt, va, const_cast<void *>(src), n, true);
   }
-  bool vread(uintptr_t va, void *dst, size_t n) const {
-    u8 *d = static_cast<u8 *>(dst);
-    while (n) {
-      const void *s = translate(va);
-      if (!s) return false;
-      size_t chunk = PAGE_SIZE - (va & (PAGE_SIZE - 1));
-      if (chunk > n) chunk = n;
-      memcpy(d, s, chunk);
-      va += chunk, d += chunk, n -= chunk;
-    }
-    return true;
-  }
+  bool vread(uintptr_t va, void *dst, size_t n) const { return host_mmu_access(pt, va, dst, n, false); }
 };

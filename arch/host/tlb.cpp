@@ -2,9 +2,12 @@
 // FIFO replacement, big enough that a test's recent pages stay in it.
 #include "arch/host/tlb.h"
 
+#include <cstring>
 #include <mutex>
+#include <shared_mutex>
 
 #include "mm/check.h"
+#include "mm/migrate.h"
 #include "mm/pgtable.h"
 
 namespace {
@@ -18,6 +21,9 @@ struct tlb_entry {
 };
 
 std::mutex tlb_lock;
+// Held shared by every access in flight (translation and copy of one page),
+// exclusively by a shootdown once it has dropped the entries.
+std::shared_mutex access_lock;
 tlb_entry tlb[TLB_ENTRIES];
 unsigned next_victim;
 
@@ -61,4 +67,41 @@ unsigned host_tlb_check(const page_table &pt, uintptr_t start, uintptr_t end, ch
                  static_cast<unsigned long>(e.ppage), static_cast<unsigned long>(w.pa));
   }
   return r.violations - before;
+}
+
+void host_tlb_shootdown(uintptr_t start, size_t size) {
+  host_tlb_flush(start, size);
+  std::unique_lock g(access_lock);
+}
+
+bool host_mmu_access(const page_table &pt, uintptr_t va, void *buf, size_t n, bool write) {
+  u8 *b = static_cast<u8 *>(buf);
+  while (n) {
+    size_t chunk = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+    if (chunk > n) chunk = n;
+    {
+      std::shared_lock g(access_lock);
+      phys_addr_t pa;
+      if (!host_tlb_lookup(va, &pa)) {
+        pt_walk_result w;
+        if (!pgtable_walk(pt, va, &w)) {
+          pa = 0;
+        } else {
+          pa = w.pa;
+          host_tlb_fill(va, w.pa);
+        }
+      }
+      if (pa) {
+        void *frame = phys_to_virt(pa);
+        if (write) memcpy(frame, b, chunk);
+        else memcpy(b, frame, chunk);
+        va += chunk, b += chunk, n -= chunk;
+        continue;
+      }
+    }
+    // Not mapped: a migration entry is a fault to wait out (outside the
+    // access, so that the migrator's shootdown is not held up by it).
+    if (!migration_entry_wait(pt, va)) return false;
+  }
+  return true;
 }

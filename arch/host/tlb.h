@@ -22,6 +22,19 @@ bool host_tlb_lookup(uintptr_t va, phys_addr_t *pa);
 void host_tlb_fill(uintptr_t va, phys_addr_t pa);
 // Drops the entries of [start, start + size); size 0 or ~0: all.
 void host_tlb_flush(uintptr_t start, size_t size);
+// flush_tlb_kernel_range: the flush, then a wait until no access through
+// host_mmu_access that may have used a dropped entry is still under way,
+// as a hart's acknowledgement of a shootdown comes between two of its
+// accesses.
+void host_tlb_shootdown(uintptr_t start, size_t size);
+
+// One access of n bytes at va through the simulated MMU (TLB, then the
+// table), as a hart's loads or stores: copies to buf (read) or from it
+// (write), page by page, each page's copy atomic with respect to
+// shootdowns. A page that holds a migration entry (asm/sv39.h) waits for
+// the migration to end and is retried, as the kernel's fault handler does
+// (migration_entry_wait). False at the first page that is not mapped.
+bool host_mmu_access(const page_table &pt, uintptr_t va, void *buf, size_t n, bool write);
 // Reports every cached entry in [start, end) that pt no longer translates
 // the same way. Returns the number of such entries.
 unsigned host_tlb_check(const page_table &pt, uintptr_t start, uintptr_t end, check_report &r);

@@ -81,7 +81,7 @@ struct machine {
   // The simulated TLB (arch/host/tlb.h) is shared by every simulated CPU.
   static void flush_tlb_kernel_range(uintptr_t start, size_t size) {
     host::tlb_flushes++;
-    host_tlb_flush(start, size);
+    host_tlb_shootdown(start, size);
   }
   static unsigned smp_processor_id() { return host::current_cpu; }
   static unsigned long local_irq_save() { return 0; }

@@ -41,3 +41,26 @@ constexpr bool pte_present(pte_t pte) { return pte & PTE_V; }
 constexpr bool pte_leaf(pte_t pte) { return (pte & PTE_V) && (pte & PTE_LEAF_MASK); }
 constexpr bool pte_table(pte_t pte) { return (pte & PTE_V) && !(pte & PTE_LEAF_MASK); }
 constexpr u64 make_satp(phys_addr_t root) { return SATP_MODE_SV39 | (root >> 12); }
+
+// ---- migration entries ------------------------------------------------------------
+// With V clear the MMU ignores every other bit of an entry, so software may
+// keep what it likes there. A migration entry (Linux's swap-type entry of
+// the same name) stands in for a leaf while its frame is copied: V clear,
+// the RSW bit 8 set, the old frame's PPN where a leaf has it, and the CPU
+// that migrates it in bits 54..61. A hart that touches the page takes a
+// page fault, and the handler waits for the entry to become a leaf again
+// (mm/migrate.h: migration_entry_wait).
+constexpr pte_t PTE_SOFT_MIGRATION = 1u << 8;
+constexpr unsigned PTE_MIGRATION_CPU_SHIFT = 54;
+constexpr pte_t PTE_MIGRATION_CPU_MASK = pte_t(0xff) << PTE_MIGRATION_CPU_SHIFT;
+constexpr pte_t make_migration_entry(phys_addr_t old_pa, unsigned cpu) {
+  return phys_to_pte(old_pa) | PTE_SOFT_MIGRATION | (pte_t(cpu & 0xff) << PTE_MIGRATION_CPU_SHIFT);
+}
+constexpr bool is_migration_entry(pte_t pte) { return !(pte & PTE_V) && (pte & PTE_SOFT_MIGRATION); }
+constexpr unsigned migration_entry_cpu(pte_t pte) {
+  return unsigned((pte & PTE_MIGRATION_CPU_MASK) >> PTE_MIGRATION_CPU_SHIFT);
+}
+// Nothing but the fields above: what check_pgtable accepts in an invalid entry.
+constexpr bool migration_entry_well_formed(pte_t pte) {
+  return is_migration_entry(pte) && !(pte & ~(PTE_PPN_MASK | PTE_SOFT_MIGRATION | PTE_MIGRATION_CPU_MASK));
+}
