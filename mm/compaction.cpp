@@ -73,7 +73,8 @@ static unsigned long take_free_block(compact_control *cc, page *p, unsigned orde
 // takes the zone lock. Returns the pages taken; with strict, 0 unless it
 // took the whole range.
 static unsigned long isolate_freepages_block(compact_control *cc, unsigned long start, unsigned long end,
-                                             list_head *list, unsigned long want, bool strict) {
+                                             list_head *list, unsigned long want, bool strict,
+                                             bool *at_watermark = nullptr) {
   zone *z = cc->z;
   unsigned long taken = 0, scanned = 0;
   spin_lock_irqsave_guard g(z->lock);
@@ -98,7 +99,10 @@ static unsigned long isolate_freepages_block(compact_control *cc, unsigned long 
     }
     unsigned order = unsigned(p->private_);
     unsigned long n = take_free_block(cc, p, order, get_pfnblock_migratetype(z, pfn), list);
-    if (!n) break;  // the zone is at its min watermark: no more targets
+    if (!n) {  // the zone is at its min watermark: no more targets anywhere
+      if (at_watermark) *at_watermark = true;
+      break;
+    }
     taken += n;
     pfn += n;
     if (want && taken >= want) break;
@@ -136,10 +140,14 @@ static void isolate_freepages(compact_control *cc) {
        block -= pageblock_nr_pages) {
     if (!pageblock_in_zone(z, block) || !isolation_suitable(cc, block) || !suitable_migration_target(cc, block))
       continue;
+    bool at_watermark = false;
     unsigned long n = isolate_freepages_block(cc, block, block + pageblock_nr_pages, &cc->freepages,
-                                              cc->nr_migratepages - cc->nr_freepages, false);
+                                              cc->nr_migratepages - cc->nr_freepages, false, &at_watermark);
     cc->nr_freepages += unsigned(n);
     count_vm_events(*cc->ms, COMPACTISOLATED, n);
+    // Stopped by the watermark, not by an empty pageblock: no hint, and no
+    // point in looking further down.
+    if (at_watermark) break;
     if (!n) set_pageblock_skip(cc, block);
     // Stopped inside the pageblock: the rest of it serves the next refill.
     if (cc->nr_freepages >= cc->nr_migratepages) break;
@@ -152,7 +160,10 @@ static page *compaction_alloc(page *, void *priv) {
   auto *cc = static_cast<compact_control *>(priv);
   if (list_empty(&cc->freepages)) {
     isolate_freepages(cc);
-    if (list_empty(&cc->freepages)) return nullptr;
+    if (list_empty(&cc->freepages)) {
+      cc->out_of_targets = true;
+      return nullptr;
+    }
   }
   page *p = list_first_entry(&cc->freepages, page, lru);
   list_del(&p->lru);
@@ -332,6 +343,7 @@ compact_result compact_zone(compact_control *cc) {
   INIT_LIST_HEAD(&cc->migratepages);
   cc->nr_freepages = cc->nr_migratepages = 0;
   cc->total_migrate_scanned = cc->total_free_scanned = cc->nr_migrated = 0;
+  cc->out_of_targets = false;
   if (!managed_zone(z) || z->spanned_pages < pageblock_nr_pages) return COMPACT_SKIPPED;
 
   if (!is_via_compact_memory(cc->order) && !cc->proactive_compaction) {
@@ -372,9 +384,14 @@ compact_result compact_zone(compact_control *cc) {
                               MR_COMPACTION, &succeeded);
       cc->nr_migrated += succeeded;
       cc->nr_migratepages = 0;
-      // What did not move goes back to its owner. Out of targets, the free
-      // scanner has gone down to the migration scanner: the loop ends there.
+      // What did not move goes back to its owner. Out of targets before the
+      // scanners met (the zone is at its min watermark): stop, as Linux
+      // does on -ENOMEM, rather than isolate the same pages again.
       if (err) putback_movable_pages(ms, &cc->migratepages);
+      if (cc->out_of_targets && !compact_scanners_met(cc)) {
+        ret = COMPACT_CONTENDED;
+        break;
+      }
     }
     // Pages freed by migration wait on this CPU's lists; once the migration
     // scanner has left their order-aligned block, drain them so that they

@@ -91,6 +91,7 @@ struct compact_control {
   bool proactive_compaction;
   bool alloc_contig;        // alloc_contig_range: the range is isolated and is what we scan
   bool kcompactd;           // count kcompactd's events
+  bool out_of_targets;      // the free scanner found nothing more (set by compact_zone's scan)
 };
 
 // Whether compaction could help an allocation of `order` in z: the zone

@@ -1,5 +1,6 @@
 // /proc/vmallocinfo, in Linux's format:
-//   0xSTART-0xEND SIZE CALLER pages=N vmalloc [user] N0=n ...
+//   0xSTART-0xEND SIZE CALLER pages=N vmalloc [user] [movable] N0=n ...
+// ("movable" is this kernel's: Linux's vmalloc memory never moves)
 // (vmap areas: "vmap" and no pages= count). SIZE counts the guard page, as
 // Linux's does. Areas are copied a batch at a time under the lock and
 // printed without it; the next batch resumes after the last address printed.
@@ -59,6 +60,7 @@ void show_vmallocinfo(vmalloc_system &vs, seq_out &out) {
       if (l.flags & VM_ALLOC) seq_printf(out, " pages=%u vmalloc", l.nr_pages);
       if (l.flags & VM_MAP) seq_puts(out, " vmap");
       if (l.flags & VM_USER) seq_puts(out, " user");
+      if (l.flags & VM_MOVABLE) seq_puts(out, " movable");
       for (unsigned nid = 0; nid < MAX_NUMNODES; nid++)
         if (l.per_node[nid]) seq_printf(out, " N%u=%u", nid, l.per_node[nid]);
       seq_puts(out, "\n");
