@@ -12,13 +12,15 @@ import sys
 # The nid byte of OP_ALLOC_PAGES: bits 3-4 add mobility.
 MOVABLE, RECLAIMABLE, BOTH = 1 << 3, 2 << 3, 3 << 3
 # OP_MOBILITY's first byte.
-ISOLATE, UNISOLATE, SLOW_PATH, REPORTS = 0, 1, 2, 3
+ISOLATE, UNISOLATE, SLOW_PATH, REPORTS, COMPACT, CONTIG = 0, 1, 2, 3, 4, 5
+COMPACT_MEMORY = 0x80  # COMPACT's second byte: else bit 0 zone, bits 1-4 order, bits 5-6 mode
 
-# gfp bytes: zone modifiers in bits 0-2, type in bits 3-4, bit 5 __GFP_ZERO,
+# gfp bytes: zone modifiers in bits 0-2 (4: __GFP_MOVABLE), type in bits 3-4, bit 5 __GFP_ZERO,
 # bit 6 __GFP_COMP, bit 7 set = warnings on.
 KERNEL, ATOMIC, NOWAIT, NORETRY = 0 << 3, 1 << 3, 2 << 3, 3 << 3
 DMA, DMA32, INVALID = 1, 2, 7
 ZERO, COMP, WARN = 0x20, 0x40, 0x80
+GFP_MOVABLE = 4
 
 
 def machine(layout=0, cpus=2, min_free=0, pcp_disabled=False, small_vmalloc=False):
@@ -120,6 +122,17 @@ seeds = {
         op(OP_MOBILITY, SLOW_PATH, 0), pages(2, ATOMIC), pages(9, ATOMIC), pages(3, KERNEL | NORETRY),
         op(OP_MOBILITY, SLOW_PATH, 0), op(OP_MOBILITY, REPORTS, 0), free(0), free(1), free(2),
         op(OP_MOBILITY, ISOLATE, 6 << 2), kmalloc(0, 64, KERNEL), free(0), op(OP_MOBILITY, REPORTS, 0)]),
+    # Movable vmalloc areas between unmovable pages, half of them freed;
+    # compaction of a zone for order 9 and of everything, a contiguous range
+    # beyond MAX_PAGE_ORDER, a pageblock isolated over movable pages, and
+    # the areas' bytes checked after each move.
+    "compaction": machine(0, cpus=2) + slab() + b"".join(
+        [vmalloc(4096 * (1 + i % 3), 5, GFP_MOVABLE) + pages(0) for i in range(40)] +
+        [free(2 * i, 0) for i in range(20)] +
+        [op(OP_MOBILITY, COMPACT, (9 << 1) | (2 << 5)), op(OP_MOBILITY, REPORTS, 0),
+         op(OP_MOBILITY, COMPACT, COMPACT_MEMORY), op(OP_MOBILITY, CONTIG, 22),
+         op(OP_MOBILITY, ISOLATE, 4 << 2), op(OP_MOBILITY, REPORTS, 0), op(OP_MOBILITY, UNISOLATE, 1 << 4),
+         op(OP_MOBILITY, CONTIG, 3), op(OP_MOBILITY, COMPACT, (3 << 1) | (0 << 5)), free(0), free(1)]),
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")

@@ -59,6 +59,7 @@
 #include "kernel/numa.h"
 #include "kernel/printk.h"
 #include "mm/check.h"
+#include "mm/compaction.h"
 #include "mm/page_alloc.h"
 #include "mm/page_isolation.h"
 #include "mm/page_report.h"
@@ -942,9 +943,25 @@ struct fuzz_run {
     init_per_zone_wmark_min(*ms);
   }
 
+  // Whether every page of the pageblock at b is free on the isolated lists
+  // or movable (isolation takes movable pages too; they stay until moved).
+  bool isolated_block_ok(zone *z, unsigned long b) {
+    if (!test_pages_isolated(*ms, b, b + pageblock_nr_pages)) return true;
+    for (unsigned long pfn = b; pfn < b + pageblock_nr_pages; pfn++) {
+      page *p = pfn_to_page(*ms, pfn);
+      if (PageBuddy(p)) {
+        pfn += (1ul << p->private_) - 1;
+        continue;
+      }
+      if (!PageMovable(p)) return false;
+    }
+    (void)z;
+    return true;
+  }
+
   void op_mobility(byte_reader &r) {
     u8 what = r.next(), arg = r.next();
-    switch (what % 4) {
+    switch (what % 6) {
       case 0: {
         std::vector<zone *> zones;
         for_each_online_pgdat(*ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) zones.push_back(z);
@@ -979,8 +996,48 @@ struct fuzz_run {
         show_unusable_index(*ms, discard);
         show_extfrag_index(*ms, discard);
         for (auto [z, b] : isolated)
-          if (test_pages_isolated(*ms, b, b + pageblock_nr_pages))
-            die("isolated pageblock %#lx is not all free and isolated", b);
+          if (!isolated_block_ok(z, b)) die("isolated pageblock %#lx holds a page neither free nor movable", b);
+        break;
+      }
+      case 4: {
+        std::vector<zone *> zones;
+        for_each_online_pgdat(*ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) zones.push_back(z);
+        if (arg & 0x80) {
+          note("compact_memory");
+          compact_memory(*ms);
+          break;
+        }
+        compact_control cc = {};
+        cc.ms = ms;
+        // arg: bit 0 the zone, bits 1-4 the order, bits 5-6 the mode.
+        cc.z = zones[(arg & 1) % zones.size()];
+        cc.order = int(((arg >> 1) & 15) % NR_PAGE_ORDERS);
+        cc.mode = migrate_mode(((arg >> 5) & 3) % 3);
+        cc.migratetype = MIGRATE_MOVABLE;
+        cc.gfp_mask = GFP_KERNEL;
+        cc.alloc_flags = ALLOC_WMARK_MIN;
+        cc.highest_zoneidx = int(MAX_NR_ZONES) - 1;
+        cc.direct_compaction = true;
+        compact_result res = compact_zone(&cc);
+        note("compact_zone %s order %d mode %d -> %s, %lu migrated", cc.z->name, cc.order, int(cc.mode),
+             compact_result_names[res], cc.nr_migrated);
+        break;
+      }
+      case 5: {
+        unsigned long nr = 1 + (unsigned long)arg * 23;  // 1 .. 5866 pages, beyond MAX_PAGE_ORDER too
+        page *p = alloc_contig_pages(*ms, nr, GFP_KERNEL | __GFP_NOWARN, NUMA_NO_NODE);
+        note("alloc_contig_pages %lu -> %p", nr, static_cast<void *>(p));
+        if (!p) break;
+        unsigned long pfn = page_to_pfn(*ms, p), align = 1;
+        while (align < nr) align <<= 1;
+        if (pfn % align) die("alloc_contig_pages(%lu) at pfn %#lx, not aligned to %lu", nr, pfn, align);
+        for (unsigned long i = 0; i < nr; i++) {
+          page *q = pfn_to_page(*ms, pfn + i);
+          if (!q || page_ref_count(q) != 1 || PageBuddy(q) || PagePcp(q))
+            die("alloc_contig_pages(%lu): pfn %#lx is not an allocated page", nr, pfn + i);
+        }
+        check_clean("alloc_contig_pages");
+        if (free_contig_range(*ms, pfn, nr)) die("free_contig_range(%#lx, %lu) found bad pages", pfn, nr);
         break;
       }
     }
