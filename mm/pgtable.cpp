@@ -35,6 +35,26 @@ constexpr u64 SV39_PA_LIMIT = u64(1) << 56;  // 44-bit PPN of 4 KiB pages
 
 constexpr uintptr_t min_addr(uintptr_t a, uintptr_t b) { return a < b ? a : b; }
 
+// Entries are read by other CPUs' walks (the MMU; on the host, threads that
+// walk in software, and a migration in progress): one untorn access each,
+// and a new table's zeroes published before the pointer to it. On RISC-V
+// the hardware walker needs no C++ ordering (sfence.vma orders it); on the
+// host, release and acquire make the same order visible to ThreadSanitizer.
+inline void publish_pte(pte_t &slot, pte_t v) {
+#ifdef MM_HOST
+  __atomic_store_n(&slot, v, __ATOMIC_RELEASE);
+#else
+  WRITE_ONCE(slot, v);
+#endif
+}
+inline pte_t load_pte(const pte_t &slot) {
+#ifdef MM_HOST
+  return __atomic_load_n(&slot, __ATOMIC_ACQUIRE);
+#else
+  return READ_ONCE(slot);
+#endif
+}
+
 bool ops_ok(const pt_alloc_ops &ops) { return ops.alloc_table && ops.free_table; }
 
 // A range is usable when it is page-aligned, not empty, does not wrap and lies
@@ -114,7 +134,7 @@ int map_table(map_walk &w, pte_t *tbl, unsigned level, uintptr_t va, uintptr_t l
 
     if (leaf_fits && !lower_table) {
       if (pte_present(pte)) return -EEXIST;
-      if (w.apply) tbl[idx] = phys_to_pte(pa) | w.leaf_bits;
+      if (w.apply) publish_pte(tbl[idx], phys_to_pte(pa) | w.leaf_bits);
     } else {
       if (pte_present(pte) && !lower_table) return -EEXIST;
       pte_t *child = nullptr;
@@ -124,7 +144,7 @@ int map_table(map_walk &w, pte_t *tbl, unsigned level, uintptr_t va, uintptr_t l
         const phys_addr_t table = pop_table(&w.spares);
         child = table_ptr(table);
         memset(child, 0, PAGE_SIZE);
-        tbl[idx] = phys_to_pte(table) | PTE_V;
+        publish_pte(tbl[idx], phys_to_pte(table) | PTE_V);
       } else {
         w.tables++;
       }
@@ -166,11 +186,11 @@ void clear_table(pte_t *tbl, unsigned level, uintptr_t va, uintptr_t last, phys_
       const phys_addr_t child = pte_to_phys(pte);
       clear_table(table_ptr(child), level - 1, va, min_addr(entry_last, last), freed);
       if (table_empty(table_ptr(child))) {
-        tbl[idx] = 0;
+        WRITE_ONCE(tbl[idx], pte_t(0));
         push_table(freed, child);
       }
     } else if (pte_present(pte)) {
-      tbl[idx] = 0;  // range_ok and the end checks ensure this entry lies wholly inside
+      WRITE_ONCE(tbl[idx], pte_t(0));  // range_ok and the end checks ensure this entry lies wholly inside
     }
     if (entry_last >= last) return;
     va = entry_last + 1;
@@ -275,7 +295,7 @@ bool pgtable_walk(const page_table &pt, uintptr_t va, pt_walk_result *out) {
   if (!pt.root || !sv39_canonical(va)) return false;
   phys_addr_t table = pt.root;
   for (unsigned level = ROOT_LEVEL;; level--) {
-    const pte_t pte = table_ptr(table)[sv39_index(va, level)];
+    const pte_t pte = load_pte(table_ptr(table)[sv39_index(va, level)]);
     switch (pte_classify(pte, level)) {
       case pte_kind::hole: return false;
       case pte_kind::table:  // never at level 0
@@ -295,7 +315,7 @@ pte_t *pgtable_leaf_slot(const page_table &pt, uintptr_t va) {
   if (!pt.root || !sv39_canonical(va)) return nullptr;
   phys_addr_t table = pt.root;
   for (unsigned level = ROOT_LEVEL; level > 0; level--) {
-    const pte_t pte = READ_ONCE(table_ptr(table)[sv39_index(va, level)]);
+    const pte_t pte = load_pte(table_ptr(table)[sv39_index(va, level)]);
     if (pte_classify(pte, level) != pte_kind::table) return nullptr;
     table = pte_to_phys(pte);
   }
