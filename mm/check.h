@@ -13,6 +13,7 @@ struct page_table;
 struct page;
 struct kmem_cache;
 struct vmalloc_system;
+struct zone;
 
 struct check_report {
   char *buf;         // the descriptions, one per line, NUL-terminated
@@ -53,4 +54,9 @@ void check_free_call(const mem_system &ms, unsigned long pfn);
 // reachable from the freelist. Returns false when it is not.
 bool check_slab_alloc_call(kmem_cache *s, const void *obj);
 void check_vmalloc_call(vmalloc_system &vs, const void *addr);
+// The range alloc_contig_pages returned: order-0 pages with one reference
+// each, in one zone gfp allows, its pageblocks no longer isolated.
+void check_contig_call(const mem_system &ms, unsigned long pfn, unsigned long nr_pages, u32 gfp);
+// After compact_zone: the zone's free counters against its lists.
+void check_compact_call(const mem_system &ms, zone *z);
 void check_vfree_call(vmalloc_system &vs, uintptr_t start, uintptr_t end);

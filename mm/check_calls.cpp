@@ -134,6 +134,42 @@ void check_free_call(const mem_system &ms, unsigned long pfn) {
   check_this_pcp(cr.r, z);
 }
 
+void check_contig_call(const mem_system &ms, unsigned long pfn, unsigned long nr_pages, gfp_t gfp) {
+  call_report cr(ms, "alloc_contig_pages");
+  check_report &r = cr.r;
+  const page *first = pfn_to_page(ms, pfn);
+  zone *z = first ? page_zone(ms, first) : nullptr;
+  if (!z || !zone_spans_pfn(z, pfn + nr_pages - 1)) {
+    check_fail(r, "contig: [%#lx, +%lu) is not in one zone", pfn, nr_pages);
+    return;
+  }
+  int classzone = gfp_zone(gfp);
+  if (classzone != ZONE_INVALID && int(z->idx) > classzone)
+    check_fail(r, "contig: gfp %#x allows zones up to %d, but the range is in zone %s", gfp, classzone, z->name);
+  for (unsigned long i = 0; i < nr_pages; i++) {
+    const page *q = first + i;
+    if (PageBuddy(q) || PagePcp(q) || PageSlab(q) || PageReserved(q) || PageMovable(q) || PageIsolated(q) ||
+        page_ref_count(q) != 1 || q->alloc_order != 0) {
+      check_fail(r, "contig: pfn %#lx is not an order-0 page with one reference (flags %#lx, refcount %d)", pfn + i,
+                 q->flags, page_ref_count(q));
+      break;
+    }
+  }
+  spin_lock_irqsave_guard g(z->lock);
+  for (unsigned long b = pageblock_start_pfn(pfn); b < pfn + nr_pages; b += pageblock_nr_pages)
+    if (get_pfnblock_migratetype(z, b) == MIGRATE_ISOLATE) {
+      check_fail(r, "contig: pageblock %#lx is still isolated", b);
+      break;
+    }
+  check_zone_counters_locked(r, z);
+}
+
+void check_compact_call(const mem_system &ms, zone *z) {
+  call_report cr(ms, "compact_zone");
+  spin_lock_irqsave_guard g(z->lock);
+  check_zone_counters_locked(cr.r, z);
+}
+
 bool check_slab_alloc_call(kmem_cache *s, const void *obj) {
   call_report cr(*s->sa->ms, "kmem_cache_alloc");
   check_report &r = cr.r;

@@ -4,6 +4,7 @@
 
 #include "arch/arch.h"
 #include "kernel/errno.h"
+#include "mm/check.h"
 #include "mm/page_alloc.h"
 #include "mm/page_alloc_internal.h"
 #include "mm/page_report.h"
@@ -413,6 +414,7 @@ compact_result compact_zone(compact_control *cc) {
       z->compact_cached_free_pfn = pageblock_start_pfn(cc->free_pfn);
   }
   spin_unlock(&z->compact_lock);
+  if (unlikely(ms.check_calls)) check_compact_call(ms, z);
   count_vm_events(ms, COMPACTMIGRATE_SCANNED, cc->total_migrate_scanned);
   count_vm_events(ms, COMPACTFREE_SCANNED, cc->total_free_scanned);
   if (cc->kcompactd) {

@@ -18,6 +18,7 @@
 #include "kernel/errno.h"
 #include "kernel/numa.h"
 #include "kernel/printk.h"
+#include "mm/check.h"
 #include "mm/compaction.h"
 #include "mm/page_alloc.h"
 #include "mm/page_alloc_internal.h"
@@ -144,7 +145,10 @@ page *alloc_contig_pages(mem_system &ms, unsigned long nr_pages, gfp_t gfp, int 
     unsigned long pfn = (z->zone_start_pfn + align - 1) & ~(align - 1);
     for (; pfn + nr_pages <= zone_end_pfn(z) && pfn + nr_pages > pfn; pfn += align) {
       if (!pfn_range_valid_contig(ms, z, pfn, nr_pages)) continue;
-      if (alloc_contig_range(ms, pfn, pfn + nr_pages, gfp) == 0) return zone_pfn_to_page(z, pfn);
+      if (alloc_contig_range(ms, pfn, pfn + nr_pages, gfp) == 0) {
+        if (unlikely(ms.check_calls)) check_contig_call(ms, pfn, nr_pages, gfp);
+        return zone_pfn_to_page(z, pfn);
+      }
     }
   }
   if (!(gfp & __GFP_NOWARN)) pr_warn("alloc_contig_pages: no range of %lu pages on node %d\n", nr_pages, nid);
