@@ -378,10 +378,20 @@ bool is_vmalloc_addr(const vmalloc_system &vs, const void *addr) {
 
 page *vmalloc_to_page(vmalloc_system &vs, const void *addr) {
   if (!is_vmalloc_addr(vs, addr)) return nullptr;
-  pt_walk_result w;
-  spin_lock_guard g(vs.pt_lock);
-  if (!pgtable_walk(*vs.pt, reinterpret_cast<uintptr_t>(addr), &w)) return nullptr;
-  return pfn_to_page(*vs.ms, PHYS_PFN(w.pa));
+  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  for (;;) {
+    pt_walk_result w;
+    pte_t *slot;
+    {
+      spin_lock_guard g(vs.pt_lock);
+      if (pgtable_walk(*vs.pt, a, &w)) return pfn_to_page(*vs.ms, PHYS_PFN(w.pa));
+      slot = pgtable_leaf_slot(*vs.pt, a);
+      if (!slot || !is_migration_entry(*slot)) return nullptr;
+    }
+    // A movable page in the middle of a move: its frame is the one it is
+    // moving to, once the move is done.
+    while (is_migration_entry(__atomic_load_n(slot, __ATOMIC_ACQUIRE))) cpu_relax();
+  }
 }
 
 unsigned long vmalloc_to_pfn(vmalloc_system &vs, const void *addr) {

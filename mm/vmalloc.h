@@ -129,7 +129,9 @@ void vunmap(vmalloc_system &vs, const void *addr);
 
 // ---- lookups ------------------------------------------------------------------------
 bool is_vmalloc_addr(const vmalloc_system &vs, const void *addr);
-// The frame mapped at addr, or nullptr.
+// The frame mapped at addr, or nullptr. A movable area's page that is being
+// migrated gives the new frame, once the move is done; for a movable area
+// the answer holds only until the next compaction.
 page *vmalloc_to_page(vmalloc_system &vs, const void *addr);
 unsigned long vmalloc_to_pfn(vmalloc_system &vs, const void *addr);  // 0 when unmapped
 // What addr is, for fault reports, written into buf: "vmalloc guard page of
