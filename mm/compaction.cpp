@@ -299,7 +299,11 @@ static compact_result __compact_finished(compact_control *cc) {
 // ---- suitability and deferral ---------------------------------------------------------------
 
 bool compaction_suitable(const mem_system &ms, const zone *z, int order, int highest_zoneidx) {
-  unsigned long mark = low_wmark_pages(z) + (2ul << (order < 0 ? 0 : order));
+  // Targets come from order-0 free pages above min (take_free_block's
+  // rule), and compaction needs room for twice the block (compact_gap); a
+  // costly order asks for low instead, to better its chances (Linux 4.13+).
+  unsigned long base = order > int(PAGE_ALLOC_COSTLY_ORDER) ? low_wmark_pages(z) : min_wmark_pages(z);
+  unsigned long mark = base + (2ul << (order < 0 ? 0 : order));
   if (!__zone_watermark_ok(z, 0, mark, highest_zoneidx, 0, zone_page_state(z, NR_FREE_PAGES))) return false;
   if (order > int(PAGE_ALLOC_COSTLY_ORDER)) {
     int fragindex = fragmentation_index(z, unsigned(order));

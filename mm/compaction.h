@@ -95,10 +95,11 @@ struct compact_control {
 };
 
 // Whether compaction could help an allocation of `order` in z: the zone
-// would pass the low watermark plus 2 << order (compact_gap) over order-0
-// pages, counting highest_zoneidx's lowmem_reserve; and, for costly
-// orders, the failure would be fragmentation, not lack of memory
-// (fragmentation_index above extfrag_threshold, or a block exists).
+// would pass its min watermark (low for costly orders) plus 2 << order
+// (compact_gap) over order-0 pages, counting highest_zoneidx's
+// lowmem_reserve; and, for costly orders, the failure would be
+// fragmentation, not lack of memory (fragmentation_index above
+// extfrag_threshold, or a block exists).
 bool compaction_suitable(const mem_system &ms, const zone *z, int order, int highest_zoneidx);
 
 // Compacts cc->z as cc says. The caller sets ms, z, order, mode,
