@@ -9,11 +9,12 @@
 //  1. a fresh machine: one node, one zone (DMA32) of 512 MiB, one CPU, with
 //     the slab allocator and vmalloc over it (the proptest fixtures' setup,
 //     without gtest);
-//  2. fill: in random order, until the first allocation fails, a third each
-//     (by count) of unmovable page allocations (order 0..2), kmalloc objects
-//     of assorted sizes (16 B .. 8 KiB) and movable vmalloc areas (1..16
-//     pages) -- every request __GFP_NOWARN | __GFP_NORETRY: memory running
-//     out is the end of the phase, not an error;
+//  2. fill: in random order, until the first allocation fails, unmovable
+//     page allocations (order 0..2), kmalloc objects of assorted sizes
+//     (16 B .. 8 KiB) and movable vmalloc areas (1..16 pages), a third each
+//     by count unless --mix says otherwise -- every request __GFP_NOWARN |
+//     __GFP_NORETRY: memory running out is the end of the phase, not an
+//     error;
 //  3. free a random half of everything allocated (exactly half, shuffled);
 //     drain the per-CPU lists; the free pages now / 512 is the most order-9
 //     blocks the free memory could hold (the "maximum");
@@ -39,7 +40,8 @@
 // it for "madv" (madvised THP, GFP_TRANSHUGE: async, then sync-light
 // compaction after a reclaim round). One gfp for every mode.
 //
-//   build/bench/frag_bench [--seeds N] [--first-seed S] [--gfp thp|madv|both] [--verbose]
+//   build/bench/frag_bench [--seeds N] [--first-seed S] [--gfp thp|madv|both] [--mix U:S:M] [--verbose]
+// --mix sets the fill's weights by count (1:1:1 by default).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -179,7 +181,7 @@ struct run_result {
   unsigned long fill_items = 0, fill_pages_unmovable = 0, fill_objects_bytes = 0, fill_pages_movable = 0;
   unsigned long fill_migrated = 0;  // pages migrated during phases 2-3 (order 1..2 direct compaction)
   unsigned long free_at_start = 0, max_blocks = 0, low_wmark = 0;
-  layout_stats layout;
+  layout_stats layout, after;  // at the start of phase 4; when it ends (the blocks still held)
   unsigned long blocks = 0;
   double compact_memory_s = 0, huge_s = 0;
   unsigned long compact_memory_migrated = 0, huge_migrated = 0;
@@ -196,6 +198,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // Phases 2 and 3 on m; returns what is still held.
+// The fill's weights by count: unmovable page allocations, kmalloc
+// objects, vmalloc areas (--mix U:S:M; 1:1:1 unless told).
+unsigned mix[3] = {1, 1, 1};
+
 std::vector<item> fill_and_free(frag_machine &m, std::mt19937_64 &rng, run_result &r) {
   static const unsigned sizes[] = {16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
   mem_system &ms = m.ms();
@@ -203,7 +209,8 @@ std::vector<item> fill_and_free(frag_machine &m, std::mt19937_64 &rng, run_resul
   unsigned long migrated0 = vm_event(ms, PGMIGRATE_SUCCESS);
   for (;;) {
     item it{};
-    switch (rng() % 3) {
+    unsigned long pick = rng() % (mix[0] + mix[1] + mix[2]);
+    switch (pick < mix[0] ? 0 : pick < mix[0] + mix[1] ? 1 : 2) {
       case 0: {
         it.kind = item::pages;
         it.order = unsigned(rng() % 3);
@@ -298,6 +305,7 @@ run_result run_huge(unsigned long seed, mode md, bool noretry) {
   r.stalls = vm_event(ms, COMPACTSTALL) - stall0;
   r.compact_success = vm_event(ms, COMPACTSUCCESS) - succ0;
   r.compact_fail = vm_event(ms, COMPACTFAIL) - fail0;
+  r.after = survey(ms);
   r.check = m.check();
   for (page *p : blocks) __free_pages(ms, p, HUGE_ORDER);
   free_held(m, held);
@@ -338,7 +346,7 @@ std::string spread(std::vector<T> xs, const char *fmt) {
 }
 
 void usage() {
-  std::fprintf(stderr, "usage: frag_bench [--seeds N] [--first-seed S] [--gfp thp|madv|both] [--verbose]\n");
+  std::fprintf(stderr, "usage: frag_bench [--seeds N] [--first-seed S] [--gfp thp|madv|both] [--mix U:S:M] [--verbose]\n");
   std::exit(2);
 }
 
@@ -357,13 +365,17 @@ int main(int argc, char **argv) {
       thp = g == "thp" || g == "both";
       madv = g == "madv" || g == "both";
       if (!thp && !madv) usage();
+    } else if (a == "--mix" && i + 1 < argc) {
+      if (std::sscanf(argv[++i], "%u:%u:%u", &mix[0], &mix[1], &mix[2]) != 3 || mix[0] + mix[1] + mix[2] == 0)
+        usage();
     } else if (a == "--verbose") verbose = true;
     else usage();
   }
   if (nseeds == 0) usage();
   auto t_all = std::chrono::steady_clock::now();
-  std::printf("frag_bench: 512 MiB, one node, one zone, 1 CPU; seeds %lu..%lu; min / median / max over the seeds\n",
-              first_seed, first_seed + nseeds - 1);
+  std::printf("frag_bench: 512 MiB, one node, one zone, 1 CPU; seeds %lu..%lu; fill mix %u:%u:%u; "
+              "min / median / max over the seeds\n",
+              first_seed, first_seed + nseeds - 1, mix[0], mix[1], mix[2]);
   bool broken = false;
 
   for (int flavour = 0; flavour < 2; flavour++) {
@@ -416,6 +428,11 @@ int main(int argc, char **argv) {
               l.free_blocks, l.movable_blocks, l.pinned_in_movable_blocks, l.free_pages, l.free_in_clean,
               l.free_in_pinned, l.free_in_pinned_movable, l.movable_pages, l.pinned_pages, l.compactable(), r.blocks, 1e3 * r.huge_s, r.huge_migrated, r.stalls, r.compact_success,
               r.compact_fail);
+          // What phase 4 left: free pages that no order-9 block could take.
+          if (md != mode::a)
+            std::printf("    after: free %lu (in clean blocks %lu, in pinned MOVABLE %lu, in other pinned %lu)\n",
+                        r.after.free_pages, r.after.free_in_clean, r.after.free_in_pinned_movable,
+                        r.after.free_in_pinned - r.after.free_in_pinned_movable);
           std::fflush(stdout);
         }
       }
