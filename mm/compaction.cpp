@@ -497,13 +497,16 @@ unsigned fragmentation_score_zone(const zone *z) {
   return unsigned(unusable_free_index(pageblock_order, info) / 10);
 }
 
+// Each zone's score weighted by its share of the node, rounded down on its
+// own, over node_present_pages + 1 (Linux's fragmentation_score_zone_weighted):
+// a node of one fragmented zone scores 99, not 100.
 unsigned fragmentation_score_node(const pglist_data *pgdat) {
-  unsigned long score = 0;
+  unsigned score = 0;
   for (const zone *z = pgdat->node_zones; z < pgdat->node_zones + MAX_NR_ZONES; z++) {
-    if (!populated_zone(z) || !pgdat->node_present_pages) continue;
-    score += z->present_pages * fragmentation_score_zone(z);
+    if (!populated_zone(z)) continue;
+    score += unsigned(z->present_pages * fragmentation_score_zone(z) / (pgdat->node_present_pages + 1));
   }
-  return pgdat->node_present_pages ? unsigned(score / pgdat->node_present_pages) : 0;
+  return score;
 }
 
 unsigned fragmentation_score_wmark(const mem_system &ms, bool low) {

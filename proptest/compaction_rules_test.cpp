@@ -923,6 +923,28 @@ TEST(CompactionRules, ProactiveWatermarks) {
   }
 }
 
+// The zone's score is the unusable index at pageblock order in percent;
+// the node's weighs each zone by present pages over node_present_pages + 1.
+TEST(CompactionRules, FragmentationScores) {
+  machine m;
+  pglist_data *pgdat = m.ms->node_data[0];
+  m.fragment();
+  EXPECT_EQ(fragmentation_score_zone(m.z), 100u);  // no free pageblock at all
+  EXPECT_EQ(fragmentation_score_node(pgdat), 100 * m.z->present_pages / (pgdat->node_present_pages + 1));
+  EXPECT_EQ(fragmentation_score_node(pgdat), 99u);
+  // One pageblock of owner pages freed: 512 of the free pages are usable.
+  unsigned c = 0;
+  while (!m.clean(c)) c++;
+  std::vector<page *> v;
+  for (page *p : m.owner->pages)
+    if (pageblock_start_pfn(m.owner->pfn(p)) == m.block(c)) v.push_back(p);
+  for (page *p : v) m.owner->release(p);
+  drain_all_pages(*m.ms);
+  const unsigned long free = free_pages(m.z);
+  EXPECT_EQ(fragmentation_score_zone(m.z), (free - pageblock_nr_pages) * 100 / free);
+  m.release_all();
+}
+
 TEST(CompactionRules, ProactiveCompactionDueEveryIntervalAndOffAtZero) {
   machine m;
   m.fragment();
