@@ -42,7 +42,7 @@ struct test_owner {
   std::set<page *> pages;
   std::map<unsigned long, unsigned long> moved;  // source pfn -> target pfn
   std::set<unsigned long> refuse;                 // source pfns whose migrate_page says -EAGAIN
-  unsigned long isolations = 0, putbacks = 0, migrate_calls = 0;
+  unsigned long isolations = 0, putbacks = 0, migrate_calls = 0, isolate_calls = 0;
 
   explicit test_owner(mem_system &m) : ms(&m) {
     g_owner = this;
@@ -73,6 +73,7 @@ struct test_owner {
 };
 
 bool owner_isolate(page *p, migrate_mode) {
+  g_owner->isolate_calls++;
   if (!PageMovable(p) || PageIsolated(p)) return false;
   get_page(p);
   set_page_flag(p, PG_isolated);
@@ -398,6 +399,9 @@ TEST(CompactionRules, CompactMemoryRunsUntilTheScannersMeet) {
   machine m;
   m.fragment();
   const unsigned long owned = m.owner->pages.size();
+  // Every pageblock hinted: ignore_skip_hint scans them all the same.
+  for (unsigned i = 0; i < m.nr_blocks(); i++)
+    set_pfnblock_flags_mask(m.z, m.block(i), 1ul << PB_migrate_skip, 1ul << PB_migrate_skip);
   compact_control cc = m.cc(-1, MIGRATE_SYNC);
   cc.ignore_skip_hint = true;
   cc.whole_zone = true;
@@ -454,6 +458,41 @@ TEST(CompactionRules, AsyncDirectMovableTakesOnlyMovablePageblocks) {
   untype_blocks(m, b);
   EXPECT_EQ(m.check(), "");
   m.release_all();
+}
+
+// Sync direct compaction for a MOVABLE request takes the UNMOVABLE
+// pageblock below the MOVABLE ones too, and the block it frees there
+// serves the request (a pageblock-sized fallback).
+TEST(CompactionRules, SyncDirectMovableTakesOtherTypes) {
+  machine m;
+  m.fragment();
+  const unsigned b = m.first_clean_block();
+  type_blocks(m, b);
+  compact_control cc = m.cc(9, MIGRATE_SYNC_LIGHT);
+  cc.direct_compaction = true;
+  EXPECT_EQ(compact_zone(&cc), COMPACT_SUCCESS);
+  EXPECT_EQ(source_types(m), std::set<int>{MIGRATE_UNMOVABLE});
+  EXPECT_EQ(m.owner->moved.size(), pageblock_nr_pages / 2);
+  untype_blocks(m, b);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// A request below pageblock order still finishes the pageblock it started:
+// an order-4 block appears after the first batch, yet the whole pageblock's
+// movable pages move.
+TEST(CompactionRules, CompactZoneFinishesThePageblock) {
+  machine m;
+  m.fragment();
+  const unsigned b = m.first_clean_block();
+  for (unsigned i = 0; i < b; i++) set_pfnblock_flags_mask(m.z, m.block(i), 1ul << PB_migrate_skip, 1ul << PB_migrate_skip);
+  compact_control cc = m.cc(4, MIGRATE_SYNC_LIGHT);
+  cc.direct_compaction = true;
+  EXPECT_EQ(compact_zone(&cc), COMPACT_SUCCESS);
+  EXPECT_EQ(cc.nr_migrated, pageblock_nr_pages / 2);
+  EXPECT_EQ(cc.migrate_pfn, m.block(b + 1));
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
 }
 
 TEST(CompactionRules, AsyncDirectUnmovableTakesOnlyUnmovablePageblocks) {
@@ -615,6 +654,19 @@ void skip_variant(int variant) {
     EXPECT_EQ(compact_zone(&c2), COMPACT_SUCCESS);
     EXPECT_FALSE(m.owner->moved.empty());
     for (auto [src, dst] : m.owner->moved) EXPECT_GT(src, m.block(c));
+    // ignore_skip_hint: the hinted pageblocks are scanned; the first one's
+    // pages move.
+    page *blk2 = alloc_pages(*m.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_NOWARN, 9);
+    ASSERT_NE(blk2, nullptr);
+    m.pins.push_back({blk2, 9});
+    m.owner->moved.clear();
+    compact_control c3 = m.cc(9, MIGRATE_SYNC_LIGHT);
+    c3.direct_compaction = true;
+    c3.whole_zone = true;
+    c3.ignore_skip_hint = true;
+    compact_zone(&c3);
+    ASSERT_FALSE(m.owner->moved.empty());
+    EXPECT_EQ(pageblock_start_pfn(m.owner->moved.begin()->first), m.block(0));
   }
   for (page *p : pinned) __free_pages(*m.ms, p, 0);
   m.release_all();
@@ -646,19 +698,19 @@ TEST(CompactionRules, SkipHintsClearedAfterACompletedPassAndAfterKswapd) {
   EXPECT_TRUE(m.z->compact_blockskip_flush);  // it met again
   m.z->compact_blockskip_flush = false;
 
-  // kswapd for an order-4 wake it cannot balance (no shrinker frees).
+  // kswapd for an order-1 wake it cannot balance (no shrinker frees).
   set_pfnblock_flags_mask(m.z, hinted, 1ul << PB_migrate_skip, 1ul << PB_migrate_skip);
   pglist_data *pgdat = m.ms->node_data[0];
   kswapd_run(*m.ms);  // the wake-ups of the machine's filling first
   pgdat->kcompactd_wanted = 0;
   m.z->compact_blockskip_flush = false;
-  wakeup_kswapd(m.z, GFP_KERNEL, 4, ZONE_DMA32);
+  wakeup_kswapd(m.z, GFP_KERNEL, 1, ZONE_DMA32);
   ASSERT_TRUE(pgdat->kswapd_wanted);
   EXPECT_EQ(pgdat->kcompactd_wanted, 0);
   kswapd_run(*m.ms);
   EXPECT_TRUE(m.z->compact_blockskip_flush);
   EXPECT_EQ(pgdat->kcompactd_wanted, 1);
-  EXPECT_EQ(pgdat->kcompactd_max_order, 4);
+  EXPECT_EQ(pgdat->kcompactd_max_order, 1);
   EXPECT_EQ(pgdat->kcompactd_highest_zoneidx, ZONE_DMA32);
   compact_control c4 = m.cc(9, MIGRATE_ASYNC, MIGRATE_UNMOVABLE);
   compact_zone(&c4);
@@ -769,10 +821,12 @@ TEST(CompactionRules, TryToCompactPagesDeferral) {
   EXPECT_EQ(m.z->compact_considered, 1u);
   EXPECT_EQ(try_to_compact_pages(*m.ms, GFP_KERNEL, 0, ALLOC_WMARK_MIN, ac, MIN_COMPACT_PRIORITY), COMPACT_SKIPPED);
   m.owner->refuse.clear();
+  defer_compaction(m.z, 9);  // shift 2: deferred for the next 3 considerations
   EXPECT_EQ(try_to_compact_pages(*m.ms, GFP_KERNEL, 9, ALLOC_WMARK_MIN, ac, MIN_COMPACT_PRIORITY), COMPACT_SUCCESS);
   EXPECT_GT(vm_event(*m.ms, COMPACTMIGRATE_SCANNED), scanned);
   EXPECT_EQ(m.z->compact_order_failed, 10);
-  EXPECT_EQ(m.z->compact_defer_shift, 1u);  // only an allocation's success resets the shift
+  EXPECT_EQ(m.z->compact_defer_shift, 2u);  // only an allocation's success resets the shift
+  EXPECT_EQ(m.z->compact_considered, 0u);   // MIN_COMPACT_PRIORITY does not even ask
   m.release_all();
   EXPECT_EQ(m.check(), "");
 }
@@ -907,6 +961,9 @@ TEST(CompactionRules, BalancedWakeGoesToKcompactdForNonBlockingCallers) {
   EXPECT_FALSE(pgdat->kswapd_wanted);
   wakeup_kcompactd(pgdat, 2, ZONE_DMA32);  // a lower order keeps the higher
   EXPECT_EQ(pgdat->kcompactd_max_order, 3);
+  pgdat->kcompactd_wanted = 0;
+  wakeup_kcompactd(pgdat, 0, ZONE_DMA32);  // order 0 is no work of kcompactd's
+  EXPECT_EQ(pgdat->kcompactd_wanted, 0);
 }
 
 // ---- proactive compaction ------------------------------------------------------------------
@@ -1042,6 +1099,18 @@ TEST(CompactionRules, MigratePagesReturnsTheNumberNotMigrated) {
   EXPECT_EQ(migrate_pages(*m.ms, &l, new_page_none, put_page_back, m.ms, MIGRATE_SYNC, MR_COMPACTION, nullptr), 1);
   EXPECT_EQ(m.owner->migrate_calls, calls);
   putback_movable_pages(*m.ms, &l);
+  // Freed by its owner while isolated: not handed to migrate_page, put
+  // back and freed by the putback.
+  ASSERT_TRUE(isolate_movable_page(*m.ms, b, MIGRATE_SYNC));
+  list_add_tail(&b->lru, &l);
+  m.owner->release(b);
+  EXPECT_EQ(page_ref_count(b), 1);
+  const unsigned long calls2 = m.owner->migrate_calls;
+  EXPECT_EQ(migrate_pages(*m.ms, &l, new_page_any, put_page_back, m.ms, MIGRATE_SYNC, MR_COMPACTION, nullptr), 1);
+  EXPECT_EQ(m.owner->migrate_calls, calls2);
+  putback_movable_pages(*m.ms, &l);
+  EXPECT_EQ(page_ref_count(b), 0);
+  EXPECT_EQ(m.ms->bad_pages, bad);
   m.release_all();
   EXPECT_EQ(m.check(), "");
 }
@@ -1070,6 +1139,14 @@ TEST(CompactionRules, IsolateMovablePageRefusals) {
   __ClearPageMovable(plain);
   plain->mapping = nullptr;
   __free_pages(*m.ms, plain, 0);
+  // The owner's page, no longer movable (mapping stays the owner's): its
+  // isolate_page is not asked.
+  page *q = m.owner->alloc();
+  __ClearPageMovable(q);
+  const unsigned long calls = m.owner->isolate_calls;
+  EXPECT_FALSE(isolate_movable_page(*m.ms, q, MIGRATE_SYNC));
+  EXPECT_EQ(m.owner->isolate_calls, calls);
+  __SetPageMovable(q, &m.owner->ops);
   m.release_all();
   EXPECT_EQ(m.check(), "");
 }
