@@ -360,6 +360,7 @@ TEST(CompactionRules, CompactZoneSuccessStopsAtTheFirstBlock) {
   for (unsigned i = 0; i < b; i++) set_pfnblock_flags_mask(m.z, m.block(i), 1ul << PB_migrate_skip, 1ul << PB_migrate_skip);
   const unsigned long in_block = m.owned_in(m.block(b), m.block(b + 1));
   ASSERT_EQ(in_block, pageblock_nr_pages / 2);
+  const unsigned long free_before = free_pages(m.z);
   const unsigned long ev_iso = vm_event(*m.ms, COMPACTISOLATED), ev_ok = vm_event(*m.ms, PGMIGRATE_SUCCESS),
                       ev_fail = vm_event(*m.ms, PGMIGRATE_FAIL), ev_ms = vm_event(*m.ms, COMPACTMIGRATE_SCANNED),
                       ev_fs = vm_event(*m.ms, COMPACTFREE_SCANNED), ev_k = vm_event(*m.ms, KCOMPACTD_MIGRATE_SCANNED);
@@ -388,6 +389,9 @@ TEST(CompactionRules, CompactZoneSuccessStopsAtTheFirstBlock) {
   EXPECT_GE(cc.total_migrate_scanned, pageblock_nr_pages / 2);
   EXPECT_GE(cc.total_free_scanned, in_block);
   EXPECT_EQ(vm_event(*m.ms, KCOMPACTD_MIGRATE_SCANNED), ev_k);
+  // Every page moved took one target; the targets left over went back.
+  drain_all_pages(*m.ms);
+  EXPECT_EQ(free_pages(m.z), free_before);
   EXPECT_EQ(m.check(), "");
   m.release_all();
 }
@@ -943,6 +947,37 @@ TEST(CompactionRules, AtomicNeverCompactsButKcompactdDoes) {
   // Not wanted: a second run does no work.
   kcompactd_run_node(*m.ms, pgdat, 0);
   EXPECT_EQ(vm_event(*m.ms, KCOMPACTD_WAKE) - wake, 1ul);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// kcompactd's compaction defers like direct compaction's: a pass that
+// found nothing defers the order, a deferred order is not compacted (the
+// wake-up still counts), a success resets the failed order.
+TEST(CompactionRules, KcompactdDefers) {
+  machine m;
+  m.fragment();
+  pglist_data *pgdat = m.ms->node_data[0];
+  m.ms->compaction_proactiveness = 0;
+  for (page *p : m.owner->pages) m.owner->refuse.insert(m.owner->pfn(p));
+  const unsigned long wake = vm_event(*m.ms, KCOMPACTD_WAKE);
+  wakeup_kcompactd(pgdat, 9, ZONE_DMA32);
+  kcompactd_run_node(*m.ms, pgdat, 0);
+  EXPECT_EQ(m.z->compact_defer_shift, 1u);
+  EXPECT_EQ(m.z->compact_order_failed, 9);
+  const unsigned long scanned = vm_event(*m.ms, COMPACTMIGRATE_SCANNED);
+  wakeup_kcompactd(pgdat, 9, ZONE_DMA32);
+  kcompactd_run_node(*m.ms, pgdat, 0);
+  EXPECT_EQ(vm_event(*m.ms, COMPACTMIGRATE_SCANNED), scanned);  // deferred
+  EXPECT_EQ(vm_event(*m.ms, KCOMPACTD_WAKE) - wake, 2ul);
+  m.owner->refuse.clear();
+  // The failed pass left every pageblock hinted (each one's last scan
+  // isolated nothing); kswapd's balancing would flag them stale.
+  m.z->compact_blockskip_flush = true;
+  wakeup_kcompactd(pgdat, 9, ZONE_DMA32);  // the 2nd consideration: due again
+  kcompactd_run_node(*m.ms, pgdat, 0);
+  EXPECT_GT(vm_event(*m.ms, COMPACTMIGRATE_SCANNED), scanned);
+  EXPECT_EQ(m.z->compact_order_failed, 10);
   m.release_all();
   EXPECT_EQ(m.check(), "");
 }
