@@ -813,7 +813,12 @@ TEST(CompactionRules, TryToCompactPagesDeferral) {
   m.fragment();
   alloc_context ac = m.ac(MIGRATE_MOVABLE);
   for (page *p : m.owner->pages) m.owner->refuse.insert(m.owner->pfn(p));
+  const unsigned long free = free_pages(m.z);
   EXPECT_EQ(try_to_compact_pages(*m.ms, GFP_KERNEL, 9, ALLOC_WMARK_MIN, ac, COMPACT_PRIO_ASYNC), COMPACT_COMPLETE);
+  // Nothing moved: the targets the refused migrations gave back went back.
+  drain_all_pages(*m.ms);
+  EXPECT_EQ(free_pages(m.z), free);
+  EXPECT_EQ(m.owner->moved.size(), 0u);
   EXPECT_EQ(m.z->compact_defer_shift, 0u);
   EXPECT_EQ(m.z->compact_order_failed, int(MAX_PAGE_ORDER) + 1);
   EXPECT_EQ(try_to_compact_pages(*m.ms, GFP_KERNEL, 9, ALLOC_WMARK_MIN, ac, COMPACT_PRIO_SYNC_LIGHT), COMPACT_COMPLETE);
