@@ -237,8 +237,8 @@ static bool suitable_migration_source(const compact_control *cc, unsigned long p
 
 enum isolate_migrate_t { ISOLATE_NONE, ISOLATE_SUCCESS };
 
-// Isolates movable pages from the next pageblock (or pageblocks) above
-// cc->migrate_pfn that yields some, below the free scanner.
+// Isolates movable pages from the next pageblock above cc->migrate_pfn
+// that the migration scanner may take from, below the free scanner.
 static isolate_migrate_t isolate_migratepages(compact_control *cc) {
   zone *z = cc->z;
   unsigned long low = cc->migrate_pfn;
@@ -250,10 +250,11 @@ static isolate_migrate_t isolate_migratepages(compact_control *cc) {
       continue;
     unsigned long next = isolate_migratepages_block(cc, low, end);
     if (!cc->nr_migratepages && next >= end) set_pageblock_skip(cc, block);
-    if (cc->nr_migratepages) {
-      cc->migrate_pfn = next;
-      return ISOLATE_SUCCESS;
-    }
+    // One pageblock a call, as Linux: a pageblock that gave nothing (its
+    // last pages may just have been migrated) goes back to compact_zone,
+    // whose finish test then sees the pageblock boundary.
+    cc->migrate_pfn = next;
+    return cc->nr_migratepages ? ISOLATE_SUCCESS : ISOLATE_NONE;
   }
   cc->migrate_pfn = low;
   return ISOLATE_NONE;
@@ -366,9 +367,12 @@ compact_result compact_zone(compact_control *cc) {
   }
   if (__atomic_load_n(&z->compact_blockskip_flush, __ATOMIC_RELAXED)) reset_isolation_suitable(z);
   unsigned long start = z->zone_start_pfn, end = zone_end_pfn(z);
-  if (z->compact_cached_migrate_pfn < start || z->compact_cached_migrate_pfn >= end ||
-      z->compact_cached_free_pfn < start || z->compact_cached_free_pfn >= end)
-    reset_cached_positions(z);
+  // Each scanner's position on its own, as Linux: one out of the zone
+  // (never set yet) does not throw away the other.
+  if (z->compact_cached_migrate_pfn < start || z->compact_cached_migrate_pfn >= end)
+    z->compact_cached_migrate_pfn = start;
+  if (z->compact_cached_free_pfn < start || z->compact_cached_free_pfn >= end)
+    z->compact_cached_free_pfn = pageblock_start_pfn(end - 1);
   if (cc->whole_zone) {
     cc->migrate_pfn = start;
     cc->free_pfn = pageblock_start_pfn(end - 1);
@@ -516,13 +520,16 @@ unsigned fragmentation_score_zone(const zone *z) {
   return unsigned(unusable_free_index(pageblock_order, info) / 10);
 }
 
+// Each zone's score weighted by its share of the node, rounded down on its
+// own, over node_present_pages + 1 (Linux's fragmentation_score_zone_weighted):
+// a node of one fragmented zone scores 99, not 100.
 unsigned fragmentation_score_node(const pglist_data *pgdat) {
-  unsigned long score = 0;
+  unsigned score = 0;
   for (const zone *z = pgdat->node_zones; z < pgdat->node_zones + MAX_NR_ZONES; z++) {
-    if (!populated_zone(z) || !pgdat->node_present_pages) continue;
-    score += z->present_pages * fragmentation_score_zone(z);
+    if (!populated_zone(z)) continue;
+    score += unsigned(z->present_pages * fragmentation_score_zone(z) / (pgdat->node_present_pages + 1));
   }
-  return pgdat->node_present_pages ? unsigned(score / pgdat->node_present_pages) : 0;
+  return score;
 }
 
 unsigned fragmentation_score_wmark(const mem_system &ms, bool low) {
