@@ -239,21 +239,32 @@ struct recording_shrinker {
 
 // ---- compaction_suitable ----------------------------------------------------------------
 
-// The zone must pass low + (2 << order) over its order-0 free pages, with
-// the classzone's lowmem_reserve, exactly as __zone_watermark_ok counts:
-// free > mark + reserve.
-TEST(CompactionRules, SuitableWatermarkIsLowPlusCompactGapExactly) {
+// compaction_suitable's watermark (Linux 4.13+): min plus compact_gap
+// (2 << order) over order-0 pages for orders up to PAGE_ALLOC_COSTLY_ORDER,
+// low plus the gap for costly orders; __zone_watermark_ok's "free > mark",
+// with highest_zoneidx's lowmem_reserve and no other's. The watermark not
+// used is set so that using it would flip the answer.
+TEST(CompactionRules, SuitableWatermarkIsMinOrLowPlusCompactGapExactly) {
   machine m;
   m.fragment();
   const unsigned long free = free_pages(m.z);
-  for (int order : {1, 3, 9}) {
+  for (int order : {1, 3, 4, 9}) {
     const unsigned long gap = 2ul << order;
-    m.z->_watermark[WMARK_LOW] = free - gap - 1;  // free == low + gap + 1
+    const bool costly = order > int(PAGE_ALLOC_COSTLY_ORDER);
+    unsigned long &used = m.z->_watermark[costly ? WMARK_LOW : WMARK_MIN];
+    unsigned long &other = m.z->_watermark[costly ? WMARK_MIN : WMARK_LOW];
+    // The index rule must not decide the costly orders here.
+    m.ms->extfrag_threshold = -1;
+    other = costly ? 0 : free;
+    used = free - gap - 1;  // free == mark + gap + 1
     EXPECT_TRUE(compaction_suitable(*m.ms, m.z, order, ZONE_DMA32)) << order;
-    m.z->_watermark[WMARK_LOW] = free - gap;  // free == low + gap: one page short
+    used = free - gap;  // free == mark + gap: one page short
     EXPECT_FALSE(compaction_suitable(*m.ms, m.z, order, ZONE_DMA32)) << order;
+    other = costly ? free : 0;
+    used = free - gap - 1;
+    EXPECT_TRUE(compaction_suitable(*m.ms, m.z, order, ZONE_DMA32)) << order;
     // The classzone's reserve counts, no other's.
-    m.z->_watermark[WMARK_LOW] = free - gap - 1 - 100;
+    used = free - gap - 1 - 100;
     m.z->lowmem_reserve[ZONE_NORMAL] = 101;
     EXPECT_TRUE(compaction_suitable(*m.ms, m.z, order, ZONE_DMA32)) << order;
     EXPECT_FALSE(compaction_suitable(*m.ms, m.z, order, ZONE_NORMAL)) << order;
@@ -261,11 +272,12 @@ TEST(CompactionRules, SuitableWatermarkIsLowPlusCompactGapExactly) {
     EXPECT_TRUE(compaction_suitable(*m.ms, m.z, order, ZONE_NORMAL)) << order;
     m.z->lowmem_reserve[ZONE_NORMAL] = 0;
   }
-  // Not the min watermark, nor the high one.
-  m.z->_watermark[WMARK_LOW] = free - 4;
+  m.ms->extfrag_threshold = 500;
+  // Never the high watermark.
+  m.z->_watermark[WMARK_LOW] = 0;
   m.z->_watermark[WMARK_MIN] = 0;
-  m.z->_watermark[WMARK_HIGH] = 0;
-  EXPECT_FALSE(compaction_suitable(*m.ms, m.z, 1, ZONE_DMA32));
+  m.z->_watermark[WMARK_HIGH] = free;
+  EXPECT_TRUE(compaction_suitable(*m.ms, m.z, 1, ZONE_DMA32));
 }
 
 // Costly orders: fragmentation_index 0..extfrag_threshold means lack of
