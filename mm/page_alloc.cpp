@@ -657,9 +657,11 @@ static const char *free_page_problem(const page *p, unsigned order) {
   if (PageReserved(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: reserved";
   if (PageSlab(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: slab";
   if (PageLargeKmalloc(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: large_kmalloc (free it with kfree)";
-  if (PageMovable(p)) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: movable (its owner must __ClearPageMovable first)";
-  // The isolator holds a reference of its own: the owner may drop its
-  // reference meanwhile, but the last one must not find the page isolated.
+  // Only the last reference must not find the page movable or isolated:
+  // the owner and an isolator each hold one, and either may drop its own
+  // first (putback drops the isolator's while the page stays the owner's).
+  if (PageMovable(p) && page_ref_count(p) == 1)
+    return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: movable (its owner must __ClearPageMovable first)";
   if (PageIsolated(p) && page_ref_count(p) == 1) return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set: isolated for migration";
   if (p->alloc_order != order) return "freed with another order than it was allocated with";
   if (p->_mapcount != -1) return "nonzero mapcount";
