@@ -11,6 +11,9 @@
 constexpr unsigned HZ = 100;
 
 u64 ktime_get_ns();
+// Milliseconds since the machine started: kcompactd's clock (proactive
+// compaction checks every HPAGE_FRAG_CHECK_INTERVAL_MSEC).
+inline u64 ktime_get_ms() { return ktime_get_ns() / 1'000'000; }
 // Programs this CPU's next tick (from its timer interrupt, or to start it).
 void tick_start();
 // No more ticks on this CPU until tick_start().

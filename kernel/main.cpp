@@ -81,6 +81,33 @@ static int set_min_free_kbytes(const char *val) {
 KERNEL_PARAM(min_free_kbytes_kparam, "min_free_kbytes", set_min_free_kbytes,
              "pages kept free (KiB); default from Linux's int_sqrt rule");
 
+// Linux's compaction sysctls, set here at boot (there is no /proc/sys):
+// vm.compaction_proactiveness (0..100, 0 turns proactive compaction off)
+// and vm.extfrag_threshold (0..1000: how fragmented a zone must be before
+// compaction, rather than reclaim, is tried for a costly order). -1: the
+// default mem_system_init chose.
+static int compaction_proactiveness_param = -1, extfrag_threshold_param = -1;
+
+static int set_bounded_int(const char *name, const char *val, u64 max, int *out) {
+  u64 v;
+  if (!val || parse_u64(val, &v) || v > max) {
+    pr_err("%s: \"%s\" is not a number from 0 to %lu\n", name, val ? val : "", static_cast<unsigned long>(max));
+    return -EINVAL;
+  }
+  *out = int(v);
+  return 0;
+}
+static int set_compaction_proactiveness(const char *val) {
+  return set_bounded_int("vm.compaction_proactiveness", val, 100, &compaction_proactiveness_param);
+}
+static int set_extfrag_threshold(const char *val) {
+  return set_bounded_int("vm.extfrag_threshold", val, 1000, &extfrag_threshold_param);
+}
+KERNEL_PARAM(compaction_proactiveness_kparam, "vm.compaction_proactiveness", set_compaction_proactiveness,
+             "0-100 (default 20): how hard kcompactd compacts in the background; 0 turns it off");
+KERNEL_PARAM(extfrag_threshold_kparam, "vm.extfrag_threshold", set_extfrag_threshold,
+             "0-1000 (default 500): fragmentation index above which compaction is tried for costly orders");
+
 static slab_flags_t slab_debug_flags;
 
 // Linux's letters: Z red zone, P poison, in any order and either case; the
@@ -247,6 +274,11 @@ static void mm_init() {
   if (int err = mem_system_init(&kernel_mem, boot_memblock, layout))
     panic("cannot set up the page allocator: error %d", err);
   system_mem = &kernel_mem;
+  if (compaction_proactiveness_param >= 0) kernel_mem.compaction_proactiveness = compaction_proactiveness_param;
+  if (extfrag_threshold_param >= 0) kernel_mem.extfrag_threshold = extfrag_threshold_param;
+  if (compaction_proactiveness_param >= 0 || extfrag_threshold_param >= 0)
+    pr_info("compaction: proactiveness %d, extfrag_threshold %d\n", kernel_mem.compaction_proactiveness,
+            kernel_mem.extfrag_threshold);
   count_all_pageblocks(boot_pageblocks);
   pr_info("Built %u zonelists, mobility grouping %s.  Total pages: %lu\n", kernel_mem.nr_online_nodes,
           kernel_mem.page_group_by_mobility_disabled ? "off" : "on", kernel_mem.vm_total_pages);

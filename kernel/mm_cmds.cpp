@@ -1,9 +1,10 @@
 // Monitor commands for the page and slab allocators and vmalloc: their
-// /proc-style reports, and a drain of the per-CPU lists (to see the buddy
-// lists without pcp caching).
+// /proc-style reports, a drain of the per-CPU lists (to see the buddy
+// lists without pcp caching), and compaction on demand.
 #include "kernel/monitor.h"
 #include "kernel/printk.h"
 #include "kernel/seq_out.h"
+#include "mm/compaction.h"
 #include "mm/page_alloc.h"
 #include "mm/page_report.h"
 #include "mm/slab.h"
@@ -56,6 +57,37 @@ static int cmd_meminfo(int, char **) {
   return 0;
 }
 MONITOR_COMMAND(meminfo_cmd, "meminfo", "", "memory totals (/proc/meminfo)", cmd_meminfo);
+
+static int cmd_vmstat(int, char **) { return run_report("vmstat", show_vmstat); }
+MONITOR_COMMAND(vmstat_cmd, "vmstat", "", "counters and events, one \"name value\" a line (/proc/vmstat)", cmd_vmstat);
+
+// Free blocks of pageblock order (what a huge page or a contiguous range
+// needs) over every zone: what compaction is for.
+static unsigned long free_pageblock_blocks(const mem_system &ms) {
+  unsigned long n = 0;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) n += READ_ONCE(z->free_area[pageblock_order].nr_free);
+  return n;
+}
+
+// Linux's `echo 1 > /proc/sys/vm/compact_memory`, and what it did. The
+// counts are events, so background compaction on another CPU meanwhile
+// adds in.
+static int cmd_compact(int, char **) {
+  mem_system *ms = need_system_mem("compact");
+  if (!ms) return 1;
+  unsigned long migrated = vm_event(*ms, PGMIGRATE_SUCCESS), failed = vm_event(*ms, PGMIGRATE_FAIL);
+  unsigned long mscanned = vm_event(*ms, COMPACTMIGRATE_SCANNED), fscanned = vm_event(*ms, COMPACTFREE_SCANNED);
+  unsigned long before = free_pageblock_blocks(*ms);
+  compact_memory(*ms);
+  printk("compact: %lu pages migrated (%lu failed), %lu scanned for migration, %lu for free pages; "
+         "order-%u free blocks %lu -> %lu\n",
+         vm_event(*ms, PGMIGRATE_SUCCESS) - migrated, vm_event(*ms, PGMIGRATE_FAIL) - failed,
+         vm_event(*ms, COMPACTMIGRATE_SCANNED) - mscanned, vm_event(*ms, COMPACTFREE_SCANNED) - fscanned,
+         unsigned(pageblock_order), before, free_pageblock_blocks(*ms));
+  return 0;
+}
+MONITOR_COMMAND(compact_cmd, "compact", "", "compact every zone in full (/proc/sys/vm/compact_memory)",
+                cmd_compact);
 
 static int cmd_slabinfo(int, char **) {
   if (!system_slab) {

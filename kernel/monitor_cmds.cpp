@@ -12,7 +12,11 @@
 #include "kernel/panic.h"
 #include "kernel/poweroff.h"
 #include "kernel/printk.h"
+#include "kernel/smp.h"
+#include "kernel/spinlock.h"
 #include "kernel/string.h"
+#include "mm/page_alloc.h"
+#include "mm/pgtable.h"
 #include "mm/vmalloc.h"
 
 static int cmd_poweroff(int argc, char **argv) {
@@ -85,7 +89,7 @@ static int cmd_peek(int argc, char **argv) {
 }
 MONITOR_COMMAND(peek_cmd, "peek", "<address>", "read 8 bytes, safely (a fault is reported, not fatal)", cmd_peek);
 
-#define FAULT_KINDS "null|user|wx|exec|vmalloc-guard|vmalloc-free|bug|panic"
+#define FAULT_KINDS "null|user|wx|exec|vmalloc-guard|vmalloc-free|vmalloc-migrating|bug|panic"
 
 static const char fault_rodata_target[8] = "rodata";
 static u32 fault_data_insn = 0x00008067;  // `ret`, in writable data
@@ -122,6 +126,32 @@ static __attribute__((noinline)) int fault_vmalloc_free() {
   return 1;
 }
 
+// A touch of a movable page while this very CPU has it under migration
+// (what an interrupt handler touching movable memory would do): the entry
+// is put in place as vmalloc_migrate_page would, and the read must die with
+// the fault handler's report, not wait for itself forever.
+static __attribute__((noinline)) int fault_vmalloc_migrating() {
+  vmalloc_system &vs = *system_vmalloc;
+  auto *p = static_cast<volatile u8 *>(vmalloc_movable(vs, PAGE_SIZE));
+  if (!p) {
+    printk("fault: vmalloc_movable(1 page) failed\n");
+    return 1;
+  }
+  p[0] = 1;
+  const uintptr_t va = reinterpret_cast<uintptr_t>(p);
+  const phys_addr_t pa = page_to_phys(*vs.ms, vmalloc_to_page(vs, const_cast<u8 *>(p)));  // takes pt_lock
+  {
+    spin_lock_guard g(vs.pt_lock);
+    pte_t *slot = pgtable_leaf_slot(*vs.pt, va);
+    __atomic_store_n(slot, make_migration_entry(pa, smp_processor_id()), __ATOMIC_RELEASE);
+    vs.migrating++;
+  }
+  local_flush_tlb_range(va, PAGE_SIZE);
+  printk("reading %p while this CPU migrates it...\n", p);
+  printk("fault: read %#x through a migration entry!\n", p[0]);
+  return 1;
+}
+
 static int cmd_fault(int argc, char **argv) {
   const char *kind = argc > 1 ? argv[1] : "";
   if (strcmp(kind, "null") == 0) {
@@ -144,6 +174,7 @@ static int cmd_fault(int argc, char **argv) {
   }
   if (strcmp(kind, "vmalloc-guard") == 0) return fault_vmalloc_guard();
   if (strcmp(kind, "vmalloc-free") == 0) return fault_vmalloc_free();
+  if (strcmp(kind, "vmalloc-migrating") == 0) return fault_vmalloc_migrating();
   if (strcmp(kind, "bug") == 0) BUG();
   if (strcmp(kind, "panic") == 0) panic("requested from the monitor");
   printk("usage: fault " FAULT_KINDS "\n");

@@ -13,6 +13,7 @@
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/spinlock.h"
+#include "mm/compaction.h"
 #include "mm/page_alloc.h"
 #include "mm/vmscan.h"
 
@@ -282,13 +283,20 @@ static bool runs_kswapd_of(const mem_system &ms, unsigned cpu, int nid) {
 }
 
 // What each CPU does once per tick: kswapd's balancing of the nodes it
-// serves; once a second, its per-CPU pages of other nodes go home.
+// serves, then their kcompactd (after kswapd, which is what wakes it, as
+// Linux's kswapd wakes kcompactd once a node is balanced; and the same CPU,
+// as Linux binds both threads to the node's CPUs); once a second, its
+// per-CPU pages of other nodes go home. ktest holds all of it off while a
+// case runs (background_reclaim_held): cases count pages exactly.
 static void periodic_work(unsigned long ticks) {
   static unsigned long last_drain[NR_CPUS];
   if (!system_mem || __atomic_load_n(&background_reclaim_held, __ATOMIC_ACQUIRE)) return;
   const unsigned cpu = smp_processor_id();
-  for_each_online_pgdat(*system_mem, pgdat)
-    if (runs_kswapd_of(*system_mem, cpu, pgdat->node_id)) kswapd_run_node(*system_mem, pgdat);
+  for_each_online_pgdat(*system_mem, pgdat) {
+    if (!runs_kswapd_of(*system_mem, cpu, pgdat->node_id)) continue;
+    kswapd_run_node(*system_mem, pgdat);
+    kcompactd_run_node(*system_mem, pgdat, ktime_get_ms());
+  }
   if (ticks - last_drain[cpu] >= HZ) {
     last_drain[cpu] = ticks;
     drain_remote_node_pages(*system_mem);

@@ -62,10 +62,10 @@ void smp_init();
 // What the IPI handler runs: this CPU's queued cross-calls.
 void handle_IPI();
 // Runs this CPU's queued work and its periodic work (each timer tick's):
-// kswapd for the nodes whose first online CPU this is, and once a second
-// drain_remote_node_pages.
+// kswapd and kcompactd for the nodes whose first online CPU this is, and
+// once a second drain_remote_node_pages.
 void run_pending_work();
-// While non-zero, the periodic work leaves reclaim and pagesets alone
+// While non-zero, the periodic work leaves reclaim, compaction and pagesets alone
 // (ktest holds it around cases that count pages exactly).
 extern int background_reclaim_held;
 // The idle loop of a secondary CPU: work when there is some, wfi otherwise.

@@ -1,4 +1,4 @@
-// /proc/buddyinfo, /proc/zoneinfo and /proc/meminfo for the page allocator.
+// /proc/buddyinfo, /proc/zoneinfo, /proc/meminfo and /proc/vmstat for the page allocator.
 //
 // The text follows Linux 6.6 (mm/vmstat.c, fs/proc/meminfo.c) to the space,
 // so that scripts written for Linux parse it: 6.6 is the last kernel whose
@@ -191,4 +191,55 @@ void show_meminfo(const mem_system &ms, seq_out &out, const vmalloc_system *vs) 
     show_val_kb(out, "VmallocChunk:   ", 0);
   }
   // Percpu, HardwareCorrupted, DirectMap*: when those are counted.
+}
+
+// ---- vmstat ---------------------------------------------------------------------------
+
+// Linux's vmstat_text names of the counters we keep, each list in the
+// enum's order (which is Linux's order within its part of the file).
+static const char *const node_stat_names[NR_VM_NODE_STAT_ITEMS] = {
+    "nr_slab_reclaimable_b",  // printed in pages, as Linux prints its _b counters
+    "nr_slab_unreclaimable_b",
+};
+static_assert(NR_VM_NODE_STAT_ITEMS == 2, "name every node_stat_item in node_stat_names");
+// TEXTS_FOR_ZONES("pgalloc"): one per kind of zone the kernel has.
+static const char *const pgalloc_names[MAX_NR_ZONES] = {
+    "pgalloc_dma", "pgalloc_dma32", "pgalloc_normal", "pgalloc_high", "pgalloc_movable",
+};
+static const char *const vm_event_names[NR_VM_EVENT_ITEMS] = {
+    "pgmigrate_success",
+    "pgmigrate_fail",
+    "compact_migrate_scanned",
+    "compact_free_scanned",
+    "compact_isolated",
+    "compact_stall",
+    "compact_fail",
+    "compact_success",
+    "compact_daemon_wake",
+    "compact_daemon_migrate_scanned",
+    "compact_daemon_free_scanned",
+};
+static_assert(NR_VM_EVENT_ITEMS == 11, "name every vm_event_item in vm_event_names");
+
+// Linux's /proc/vmstat parts in its order: zone counters, node counters,
+// then the events (pgalloc per kind of zone, pgfree, migration,
+// compaction). Every value is summed over every zone or node; Linux's
+// parts we do not keep (numa_*, nr_dirty_threshold, pgpgin, ...) are left
+// out. Counters are read without locks, as Linux reads them.
+void show_vmstat(const mem_system &ms, seq_out &out) {
+  long zone_stat[NR_VM_ZONE_STAT_ITEMS] = {};
+  unsigned long pgalloc[MAX_NR_ZONES] = {}, pgfree = 0;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) {
+    for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; i++) zone_stat[i] += zone_page_state(z, zone_stat_item(i));
+    pgalloc[z->idx] += zone_events(z, PGALLOC);
+    pgfree += zone_events(z, PGFREE);
+  }
+  for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; i++)
+    seq_printf(out, "%s %lu\n", zone_stat_names[i], stat_pages(zone_stat[i]));
+  for (unsigned i = 0; i < NR_VM_NODE_STAT_ITEMS; i++)
+    seq_printf(out, "%s %lu\n", node_stat_names[i], global_node_page_state(ms, node_stat_item(i)));
+  for (unsigned i = 0; i < MAX_NR_ZONES; i++) seq_printf(out, "%s %lu\n", pgalloc_names[i], pgalloc[i]);
+  seq_printf(out, "pgfree %lu\n", pgfree);
+  for (unsigned i = 0; i < NR_VM_EVENT_ITEMS; i++)
+    seq_printf(out, "%s %lu\n", vm_event_names[i], vm_event(ms, vm_event_item(i)));
 }

@@ -1,5 +1,6 @@
 // The page allocator's reports, in Linux's /proc formats so that existing
-// scripts and habits work: /proc/buddyinfo, /proc/zoneinfo, /proc/meminfo.
+// scripts and habits work: /proc/buddyinfo, /proc/zoneinfo, /proc/meminfo,
+// /proc/vmstat.
 #pragma once
 
 #include "kernel/seq_out.h"
@@ -13,6 +14,10 @@ void show_zoneinfo(const mem_system &ms, seq_out &out);
 // vmalloc (host tests of the page allocator alone) has no such memory, and
 // this report leaves out what does not exist rather than print made-up zeros.
 void show_meminfo(const mem_system &ms, seq_out &out, const vmalloc_system *vs = nullptr);
+// /proc/vmstat: "name value" per line, Linux's names in Linux's order, for
+// the counters this kernel keeps (zone and node counters summed, pgalloc
+// per kind of zone, pgfree, migration and compaction events).
+void show_vmstat(const mem_system &ms, seq_out &out);
 
 // ---- fragmentation (mm/frag_report.cpp) ----------------------------------------------------
 // /proc/pagetypeinfo: free blocks per migrate type and order, and pageblocks

@@ -54,15 +54,27 @@ static bool vmalloc_isolate_page(page *p, migrate_mode) {
 static int vmalloc_migrate_page(page *dst, page *src, migrate_mode) {
   vmalloc_system &vs = mops_owner(src);
   pte_t *slot;
-  pte_t leaf;
-  uintptr_t va;
+  pte_t leaf = 0;
+  uintptr_t va = 0;
+  // Interrupts stay masked while the migration entry is live: a hart that
+  // touches the page spins in its fault handler with interrupts masked, so
+  // a stop_machine from a third CPU could park this one but never that
+  // one, and wait for it forever. The shootdown needs no S-mode interrupt
+  // (SBI remote fence).
+  unsigned long flags = local_irq_save();
   {
     spin_lock_guard g(vs.pt_lock);
-    if (!PageMovable(src) || !(slot = vmalloc_movable_slot(vs, src))) return -EAGAIN;
-    leaf = *slot;
-    va = src->index;
-    __atomic_store_n(slot, make_migration_entry(page_to_phys(*vs.ms, src), smp_processor_id()), __ATOMIC_RELEASE);
-    vs.migrating++;
+    slot = PageMovable(src) ? vmalloc_movable_slot(vs, src) : nullptr;
+    if (slot) {
+      leaf = *slot;
+      va = src->index;
+      __atomic_store_n(slot, make_migration_entry(page_to_phys(*vs.ms, src), smp_processor_id()), __ATOMIC_RELEASE);
+      vs.migrating++;
+    }
+  }
+  if (!slot) {
+    local_irq_restore(flags);
+    return -EAGAIN;
   }
   flush_tlb_kernel_range(va, PAGE_SIZE);
   memcpy(page_address(*vs.ms, dst), page_address(*vs.ms, src), PAGE_SIZE);
@@ -80,6 +92,7 @@ static int vmalloc_migrate_page(page *dst, page *src, migrate_mode) {
   }
   // This hart may have cached the invalid entry.
   local_flush_tlb_range(va, PAGE_SIZE);
+  local_irq_restore(flags);
   return 0;
 }
 

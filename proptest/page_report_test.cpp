@@ -713,3 +713,97 @@ RC_GTEST_PROP(PageReport, ReportsLeaveStateUnchanged, ()) {
   RC_ASSERT(snapshot() == before);
   RC_ASSERT(f.check() == "");
 }
+
+// ================================================================ vmstat
+
+// A known state, set in the counters themselves (and put back before the
+// fixture's teardown checks them): every zone and node counter and event,
+// the per-CPU parts included, on two nodes. vmstat prints Linux's names in
+// Linux's order, one "name value" a line, each value summed over every
+// zone or node with the per-CPU parts added in.
+TEST(PageReportVmstat, LinuxNamesInOrderSummedOverZonesAndNodes) {
+  mm_fixture f;
+  ASSERT_EQ(build_two_nodes(f), 0);
+  mem_system &ms = *f.ms;
+  struct saved_zone {
+    zone *z;
+    long vm_stat[NR_VM_ZONE_STAT_ITEMS];
+    unsigned long events[NR_ZONE_EVENTS];
+    int count[NR_CPUS];
+    unsigned long pgalloc[NR_CPUS], pgfree[NR_CPUS];
+  };
+  std::vector<saved_zone> zones;
+  std::vector<std::pair<pglist_data *, std::vector<long>>> nodes;
+  unsigned long events[NR_VM_EVENT_ITEMS];
+  std::copy(std::begin(ms.vm_events), std::end(ms.vm_events), events);
+  for_each_online_pgdat(ms, pgdat) {
+    nodes.push_back({pgdat, std::vector<long>(std::begin(pgdat->vm_stat), std::end(pgdat->vm_stat))});
+    pgdat->vm_stat[NR_SLAB_RECLAIMABLE] = 4 + pgdat->node_id;    // 4 + 5
+    pgdat->vm_stat[NR_SLAB_UNRECLAIMABLE] = 6 + pgdat->node_id;  // 6 + 7
+    for_each_zone_of(pgdat, z) {
+      saved_zone s{z, {}, {}, {}, {}, {}};
+      std::copy(std::begin(z->vm_stat), std::end(z->vm_stat), s.vm_stat);
+      std::copy(std::begin(z->events), std::end(z->events), s.events);
+      for (unsigned c = 0; c < NR_CPUS; c++) {
+        s.count[c] = z->pcp[c].count;
+        s.pgalloc[c] = z->pcp[c].pgalloc;
+        s.pgfree[c] = z->pcp[c].pgfree;
+        z->pcp[c].count = 0;
+        z->pcp[c].pgalloc = z->pcp[c].pgfree = 0;
+      }
+      zones.push_back(s);
+      std::fill(std::begin(z->vm_stat), std::end(z->vm_stat), 0l);
+      std::fill(std::begin(z->events), std::end(z->events), 0ul);
+      if (!populated_zone(z)) continue;
+      // Node 0's DMA32 and Normal, node 1's Normal: three zones.
+      const long k = 1 + z->idx + 10 * pgdat->node_id;  // 2, 3, 13
+      z->vm_stat[NR_FREE_PAGES] = 1000 * k;
+      z->vm_stat[NR_ZONE_ALLOCATED] = 10 * k;
+      z->pcp[0].count = 3;       // NR_PCP_PAGES is the lists' counts
+      z->pcp[0].pgalloc = 5;     // each CPU's share of PGALLOC and of
+      z->pcp[1].pgfree = 2;      // NR_ZONE_ALLOCATED (pgalloc - pgfree)
+      z->events[PGALLOC] = 100 * static_cast<unsigned long>(k);
+      z->events[PGFREE] = 7;
+      z->events[PGBAD] = 99;     // ours: not in Linux's vmstat
+    }
+  }
+  for (unsigned i = 0; i < NR_VM_EVENT_ITEMS; i++) ms.vm_events[i] = 101 + i;
+
+  const std::string text = capture(show_vmstat, ms);
+
+  for (saved_zone &s : zones) {
+    std::copy(std::begin(s.vm_stat), std::end(s.vm_stat), s.z->vm_stat);
+    std::copy(std::begin(s.events), std::end(s.events), s.z->events);
+    for (unsigned c = 0; c < NR_CPUS; c++) {
+      s.z->pcp[c].count = s.count[c];
+      s.z->pcp[c].pgalloc = s.pgalloc[c];
+      s.z->pcp[c].pgfree = s.pgfree[c];
+    }
+  }
+  for (auto &[pgdat, v] : nodes) std::copy(v.begin(), v.end(), pgdat->vm_stat);
+  std::copy(std::begin(events), std::end(events), ms.vm_events);
+
+  EXPECT_EQ(text,
+            "nr_free_pages 18000\n"
+            "nr_zone_allocated 189\n"  // 20 + 30 + 130, and 5 - 2 per zone
+            "nr_pcp_pages 9\n"
+            "nr_slab_reclaimable_b 9\n"
+            "nr_slab_unreclaimable_b 13\n"
+            "pgalloc_dma 0\n"
+            "pgalloc_dma32 205\n"
+            "pgalloc_normal 1610\n"  // 300 + 5 and 1300 + 5 on the two nodes
+            "pgalloc_high 0\n"
+            "pgalloc_movable 0\n"
+            "pgfree 27\n"  // (7 + 2) in each zone
+            "pgmigrate_success 101\n"
+            "pgmigrate_fail 102\n"
+            "compact_migrate_scanned 103\n"
+            "compact_free_scanned 104\n"
+            "compact_isolated 105\n"
+            "compact_stall 106\n"
+            "compact_fail 107\n"
+            "compact_success 108\n"
+            "compact_daemon_wake 109\n"
+            "compact_daemon_migrate_scanned 110\n"
+            "compact_daemon_free_scanned 111\n");
+}

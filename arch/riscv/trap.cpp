@@ -9,12 +9,15 @@
 #include "kernel/smp.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
+#include "mm/migrate.h"
+#include "mm/pgtable.h"
 #include "mm/vmalloc.h"
 #include "arch/arch.h"
 #include <asm/mmu.h>
 #include <asm/stacktrace.h>
 
 probe_fault probe_faults[NR_CPUS];
+unsigned long migration_fault_waits[NR_CPUS];
 
 extern "C" {
 struct exception_table_entry {
@@ -107,6 +110,67 @@ static bool is_page_fault(u64 cause) {
          cause == EXC_LOAD_ACCESS || cause == EXC_STORE_ACCESS;
 }
 
+// Whether a valid leaf lets the faulting access through (the A and D bits
+// included: this kernel sets them on its leaves, and a leaf without them
+// would fault again, so it must not count as a fault to retry).
+static bool leaf_grants(pte_t pte, u64 cause) {
+  if (!pte_leaf(pte) || !(pte & PTE_A)) return false;
+  switch (cause) {
+    case EXC_LOAD_PAGE_FAULT: return pte & PTE_R;
+    case EXC_STORE_PAGE_FAULT: return (pte & PTE_W) && (pte & PTE_D);
+    default: return pte & PTE_X;
+  }
+}
+
+[[noreturn]] static void die_own_migration(const pt_regs *regs) {
+  pr_alert("BUG: CPU%u touched a page this CPU is migrating, at address %016lx\n", smp_processor_id(),
+           regs->badaddr);
+  die(regs, "touched a page this CPU is migrating");
+}
+
+// A page fault on movable vmalloc memory whose frame is being migrated
+// (mm/vmalloc_migrate.cpp): the level-0 entry of the kernel's table is a
+// migration entry until the copy is done. Waits for it and returns true so
+// that the instruction is retried. Only page faults in the vmalloc range
+// get here, so every other trap pays two compares for it.
+//
+// This hart spins with interrupts masked. That cannot hold up the migrating
+// CPU: its TLB shootdown (flush_tlb_kernel_range) is SBI remote sfence,
+// carried out by M-mode IPIs that reach a hart whatever its S-mode
+// interrupt state, and the rest of a migration is a copy and pt_lock, which
+// no faulting access holds.
+static bool handle_migration_fault(const pt_regs *regs) {
+  const page_table &pt = *system_vmalloc->pt;
+  const pte_t *slot = pgtable_leaf_slot(pt, regs->badaddr);
+  if (!slot) return false;
+  pte_t pte = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (is_migration_entry(pte)) {
+    if (migration_entry_wait(pt, regs->badaddr)) {
+      migration_fault_waits[smp_processor_id() & (NR_CPUS - 1)]++;
+      return true;
+    }
+    // False: the entry is this CPU's own (a bug waiting would turn into a
+    // hang), or the migration ended between our read and its own.
+    pte = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (is_migration_entry(pte) && migration_entry_cpu(pte) == (smp_processor_id() & 0xff))
+      die_own_migration(regs);
+  }
+  // The hart's walk saw the migration entry, and the new leaf was written
+  // before we looked: retry once the stale (invalid) translation is gone.
+  // A leaf that does not grant the access is a real fault.
+  if (is_migration_entry(pte) || leaf_grants(pte, regs->cause)) {
+    local_flush_tlb_range(regs->badaddr & PAGE_MASK, PAGE_SIZE);
+    return true;
+  }
+  return false;
+}
+
+static bool is_vmalloc_page_fault(const pt_regs *regs) {
+  return (regs->cause == EXC_LOAD_PAGE_FAULT || regs->cause == EXC_STORE_PAGE_FAULT ||
+          regs->cause == EXC_INST_PAGE_FAULT) &&
+         is_vmalloc_range(regs->badaddr) && system_vmalloc;
+}
+
 void riscv_software_interrupt();
 
 extern "C" void handle_trap(pt_regs *regs) {
@@ -118,6 +182,9 @@ extern "C" void handle_trap(pt_regs *regs) {
     pr_warn("unexpected %s (scause %#lx)\n", scause_name(regs->cause), regs->cause);
     return;
   }
+  // Before the fixups: a probed access to a page in migration waits and
+  // succeeds like any other.
+  if (is_vmalloc_page_fault(regs) && handle_migration_fault(regs)) return;
   if (fixup_probe(regs)) return;
   if (is_page_fault(regs->cause)) {
     // Linux's words for a bad kernel access to vmalloc space (x86's

@@ -23,6 +23,10 @@ struct probe_fault {
 extern probe_fault probe_faults[NR_CPUS];  // per CPU: probes on several CPUs do not mix
 inline probe_fault &this_cpu_probe_fault() { return probe_faults[smp_processor_id() & (NR_CPUS - 1)]; }
 
+// Per CPU: page faults on vmalloc memory that waited for a migration entry
+// (mm/migrate.h) and were retried.
+extern unsigned long migration_fault_waits[NR_CPUS];
+
 // Decodes scause in words ("load page fault", "supervisor timer interrupt").
 const char *scause_name(u64 cause);
 // Writes where a virtual address lies ("NULL page", "kernel text",
