@@ -47,8 +47,17 @@ bool isolate_movable_page(mem_system &ms, page *p, migrate_mode mode) {
 }
 
 // Drops the isolator's reference to a page that is no longer isolated;
-// frees it if the owner let go meanwhile.
-static void put_isolated_ref(mem_system &ms, page *p) { __free_pages(ms, p, 0); }
+// frees it if the owner let go meanwhile. While the owner still holds the
+// page it is movable, which __free_pages rightly refuses (a bad page
+// report, and the reference would stay): only the last reference goes
+// through the free path.
+static void put_isolated_ref(mem_system &ms, page *p) {
+  int count = page_ref_count(p);
+  while (count > 1)
+    if (__atomic_compare_exchange_n(&p->_refcount, &count, count - 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+      return;
+  __free_pages(ms, p, 0);
+}
 
 void putback_movable_pages(mem_system &ms, list_head *l) {
   while (!list_empty(l)) {
