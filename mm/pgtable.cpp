@@ -275,7 +275,9 @@ bool pgtable_walk(const page_table &pt, uintptr_t va, pt_walk_result *out) {
   if (!pt.root || !sv39_canonical(va)) return false;
   phys_addr_t table = pt.root;
   for (unsigned level = ROOT_LEVEL;; level--) {
-    const pte_t pte = table_ptr(table)[sv39_index(va, level)];
+    // Read once, untorn: a migration (mm/vmalloc_migrate.cpp) rewrites a
+    // leaf under pt_lock while other CPUs walk without it.
+    const pte_t pte = READ_ONCE(table_ptr(table)[sv39_index(va, level)]);
     switch (pte_classify(pte, level)) {
       case pte_kind::hole: return false;
       case pte_kind::table:  // never at level 0
