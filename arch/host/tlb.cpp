@@ -100,8 +100,10 @@ bool host_mmu_access(const page_table &pt, uintptr_t va, void *buf, size_t n, bo
       }
     }
     // Not mapped: a migration entry is a fault to wait out (outside the
-    // access, so that the migrator's shootdown is not held up by it).
-    if (!migration_entry_wait(pt, va)) return false;
+    // access, so that the migrator's shootdown is not held up by it). The
+    // migration may also have ended between the walk and the wait: the
+    // new leaf is there, a spurious fault, and the access is retried.
+    if (!migration_entry_wait(pt, va) && !pgtable_walk(pt, va, nullptr)) return false;
   }
   return true;
 }
