@@ -363,6 +363,10 @@ void check_movable(zone_check &c, const page *p, unsigned long pfn, unsigned lon
   if (movable && isolated && page_ref_count(p) < 2)
     zfail(c, "movable pfn 0x%lx is isolated with refcount %d: the isolator's reference is missing", pfn,
           page_ref_count(p));
+  // Not isolated, the owner's is the only reference: one left behind by an
+  // isolation would keep the page from ever being freed.
+  if (movable && !isolated && page_ref_count(p) != 1)
+    zfail(c, "movable pfn 0x%lx is not isolated but has refcount %d, not its owner's 1", pfn, page_ref_count(p));
 }
 
 void open_allocation(zone_check &c, block &b, const page *p, unsigned long pfn) {

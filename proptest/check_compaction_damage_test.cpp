@@ -223,6 +223,16 @@ TEST_F(CheckDamageCompaction, IsolatedMovablePageWithoutIsolatorsReference) {
   unisolate(p);
 }
 
+// Movable, not isolated, with a reference besides the owner's (an isolator
+// that ended the isolation but kept its reference: a leak).
+TEST_F(CheckDamageCompaction, MovablePageWithAStrayReference) {
+  page *p = frame(mov + 2 * PAGE_SIZE);
+  get_page(p);
+  expect_finds(f.check(), {"movable pfn " + hex(pfn(p)) + " is not isolated but has refcount 2, not its owner's 1"});
+  __atomic_fetch_sub(&p->_refcount, 1, __ATOMIC_RELAXED);
+  EXPECT_EQ(f.check(), "");
+}
+
 // An allocated page that is not movable inside an isolated pageblock
 // (isolation refuses such pageblocks; nothing there is handed out).
 TEST_F(CheckDamageCompaction, UnmovablePageInIsolatedPageblock) {
