@@ -5,6 +5,7 @@
 #include "arch/arch.h"
 #include "kernel/errno.h"
 #include "mm/check.h"
+#include "mm/kasan.h"
 #include "mm/page_alloc.h"
 #include "mm/page_alloc_internal.h"
 #include "mm/page_report.h"
@@ -58,6 +59,9 @@ static unsigned long take_free_block(compact_control *cc, page *p, unsigned orde
     if (!__zone_watermark_ok(z, 0, mark, 0, 0, zone_page_state(z, NR_FREE_PAGES))) return 0;
   }
   del_from_free_list(z, p, order, mt);
+  // Allocated from here on, as by the allocator: writable for a checker of
+  // memory accesses (free pages are poisoned, mm/kasan.h).
+  kasan_unpoison_pages(z, p, order);
   unsigned long n = 1ul << order;
   for (unsigned long i = 0; i < n; i++) {
     page *q = p + i;
