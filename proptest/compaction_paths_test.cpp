@@ -544,6 +544,63 @@ TEST(CompactionRules, AllocContigRangeInvalidRanges) {
   EXPECT_EQ(f.check(), "");
 }
 
+// Bad requests to the contiguous allocator get an error (a warning unless
+// __GFP_NOWARN) and change nothing: no pages (0), contradictory zone
+// modifiers, more than any zone holds; free_contig_range of pages that are
+// not a contiguous allocation's reports each as a bad page and frees none.
+TEST(CompactionRules, ContiguousAllocatorBadInput) {
+  machine m;
+  drain_all_pages(*m.ms);
+  const unsigned long free_before = nr_free_pages(*m.ms) + nr_free_pcp_pages(*m.ms);
+  const unsigned long bad_before = m.ms->bad_pages;
+  EXPECT_EQ(alloc_contig_pages(*m.ms, 0, GFP_KERNEL, NUMA_NO_NODE), nullptr);
+  EXPECT_EQ(alloc_contig_pages(*m.ms, 16, GFP_KERNEL | __GFP_DMA | __GFP_DMA32 | __GFP_NOWARN, NUMA_NO_NODE), nullptr);
+  EXPECT_EQ(alloc_contig_pages(*m.ms, m.z->spanned_pages + 1, GFP_KERNEL | __GFP_NOWARN, 0), nullptr);
+  // A zone a request may not use is not searched: DMA only, on a machine
+  // whose one zone is DMA32.
+  EXPECT_EQ(alloc_contig_pages(*m.ms, 16, GFP_KERNEL | __GFP_DMA | __GFP_NOWARN, 0), nullptr);
+  EXPECT_EQ(nr_free_pages(*m.ms) + nr_free_pcp_pages(*m.ms), free_before);
+  // A page held twice is not freed; held once it is; free, it is a bad
+  // page again and nothing changes.
+  page *p = alloc_pages(*m.ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  get_page(p);
+  const unsigned long pfn = page_to_pfn(*m.ms, p);
+  EXPECT_EQ(free_contig_range(*m.ms, pfn, 1), 1ul);
+  EXPECT_EQ(page_ref_count(p), 2);
+  EXPECT_EQ(m.ms->bad_pages, bad_before + 1);
+  __free_pages(*m.ms, p, 0);
+  EXPECT_EQ(free_contig_range(*m.ms, pfn, 1), 0ul);
+  drain_all_pages(*m.ms);
+  EXPECT_EQ(nr_free_pages(*m.ms) + nr_free_pcp_pages(*m.ms), free_before);
+  EXPECT_EQ(free_contig_range(*m.ms, pfn, 1), 1ul);
+  EXPECT_EQ(m.ms->bad_pages, bad_before + 2);
+  EXPECT_EQ(nr_free_pages(*m.ms) + nr_free_pcp_pages(*m.ms), free_before);
+  EXPECT_EQ(m.check(), "");
+}
+
+// kcompactd_run runs every node's kcompactd: a wake-up on each node is
+// taken, and the wake counted once per node.
+TEST(CompactionRules, KcompactdRunCoversEveryNode) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_two_nodes(f), 0);
+  mem_system &ms = *f.ms;
+  const unsigned long wakes = vm_event(ms, KCOMPACTD_WAKE);
+  unsigned nodes = 0;
+  for_each_online_pgdat(ms, pgdat) {
+    wakeup_kcompactd(pgdat, 9, int(MAX_NR_ZONES) - 1);
+    nodes++;
+  }
+  ASSERT_EQ(nodes, 2u);
+  kcompactd_run(ms, 0);
+  EXPECT_EQ(vm_event(ms, KCOMPACTD_WAKE), wakes + nodes);
+  for_each_online_pgdat(ms, pgdat) {
+    EXPECT_EQ(__atomic_load_n(&pgdat->kcompactd_wanted, __ATOMIC_RELAXED), 0);
+  }
+  EXPECT_EQ(f.check(), "");
+}
+
 // The range's pages are the caller's; the rest of the first and last free
 // blocks goes back free; types come back; free_contig_range undoes it.
 TEST(CompactionRules, AllocContigRangeTakesExactlyTheRange) {
