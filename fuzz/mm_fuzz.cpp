@@ -945,7 +945,7 @@ struct fuzz_run {
 
   // Whether every page of the pageblock at b is free on the isolated lists
   // or movable (isolation takes movable pages too; they stay until moved).
-  bool isolated_block_ok(zone *z, unsigned long b) {
+  bool isolated_block_ok(unsigned long b) {
     if (!test_pages_isolated(*ms, b, b + pageblock_nr_pages)) return true;
     for (unsigned long pfn = b; pfn < b + pageblock_nr_pages; pfn++) {
       page *p = pfn_to_page(*ms, pfn);
@@ -955,7 +955,6 @@ struct fuzz_run {
       }
       if (!PageMovable(p)) return false;
     }
-    (void)z;
     return true;
   }
 
@@ -996,7 +995,7 @@ struct fuzz_run {
         show_unusable_index(*ms, discard);
         show_extfrag_index(*ms, discard);
         for (auto [z, b] : isolated)
-          if (!isolated_block_ok(z, b)) die("isolated pageblock %#lx holds a page neither free nor movable", b);
+          if (!isolated_block_ok(b)) die("isolated pageblock %#lx holds a page neither free nor movable", b);
         break;
       }
       case 4: {
@@ -1007,14 +1006,10 @@ struct fuzz_run {
           compact_memory(*ms);
           break;
         }
-        compact_control cc = {};
-        cc.ms = ms;
         // arg: bit 0 the zone, bits 1-4 the order, bits 5-6 the mode.
-        cc.z = zones[(arg & 1) % zones.size()];
-        cc.order = int(((arg >> 1) & 15) % NR_PAGE_ORDERS);
-        cc.mode = migrate_mode(((arg >> 5) & 3) % 3);
-        cc.migratetype = MIGRATE_MOVABLE;
-        cc.gfp_mask = GFP_KERNEL;
+        compact_control cc = compact_control_for(*ms, zones[(arg & 1) % zones.size()],
+                                                 int(((arg >> 1) & 15) % NR_PAGE_ORDERS),
+                                                 migrate_mode(((arg >> 5) & 3) % 3));
         cc.alloc_flags = ALLOC_WMARK_MIN;
         cc.highest_zoneidx = int(MAX_NR_ZONES) - 1;
         cc.direct_compaction = true;

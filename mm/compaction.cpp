@@ -344,6 +344,17 @@ void compaction_defer_reset(zone *z, int order, bool alloc_success) {
   if (order >= z->compact_order_failed) z->compact_order_failed = order + 1;
 }
 
+compact_control compact_control_for(mem_system &ms, zone *z, int order, migrate_mode mode) {
+  compact_control cc = {};
+  cc.ms = &ms;
+  cc.z = z;
+  cc.order = order;
+  cc.mode = mode;
+  cc.migratetype = MIGRATE_MOVABLE;
+  cc.gfp_mask = GFP_KERNEL;
+  return cc;
+}
+
 // ---- compact_zone --------------------------------------------------------------------------
 
 compact_result compact_zone(compact_control *cc) {
@@ -451,15 +462,12 @@ compact_result try_to_compact_pages(mem_system &ms, gfp_t gfp, unsigned order, u
       if (rc < COMPACT_DEFERRED) rc = COMPACT_DEFERRED;
       continue;
     }
-    compact_control cc = {};
-    cc.ms = &ms;
-    cc.z = z;
-    cc.order = int(order);
+    compact_control cc =
+        compact_control_for(ms, z, int(order), prio == COMPACT_PRIO_ASYNC ? MIGRATE_ASYNC : MIGRATE_SYNC_LIGHT);
     cc.migratetype = ac.migratetype;
     cc.gfp_mask = gfp;
     cc.alloc_flags = alloc_flags;
     cc.highest_zoneidx = ac.highest_zoneidx;
-    cc.mode = prio == COMPACT_PRIO_ASYNC ? MIGRATE_ASYNC : MIGRATE_SYNC_LIGHT;
     cc.ignore_skip_hint = prio == MIN_COMPACT_PRIORITY;
     cc.whole_zone = prio == MIN_COMPACT_PRIORITY;
     cc.direct_compaction = true;
@@ -497,13 +505,7 @@ void compact_node(mem_system &ms, int nid) {
   if (!pgdat) return;
   for_each_zone_of(pgdat, z) {
     if (!populated_zone(z)) continue;
-    compact_control cc = {};
-    cc.ms = &ms;
-    cc.z = z;
-    cc.order = -1;
-    cc.mode = MIGRATE_SYNC;
-    cc.migratetype = MIGRATE_MOVABLE;
-    cc.gfp_mask = GFP_KERNEL;
+    compact_control cc = compact_control_for(ms, z, -1, MIGRATE_SYNC);
     cc.ignore_skip_hint = true;
     cc.whole_zone = true;
     compact_zone(&cc);
@@ -551,13 +553,7 @@ static bool should_proactive_compact_node(const mem_system &ms, const pglist_dat
 void proactive_compact_node(mem_system &ms, pglist_data *pgdat) {
   for_each_zone_of(pgdat, z) {
     if (!populated_zone(z)) continue;
-    compact_control cc = {};
-    cc.ms = &ms;
-    cc.z = z;
-    cc.order = -1;
-    cc.mode = MIGRATE_SYNC_LIGHT;
-    cc.migratetype = MIGRATE_MOVABLE;
-    cc.gfp_mask = GFP_KERNEL;
+    compact_control cc = compact_control_for(ms, z, -1, MIGRATE_SYNC_LIGHT);
     cc.ignore_skip_hint = true;
     cc.proactive_compaction = true;
     cc.kcompactd = true;
@@ -585,16 +581,9 @@ static void kcompactd_do_work(mem_system &ms, pglist_data *pgdat) {
     if (!populated_zone(z) || compaction_deferred(z, order)) continue;
     if (zone_watermark_ok(z, unsigned(order), min_wmark_pages(z), highest, 0)) continue;
     if (!compaction_suitable(ms, z, order, highest)) continue;
-    compact_control cc = {};
-    cc.ms = &ms;
-    cc.z = z;
-    cc.order = order;
-    cc.mode = MIGRATE_SYNC_LIGHT;
-    cc.migratetype = MIGRATE_MOVABLE;
-    cc.gfp_mask = GFP_KERNEL;
+    compact_control cc = compact_control_for(ms, z, order, MIGRATE_SYNC_LIGHT);
     cc.alloc_flags = ALLOC_WMARK_MIN;
     cc.highest_zoneidx = highest;
-    cc.ignore_skip_hint = false;
     cc.kcompactd = true;
     compact_result status = compact_zone(&cc);
     if (status == COMPACT_SUCCESS) compaction_defer_reset(z, order, false);

@@ -94,6 +94,12 @@ struct compact_control {
   bool out_of_targets;      // the free scanner found nothing more (set by compact_zone's scan)
 };
 
+// A compact_control for z with what every caller sets: ms, z, order and
+// mode, for a movable GFP_KERNEL request; the rest zero. Callers change
+// what differs (a direct compaction its request's flags, alloc_contig its
+// own) before compact_zone.
+compact_control compact_control_for(mem_system &ms, zone *z, int order, migrate_mode mode);
+
 // Whether compaction could help an allocation of `order` in z: the zone
 // would pass its min watermark (low for costly orders) plus 2 << order
 // (compact_gap) over order-0 pages, counting highest_zoneidx's

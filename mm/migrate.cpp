@@ -126,16 +126,19 @@ int migrate_pages(mem_system &ms, list_head *from, new_page_t get_new_page, free
   return failed;
 }
 
+pte_t wait_for_migration_entry(const pte_t *slot) {
+  pte_t pte;
+  while (is_migration_entry(pte = __atomic_load_n(slot, __ATOMIC_ACQUIRE))) cpu_relax();
+  return pte;
+}
+
 bool migration_entry_wait(const page_table &pt, uintptr_t va) {
   pte_t *slot = pgtable_leaf_slot(pt, va & PAGE_MASK);
   if (!slot) return false;
   pte_t pte = READ_ONCE(*slot);
   if (!is_migration_entry(pte)) return false;
   if (migration_entry_cpu(pte) == (smp_processor_id() & 0xff)) return false;
-  while (is_migration_entry(pte)) {
-    cpu_relax();
-    pte = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-  }
+  wait_for_migration_entry(slot);
   // RISC-V may have cached the invalid entry: drop it before the retry.
   local_flush_tlb_range(va & PAGE_MASK, PAGE_SIZE);
   return true;

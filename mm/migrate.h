@@ -101,6 +101,11 @@ using free_page_t = void (*)(page *dst, void *priv);
 int migrate_pages(mem_system &ms, list_head *from, new_page_t get_new_page, free_page_t put_new_page, void *priv,
                   migrate_mode mode, migrate_reason reason, unsigned *nr_succeeded);
 
+// Spins while *slot holds a migration entry; returns the entry that
+// replaced it (acquire: the migrated contents are visible). For those who
+// found the entry themselves and may wait (vfree, vmalloc_to_page).
+pte_t wait_for_migration_entry(const pte_t *slot);
+
 // For a hart that faulted on va: waits while the kernel table maps va with a
 // migration entry (asm/sv39.h), then returns true so that the access is
 // retried (Linux's migration_entry_wait). False when va holds no migration

@@ -79,13 +79,8 @@ int alloc_contig_range(mem_system &ms, unsigned long start, unsigned long end, g
   unsigned long outer_start = pageblock_start_pfn(start), outer_end = pageblock_end_pfn(end - 1);
   if (int err = start_isolate_page_range(ms, outer_start, outer_end)) return err;
 
-  compact_control cc = {};
-  cc.ms = &ms;
-  cc.z = z;
-  cc.order = -1;
-  cc.mode = MIGRATE_SYNC;
+  compact_control cc = compact_control_for(ms, z, -1, MIGRATE_SYNC);
   cc.gfp_mask = gfp;
-  cc.migratetype = MIGRATE_MOVABLE;
   cc.ignore_skip_hint = true;
   cc.no_set_skip_hint = true;
   cc.alloc_contig = true;
@@ -115,7 +110,7 @@ int alloc_contig_range(mem_system &ms, unsigned long start, unsigned long end, g
 // Whether [pfn, pfn + nr) is worth trying: in z, and no page of it
 // reserved or in use without being movable (a racy look; alloc_contig_range
 // decides under the locks).
-static bool pfn_range_valid_contig(mem_system &ms, zone *z, unsigned long pfn, unsigned long nr) {
+static bool pfn_range_valid_contig(zone *z, unsigned long pfn, unsigned long nr) {
   if (!zone_spans_pageblock(z, pfn) || !zone_spans_pageblock(z, pfn + nr - 1)) return false;
   for (unsigned long i = pfn; i < pfn + nr; i++) {
     const page *p = zone_pfn_to_page(z, i);
@@ -124,7 +119,6 @@ static bool pfn_range_valid_contig(mem_system &ms, zone *z, unsigned long pfn, u
     if (flags & ((1ul << PG_buddy) | (1ul << PG_pcp) | (1ul << PG_movable) | (1ul << PG_isolated))) continue;
     if (page_ref_count(p) > 0 || PageTail(p)) return false;
   }
-  (void)ms;
   return true;
 }
 
@@ -144,7 +138,7 @@ page *alloc_contig_pages(mem_system &ms, unsigned long nr_pages, gfp_t gfp, int 
     if (z->idx > classzone || ((gfp & __GFP_THISNODE) && z->zone_pgdat != pgdat)) continue;
     unsigned long pfn = (z->zone_start_pfn + align - 1) & ~(align - 1);
     for (; pfn + nr_pages <= zone_end_pfn(z) && pfn + nr_pages > pfn; pfn += align) {
-      if (!pfn_range_valid_contig(ms, z, pfn, nr_pages)) continue;
+      if (!pfn_range_valid_contig(z, pfn, nr_pages)) continue;
       if (alloc_contig_range(ms, pfn, pfn + nr_pages, gfp) == 0) {
         if (unlikely(ms.check_calls)) check_contig_call(ms, pfn, nr_pages, gfp);
         return zone_pfn_to_page(z, pfn);

@@ -133,7 +133,7 @@ static void unmap_area_pages(vmalloc_system &vs, uintptr_t addr, unsigned count,
       }
     if (!busy) break;
     spin_unlock(&vs.pt_lock);
-    while (is_migration_entry(__atomic_load_n(busy, __ATOMIC_ACQUIRE))) cpu_relax();
+    wait_for_migration_entry(busy);
   }
   if (free_frames)
     for (unsigned i = 0; i < count; i++) {
@@ -390,7 +390,7 @@ page *vmalloc_to_page(vmalloc_system &vs, const void *addr) {
     }
     // A movable page in the middle of a move: its frame is the one it is
     // moving to, once the move is done.
-    while (is_migration_entry(__atomic_load_n(slot, __ATOMIC_ACQUIRE))) cpu_relax();
+    wait_for_migration_entry(slot);
   }
 }
 

@@ -191,13 +191,8 @@ struct machine {
     return ~0u;
   }
   compact_control cc(int order, migrate_mode mode, int mt = MIGRATE_MOVABLE) {
-    compact_control c = {};
-    c.ms = ms;
-    c.z = z;
-    c.order = order;
-    c.mode = mode;
+    compact_control c = compact_control_for(*ms, z, order, mode);
     c.migratetype = mt;
-    c.gfp_mask = GFP_KERNEL;
     c.alloc_flags = ALLOC_WMARK_MIN;
     c.highest_zoneidx = ZONE_DMA32;
     return c;

@@ -304,13 +304,7 @@ void do_contig(comp_sut &s, const op &o) {
 
 void do_compact_zone(comp_sut &s, const op &o) {
   std::vector<zone *> zones = populated_zones(s.ms());
-  compact_control cc = {};
-  cc.ms = &s.ms();
-  cc.z = zones[o.a % zones.size()];
-  cc.order = int(o.b) - 1;
-  cc.mode = migrate_mode(o.c % 3);
-  cc.migratetype = MIGRATE_MOVABLE;
-  cc.gfp_mask = GFP_KERNEL;
+  compact_control cc = compact_control_for(s.ms(), zones[o.a % zones.size()], int(o.b) - 1, migrate_mode(o.c % 3));
   cc.alloc_flags = ALLOC_WMARK_LOW;
   cc.highest_zoneidx = int(MAX_NR_ZONES) - 1;
   cc.whole_zone = o.c & 4;
@@ -631,13 +625,7 @@ RC_GTEST_PROP(CompactionFragmented, Order9AfterCompaction, ()) {
   if (how == 0) {
     compact_memory(ms);
   } else {
-    compact_control cc = {};
-    cc.ms = &ms;
-    cc.z = z;
-    cc.order = 9;
-    cc.mode = how == 1 ? MIGRATE_SYNC_LIGHT : MIGRATE_SYNC;
-    cc.migratetype = MIGRATE_MOVABLE;
-    cc.gfp_mask = GFP_KERNEL;
+    compact_control cc = compact_control_for(ms, z, 9, how == 1 ? MIGRATE_SYNC_LIGHT : MIGRATE_SYNC);
     cc.alloc_flags = ALLOC_WMARK_MIN;
     cc.highest_zoneidx = int(MAX_NR_ZONES) - 1;
     cc.whole_zone = true;

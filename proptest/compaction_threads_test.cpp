@@ -151,14 +151,10 @@ unsigned long run_threads_case(const threads_case &c) {
     switch (rng() % 6) {
       case 0: compact_memory(ms); break;
       case 1: {
-        compact_control cc = {};
-        cc.ms = &ms;
-        cc.z = populated_zone(&ms.node_data[0]->node_zones[ZONE_DMA32]) ? &ms.node_data[0]->node_zones[ZONE_DMA32]
-                                                                         : &ms.node_data[0]->node_zones[ZONE_NORMAL];
-        cc.order = int(rng() % 12) - 1;
-        cc.mode = migrate_mode(rng() % 3);
-        cc.migratetype = MIGRATE_MOVABLE;
-        cc.gfp_mask = GFP_KERNEL;
+        zone *z = populated_zone(&ms.node_data[0]->node_zones[ZONE_DMA32]) ? &ms.node_data[0]->node_zones[ZONE_DMA32]
+                                                                            : &ms.node_data[0]->node_zones[ZONE_NORMAL];
+        int order = int(rng() % 12) - 1;  // drawn before the mode, as the seed's sequence was
+        compact_control cc = compact_control_for(ms, z, order, migrate_mode(rng() % 3));
         cc.alloc_flags = ALLOC_WMARK_LOW;
         cc.highest_zoneidx = int(MAX_NR_ZONES) - 1;
         cc.whole_zone = rng() % 2;
