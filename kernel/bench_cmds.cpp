@@ -14,7 +14,9 @@
 // whatever S-mode masks), so that no handler's instructions land in a count.
 #include "bench/page_alloc_workloads.h"
 #include "bench/slab_workloads.h"
+#include "kernel/bench_vmalloc.h"
 #include "kernel/cmdline.h"
+#include "kernel/string.h"
 #include "kernel/ktime.h"
 #include "kernel/monitor.h"
 #include "kernel/printk.h"
@@ -221,8 +223,20 @@ static int bench_migrate(mem_system &ms, unsigned long pairs, u64 overhead) {
   return report_pairs("MigrateVmallocPage", true, failures, count, pairs);
 }
 
+constexpr unsigned long BENCH_VMALLOC_DEFAULT_PAIRS = 1000;
+constexpr unsigned long BENCH_VMALLOC_MAX_PAIRS = 1000000;
+
 static int cmd_bench(int argc, char **argv) {
   u64 pairs = BENCH_DEFAULT_PAIRS;
+  if (argc >= 2 && strcmp(argv[1], "vmalloc") == 0) {
+    pairs = BENCH_VMALLOC_DEFAULT_PAIRS;
+    if (argc > 3 || (argc == 3 && (parse_u64(argv[2], &pairs) || pairs == 0 || pairs > BENCH_VMALLOC_MAX_PAIRS))) {
+      printk("usage: bench vmalloc [pairs per CPU]   (1 to %lu, default %lu)\n", BENCH_VMALLOC_MAX_PAIRS,
+             BENCH_VMALLOC_DEFAULT_PAIRS);
+      return 1;
+    }
+    return bench_vmalloc(pairs);
+  }
   if (argc > 2 ||
       (argc == 2 && (parse_u64(argv[1], &pairs) || pairs == 0 || pairs > BENCH_MAX_PAIRS))) {
     printk("usage: bench [pairs]   (1 to %lu, default %lu)\n", BENCH_MAX_PAIRS,
@@ -262,6 +276,7 @@ static int cmd_bench(int argc, char **argv) {
   return failed;
 }
 MONITOR_COMMAND(
-    bench_cmd, "bench", "[pairs]",
-    "page allocator and kmalloc workloads in instructions per alloc+free pair (exact: --icount)",
+    bench_cmd, "bench", "[pairs] | vmalloc [pairs]",
+    "page allocator and kmalloc workloads in instructions per alloc+free pair (exact: --icount); "
+    "vmalloc: vmalloc/vfree pairs on every CPU, pairs/s and shootdowns",
     cmd_bench);
