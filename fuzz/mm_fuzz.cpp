@@ -36,6 +36,7 @@
 //     OP_FREE            pick, how            the right free for the handle (how: alternative forms)
 //     OP_SET_CPU         cpu                  host_set_cpu
 //     OP_MAINT           what, arg            drains, shrinkers, kswapd, ksize/vmalloc_to_page
+//                                             (arg >= 0xf0 there: vm_unmap_aliases)
 //     OP_BAD_FREE        pick, how            a wrong free that mm/ must report and refuse
 //     OP_MOBILITY        what, arg            isolate or give back a pageblock, send requests
 //                                             to the slow path (or back), the fragmentation reports
@@ -292,6 +293,7 @@ struct fuzz_run {
 
   // Brings the allocators to rest, as slab_fixture's settle does.
   void settle() {
+    vm_unmap_aliases(*vs);  // ranges waiting for the purge hold vmap_area nodes and table pages
     for (auto &row : sa->kmalloc_caches)
       for (kmem_cache *c : row)
         if (c) kmem_cache_shrink(c);
@@ -729,6 +731,13 @@ struct fuzz_run {
         break;
       }
       default: {
+        if (arg >= 0xf0) {
+          // The lazy purge's forced form: nothing waits afterwards.
+          note("vm_unmap_aliases (%lu pages waiting)", vs->vmap_lazy_nr);
+          vm_unmap_aliases(*vs);
+          if (vs->vmap_lazy_nr || vs->space.nr_lazy) die("vm_unmap_aliases left %lu pages waiting", vs->vmap_lazy_nr);
+          return;
+        }
         long i = pick(arg, H_VMALLOC);
         if (i < 0) return;
         const handle &h = live[size_t(i)];

@@ -2,10 +2,14 @@
 
 #include "mm/page_alloc.h"
 #include "mm/slab.h"
+#include "mm/vmalloc.h"
 
 free_state settle() {
   slab_allocator &sa = *system_slab;
   mem_system &ms = *sa.ms;
+  // Lazily freed vmalloc ranges hold their vmap_area nodes and emptied
+  // table pages until a purge.
+  if (system_vmalloc) vm_unmap_aliases(*system_vmalloc);
   for (auto &row : sa.kmalloc_caches)
     for (kmem_cache *c : row)
       if (c) kmem_cache_shrink(c);

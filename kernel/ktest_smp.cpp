@@ -175,10 +175,10 @@ struct stress_cpu {
 
 handoff_pool pool;
 stress_cpu stress[NR_CPUS];
-// Operations over all CPUs together: every vfree is a TLB shootdown that
-// waits for each other CPU, which QEMU runs as host threads; with 8 harts on
-// 2 host cores a shootdown waits for host scheduling, so more CPUs get fewer
-// operations each.
+// Operations over all CPUs together: a TLB shootdown (a lazy purge's, a
+// migration's) waits for each other CPU, which QEMU runs as host threads;
+// with 8 harts on 2 host cores a shootdown waits for host scheduling, so
+// more CPUs get fewer operations each.
 constexpr unsigned STRESS_TOTAL_OPS = 1600;
 unsigned stress_ops() { return STRESS_TOTAL_OPS / nr_cpu_ids; }
 constexpr unsigned LOCAL_MAX = 12;
@@ -386,8 +386,11 @@ void read_here(void *arg) {
   r.badaddr = this_cpu_probe_fault().badaddr;
 }
 
-// Another CPU reads a vmalloc page (so its TLB holds the translation); after
-// vfree here, the shootdown has reached it: its next read faults.
+// Another CPU reads a vmalloc page (so its TLB holds the translation);
+// after vfree here and vm_unmap_aliases (the lazy purge's flush, which vfree
+// alone may leave for later), the shootdown has reached it: its next read
+// faults. Without the purge's flush the other CPU would still read the old
+// frame through its TLB.
 void remote_cpu_faults_after_vfree(ktest *t) {
   unsigned other = first_other_cpu();
   if (other == NR_CPUS) return ktest_skip(t, "one CPU");
@@ -401,7 +404,8 @@ void remote_cpu_faults_after_vfree(ktest *t) {
   unsigned long flushes = __atomic_load_n(&nr_remote_tlb_flushes, __ATOMIC_RELAXED);
   u64 start = ktime_get_ns();
   vfree(p);
-  printk(KERN_INFO "        # %s: vfree with its shootdown of %u other CPUs: %lu us\n", t->name,
+  vm_unmap_aliases();
+  printk(KERN_INFO "        # %s: vfree and the purge's shootdown of %u other CPUs: %lu us\n", t->name,
          num_online_cpus() - 1, (ktime_get_ns() - start) / 1000);
   KTEST_EXPECT_GE(t, __atomic_load_n(&nr_remote_tlb_flushes, __ATOMIC_RELAXED), flushes + 1);
   r = {p, 0, 0, 0, 0};

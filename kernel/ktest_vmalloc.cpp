@@ -14,6 +14,7 @@
 #include "kernel/ktest_mm.h"
 #include "kernel/printk.h"
 #include "kernel/seq_out.h"
+#include "kernel/smp.h"
 #include "kernel/string.h"
 #include "mm/page_alloc.h"
 #include "mm/slab.h"
@@ -81,9 +82,10 @@ u8 fill_of(unsigned i) { return u8(0x31 + 7 * i); }
 // to a frame of its own (no frame twice across all areas), bytes written
 // through the area read back through it and through the frame's direct map
 // (so the MMU really goes where the table says), and VmallocUsed grows by
-// exactly the pages taken. Then vfree: the areas fault, their frames and
-// table pages go back, and the free page count returns (less at most the
-// slab page of a vmap_area node that stays in the free tree).
+// exactly the pages taken. Then vfree: the frames go back at once; after
+// vm_unmap_aliases (the lazy purge) the areas fault, their table pages are
+// back too, and the free page count returns (less at most the slab page of
+// a vmap_area node that stays in the free tree).
 void vmalloc_sizes_round_trip(ktest *t) {
   static unsigned long pfns[MAX_FRAMES];
   u8 *held[NR_SIZES] = {};
@@ -133,10 +135,12 @@ void vmalloc_sizes_round_trip(ktest *t) {
   }
   for (unsigned i = 0; i < NR_SIZES; i++) {
     if (!held[i]) continue;
-    KTEST_EXPECT_TRUE(t, read_faults(held[i]));
     KTEST_EXPECT_TRUE(t, vmalloc_to_page(vs(), held[i]) == nullptr);
     KTEST_EXPECT_FALSE(t, first_frames[i] && frame_in_use(first_frames[i]));
   }
+  vm_unmap_aliases(vs());
+  for (unsigned i = 0; i < NR_SIZES; i++)
+    if (held[i]) KTEST_EXPECT_TRUE(t, read_faults(held[i]));
   KTEST_EXPECT_EQ(t, vmalloc_used_pages(vs()), used_before);
   KTEST_EXPECT_EQ(t, pgtable_count_tables(kernel_page_table), tables_before);
   unsigned long free_after = settled_free_pages();
@@ -230,6 +234,7 @@ void vmap_maps_pages_in_order(ktest *t) {
   a[PAGE_SIZE + 5] = 0x3c;
   KTEST_EXPECT_EQ(t, static_cast<const u8 *>(page_address(ms(), pages[1]))[5], 0x3c);
   vunmap(vs(), a);
+  vm_unmap_aliases(vs());
   KTEST_EXPECT_TRUE(t, read_faults(a));
   for (unsigned i = 0; i < 3; i++) {
     KTEST_EXPECT_TRUE(t, frame_in_use(pages[i]));
@@ -313,8 +318,66 @@ void vmallocinfo_names_caller(ktest *t) {
   vfree(vs(), p);
 }
 
+// The lazy purge on the kernel's instance: each vfree adds its range's pages
+// (guard included) to vmap_lazy_nr and lists the range as an "unpurged
+// vm_area" in vmallocinfo, with no shootdown; a freed range is not handed
+// out again while it waits; the vfree that takes vmap_lazy_nr past
+// lazy_max_pages() purges everything with one shootdown (when there are
+// other CPUs to shoot down), and after vm_unmap_aliases nothing waits.
+void lazy_purge_batches_shootdowns(ktest *t) {
+  static char text[8192];
+  static seq_buf out;
+  vm_unmap_aliases(vs());
+  KTEST_ASSERT_TRUE(t, __atomic_load_n(&vs().vmap_lazy_nr, __ATOMIC_RELAXED) == 0);
+  const unsigned long flushes = __atomic_load_n(&nr_remote_tlb_flushes, __ATOMIC_RELAXED);
+  const unsigned long max = lazy_max_pages(vs());
+  KTEST_EXPECT_GE(t, max, 32 * SZ_1M / PAGE_SIZE);  // fls(CPUs) >= 1 times 32 MiB: the range is 64 GiB
+  u8 *first = static_cast<u8 *>(vmalloc(vs(), 3 * PAGE_SIZE));
+  KTEST_ASSERT_TRUE(t, first != nullptr);
+  first[0] = 1;
+  vfree(vs(), first);
+  KTEST_EXPECT_EQ(t, __atomic_load_n(&vs().vmap_lazy_nr, __ATOMIC_RELAXED), 4ul);
+  out = {text, sizeof(text), 0};
+  seq_out so = seq_buf_out(out);
+  show_vmallocinfo(vs(), so);
+  char want[80];
+  scnprintf(want, sizeof(want), "0x%016lx-0x%016lx   16384 unpurged vm_area\n", uaddr(first),
+            uaddr(first) + 4 * PAGE_SIZE);
+  KTEST_EXPECT_TRUE(t, find(out.data, want) != nullptr);
+  // One-page pairs (2 pages each with the guard) until the purge.
+  unsigned long pairs = 0, lazy = 4;
+  bool purged = false;
+  while (!purged && pairs <= max) {
+    u8 *p = static_cast<u8 *>(vmalloc(vs(), PAGE_SIZE));
+    KTEST_ASSERT_TRUE(t, p != nullptr);
+    if (p == first) ktest_fail(t, __FILE__, __LINE__, "a range waiting for its flush was handed out again");
+    p[0] = 2;
+    vfree(vs(), p);
+    pairs++;
+    lazy += 2;
+    unsigned long now = __atomic_load_n(&vs().vmap_lazy_nr, __ATOMIC_RELAXED);
+    purged = now != lazy;
+    if (purged) KTEST_EXPECT_EQ(t, now, 0ul);
+    else KTEST_EXPECT_EQ(t, __atomic_load_n(&nr_remote_tlb_flushes, __ATOMIC_RELAXED), flushes);
+  }
+  KTEST_EXPECT_TRUE(t, purged);
+  KTEST_EXPECT_EQ(t, lazy, max + (max & 1 ? 1 : 2));  // the first count past max
+  const unsigned long shot = __atomic_load_n(&nr_remote_tlb_flushes, __ATOMIC_RELAXED) - flushes;
+  KTEST_EXPECT_EQ(t, shot, num_online_cpus() > 1 ? 1ul : 0ul);
+  printk(KERN_INFO "        # %s: %lu vfrees, %lu shootdown(s), lazy_max_pages %lu\n", t->name, pairs + 1, shot,
+         max);
+  // Not listed any more; vm_unmap_aliases with nothing waiting flushes nothing.
+  out = {text, sizeof(text), 0};
+  so = seq_buf_out(out);
+  show_vmallocinfo(vs(), so);
+  KTEST_EXPECT_TRUE(t, find(out.data, "unpurged vm_area") == nullptr);
+  vm_unmap_aliases(vs());
+  KTEST_EXPECT_EQ(t, __atomic_load_n(&nr_remote_tlb_flushes, __ATOMIC_RELAXED), flushes + shot);
+}
+
 }  // namespace
 
 KTEST_SUITE(vmalloc, KTEST_CASE(vmalloc_sizes_round_trip), KTEST_CASE(guard_pages_fault),
             KTEST_CASE(vmalloc_32_frames_below_4g), KTEST_CASE(vmap_maps_pages_in_order),
-            KTEST_CASE(bad_vfree_is_refused), KTEST_CASE(vzalloc_reads_zero), KTEST_CASE(vmallocinfo_names_caller));
+            KTEST_CASE(bad_vfree_is_refused), KTEST_CASE(vzalloc_reads_zero), KTEST_CASE(vmallocinfo_names_caller),
+            KTEST_CASE(lazy_purge_batches_shootdowns));

@@ -58,7 +58,14 @@ static int cmd_meminfo(int, char **) {
 }
 MONITOR_COMMAND(meminfo_cmd, "meminfo", "", "memory totals (/proc/meminfo)", cmd_meminfo);
 
-static int cmd_vmstat(int, char **) { return run_report("vmstat", show_vmstat); }
+// After mm/'s counters, the arch's: Linux's nr_tlb_remote_flush
+// (CONFIG_DEBUG_TLBFLUSH), the TLB shootdowns sent to other harts, which
+// vmalloc's lazy purge exists to make rare.
+static int cmd_vmstat(int, char **) {
+  if (int err = run_report("vmstat", show_vmstat)) return err;
+  printk("nr_tlb_remote_flush %lu\n", __atomic_load_n(&nr_remote_tlb_flushes, __ATOMIC_RELAXED));
+  return 0;
+}
 MONITOR_COMMAND(vmstat_cmd, "vmstat", "", "counters and events, one \"name value\" a line (/proc/vmstat)", cmd_vmstat);
 
 // Free blocks of pageblock order (what a huge page or a contiguous range

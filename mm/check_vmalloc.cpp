@@ -103,13 +103,41 @@ unsigned check_vmalloc(vmalloc_system &vs, check_report &r) {
     }
     a += PAGE_SIZE;
   }
+  // The lazily freed ranges: no vm_struct, nothing mapped (checked with
+  // the leaves below), their pages in vmap_lazy_nr; their emptied table
+  // pages still allocated table pages until the flush.
+  unsigned long lazy_pages = 0;
+  vmap_area *const roots[] = {vs.space.lazy_root, vs.space.purging_root};
+  for (vmap_area *root : roots)
+    vmap_for_each(root, [&](vmap_area *va) {
+      lazy_pages += va_size(va) / PAGE_SIZE;
+      if (va->vm)
+        check_fail(r, "vmalloc: lazily freed range 0x%lx-0x%lx still has a vm_struct (%p)", va->va_start,
+                   va->va_end, static_cast<void *>(va->vm));
+    });
+  if (lazy_pages != vs.vmap_lazy_nr)
+    check_fail(r, "vmalloc: vmap_lazy_nr is %lu, the ranges waiting for the purge hold %lu pages", vs.vmap_lazy_nr,
+               lazy_pages);
+  unsigned long chained = 0;
+  for (phys_addr_t t = vs.lazy_tables; t; t = *static_cast<const phys_addr_t *>(phys_to_virt(t))) {
+    const page *p = pfn_to_page(*vs.ms, PHYS_PFN(t));
+    if (!p || !test_page_flag(p, PG_pgtable) || page_ref_count(p) < 1 || PageBuddy(p) || ++chained > lazy_pages) {
+      check_fail(r, "vmalloc: 0x%lx on the lazily freed table pages is not an allocated table page (or the "
+                 "list loops)",
+                 static_cast<unsigned long>(t));
+      break;
+    }
+  }
   if (entries != vs.migrating)
     check_fail(r, "vmalloc: %lu migration entries in the table, but %u migrations in progress", entries, vs.migrating);
   // No leaf in the range outside the areas' mapped pages.
   pgtable_for_each_leaf(*vs.pt, [&](uintptr_t va, u64 size, const pt_walk_result &) {
     if (va + size <= vs.space.start || va >= vs.space.end) return;
     vmap_area *a = vmap_find_busy(&vs.space, va);
-    if (!a || !a->vm || va + size > a->va_end - PAGE_SIZE)
+    if (vmap_area *lazy = vmap_find_lazy(&vs.space, va))
+      check_fail(r, "vmalloc: 0x%lx (%lu bytes) is mapped inside 0x%lx-0x%lx, freed and waiting for the purge", va,
+                 static_cast<unsigned long>(size), lazy->va_start, lazy->va_end);
+    else if (!a || !a->vm || va + size > a->va_end - PAGE_SIZE)
       check_fail(r, "vmalloc: 0x%lx (%lu bytes) is mapped outside every area", va, static_cast<unsigned long>(size));
   });
   return r.violations - before;

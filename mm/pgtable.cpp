@@ -280,6 +280,10 @@ int pgtable_unmap_noflush(page_table *pt, uintptr_t va, u64 size, phys_addr_t *f
 
 void pgtable_free_tables(phys_addr_t freed_tables, const pt_alloc_ops &ops) { free_list(freed_tables, ops); }
 
+void pgtable_splice_tables(phys_addr_t *list, phys_addr_t more) {
+  while (more) push_table(list, pop_table(&more));
+}
+
 int pgtable_unmap(page_table *pt, uintptr_t va, u64 size, const pt_alloc_ops &ops) {
   if (!ops.free_table) return -EINVAL;
   phys_addr_t freed = 0;

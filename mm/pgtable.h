@@ -85,6 +85,9 @@ int pgtable_unmap(page_table *pt, uintptr_t va, u64 size, const pt_alloc_ops &op
 // pass that list to pgtable_free_tables after the flush.
 int pgtable_unmap_noflush(page_table *pt, uintptr_t va, u64 size, phys_addr_t *freed_tables);
 void pgtable_free_tables(phys_addr_t freed_tables, const pt_alloc_ops &ops);
+// Moves every table page of the list `more` onto *list (lists of emptied
+// tables from several pgtable_unmap_noflush calls, freed after one flush).
+void pgtable_splice_tables(phys_addr_t *list, phys_addr_t more);
 
 struct pt_walk_result {
   phys_addr_t pa;  // the physical address that va translates to

@@ -43,6 +43,9 @@ int vmalloc_init(vmalloc_system *vs, mem_system &ms, slab_allocator &sa, page_ta
   vs->movable_pages = 0;
   vs->migrating = 0;
   vs->errors = 0;
+  vs->vmap_lazy_nr = 0;
+  vs->lazy_tables = 0;
+  spin_lock_init(&vs->vmap_purge_lock);
   vs->symbolize = nullptr;
   return vmalloc_register_movable(*vs);
 }
@@ -53,15 +56,26 @@ static void give_back_node(vmalloc_system &vs, vmap_area *va) {
   if (va && va != &vs.first) kfree(*vs.sa, va);
 }
 
+static void purge_vmap_area_lazy(vmalloc_system &vs);
+
 // Reserves size bytes plus the guard page. Returns the busy area, or nullptr.
+// A request that finds no room purges the lazily freed ranges and tries once
+// more (Linux's "overflow" path).
 static vmap_area *reserve_area(vmalloc_system &vs, unsigned long size, unsigned long align, gfp_t gfp) {
   gfp_t node_gfp = (gfp & __GFP_RECLAIM) | __GFP_NOWARN;
   vmap_nodes nodes = {static_cast<vmap_area *>(kmalloc(*vs.sa, sizeof(vmap_area), node_gfp)),
                       static_cast<vmap_area *>(kmalloc(*vs.sa, sizeof(vmap_area), node_gfp)), nullptr};
   vmap_area *va = nullptr;
-  if (nodes.busy && nodes.split) {
-    spin_lock_irqsave_guard g(vs.lock);
-    va = vmap_alloc_range(&vs.space, size + PAGE_SIZE, align, nodes);
+  for (bool purged = false; nodes.busy && nodes.split; purged = true) {
+    {
+      spin_lock_irqsave_guard g(vs.lock);
+      va = vmap_alloc_range(&vs.space, size + PAGE_SIZE, align, nodes);
+    }
+    if (va || purged) break;
+    // Even with nothing lazy left now, another CPU's purge may have been
+    // under way: purge_vmap_area_lazy waits for it, then the retry sees
+    // what it freed.
+    purge_vmap_area_lazy(vs);
   }
   if (!va) give_back_node(vs, nodes.busy);
   give_back_node(vs, nodes.split);
@@ -69,6 +83,7 @@ static vmap_area *reserve_area(vmalloc_system &vs, unsigned long size, unsigned 
   return va;
 }
 
+// A range whose pages were never mapped goes straight back to the free tree.
 static void release_area(vmalloc_system &vs, vmap_area *va) {
   vmap_area *freed[2];
   unsigned n;
@@ -100,16 +115,16 @@ static page *mapped_frame(vmalloc_system &vs, uintptr_t addr) {
   return pgtable_walk(*vs.pt, addr, &w) ? pfn_to_page(*vs.ms, PHYS_PFN(w.pa)) : nullptr;
 }
 
-// Unmaps the first `count` pages of an area and gives their frames back
-// (frames too when free_frames). The frames are read from the table itself:
-// an area keeps no page array, so that nothing but order-0 pages is ever
-// needed however large it is; they wait on a list through their lru.
+// Unmaps the first `count` pages of an area without a TLB flush and gives
+// their frames back when free_frames. The frames are read from the table
+// itself: an area keeps no page array, so that nothing but order-0 pages is
+// ever needed however large it is; they wait on a list through their lru
+// until pt_lock is dropped. Returns the table pages the unmap emptied:
+// they wait with the range for the purge's flush (free_vmap_area_noflush).
 //
-// One TLB flush for the whole range, after pt_lock is dropped: on SMP it is
-// a shootdown that waits for every other CPU, and neither the other CPUs'
-// vmalloc calls nor a batch size should multiply it. Frames and emptied
-// table pages are given back only after it: no stale translation, on any
-// CPU, can reach memory that has a new owner.
+// The frames go back before any flush, as in Linux: a CPU may still cache
+// a translation of the range, but only a use after vfree can follow it (see
+// mm/vmalloc.h), and the range itself is not reused before the flush.
 //
 // A movable area first waits for migrations of its pages to end (a
 // migration entry is no leaf to unmap, and its frame is the migrator's
@@ -117,8 +132,9 @@ static page *mapped_frame(vmalloc_system &vs, uintptr_t addr) {
 // compactor that has isolated one gives up on it; such a frame's lru is on
 // the compactor's list, so it waits for the flush chained through its
 // private_ instead, and the free drops this owner's reference only.
-static void unmap_area_pages(vmalloc_system &vs, uintptr_t addr, unsigned count, bool free_frames, bool movable) {
-  if (!count) return;
+static phys_addr_t unmap_area_pages_noflush(vmalloc_system &vs, uintptr_t addr, unsigned count, bool free_frames,
+                                            bool movable) {
+  if (!count) return 0;
   list_head frames;
   INIT_LIST_HEAD(&frames);
   page *isolated = nullptr;
@@ -149,7 +165,6 @@ static void unmap_area_pages(vmalloc_system &vs, uintptr_t addr, unsigned count,
     }
   pgtable_unmap_noflush(vs.pt, addr, u64(count) * PAGE_SIZE, &tables);
   spin_unlock(&vs.pt_lock);
-  flush_tlb_kernel_range(addr, u64(count) * PAGE_SIZE);
   while (!list_empty(&frames)) {
     page *p = list_first_entry(&frames, page, lru);
     list_del(&p->lru);
@@ -161,7 +176,77 @@ static void unmap_area_pages(vmalloc_system &vs, uintptr_t addr, unsigned count,
     p->private_ = 0;
     __free_pages(*vs.ms, p, 0);
   }
+  return tables;
+}
+
+// ---- the lazy purge ----------------------------------------------------------------------
+
+unsigned long lazy_max_pages(const vmalloc_system &vs) {
+  unsigned cpus = vs.ms->nr_cpus ? vs.ms->nr_cpus : 1;
+  unsigned long log = 32 - unsigned(__builtin_clz(cpus));  // fls()
+  unsigned long lazy = log * (32 * SZ_1M / PAGE_SIZE);
+  unsigned long half = (vs.space.end - vs.space.start) / PAGE_SIZE / 2;
+  return lazy < half ? lazy : half;
+}
+
+// Basic algorithm:
+//  1. under lock, take every lazy range (they move to the purging tree, so
+//     the space stays tiled for the checker and vmallocinfo) and the table
+//     pages their unmaps emptied;
+//  2. one flush_tlb_kernel_range over the span from the lowest start to the
+//     highest end (on riscv a span past 64 pages is one full flush per hart);
+//  3. free the table pages, then under lock merge the ranges into the free
+//     tree and drop their pages from vmap_lazy_nr; give back the nodes
+//     merging made unnecessary.
+bool __purge_vmap_area_lazy(vmalloc_system &vs) {
+  uintptr_t start, end;
+  phys_addr_t tables;
+  {
+    spin_lock_irqsave_guard g(vs.lock);
+    if (!vmap_begin_purge(&vs.space, &start, &end)) return false;
+    tables = vs.lazy_tables;
+    vs.lazy_tables = 0;
+  }
+  flush_tlb_kernel_range(start, end - start);
   pgtable_free_tables(tables, vs.pt_ops);
+  vmap_area *unused = nullptr;
+  {
+    spin_lock_irqsave_guard g(vs.lock);
+    unsigned long pages = vmap_finish_purge(&vs.space, &unused);
+    __atomic_store_n(&vs.vmap_lazy_nr, vs.vmap_lazy_nr - pages, __ATOMIC_RELAXED);
+  }
+  while (unused) {
+    vmap_area *va = unused;
+    unused = va->left;
+    give_back_node(vs, va);
+  }
+  return true;
+}
+
+static void purge_vmap_area_lazy(vmalloc_system &vs) {
+  spin_lock_guard g(vs.vmap_purge_lock);
+  __purge_vmap_area_lazy(vs);
+}
+
+void vm_unmap_aliases(vmalloc_system &vs) { purge_vmap_area_lazy(vs); }
+void vm_unmap_aliases() { vm_unmap_aliases(*system_vmalloc); }
+
+// The range of an unmapped area goes on the lazy list with the table pages
+// its unmap emptied; past lazy_max_pages() this CPU purges, unless another
+// one is purging already (that purge, or the next trigger, takes the range).
+static void free_vmap_area_noflush(vmalloc_system &vs, vmap_area *va, phys_addr_t tables) {
+  unsigned long nr_lazy;
+  {
+    spin_lock_irqsave_guard g(vs.lock);
+    vmap_lazy_range(&vs.space, va);
+    pgtable_splice_tables(&vs.lazy_tables, tables);
+    nr_lazy = vs.vmap_lazy_nr + va_size(va) / PAGE_SIZE;
+    __atomic_store_n(&vs.vmap_lazy_nr, nr_lazy, __ATOMIC_RELAXED);
+  }
+  if (nr_lazy > lazy_max_pages(vs) && spin_trylock(&vs.vmap_purge_lock)) {
+    __purge_vmap_area_lazy(vs);
+    spin_unlock(&vs.vmap_purge_lock);
+  }
 }
 
 static void vmalloc_warn(gfp_t gfp, unsigned long size, const char *why) {
@@ -249,10 +334,8 @@ void *__vmalloc_node(vmalloc_system &vs, unsigned long size, unsigned long align
     }
   }
   // Unwind: frames and the tables that held them, the range, bookkeeping.
-  if (va) {
-    unmap_area_pages(vs, va->va_start, mapped, true, movable);
-    release_area(vs, va);
-  }
+  if (va && mapped) free_vmap_area_noflush(vs, va, unmap_area_pages_noflush(vs, va->va_start, mapped, true, movable));
+  else if (va) release_area(vs, va);
   kfree(*vs.sa, vm);
   vmalloc_warn(gfp, size, "out of memory");
   return nullptr;
@@ -345,16 +428,17 @@ static vm_struct *detach_area(vmalloc_system &vs, const void *addr, unsigned lon
 
 static void free_vm_area(vmalloc_system &vs, vm_struct *vm, bool free_pages) {
   vmap_area *va = vm->va;
-  if (free_pages) {
-    unmap_area_pages(vs, va->va_start, vm->nr_pages, true, vm->flags & VM_MOVABLE);
-    spin_lock_irqsave_guard g(vs.lock);
-    vs.vmalloc_pages -= vm->nr_pages;
-    if (vm->flags & VM_MOVABLE) vs.movable_pages -= vm->nr_pages;
-  } else {
-    unmap_area_pages(vs, va->va_start, vm->nr_pages, false, false);
-  }
+  phys_addr_t tables = unmap_area_pages_noflush(vs, va->va_start, vm->nr_pages, free_pages,
+                                                free_pages && (vm->flags & VM_MOVABLE));
   uintptr_t start = va->va_start, end = va->va_end;
-  release_area(vs, va);
+  {
+    spin_lock_irqsave_guard g(vs.lock);
+    if (free_pages) {
+      vs.vmalloc_pages -= vm->nr_pages;
+      if (vm->flags & VM_MOVABLE) vs.movable_pages -= vm->nr_pages;
+    }
+  }
+  free_vmap_area_noflush(vs, va, tables);
   kfree(*vs.sa, vm);
   if (unlikely(vs.ms->check_calls)) check_vfree_call(vs, start, end);
 }

@@ -12,9 +12,35 @@
 //  3. Any failure on the way unwinds everything taken so far: frames,
 //     page-table pages (pgtable_unmap gives back tables that became empty),
 //     the range; the caller gets NULL.
-//  4. vfree/vunmap find the area by its start address, unmap it (flushing
-//     the TLB for the range), give the frames back (vfree only) and return
-//     the range to the free tree.
+//  4. vfree/vunmap find the area by its start address, unmap it without a
+//     TLB flush, give the frames back at once (vfree only) and put the range
+//     on the lazy purge list (free_vmap_area_noflush), counted in
+//     vmap_lazy_nr.
+//  5. Lazy purge (Linux's): once vmap_lazy_nr passes lazy_max_pages(), or
+//     when an allocation finds no room (it purges and retries once), or on
+//     vm_unmap_aliases, __purge_vmap_area_lazy takes every waiting range,
+//     flushes the span that covers them all on every CPU with one
+//     flush_tlb_kernel_range, gives back the page-table pages their unmaps
+//     emptied, and only then returns the ranges to the free tree. One
+//     shootdown thus pays for many vfrees.
+//
+// What waits for the flush, and what does not: a range is never handed
+// out again before a flush has covered it, so no CPU can translate an
+// address of a live area through an old entry; an emptied table page is
+// never reused before it either (a CPU may cache the walk through it). The
+// frames do not wait (as in Linux): a CPU that still holds a stale entry
+// for a freed range reaches a frame that may have a new owner, but only
+// through a use after vfree, which is a bug of the user either way.
+// vm_unmap_aliases is for a caller that needs no stale entry anywhere
+// (changing a page's attributes, for instance).
+//
+// Context: vfree and vunmap may be called wherever they could before (any
+// CPU, process context, interrupts enabled or not); they take pt_lock
+// without masking interrupts, so not from an interrupt handler, which is
+// why no deferral to a work item is needed (Linux's vfree_atomic). The purge
+// a vfree triggers only trylocks vmap_purge_lock: with a purge under way
+// the vfree leaves its range for that purger's next round or the next
+// trigger, and never waits.
 //
 // An area keeps no array of its frames (Linux does): the page table is the
 // record, so an area of any size needs nothing but order-0 pages and a
@@ -29,7 +55,9 @@
 // that touches the page meanwhile faults and waits (migration_entry_wait).
 // vfree waits for a migration of its area to end before it unmaps.
 //
-// Invariants (checked by check_vmalloc): the vmap_space's own; every busy
+// Invariants (checked by check_vmalloc): the vmap_space's own; every
+// lazily freed range (lazy or purging tree) has no vm_struct and nothing
+// mapped, and vmap_lazy_nr counts their pages; every busy
 // area holds a vm_struct whose range is the area; each of its pages is
 // mapped with a 4 KiB leaf (vmalloc: R/W, not X, to an allocated frame
 // whose mapping/index name this area and page, so no frame is mapped
@@ -89,6 +117,14 @@ struct vmalloc_system {
   unsigned long movable_pages;  // frames of VM_MOVABLE areas
   unsigned migrating;
   unsigned long errors;         // bad vfree/vunmap reports
+  // The lazy purge. vmap_lazy_nr: pages (va_size / PAGE_SIZE) of the ranges
+  // on the lazy and purging trees; written under lock, read without.
+  // lazy_tables: table pages the unmaps of those ranges emptied, freed after
+  // the flush that covers them (under lock). vmap_purge_lock: one purge at
+  // a time (taken before lock, never under it).
+  unsigned long vmap_lazy_nr;
+  phys_addr_t lazy_tables;
+  spinlock_t vmap_purge_lock;
   // Names a caller address ("func+0x1c/0x80") into buf; the kernel sets it to
   // its kallsyms lookup. nullptr: the address in hex.
   void (*symbolize)(const void *addr, char *buf, size_t size);
@@ -127,6 +163,28 @@ void *vmap(vmalloc_system &vs, page **pages, unsigned count, unsigned long flags
 void vfree(vmalloc_system &vs, const void *addr);
 void vunmap(vmalloc_system &vs, const void *addr);
 
+// ---- the lazy purge ----------------------------------------------------------------
+// Linux's fls(num_online_cpus()) * 32 MiB, in pages, with vs.ms->nr_cpus
+// for the CPUs (every CPU the machine has comes online at boot); at most
+// half of vs's range, so that a small range (a test's) does not fill up
+// with ranges waiting for the flush before the trigger is reached.
+unsigned long lazy_max_pages(const vmalloc_system &vs);
+// Flushes every lazily freed range now and frees it: on return no CPU
+// translates any address of a range freed before the call. Takes
+// vmap_purge_lock (waits for a purge under way). Not from an interrupt handler.
+void vm_unmap_aliases(vmalloc_system &vs);
+void vm_unmap_aliases();
+// With vmap_purge_lock held: one purge of every range then waiting (see
+// the algorithm above). Returns false when there was none.
+bool __purge_vmap_area_lazy(vmalloc_system &vs);
+// Calls fn(start, end) for each lazily freed range, in address order within
+// the lazy ranges then the purging ones; vs.lock held.
+template <class F>
+void for_each_lazy_range_locked(vmalloc_system &vs, F &&fn) {
+  vmap_for_each(vs.space.lazy_root, [&](vmap_area *va) { fn(va->va_start, va->va_end); });
+  vmap_for_each(vs.space.purging_root, [&](vmap_area *va) { fn(va->va_start, va->va_end); });
+}
+
 // ---- lookups ------------------------------------------------------------------------
 bool is_vmalloc_addr(const vmalloc_system &vs, const void *addr);
 // The frame mapped at addr, or nullptr. A movable area's page that is being
@@ -140,7 +198,9 @@ unsigned long vmalloc_to_pfn(vmalloc_system &vs, const void *addr);  // 0 when u
 const char *vmalloc_describe(vmalloc_system &vs, const void *addr, char *buf, size_t size);
 
 // ---- reports ------------------------------------------------------------------------
-// /proc/vmallocinfo: "0xSTART-0xEND SIZE CALLER pages=N vmalloc" per area.
+// /proc/vmallocinfo: "0xSTART-0xEND SIZE CALLER pages=N vmalloc" per area,
+// then "0xSTART-0xEND SIZE unpurged vm_area" per range waiting for the purge
+// (Linux's show_purge_info).
 void show_vmallocinfo(vmalloc_system &vs, seq_out &out);
 // VmallocTotal and VmallocUsed of meminfo, in pages.
 unsigned long vmalloc_total_pages(const vmalloc_system &vs);

@@ -2,8 +2,11 @@
 //   0xSTART-0xEND SIZE CALLER pages=N vmalloc [user] [movable] N0=n ...
 // ("movable" is this kernel's: Linux's vmalloc memory never moves)
 // (vmap areas: "vmap" and no pages= count). SIZE counts the guard page, as
-// Linux's does. Areas are copied a batch at a time under the lock and
-// printed without it; the next batch resumes after the last address printed.
+// Linux's does. Then, as Linux's show_purge_info, each range freed and
+// waiting for the lazy purge (its flush under way or not):
+//   0xSTART-0xEND SIZE unpurged vm_area
+// Areas are copied a batch at a time under the lock and printed without it;
+// the next batch resumes after the last address printed.
 #include "kernel/printk.h"
 #include "kernel/seq_out.h"
 #include "mm/mmzone.h"
@@ -21,6 +24,43 @@ struct area_line {
   unsigned nr_pages;
   unsigned per_node[MAX_NUMNODES];
 };
+
+// The lazily freed ranges, in address order: lazy and purging ranges never
+// overlap, so one cursor serves both trees.
+void show_purge_info(vmalloc_system &vs, seq_out &out) {
+  uintptr_t from = vs.space.start;
+  for (;;) {
+    uintptr_t ranges[BATCH][2];
+    unsigned n = 0;
+    bool more = false;
+    {
+      spin_lock_irqsave_guard g(vs.lock);
+      // The BATCH lowest ranges at or above from, over both trees.
+      for_each_lazy_range_locked(vs, [&](uintptr_t start, uintptr_t end) {
+        if (start < from) return;
+        unsigned i = n;
+        if (n == BATCH) {
+          more = true;
+          if (start >= ranges[BATCH - 1][0]) return;
+          i = BATCH - 1;
+        } else {
+          n++;
+        }
+        for (; i > 0 && ranges[i - 1][0] > start; i--) {
+          ranges[i][0] = ranges[i - 1][0];
+          ranges[i][1] = ranges[i - 1][1];
+        }
+        ranges[i][0] = start;
+        ranges[i][1] = end;
+      });
+    }
+    if (n) from = ranges[n - 1][1];
+    for (unsigned i = 0; i < n; i++)
+      seq_printf(out, "0x%016lx-0x%016lx %7lu unpurged vm_area\n", ranges[i][0], ranges[i][1],
+                 ranges[i][1] - ranges[i][0]);
+    if (!more) break;
+  }
+}
 
 }  // namespace
 
@@ -67,4 +107,5 @@ void show_vmallocinfo(vmalloc_system &vs, seq_out &out) {
     }
     if (!more) break;
   }
+  show_purge_info(vs, out);
 }

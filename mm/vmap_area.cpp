@@ -118,8 +118,8 @@ vmap_area *first_fit(vmap_area *t, unsigned long size, unsigned long align) {
 void vmap_space_init(vmap_space *vs, uintptr_t start, uintptr_t end, vmap_area *first) {
   vs->start = start;
   vs->end = end;
-  vs->free_root = vs->busy_root = nullptr;
-  vs->nr_busy = 0;
+  vs->free_root = vs->busy_root = vs->lazy_root = vs->purging_root = nullptr;
+  vs->nr_busy = vs->nr_lazy = vs->nr_purging = 0;
   first->va_start = start;
   first->va_end = end;
   first->vm = nullptr;
@@ -178,9 +178,11 @@ vmap_area *vmap_find_busy_at(const vmap_space *vs, uintptr_t addr) {
   return va && va->va_start == addr ? va : nullptr;
 }
 
-unsigned vmap_free_range(vmap_space *vs, vmap_area *va, vmap_area *freed[2]) {
-  erase(&vs->busy_root, va);
-  vs->nr_busy--;
+namespace {
+
+// Inserts va (in no tree) into the free tree, merged with its free
+// neighbours, whose nodes go to freed[]. Returns how many did.
+unsigned insert_free_merged(vmap_space *vs, vmap_area *va, vmap_area *freed[2]) {
   va->vm = nullptr;
   unsigned n = 0;
   vmap_area *prev = va->va_start > vs->start ? floor_node(vs->free_root, va->va_start - 1) : nullptr;
@@ -205,6 +207,77 @@ unsigned vmap_free_range(vmap_space *vs, vmap_area *va, vmap_area *freed[2]) {
   insert(&vs->free_root, va);
   vs->nr_free++;
   return n;
+}
+
+// The node with the smallest (or largest) va_start of a tree.
+const vmap_area *first_node(const vmap_area *t) {
+  while (t && t->left) t = t->left;
+  return t;
+}
+const vmap_area *last_node(const vmap_area *t) {
+  while (t && t->right) t = t->right;
+  return t;
+}
+
+// Frees every node of the detached tree t (its links read before each
+// node is reused), in address order.
+void drain_to_free(vmap_space *vs, vmap_area *t, vmap_area **unused, unsigned long *pages) {
+  if (!t) return;
+  vmap_area *l = t->left, *r = t->right;
+  drain_to_free(vs, l, unused, pages);
+  *pages += va_size(t) / PAGE_SIZE;
+  vmap_area *freed[2];
+  unsigned n = insert_free_merged(vs, t, freed);
+  for (unsigned i = 0; i < n; i++) {
+    freed[i]->left = *unused;
+    *unused = freed[i];
+  }
+  drain_to_free(vs, r, unused, pages);
+}
+
+}  // namespace
+
+unsigned vmap_free_range(vmap_space *vs, vmap_area *va, vmap_area *freed[2]) {
+  erase(&vs->busy_root, va);
+  vs->nr_busy--;
+  return insert_free_merged(vs, va, freed);
+}
+
+void vmap_lazy_range(vmap_space *vs, vmap_area *va) {
+  erase(&vs->busy_root, va);
+  vs->nr_busy--;
+  va->vm = nullptr;
+  insert(&vs->lazy_root, va);
+  vs->nr_lazy++;
+}
+
+vmap_area *vmap_find_lazy(const vmap_space *vs, uintptr_t addr) {
+  vmap_area *const roots[] = {vs->lazy_root, vs->purging_root};
+  for (vmap_area *root : roots) {
+    vmap_area *va = floor_node(root, addr);
+    if (va && addr < va->va_end) return va;
+  }
+  return nullptr;
+}
+
+bool vmap_begin_purge(vmap_space *vs, uintptr_t *start, uintptr_t *end) {
+  if (!vs->lazy_root || vs->purging_root) return false;
+  *start = first_node(vs->lazy_root)->va_start;
+  *end = last_node(vs->lazy_root)->va_end;
+  vs->purging_root = vs->lazy_root;
+  vs->nr_purging = vs->nr_lazy;
+  vs->lazy_root = nullptr;
+  vs->nr_lazy = 0;
+  return true;
+}
+
+unsigned long vmap_finish_purge(vmap_space *vs, vmap_area **unused) {
+  vmap_area *t = vs->purging_root;
+  vs->purging_root = nullptr;
+  vs->nr_purging = 0;
+  unsigned long pages = 0;
+  drain_to_free(vs, t, unused, &pages);
+  return pages;
 }
 
 namespace {
@@ -234,28 +307,44 @@ unsigned long check_tree(const vmap_area *t, uintptr_t lo, uintptr_t hi, u32 max
 }  // namespace
 
 const char *vmap_space_check(const vmap_space *vs) {
-  tree_walk fw, bw;
+  tree_walk fw, bw, lw, pw;
   check_tree(vs->free_root, vs->start, vs->end, ~0u, true, fw);
   if (fw.error) return fw.error;
   check_tree(vs->busy_root, vs->start, vs->end, ~0u, false, bw);
   if (bw.error) return bw.error;
+  check_tree(vs->lazy_root, vs->start, vs->end, ~0u, false, lw);
+  if (lw.error) return lw.error;
+  check_tree(vs->purging_root, vs->start, vs->end, ~0u, false, pw);
+  if (pw.error) return pw.error;
   if (fw.nodes != vs->nr_free || bw.nodes != vs->nr_busy) return "nr_free or nr_busy does not match the trees";
-  // Walk both in address order: they must tile [start, end), free ranges never adjacent.
+  if (lw.nodes != vs->nr_lazy || pw.nodes != vs->nr_purging)
+    return "nr_lazy or nr_purging does not match the trees";
+  // Walk all four in address order: exactly one range starts where the
+  // last one ended, until they tile [start, end); free ranges never adjacent.
   uintptr_t at = vs->start;
   bool last_free = false;
   const char *error = nullptr;
   while (at < vs->end && !error) {
     vmap_area *fr = floor_node(vs->free_root, at);
-    vmap_area *bu = floor_node(vs->busy_root, at);
-    if (fr && fr->va_start == at) {
+    vmap_area *starting[3] = {floor_node(vs->busy_root, at), floor_node(vs->lazy_root, at),
+                              floor_node(vs->purging_root, at)};
+    unsigned here = fr && fr->va_start == at;
+    vmap_area *next = here ? fr : nullptr;
+    for (vmap_area *va : starting)
+      if (va && va->va_start == at) {
+        here++;
+        next = va;
+      }
+    if (here != 1) {
+      error = here ? "two ranges start at one address (a range in two trees?)"
+                   : "a gap or an overlap between the free, busy and lazily freed ranges";
+    } else if (next == fr) {
       if (last_free) error = "two free ranges touch (not merged)";
       at = fr->va_end;
       last_free = true;
-    } else if (bu && bu->va_start == at) {
-      at = bu->va_end;
-      last_free = false;
     } else {
-      error = "a gap or an overlap between the free and busy ranges";
+      at = next->va_end;
+      last_free = false;
     }
   }
   if (!error && at != vs->end) error = "the ranges run past the end of the space";

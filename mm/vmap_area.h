@@ -14,6 +14,13 @@
 //  3. Allocation takes the first fit by address, splitting off what is left
 //     before and after it. The nodes it may need come from the caller, who
 //     allocates them before taking its lock.
+//  4. A freed range may wait before it is free again (vmalloc's lazy purge:
+//     its translations may still be cached by some CPU until a TLB flush
+//     covers it): it moves from the busy tree to the lazy tree, and a purge
+//     moves the whole lazy tree to the purging tree (while the flush is under
+//     way), then merges each of those ranges into the free tree. Lazy and
+//     purging ranges are neither busy nor free: no allocation gets them, and
+//     a free range may touch them (they are merged only when purged).
 //
 // No locking here: the vmalloc layer serialises calls on one vmap_space.
 #pragma once
@@ -33,7 +40,9 @@ struct vmap_area {
 struct vmap_space {
   uintptr_t start, end;  // the whole range managed
   vmap_area *free_root, *busy_root;
-  unsigned long nr_free, nr_busy;  // nodes in each tree
+  vmap_area *lazy_root;     // freed, waiting for a purge (Linux's purge_vmap_area_list)
+  vmap_area *purging_root;  // taken by the purge under way, waiting for its flush
+  unsigned long nr_free, nr_busy, nr_lazy, nr_purging;  // nodes in each tree
 };
 
 inline unsigned long va_size(const vmap_area *va) { return va->va_end - va->va_start; }
@@ -66,7 +75,22 @@ vmap_area *vmap_find_busy_at(const vmap_space *vs, uintptr_t addr);
 // freed[] for the caller to give back; returns how many.
 unsigned vmap_free_range(vmap_space *vs, vmap_area *va, vmap_area *freed[2]);
 
-// Calls fn(vmap_area *) for every busy (or free) area in address order.
+// Moves a busy area to the lazy tree (freed, not yet free).
+void vmap_lazy_range(vmap_space *vs, vmap_area *va);
+// The lazy or purging range that contains addr, or nullptr.
+vmap_area *vmap_find_lazy(const vmap_space *vs, uintptr_t addr);
+
+// A purge, in two steps around its TLB flush. vmap_begin_purge moves every
+// lazy range to the purging tree and returns the span [*start, *end) that
+// covers them all; false (nothing moved) when there is no lazy range or a
+// purge is already under way. vmap_finish_purge merges every purging range
+// into the free tree; the nodes that merging made unnecessary are chained
+// through their `left` into *unused for the caller to give back. Returns the
+// pages (va_size / PAGE_SIZE) of the ranges it freed.
+bool vmap_begin_purge(vmap_space *vs, uintptr_t *start, uintptr_t *end);
+unsigned long vmap_finish_purge(vmap_space *vs, vmap_area **unused);
+
+// Calls fn(vmap_area *) for every area of one tree in address order.
 template <class F>
 void vmap_for_each(vmap_area *root, F &&fn) {
   if (!root) return;
@@ -75,8 +99,8 @@ void vmap_for_each(vmap_area *root, F &&fn) {
   vmap_for_each(root->right, fn);
 }
 
-// Checks the space's invariants: both trees ordered and heap-ordered, sizes
-// and counts right, free ranges not touching, the two trees tiling
-// [start, end) exactly. Returns nullptr, or a description of the first
+// Checks the space's invariants: every tree ordered and heap-ordered, sizes
+// and counts right, free ranges not touching, the four trees (free, busy,
+// lazy, purging) tiling [start, end) exactly. Returns nullptr, or a description of the first
 // violation found (a static string).
 const char *vmap_space_check(const vmap_space *vs);

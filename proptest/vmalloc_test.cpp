@@ -53,8 +53,11 @@ unsigned nr_nodes(const mem_system &ms) {
 
 // The first vfree gives the free range to a kmalloc'd node and the space's
 // built-in first node is never used again, so the page allocator's resting
-// state is taken after one vmalloc/vfree.
-void warm_up(vmalloc_fixture &f) { vfree(*f.vs, vmalloc(*f.vs, 1)); }
+// state is taken after one vmalloc/vfree (and the purge that frees its range).
+void warm_up(vmalloc_fixture &f) {
+  vfree(*f.vs, vmalloc(*f.vs, 1));
+  vm_unmap_aliases(*f.vs);
+}
 
 // What must come back when everything is freed: the free pages (buddy and
 // per-CPU, after settling) and the page-table pages.
@@ -66,7 +69,9 @@ std::ostream &operator<<(std::ostream &os, const rest_state &r) {
   return os << "free " << r.free_pages << " tables " << r.tables;
 }
 
+// After a purge: ranges waiting for it hold vmap_area nodes and table pages.
 rest_state at_rest(vmalloc_fixture &f) {
+  vm_unmap_aliases(*f.vs);
   page_state s = settle(f.slab);
   return {s.free_and_pcp, pgtable_count_tables(f.pt)};
 }
@@ -171,10 +176,36 @@ struct live_area {
   u8 fill;
 };
 
+// The lazy purge's model: every range freed since the last shootdown that
+// covered it, [start, end) with the guard page. The shootdown observer
+// (arch/host/tlb.h) drops the ranges each shootdown covers.
 struct vm_sut {
   vmalloc_fixture f;
   std::map<int, live_area> live;
+  std::set<std::pair<uintptr_t, uintptr_t>> unflushed;
+  static vm_sut *current;
+  static void observe(uintptr_t start, size_t size) {
+    const bool all = size == 0 || size == ~size_t(0) || start + size < start;
+    std::erase_if(current->unflushed, [&](const std::pair<uintptr_t, uintptr_t> &r) {
+      return all || (r.first >= start && r.second <= start + size);
+    });
+  }
+  vm_sut() {
+    current = this;
+    host_shootdown_observer = observe;
+  }
+  ~vm_sut() {
+    host_shootdown_observer = nullptr;
+    current = nullptr;
+  }
+  // A new area [addr, end) must not be a range freed and not yet flushed.
+  bool overlaps_unflushed(uintptr_t addr, uintptr_t end) const {
+    for (auto [s, e] : unflushed)
+      if (s < end && addr < e) return true;
+    return false;
+  }
 };
+vm_sut *vm_sut::current;
 
 // What every step ends with: the three checkers clean and no bad free
 // counted; for every live area, in address order: it and its guard page
@@ -184,8 +215,18 @@ struct vm_sut {
 // in ZONE_DMA32 or below for vmalloc_32, and holding the area's pattern at
 // both ends; the guard page translates to nothing; vmalloc's page count is
 // the model's.
+// The ranges waiting for the purge are exactly the model's unflushed ones,
+// vmap_lazy_nr counts their pages, and no more than lazy_max_pages() wait
+// after a step (a vfree past it purges).
 void check_step(vm_sut &s) {
   RC_ASSERT(s.f.check() == std::string());
+  std::vector<std::pair<uintptr_t, uintptr_t>> lazy = s.f.lazy_ranges();
+  const std::set<std::pair<uintptr_t, uintptr_t>> waiting(lazy.begin(), lazy.end());
+  RC_ASSERT(waiting == s.unflushed);
+  unsigned long lazy_pages = 0;
+  for (auto [b, e] : lazy) lazy_pages += (e - b) / PAGE_SIZE;
+  RC_ASSERT(s.f.vs->vmap_lazy_nr == lazy_pages);
+  RC_ASSERT(lazy_pages <= lazy_max_pages(*s.f.vs));
   RC_ASSERT(s.f.vs->errors == 0ul);
   mem_system &ms = *s.f.slab.mm.ms;
   std::map<uintptr_t, const live_area *> by_addr;
@@ -288,6 +329,7 @@ struct Valloc : vm_cmd {
     }
     RC_ASSERT(uptr(p) != 0u);
     RC_ASSERT(uptr(p) % PAGE_SIZE == 0u);
+    RC_ASSERT(!s.overlaps_unflushed(uptr(p), uptr(p) + (pages_of(size) + 1) * PAGE_SIZE));
     live_area a{uptr(p), unsigned(pages_of(size)), api, PROT_READ | PROT_WRITE, {}, fill_of(id)};
     if (zeroed(api)) RC_ASSERT(pattern_holds(s.f, a.addr, a.nr_pages, 0, true, true));
     RC_ASSERT(write_pattern(s.f, a.addr, a.nr_pages, a.fill));
@@ -318,6 +360,7 @@ struct Vfree : vm_cmd {
     live_area a = std::move(s.live.at(id));
     s.live.erase(id);
     RC_ASSERT(pattern_holds(s.f, a.addr, a.nr_pages, a.fill, true));
+    s.unflushed.insert({a.addr, a.addr + uintptr_t(a.nr_pages + 1) * PAGE_SIZE});
     vfree(*s.f.vs, vptr(a.addr));
     RC_ASSERT(unmapped(s.f, a.addr, a.nr_pages));
     check_step(s);
@@ -362,6 +405,7 @@ struct Vmap : vm_cmd {
     array.clear();
     array.shrink_to_fit();
     RC_ASSERT(uptr(v) != 0u);
+    RC_ASSERT(!s.overlaps_unflushed(uptr(v), uptr(v) + uintptr_t(count + 1) * PAGE_SIZE));
     a.addr = uptr(v);
     s.live.emplace(id, std::move(a));
     check_step(s);
@@ -391,6 +435,7 @@ struct Vunmap : vm_cmd {
     live_area a = std::move(s.live.at(id));
     s.live.erase(id);
     RC_ASSERT(pattern_holds(s.f, a.addr, a.nr_pages, a.fill, true));
+    s.unflushed.insert({a.addr, a.addr + uintptr_t(a.nr_pages + 1) * PAGE_SIZE});
     vunmap(*s.f.vs, vptr(a.addr));
     RC_ASSERT(unmapped(s.f, a.addr, a.nr_pages));
     for (unsigned i = 0; i < a.nr_pages; i++) {
@@ -401,6 +446,24 @@ struct Vunmap : vm_cmd {
     check_step(s);
   }
   void show(std::ostream &os) const override { os << "Vunmap{/*id*/" << id << "}"; }
+};
+
+// vm_unmap_aliases: one shootdown if anything waited, none otherwise; then
+// nothing waits, and nothing of a freed range is cached any more.
+struct VmUnmapAliases : vm_cmd {
+  explicit VmUnmapAliases(const vm_model &) {}
+  VmUnmapAliases() = default;
+  void apply(vm_model &) const override {}
+  void run(const vm_model &, vm_sut &s) const override {
+    const bool waiting = !s.unflushed.empty();
+    const unsigned long flushes = host::tlb_flushes;
+    vm_unmap_aliases(*s.f.vs);
+    RC_ASSERT(host::tlb_flushes - flushes == (waiting ? 1ul : 0ul));
+    RC_ASSERT(s.unflushed.empty());
+    RC_ASSERT(s.f.vs->space.nr_lazy + s.f.vs->space.nr_purging == 0ul);
+    check_step(s);
+  }
+  void show(std::ostream &os) const override { os << "VmUnmapAliases{}"; }
 };
 
 using vm_cmds = rc::state::Commands<vm_cmd>;
@@ -433,7 +496,8 @@ rc::Gen<vm_case> gen_vm_case(layout_kind layout) {
   return rc::gen::map(
       rc::gen::resize(80, rc::state::gen::commands(initial_model(layout),
                                                    rc::state::gen::execOneOfWithArgs<Valloc, Valloc, Valloc, Vfree,
-                                                                                     Vfree, Vmap, Vunmap>())),
+                                                                                     Vfree, Vmap, Vunmap,
+                                                                                     VmUnmapAliases>())),
       [layout](vm_cmds cmds) { return vm_case{layout, std::move(cmds)}; });
 }
 
@@ -465,6 +529,9 @@ void run_vm_case(const vm_case &c) {
     RC_ASSERT(unmapped(s.f, a.addr, a.nr_pages));
   }
   s.live.clear();
+  vm_unmap_aliases(*s.f.vs);
+  RC_ASSERT(s.unflushed.empty());
+  RC_ASSERT(s.f.vs->vmap_lazy_nr == 0ul);
   std::string log = read_log();
   RC_ASSERT(log.find("vmalloc") == std::string::npos);
   RC_ASSERT(log.find("vmap") == std::string::npos);
@@ -677,6 +744,7 @@ std::ostream &operator<<(std::ostream &os, const held_state &h) {
   return os << "free+slab pages " << h.pages << " objects " << h.objects << " tables " << h.tables;
 }
 held_state held_now(vmalloc_fixture &f) {
+  vm_unmap_aliases(*f.vs);  // a failed request that had mapped pages leaves its range waiting
   page_state s = settle(f.slab);
   return {s.free_and_pcp + s.slab_reclaimable + s.slab_unreclaimable, active_objects(*f.slab.sa),
           pgtable_count_tables(f.pt)};
@@ -1269,13 +1337,18 @@ TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
     }
     ASSERT_NE(areas.back().addr, 0u) << i;
   }
-  // Free every third vmalloc area: they must vanish from the report.
+  // Free every third vmalloc area: their lines go, and each range is
+  // listed after the areas as waiting for the purge (Linux's
+  // show_purge_info), in address order.
   std::vector<info_area> live;
+  std::map<uintptr_t, uintptr_t> waiting;
   for (size_t i = 0; i < areas.size(); i++) {
-    if (!areas[i].vmap && i % 3 == 0)
+    if (!areas[i].vmap && i % 3 == 0) {
       vfree(*f.vs, vptr(areas[i].addr));
-    else
+      waiting[areas[i].addr] = areas[i].addr + (areas[i].nr_pages + 1) * PAGE_SIZE;
+    } else {
       live.push_back(areas[i]);
+    }
   }
   ASSERT_GT(live.size(), 16u);
   std::sort(live.begin(), live.end(),
@@ -1289,6 +1362,12 @@ TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
     node1 |= want.back().find(" N1=") != std::string::npos;
   }
   EXPECT_TRUE(node1) << "vmalloc_node(1) frames on node 1";
+  for (auto [b, e] : waiting) {
+    char line[96];
+    snprintf(line, sizeof(line), "0x%016lx-0x%016lx %7lu unpurged vm_area", static_cast<unsigned long>(b),
+             static_cast<unsigned long>(e), static_cast<unsigned long>(e - b));
+    want.push_back(line);
+  }
   std::string text = vmallocinfo(*f.vs);
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text.back(), '\n');
@@ -1304,8 +1383,10 @@ TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
   EXPECT_EQ(pages_sum, used);
   EXPECT_EQ(vmalloc_used_pages(*f.vs), used);
 
-  // Without a symbolizer the caller is the return address, as %p prints it.
+  // Without a symbolizer the caller is the return address, as %p prints it
+  // (after a purge: only the areas' lines are left).
   f.vs->symbolize = nullptr;
+  vm_unmap_aliases(*f.vs);
   text = vmallocinfo(*f.vs);
   std::istringstream in2(text);
   size_t i = 0;
@@ -1327,6 +1408,7 @@ TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
   }
   for (auto &frames : vmap_frames)
     for (page *p : frames) __free_pages(ms, p, 0);
+  vm_unmap_aliases(*f.vs);
   EXPECT_EQ(vmallocinfo(*f.vs), "");
   EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
   EXPECT_EQ(vmalloc_total_pages(*f.vs), (VMALLOC_END_ADDR - VMALLOC_START_ADDR) / PAGE_SIZE);
@@ -1470,7 +1552,8 @@ TEST(VmallocThreads, ConcurrentCpus) {
       unsigned long start = 0, end = 0, size = 0;
       if (sscanf(line.c_str(), "0x%lx-0x%lx %lu", &start, &end, &size) != 3 ||
           end - start != size || !is_vmalloc_addr(*f.vs, vptr(start)) ||
-          (line.find(" vmalloc") == std::string::npos && line.find(" vmap") == std::string::npos))
+          (line.find(" vmalloc") == std::string::npos && line.find(" vmap") == std::string::npos &&
+           line.find(" unpurged vm_area") == std::string::npos))
         bad_lines++;
     }
     vmalloc_describe(*f.vs, vptr(f.vs->space.start + (reports % 64) * PAGE_SIZE), buf, sizeof(buf));
@@ -1513,8 +1596,9 @@ TEST(VmallocSmoke, AllocWriteFree) {
     ASSERT_TRUE(f.vread(a, back.data(), size));
     for (u8 b : back) ASSERT_EQ(b, u8(size * 7));
     vfree(*f.vs, reinterpret_cast<void *>(a));
-    EXPECT_EQ(f.translate(a), nullptr);
   }
+  vm_unmap_aliases(*f.vs);
+  for (auto [a, size] : held) EXPECT_EQ(f.translate(a), nullptr);
   EXPECT_EQ(f.check(), "");
   EXPECT_EQ(f.vs->vmalloc_pages, 0ul);
   for (int k = 0; k < NR_KMALLOC_TYPES; k++)

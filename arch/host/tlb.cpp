@@ -53,11 +53,13 @@ void host_tlb_flush(uintptr_t start, size_t size) {
     if (all || (e.vpage >= (start & PAGE_MASK) && e.vpage < start + size)) e.valid = false;
 }
 
-unsigned host_tlb_check(const page_table &pt, uintptr_t start, uintptr_t end, check_report &r) {
+unsigned host_tlb_check(const page_table &pt, uintptr_t start, uintptr_t end, check_report &r,
+                        bool (*may_be_stale)(const void *ctx, uintptr_t page), const void *ctx) {
   std::lock_guard g(tlb_lock);
   unsigned before = r.violations;
   for (const tlb_entry &e : tlb) {
     if (!e.valid || e.vpage < start || e.vpage >= end) continue;
+    if (may_be_stale && may_be_stale(ctx, e.vpage)) continue;
     pt_walk_result w;
     if (!pgtable_walk(pt, e.vpage, &w))
       check_fail(r, "tlb: stale entry 0x%lx -> 0x%lx: the page is no longer mapped (a missed TLB flush)", e.vpage,
@@ -69,9 +71,12 @@ unsigned host_tlb_check(const page_table &pt, uintptr_t start, uintptr_t end, ch
   return r.violations - before;
 }
 
+void (*host_shootdown_observer)(uintptr_t start, size_t size);
+
 void host_tlb_shootdown(uintptr_t start, size_t size) {
   host_tlb_flush(start, size);
-  std::unique_lock g(access_lock);
+  { std::unique_lock g(access_lock); }
+  if (host_shootdown_observer) host_shootdown_observer(start, size);
 }
 
 bool host_mmu_access(const page_table &pt, uintptr_t va, void *buf, size_t n, bool write) {

@@ -27,6 +27,10 @@ void host_tlb_flush(uintptr_t start, size_t size);
 // as a hart's acknowledgement of a shootdown comes between two of its
 // accesses.
 void host_tlb_shootdown(uintptr_t start, size_t size);
+// Tests that model which ranges have been flushed set this: it is called
+// with each shootdown's range once the shootdown is complete (from the
+// thread that made it). Set it before any thread that may shoot down starts.
+extern void (*host_shootdown_observer)(uintptr_t start, size_t size);
 
 // One access of n bytes at va through the simulated MMU (TLB, then the
 // table), as a hart's loads or stores: copies to buf (read) or from it
@@ -36,5 +40,8 @@ void host_tlb_shootdown(uintptr_t start, size_t size);
 // (migration_entry_wait). False at the first page that is not mapped.
 bool host_mmu_access(const page_table &pt, uintptr_t va, void *buf, size_t n, bool write);
 // Reports every cached entry in [start, end) that pt no longer translates
-// the same way. Returns the number of such entries.
-unsigned host_tlb_check(const page_table &pt, uintptr_t start, uintptr_t end, check_report &r);
+// the same way, except entries for which may_be_stale(ctx, page) is true
+// (ranges whose flush is legitimately still to come, such as vmalloc's
+// lazily freed ones). Returns the number of such entries.
+unsigned host_tlb_check(const page_table &pt, uintptr_t start, uintptr_t end, check_report &r,
+                        bool (*may_be_stale)(const void *ctx, uintptr_t page) = nullptr, const void *ctx = nullptr);
