@@ -232,12 +232,17 @@ void vm_unmap_aliases(vmalloc_system &vs) { purge_vmap_area_lazy(vs); }
 void vm_unmap_aliases() { vm_unmap_aliases(*system_vmalloc); }
 
 // The range of an unmapped area goes on the lazy list with the table pages
-// its unmap emptied; past lazy_max_pages() this CPU purges, unless another
-// one is purging already (that purge, or the next trigger, takes the range).
-static void free_vmap_area_noflush(vmalloc_system &vs, vmap_area *va, phys_addr_t tables) {
+// its unmap emptied (and, under the same lock hold, the area's frames leave
+// the counts: alloc_pages of vmalloc_pages, movable of movable_pages); past
+// lazy_max_pages() this CPU purges, unless another one is purging already
+// (that purge, or the next trigger, takes the range).
+static void free_vmap_area_noflush(vmalloc_system &vs, vmap_area *va, phys_addr_t tables,
+                                   unsigned long alloc_pages = 0, unsigned long movable = 0) {
   unsigned long nr_lazy;
   {
     spin_lock_irqsave_guard g(vs.lock);
+    vs.vmalloc_pages -= alloc_pages;
+    vs.movable_pages -= movable;
     vmap_lazy_range(&vs.space, va);
     pgtable_splice_tables(&vs.lazy_tables, tables);
     nr_lazy = vs.vmap_lazy_nr + va_size(va) / PAGE_SIZE;
@@ -270,6 +275,9 @@ static void *publish_area(vmalloc_system &vs, vmap_area *va, vm_struct *vm, unsi
   return vm->addr;
 }
 
+// Frames taken before they are mapped together (on the stack).
+constexpr unsigned VMALLOC_MAP_BATCH = 16;
+
 // Basic algorithm: check the request; reserve the range; take the frames;
 // map them; publish the area. Each step that fails undoes the ones before.
 void *__vmalloc_node(vmalloc_system &vs, unsigned long size, unsigned long align, gfp_t gfp, int nid,
@@ -298,34 +306,43 @@ void *__vmalloc_node(vmalloc_system &vs, unsigned long size, unsigned long align
   vmap_area *va = vm ? reserve_area(vs, size, align, gfp) : nullptr;
   unsigned mapped = 0;
   if (va) {
-    // Each frame is mapped as soon as it is taken, so the table is the only
-    // record of them and unwinding reads it back.
+    // Frames are taken a batch at a time and the batch mapped under one
+    // pt_lock hold: the table is then the only record of them, and
+    // unwinding reads it back. The batch (on the stack) bounds what is held
+    // outside the table, and one lock hold per batch instead of per page
+    // keeps pt_lock from becoming the CPUs' meeting point once vfree no
+    // longer serialises them behind a shootdown.
     gfp_t page_gfp = (gfp & ~(__GFP_COMP | __GFP_NOFAIL)) | __GFP_NOWARN;
-    for (; mapped < count; mapped++) {
-      page *p = alloc_pages_node(*vs.ms, nid, page_gfp, 0);
-      if (!p) break;
-      // The frame's owner, so the checker can tell a frame mapped twice. A
-      // movable frame is compaction's to move as soon as it is mapped: it
-      // names its owner and address before that, under pt_lock.
-      uintptr_t addr = va->va_start + uintptr_t(mapped) * PAGE_SIZE;
-      int err;
+    while (mapped < count) {
+      page *batch[VMALLOC_MAP_BATCH];
+      unsigned want = count - mapped < VMALLOC_MAP_BATCH ? count - mapped : VMALLOC_MAP_BATCH, taken = 0, done = 0;
+      while (taken < want && (batch[taken] = alloc_pages_node(*vs.ms, nid, page_gfp, 0))) taken++;
       {
         spin_lock_guard g(vs.pt_lock);
-        if (movable) {
-          p->index = addr;
-          __SetPageMovable(p, &vs.mops);
-        } else {
-          p->mapping = vm;
-          p->index = mapped;
+        for (; done < taken; done++) {
+          // The frame's owner, so the checker can tell a frame mapped twice.
+          // A movable frame is compaction's to move as soon as it is
+          // mapped: it names its owner and address before that, under
+          // pt_lock.
+          page *p = batch[done];
+          uintptr_t addr = va->va_start + uintptr_t(mapped + done) * PAGE_SIZE;
+          if (movable) {
+            p->index = addr;
+            __SetPageMovable(p, &vs.mops);
+          } else {
+            p->mapping = vm;
+            p->index = mapped + done;
+          }
+          if (pgtable_map(vs.pt, addr, page_to_phys(*vs.ms, p), PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_GLOBAL, 0,
+                          vs.pt_ops)) {
+            if (movable) __ClearPageMovable(p);
+            break;
+          }
         }
-        err = pgtable_map(vs.pt, addr, page_to_phys(*vs.ms, p), PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_GLOBAL, 0,
-                          vs.pt_ops);
-        if (err && movable) __ClearPageMovable(p);
       }
-      if (err) {
-        __free_pages(*vs.ms, p, 0);
-        break;
-      }
+      mapped += done;
+      for (unsigned i = done; i < taken; i++) __free_pages(*vs.ms, batch[i], 0);
+      if (done < want) break;
     }
     if (mapped == count) {
       void *addr = publish_area(vs, va, vm, count, movable ? VM_ALLOC | VM_MOVABLE : VM_ALLOC, caller);
@@ -431,14 +448,8 @@ static void free_vm_area(vmalloc_system &vs, vm_struct *vm, bool free_pages) {
   phys_addr_t tables = unmap_area_pages_noflush(vs, va->va_start, vm->nr_pages, free_pages,
                                                 free_pages && (vm->flags & VM_MOVABLE));
   uintptr_t start = va->va_start, end = va->va_end;
-  {
-    spin_lock_irqsave_guard g(vs.lock);
-    if (free_pages) {
-      vs.vmalloc_pages -= vm->nr_pages;
-      if (vm->flags & VM_MOVABLE) vs.movable_pages -= vm->nr_pages;
-    }
-  }
-  free_vmap_area_noflush(vs, va, tables);
+  free_vmap_area_noflush(vs, va, tables, free_pages ? vm->nr_pages : 0,
+                         free_pages && (vm->flags & VM_MOVABLE) ? vm->nr_pages : 0);
   kfree(*vs.sa, vm);
   if (unlikely(vs.ms->check_calls)) check_vfree_call(vs, start, end);
 }
