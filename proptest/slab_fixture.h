@@ -22,6 +22,7 @@
 #include "mm/check.h"
 #include "mm/page_alloc.h"
 #include "mm/slab_internal.h"
+#include "mm/vmalloc.h"
 #include "proptest/mm_fixture.h"
 
 struct slab_fixture {
@@ -203,9 +204,13 @@ inline std::vector<kmem_cache *> kmalloc_caches(const slab_allocator &sa) {
   return out;
 }
 
-// Brings the allocators to rest: every kmalloc cache and the cache of caches
-// shrunk, every per-CPU page list drained. Returns the state then.
+// Brings the allocators to rest: the vmalloc ranges waiting for the lazy
+// purge purged (when a vmalloc fixture over this slab set system_vmalloc:
+// they hold vmap_area nodes and table pages), every kmalloc cache and the
+// cache of caches shrunk, every per-CPU page list drained. Returns the
+// state then.
 inline page_state settle(slab_fixture &f) {
+  if (system_vmalloc && system_vmalloc->sa == &*f.sa) vm_unmap_aliases(*system_vmalloc);
   for (kmem_cache *c : kmalloc_caches(*f.sa)) kmem_cache_shrink(c);
   kmem_cache_shrink(&f.sa->kmem_cache_boot);
   drain_all_pages(*f.mm.ms);

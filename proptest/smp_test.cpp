@@ -300,6 +300,7 @@ long unexplained_pages(vmalloc_fixture &f) {
   for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) allocated += zone_page_state(z, NR_ZONE_ALLOCATED);
   return allocated - long(global_node_page_state(ms, NR_SLAB_RECLAIMABLE)) -
          long(global_node_page_state(ms, NR_SLAB_UNRECLAIMABLE)) - long(pgtable_count_tables(f.pt)) -
+         long(f.lazy_table_pages()) -
          long(vmalloc_used_pages(*f.vs));
 }
 

@@ -58,6 +58,15 @@ struct vmalloc_fixture {
     return false;
   }
 
+  // Table pages the unmaps of waiting ranges emptied, still allocated
+  // until the purge frees them.
+  unsigned long lazy_table_pages() const {
+    spin_lock_irqsave_guard g(vs->lock);
+    unsigned long n = 0;
+    for (phys_addr_t t = vs->lazy_tables; t; t = *static_cast<const phys_addr_t *>(phys_to_virt(t))) n++;
+    return n;
+  }
+
   // The direct-map address behind a vmalloc address, or nullptr if unmapped.
   // Through the simulated TLB, as a hart would: a stale entry left by a
   // missed flush reaches the old frame.
