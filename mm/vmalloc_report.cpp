@@ -25,35 +25,41 @@ struct area_line {
   unsigned per_node[MAX_NUMNODES];
 };
 
-// The lazily freed ranges, in address order: lazy and purging ranges never
-// overlap, so one cursor serves both trees.
+// Up to max ranges of tree t that start at or above from, in address order,
+// appended to out[n..]: a walk that skips every subtree below from, so a
+// batch costs the tree's depth plus its length however many ranges wait.
+void collect_from(const vmap_area *t, uintptr_t from, uintptr_t (*out)[2], unsigned max, unsigned &n) {
+  if (!t || n == max) return;
+  if (t->va_start >= from) {
+    collect_from(t->left, from, out, max, n);
+    if (n == max) return;
+    out[n][0] = t->va_start;
+    out[n][1] = t->va_end;
+    n++;
+  }
+  collect_from(t->right, from, out, max, n);
+}
+
+// The lazily freed ranges (lazy and purging trees, which never overlap) in
+// address order, a batch at a time as the areas are.
 void show_purge_info(vmalloc_system &vs, seq_out &out) {
   uintptr_t from = vs.space.start;
   for (;;) {
-    uintptr_t ranges[BATCH][2];
-    unsigned n = 0;
-    bool more = false;
+    uintptr_t lazy[BATCH + 1][2], purging[BATCH + 1][2], ranges[BATCH][2];
+    unsigned nl = 0, np = 0, n = 0;
     {
       spin_lock_irqsave_guard g(vs.lock);
-      // The BATCH lowest ranges at or above from, over both trees.
-      for_each_lazy_range_locked(vs, [&](uintptr_t start, uintptr_t end) {
-        if (start < from) return;
-        unsigned i = n;
-        if (n == BATCH) {
-          more = true;
-          if (start >= ranges[BATCH - 1][0]) return;
-          i = BATCH - 1;
-        } else {
-          n++;
-        }
-        for (; i > 0 && ranges[i - 1][0] > start; i--) {
-          ranges[i][0] = ranges[i - 1][0];
-          ranges[i][1] = ranges[i - 1][1];
-        }
-        ranges[i][0] = start;
-        ranges[i][1] = end;
-      });
+      collect_from(vs.space.lazy_root, from, lazy, BATCH + 1, nl);
+      collect_from(vs.space.purging_root, from, purging, BATCH + 1, np);
     }
+    unsigned il = 0, ip = 0;
+    while (n < BATCH && (il < nl || ip < np)) {
+      const uintptr_t *r = ip == np || (il < nl && lazy[il][0] < purging[ip][0]) ? lazy[il++] : purging[ip++];
+      ranges[n][0] = r[0];
+      ranges[n][1] = r[1];
+      n++;
+    }
+    const bool more = il < nl || ip < np;
     if (n) from = ranges[n - 1][1];
     for (unsigned i = 0; i < n; i++)
       seq_printf(out, "0x%016lx-0x%016lx %7lu unpurged vm_area\n", ranges[i][0], ranges[i][1],

@@ -247,6 +247,57 @@ TEST(VmallocInfo, UnpurgedLinesExactly) {
   for (unsigned i = 1; i < 41; i += 2) vfree(*f.vs, vptr(addrs[i]));
 }
 
+// Ranges a purge has taken (its flush under way) are listed too, merged in
+// address order with those still waiting; the checker accepts that state.
+TEST(VmallocInfo, PurgingRangesListedInAddressOrder) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  vfree(*f.vs, vmalloc(*f.vs, 1));
+  vm_unmap_aliases(*f.vs);
+  uintptr_t a[5];
+  for (uintptr_t &x : a) {
+    x = uaddr(vmalloc(*f.vs, PAGE_SIZE));
+    ASSERT_NE(x, 0u);
+  }
+  vfree(*f.vs, vptr(a[0]));
+  vfree(*f.vs, vptr(a[2]));
+  vfree(*f.vs, vptr(a[4]));
+  uintptr_t start, end;
+  {
+    // What __purge_vmap_area_lazy's first step does, without the rest.
+    spin_lock_irqsave_guard g(f.vs->lock);
+    ASSERT_TRUE(vmap_begin_purge(&f.vs->space, &start, &end));
+  }
+  EXPECT_EQ(start, a[0]);
+  EXPECT_EQ(end, a[4] + 2 * PAGE_SIZE);
+  EXPECT_FALSE(__purge_vmap_area_lazy(*f.vs)) << "a second purge does not start while one is under way";
+  vfree(*f.vs, vptr(a[1]));
+  EXPECT_EQ(f.vs->space.nr_purging, 3ul);
+  EXPECT_EQ(f.vs->space.nr_lazy, 1ul);
+  EXPECT_EQ(lazy_nr(f), 8ul);
+  EXPECT_EQ(f.check(), "");
+  std::vector<std::string> got = lines_of(vmallocinfo(*f.vs));
+  ASSERT_EQ(got.size(), 5u);
+  const unsigned waiting[] = {0, 1, 2, 4};  // a[3] is the one live area, listed first
+  for (unsigned i = 0; i < 4; i++) EXPECT_EQ(got[1 + i], unpurged_line(a[waiting[i]], a[waiting[i]] + 2 * PAGE_SIZE));
+  // The purge's last step, by hand: the ranges free, their nodes back.
+  vmap_area *unused = nullptr;
+  {
+    spin_lock_irqsave_guard g(f.vs->lock);
+    f.vs->vmap_lazy_nr -= vmap_finish_purge(&f.vs->space, &unused);
+  }
+  while (unused) {
+    vmap_area *va = unused;
+    unused = va->left;
+    kfree(*f.slab.sa, va);
+  }
+  EXPECT_EQ(lazy_nr(f), 2ul);
+  EXPECT_EQ(f.check(), "");
+  vfree(*f.vs, vptr(a[3]));
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.vs->space.nr_free, 1ul);
+}
+
 // ================================================ the checker against damage
 
 struct purge_damage : ::testing::Test {
