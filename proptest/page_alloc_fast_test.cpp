@@ -120,6 +120,11 @@ std::pair<machine_state, machine_state> run_pair(const run_setup &su, size_t g, 
   mem_system &ms = *f.ms;
   host_set_cpu(su.cpu % ms.nr_cpus);
   for (unsigned i = 0; i < su.fill; i++) alloc_pages(ms, GFP_NOWAIT | __GFP_NOWARN, 2);  // runtime: kept
+  // Lists of every type warm for the order: a fast path that picked the
+  // wrong list would find pages on it.
+  for (gfp_t warm : {gfp_t(GFP_KERNEL), gfp_t(GFP_KERNEL | __GFP_MOVABLE), gfp_t(GFP_KERNEL | __GFP_RECLAIMABLE),
+                     const_gfps[g] & ~(__GFP_ZERO | __GFP_COMP)})
+    if (page *w = alloc_pages_var(ms, warm | __GFP_NOWARN, const_orders[o])) __free_pages_var(ms, w, const_orders[o]);
   ms.pcp_disabled = su.pcp_disabled;
   page *p = constant ? const_alloc[g][o](ms) : alloc_pages_var(ms, const_gfps[g], const_orders[o]);
   machine_state after_alloc = snapshot(ms, p);
