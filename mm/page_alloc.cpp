@@ -562,6 +562,11 @@ page *alloc_pages_node(int nid, gfp_t gfp, unsigned order) { return alloc_pages_
 unsigned long __get_free_pages(gfp_t gfp, unsigned order) { return __get_free_pages(*system_mem, gfp, order); }
 unsigned long get_zeroed_page(gfp_t gfp) { return get_zeroed_page(*system_mem, gfp); }
 
+#ifdef MM_HOST
+void kasan_poison_pages_lib(const zone *z, const page *p, unsigned order) { kasan_poison_pages(z, p, order); }
+void kasan_unpoison_pages_lib(const zone *z, const page *p, unsigned order) { kasan_unpoison_pages(z, p, order); }
+#endif
+
 // ---- freeing -------------------------------------------------------------------------
 
 // Why freeing this block would be a bug, or nullptr when it is fine.

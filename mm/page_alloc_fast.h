@@ -28,6 +28,30 @@
 #include "mm/page.h"
 #include "mm/page_alloc_internal.h"
 
+// ---- KASAN ----------------------------------------------------------------------------
+// The host's test objects are built once, without the sanitizer, and linked
+// both with host_mm and with host_mm_asan (proptest/meson.build): the body
+// below, inlined into them, asks the library it is linked with to poison
+// (page_alloc.cpp). The kernel's hooks are empty and inline.
+#ifdef MM_HOST
+void kasan_poison_pages_lib(const zone *z, const page *p, unsigned order);
+void kasan_unpoison_pages_lib(const zone *z, const page *p, unsigned order);
+#endif
+inline void fast_kasan_poison(const zone *z, const page *p, unsigned order) {
+#ifdef MM_HOST
+  kasan_poison_pages_lib(z, p, order);
+#else
+  kasan_poison_pages(z, p, order);
+#endif
+}
+inline void fast_kasan_unpoison(const zone *z, const page *p, unsigned order) {
+#ifdef MM_HOST
+  kasan_unpoison_pages_lib(z, p, order);
+#else
+  kasan_unpoison_pages(z, p, order);
+#endif
+}
+
 // ---- the general paths the fast ones fall back to (page_alloc.cpp) ----------------
 page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid);
 // Every check of a free, the bad-page report, the refcount drop, mm.check.
@@ -169,7 +193,7 @@ __attribute__((always_inline)) inline page *alloc_pages_fastpath(mem_system &ms,
     page *p = pcp_take_locked(pcp, order_to_pindex(route_migratetype(route, gfp), order), order);
     spin_unlock(&pcp->lock);
     if (likely(p != nullptr)) {
-      kasan_unpoison_pages(pcp->owner, p, order);
+      fast_kasan_unpoison(pcp->owner, p, order);
       // A free page's alloc_order is 0 (reset_freed_page; the checker
       // verifies it): a constant order 0 leaves it.
       if (order != 0) p->alloc_order = u8(order);
@@ -197,7 +221,7 @@ __attribute__((always_inline)) inline void free_pages_fastpath(mem_system &ms, p
       if (likely(mt < MIGRATE_PCPTYPES)) {
         set_page_count(p, 0);
         reset_freed_page(p, order);
-        kasan_poison_pages(pcp->owner, p, order);
+        fast_kasan_poison(pcp->owner, p, order);
         bool over_high = pcp_put_locked(pcp, p, order, mt, flags);
         spin_unlock(&pcp->lock);
         if (unlikely(over_high)) drain_pcp_excess(pcp);
