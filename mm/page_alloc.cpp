@@ -563,8 +563,8 @@ unsigned long __get_free_pages(gfp_t gfp, unsigned order) { return __get_free_pa
 unsigned long get_zeroed_page(gfp_t gfp) { return get_zeroed_page(*system_mem, gfp); }
 
 #ifdef MM_HOST
-void kasan_poison_pages_lib(const zone *z, const page *p, unsigned order) { kasan_poison_pages(z, p, order); }
-void kasan_unpoison_pages_lib(const zone *z, const page *p, unsigned order) { kasan_unpoison_pages(z, p, order); }
+void fast_kasan_poison(const zone *z, const page *p, unsigned order) { kasan_poison_pages(z, p, order); }
+void fast_kasan_unpoison(const zone *z, const page *p, unsigned order) { kasan_unpoison_pages(z, p, order); }
 #endif
 
 // ---- freeing -------------------------------------------------------------------------

@@ -34,23 +34,12 @@
 // below, inlined into them, asks the library it is linked with to poison
 // (page_alloc.cpp). The kernel's hooks are empty and inline.
 #ifdef MM_HOST
-void kasan_poison_pages_lib(const zone *z, const page *p, unsigned order);
-void kasan_unpoison_pages_lib(const zone *z, const page *p, unsigned order);
-#endif
-inline void fast_kasan_poison(const zone *z, const page *p, unsigned order) {
-#ifdef MM_HOST
-  kasan_poison_pages_lib(z, p, order);
+void fast_kasan_poison(const zone *z, const page *p, unsigned order);
+void fast_kasan_unpoison(const zone *z, const page *p, unsigned order);
 #else
-  kasan_poison_pages(z, p, order);
+inline void fast_kasan_poison(const zone *z, const page *p, unsigned order) { kasan_poison_pages(z, p, order); }
+inline void fast_kasan_unpoison(const zone *z, const page *p, unsigned order) { kasan_unpoison_pages(z, p, order); }
 #endif
-}
-inline void fast_kasan_unpoison(const zone *z, const page *p, unsigned order) {
-#ifdef MM_HOST
-  kasan_unpoison_pages_lib(z, p, order);
-#else
-  kasan_unpoison_pages(z, p, order);
-#endif
-}
 
 // ---- the general paths the fast ones fall back to (page_alloc.cpp) ----------------
 page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid);
