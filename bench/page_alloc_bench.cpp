@@ -52,8 +52,9 @@ void check_after(benchmark::State &state, const mm_fixture &f, unsigned long fre
                             .c_str());
 }
 
-// Pairs of one order, one pair per iteration.
-void run_pairs(benchmark::State &state, unsigned order, bool no_pcp) {
+// Pairs of one order, one pair per iteration; constant_order0: through
+// alloc_page / __free_page (pair_bench_step_order0).
+void run_pairs(benchmark::State &state, unsigned order, bool no_pcp, bool constant_order0 = false) {
   mm_fixture &f = bench_machine();
   unsigned long free_before = free_and_pcp(*f.ms);
   pair_bench b;
@@ -62,7 +63,10 @@ void run_pairs(benchmark::State &state, unsigned order, bool no_pcp) {
     state.SkipWithError("the warm-up allocation failed");
     return;
   }
-  for (auto _ : state) benchmark::DoNotOptimize(pair_bench_step(b));
+  if (constant_order0)
+    for (auto _ : state) benchmark::DoNotOptimize(pair_bench_step_order0(b));
+  else
+    for (auto _ : state) benchmark::DoNotOptimize(pair_bench_step(b));
   pair_bench_finish(b);
   state.SetItemsProcessed(state.iterations());
   if (b.failures) {
@@ -72,8 +76,11 @@ void run_pairs(benchmark::State &state, unsigned order, bool no_pcp) {
   check_after(state, f, free_before);
 }
 
-// An order-0 pair through the per-CPU lists: the fast path the issue aims at.
-void BM_Order0PairPcp(benchmark::State &state) { run_pairs(state, 0, false); }
+// An order-0 pair through the per-CPU lists: the fast path the issue aims at,
+// called as alloc_page(GFP_KERNEL) / __free_page are, with constants.
+void BM_Order0PairPcp(benchmark::State &state) { run_pairs(state, 0, false, true); }
+// The same pair with the order as a variable: the out-of-line entry points.
+void BM_Order0PairPcpVar(benchmark::State &state) { run_pairs(state, 0, false); }
 // An order-0 pair straight to the buddy lists: split from the largest free
 // block on allocation, merged back all the way on free.
 void BM_Order0PairNoPcp(benchmark::State &state) { run_pairs(state, 0, true); }
@@ -98,6 +105,7 @@ void BM_RandomOrderChurn(benchmark::State &state) {
 }
 
 BENCHMARK(BM_Order0PairPcp);
+BENCHMARK(BM_Order0PairPcpVar);
 BENCHMARK(BM_Order0PairNoPcp);
 BENCHMARK(BM_Order3Pair);
 BENCHMARK(BM_Order9Pair);

@@ -29,13 +29,32 @@ struct pair_bench {
 };
 
 // One allocation and its free. Returns false when the allocation failed.
-inline bool pair_bench_step(pair_bench &b) {
-  page *p = alloc_pages(*b.ms, BENCH_GFP, b.order);
+// Always inlined, so that the loop that counts it is the same wherever the
+// compiler would otherwise decide differently.
+__attribute__((always_inline)) inline bool pair_bench_step(pair_bench &b) {
+  mem_system &ms = *b.ms;
+  page *p = alloc_pages(ms, BENCH_GFP, b.order);
   if (unlikely(!p)) {
     b.failures++;
     return false;
   }
-  __free_pages(*b.ms, p, b.order);
+  __free_pages(ms, p, b.order);
+  return true;
+}
+
+// The same pair for order 0 through the constant forms, alloc_page and
+// __free_page, as a caller asking for one page of constant flags writes
+// them: their fast paths are inlined here with the request's checks folded
+// (mm/page_alloc_fast.h). pair_bench_step with order 0 is the same pair
+// through the out-of-line entry points a runtime order takes.
+__attribute__((always_inline)) inline bool pair_bench_step_order0(pair_bench &b) {
+  mem_system &ms = *b.ms;
+  page *p = alloc_page(ms, BENCH_GFP);
+  if (unlikely(!p)) {
+    b.failures++;
+    return false;
+  }
+  __free_page(ms, p);
   return true;
 }
 
@@ -87,15 +106,15 @@ inline u64 churn_random(churn_bench &b) {
 }
 
 // Replaces the block in slot i with a new one of a random order.
-inline void churn_refill(churn_bench &b, unsigned i, unsigned order) {
+__attribute__((always_inline)) inline void churn_refill(churn_bench &b, unsigned i, unsigned order) {
   b.block[i] = alloc_pages(*b.ms, BENCH_GFP, order);
   b.order[i] = u8(order);
   if (unlikely(!b.block[i])) b.failures++;
 }
 
 // One pair: frees a random live block and allocates one of a random order in
-// its place.
-inline void churn_bench_step(churn_bench &b) {
+// its place. Always inlined, as pair_bench_step.
+__attribute__((always_inline)) inline void churn_bench_step(churn_bench &b) {
   u64 r = churn_random(b);
   unsigned i = unsigned(r) & (CHURN_BLOCKS - 1);
   unsigned order = unsigned(r >> 32) % NR_PAGE_ORDERS;

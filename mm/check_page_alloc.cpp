@@ -331,6 +331,8 @@ void open_free_block(zone_check &c, block &b, const page *p, unsigned long pfn) 
     zfail(c, "free pfn 0x%lx also has flags %s", pfn, flag_text(extra).s);
   if (int ref = page_ref_count(p)) zfail(c, "free pfn 0x%lx has refcount %d", pfn, ref);
   if (int map = page_mapcount(p)) zfail(c, "free pfn 0x%lx has mapcount %d", pfn, map);
+  // The allocation fast path leaves an order-0 page's alloc_order as it finds it.
+  if (p->alloc_order) zfail(c, "free pfn 0x%lx has alloc_order %u", pfn, p->alloc_order);
   if (order > max_order) {
     zfail(c, "free pfn 0x%lx has order %lu, above %lu", pfn, order, max_order);
     order = 0;
@@ -413,6 +415,8 @@ void check_block_page(zone_check &c, const block &b, const page *p, unsigned lon
     if (u64 extra = p->flags & PAGEFLAGS_MASK & ~FREE_PAGE_FLAGS)
       zfail(c, "pfn 0x%lx in the free block at pfn 0x%lx has flags %s", pfn, b.head_pfn,
             flag_text(extra).s);
+    if (p->alloc_order)
+      zfail(c, "pfn 0x%lx in the free block at pfn 0x%lx has alloc_order %u", pfn, b.head_pfn, p->alloc_order);
     // A stale tail mark would make compound_head() of a later allocation
     // redirect to a page it no longer belongs to.
     if (PageTail(p))

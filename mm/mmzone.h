@@ -243,10 +243,16 @@ inline unsigned long get_pfnblock_flags_mask(const zone *z, unsigned long pfn, u
 inline int get_pfnblock_migratetype(const zone *z, unsigned long pfn) {
   return int(get_pfnblock_flags_mask(z, pfn, MIGRATETYPE_MASK));
 }
-// The same for a page of z, from its address alone (no pfn needed).
+// The same for a page of z, from its address alone (no pfn needed): every
+// free reads it. A pageblock's bits are a byte of the bitmap, the block's
+// own byte of its word on a little-endian machine, so one byte load reads
+// them (single-copy atomic, as the word's relaxed load is).
 inline int get_pageblock_migratetype(const zone *z, const page *p) {
+  static_assert(NR_PAGEBLOCK_BITS == 8 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+                "pageblock i's bits are byte i of the bitmap");
   unsigned long block = (reinterpret_cast<uintptr_t>(p) - z->pageblock_base) >> (PAGE_STRUCT_SHIFT + pageblock_order);
-  return int(pageblock_bits(z, block * NR_PAGEBLOCK_BITS, MIGRATETYPE_MASK));
+  const u8 *bits = reinterpret_cast<const u8 *>(z->pageblock_flags) + block;
+  return int(__atomic_load_n(bits, __ATOMIC_RELAXED) & MIGRATETYPE_MASK);
 }
 // Sets the bits of mask in pfn's pageblock to flags. Other pageblocks of the
 // word may change at once (compaction's skip bits need no zone lock), so
@@ -334,7 +340,29 @@ struct mem_system {
   u8 node_distance[MAX_NUMNODES][MAX_NUMNODES];
   int cpu_to_node[NR_CPUS];
   unsigned nr_cpus;
-  bool pcp_disabled;  // every allocation goes to the buddy lists (a tunable)
+  // The tunables that send every request down the general paths, sharing
+  // one word that the fast paths test with a single load
+  // (free_fast_paths_off in mm/page_alloc_fast.h): a union, so that the word
+  // is right whoever sets either field, however.
+  union {
+    __extension__ struct {
+      bool pcp_disabled;  // every allocation goes to the buddy lists (a tunable)
+      // mm.check=1: check after every allocator call (mm/check.h). Findings
+      // are counted in check_violations.
+      bool check_calls;
+    };
+    u16 general_paths_only;  // nonzero: one of the above is set
+  };
+  // Fault injection (mm/fault_inject.h): Linux's fail_page_alloc, set from
+  // the command line or a test, which every request meets (a non-zero
+  // probability sends them all to the general path: fast_paths_off); and a
+  // test's own hook, which fails exactly the calls it picks, asked by the
+  // general path (__alloc_pages) only: set pcp_disabled as well to make
+  // every small request take that path. __GFP_NOFAIL requests never fail.
+  fail_page_alloc_attr fail_page_alloc;
+  bool (*should_fail_alloc_page)(void *ctx, gfp_t gfp, unsigned order);
+  void *fail_alloc_ctx;
+
   // Too little memory to group pages by mobility (fewer pages than
   // pageblock_nr_pages * MIGRATE_TYPES, as Linux decides in
   // build_all_zonelists, or mem_layout asked for it): every request and
@@ -359,24 +387,11 @@ struct mem_system {
   unsigned long vm_total_pages;      // what build_all_zonelists weighs for mobility grouping
   unsigned long totalreserve_pages;  // what MemAvailable keeps back
 
-  // Fault injection (mm/fault_inject.h): Linux's fail_page_alloc, set from
-  // the command line or a test, which every request meets (a non-zero
-  // probability sends them all to the general path); and a test's own hook,
-  // which fails exactly the calls it picks, asked by the general path
-  // (__alloc_pages) only: set pcp_disabled as well to make every small
-  // request take that path. __GFP_NOFAIL requests never fail.
-  fail_page_alloc_attr fail_page_alloc;
-  bool (*should_fail_alloc_page)(void *ctx, gfp_t gfp, unsigned order);
-  void *fail_alloc_ctx;
-
   spinlock_t shrinker_lock;
   list_head shrinkers;
   unsigned long bad_pages;  // Bad page state reports
 
-  // mm.check=1: check after every allocator call (mm/check.h), which sends
-  // every request down the general paths. Findings are counted here.
-  bool check_calls;
-  unsigned long check_violations;
+  unsigned long check_violations;  // what mm.check=1 (check_calls) found
 
   // Compaction and migration (mm/compaction.h, mm/migrate.h): the tunables
   // of /proc/sys/vm, Linux's defaults; the machine-wide events; and the
@@ -393,6 +408,14 @@ struct mem_system {
   // instruction (under 2 KiB).
   mem_section mem_sections[NR_MEM_SECTIONS];
 };
+
+static_assert(__builtin_offsetof(mem_system, general_paths_only) == __builtin_offsetof(mem_system, pcp_disabled) &&
+                  __builtin_offsetof(mem_system, check_calls) == __builtin_offsetof(mem_system, pcp_disabled) + 1 &&
+                  sizeof(mem_system::general_paths_only) == 2,
+              "general_paths_only is exactly pcp_disabled and check_calls");
+static_assert(__builtin_offsetof(mem_system, fail_page_alloc.attr.probability) < 2048 &&
+                  __builtin_offsetof(mem_system, alloc_route[__GFP_MOVABLE][0]) < 2048,
+              "the fast paths' fields of mem_system, and the routes of unmovable and movable requests, are one load away (a 12-bit offset)");
 
 // The index of a zone in mem_system::free_route (what page_zoneid() gives
 // for its pages).

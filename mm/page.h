@@ -10,6 +10,8 @@
 //   per-CPU list     lru, private_ = order           PG_pcp set; refcount 0
 //   allocated        (the owner's), alloc_order      head: refcount >= 1; other
 //                                                    pages of the block: refcount 0
+//                                                    (alloc_order is 0 on every
+//                                                    page but an allocation's head)
 //   compound tail    compound_head = head | 1        PG_tail-like: bit 0 of
 //                                                    compound_head
 //   slab (issue 4)   slab_cache, freelist, inuse...  PG_slab; slab_frozen and

@@ -137,45 +137,6 @@ static page *__rmqueue(zone *z, unsigned order, int mt, unsigned alloc_flags) {
 
 // ---- per-CPU lists -----------------------------------------------------------------------
 
-// The pcp's counters change only under its lock (add_locked): no atomic
-// arithmetic on the fast path.
-static inline void pcp_add(per_cpu_pages *pcp, page *p, unsigned pindex, unsigned order, bool tail) {
-  set_page_flag(p, PG_pcp);
-  p->private_ = order;
-  if (tail) list_add_tail(&p->lru, &pcp->lists[pindex]);
-  else list_add(&p->lru, &pcp->lists[pindex]);
-  add_locked(pcp->count, 1 << order);
-}
-
-// private_ keeps its stale order: it means something only while PG_pcp or
-// PG_buddy is set. The entry is unlinked without poisoning: the caller owns
-// the page from here and overwrites lru or leaves it unused.
-static inline void pcp_del(per_cpu_pages *pcp, page *p, unsigned order) {
-  __list_del(p->lru.prev, p->lru.next);
-  clear_page_flag(p, PG_pcp);
-  add_locked(pcp->count, -(1 << order));
-}
-
-// Takes the first block off the pcp's list pindex (of `order`), counting it
-// as allocated; nullptr when that list is empty. Needs the pcp lock.
-static inline page *pcp_take_locked(per_cpu_pages *pcp, unsigned pindex, unsigned order) {
-  list_head *list = &pcp->lists[pindex];
-  if (unlikely(list_empty(list))) return nullptr;
-  page *p = list_first_entry(list, page, lru);
-  pcp_del(pcp, p, order);
-  add_locked(pcp->pgalloc, 1ul << order);
-  return p;
-}
-
-// Puts a freed block on the pcp's list for its pageblock's type mt, counting
-// it as freed; returns whether the pcp has reached its high mark. Needs the
-// pcp lock.
-static inline bool pcp_put_locked(per_cpu_pages *pcp, page *p, unsigned order, int mt) {
-  pcp_add(pcp, p, order_to_pindex(mt, order), order, false);
-  add_locked(pcp->pgfree, 1ul << order);
-  return pcp->count >= pcp->high;
-}
-
 // Gives up to `count` pages from the pcp back to the buddy lists, oldest
 // first, taking the lists in turn. Each goes to the lists of its
 // pageblock's type as it is now (which may have changed since the page was
@@ -205,21 +166,13 @@ __attribute__((noinline)) static void rmqueue_bulk(zone *z, unsigned order, int 
   for (int i = 0; i < count; i++) {
     page *p = __rmqueue(z, order, mt, alloc_flags);
     if (!p) break;
-    pcp_add(pcp, p, pindex, order, true);
+    pcp_add(pcp, p, pindex, order, true, p->flags);
   }
-}
-
-// This CPU's index in the routes to its lists. Masked rather than
-// range-checked: a CPU number the layout does not know lands on routes to
-// CPU 0's lists.
-static inline unsigned this_cpu() {
-  static_assert((NR_CPUS & (NR_CPUS - 1)) == 0, "NR_CPUS is a power of two");
-  return smp_processor_id() & (NR_CPUS - 1);
 }
 
 // This CPU's list for the zone.
 static inline per_cpu_pages *this_cpu_pcp(const mem_system &ms, const zone *z) {
-  return ms.free_route[zone_id(z)][this_cpu()];
+  return ms.free_route[zone_id(z)][route_cpu()];
 }
 
 // Takes a block of `order` for a request of type mt from the buddy lists,
@@ -272,8 +225,7 @@ static void free_one_page(zone *z, page *p, unsigned order) {
   for (; pfn < end; pfn += 1ul << piece) __free_one_page(z, pfn, piece, get_pfnblock_migratetype(z, pfn));
 }
 
-// Gives back `batch` pages when the list has reached its high mark.
-__attribute__((noinline, cold)) static void drain_pcp_excess(per_cpu_pages *pcp) {
+__attribute__((noinline, cold)) void drain_pcp_excess(per_cpu_pages *pcp) {
   spin_lock_guard g(pcp->lock);
   if (pcp->count >= pcp->high) free_pcppages_bulk(pcp->owner, pcp->batch, pcp);
 }
@@ -296,7 +248,7 @@ static void free_unref_page(const mem_system &ms, zone *z, page *p, unsigned ord
     free_one_page(z, p, order);
     return;
   }
-  bool over_high = pcp_put_locked(pcp, p, order, mt);
+  bool over_high = pcp_put_locked(pcp, p, order, mt, p->flags);
   spin_unlock(&pcp->lock);
   if (unlikely(over_high)) drain_pcp_excess(pcp);
 }
@@ -587,65 +539,33 @@ __attribute__((noinline)) page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigne
   return p;
 }
 
-// The fast path's watermark check, inline (Linux's zone_watermark_fast): the
-// low watermark plus the classzone's lowmem_reserve over the free pages less
-// the highatomic reserve, and for order > 0 a block of that order of an
-// ordinary type on the buddy lists.
-static inline bool fast_watermark_ok(const zone *z, unsigned order, long classzone) {
-  long mark = long(low_wmark_pages(z)) + z->lowmem_reserve[classzone];
-  long free = READ_ONCE(z->vm_stat[NR_FREE_PAGES]) - long(READ_ONCE(z->nr_reserved_highatomic));
-  if (likely(order == 0)) return free > mark;
-  if (free - ((1l << order) - 1) <= mark) return false;
-  return zone_has_suitable_block(z, order, 0);
-}
-
-// Flags the fast paths leave to the general path.
-constexpr gfp_t ALLOC_FAST_EXCLUDED = __GFP_ZERO | __GFP_COMP | __GFP_THISNODE;
-
-// The fast path: a small order with no special treatment (no fault
-// injection or mm.check, which are the general path's), from the first
-// zone the request may use (one load through mem_system::alloc_route, which
-// also gives the request's migrate type), if it is above its low watermark
-// and this CPU's list for the type and order has a block. It calls nothing:
-// every miss is a tail call to the general path, which starts by trying the
-// same zone; so it saves no registers, and it masks no interrupts (the list's
-// lock is a trylock, see per_cpu_pages). Nor does it set up a frame: a fault
-// in it shows in a backtrace through the trap's epc and ra.
-__attribute__((optimize("omit-frame-pointer"))) page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
-  unsigned cpu = this_cpu();
-  const pcp_route &route = ms.alloc_route[gfp & GFP_ROUTE_MASK][cpu];
-  per_cpu_pages *pcp = route.pcp;
-  if (likely(pcp != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !(gfp & ALLOC_FAST_EXCLUDED) &&
-             !ms.pcp_disabled && !ms.fail_page_alloc.attr.probability && !ms.check_calls) &&
-      likely(fast_watermark_ok(pcp->owner, order, route.classzone)) && likely(spin_trylock(&pcp->lock))) {
-    page *p = pcp_take_locked(pcp, order_to_pindex(route.migratetype, order), order);
-    spin_unlock(&pcp->lock);
-    if (likely(p != nullptr)) {
-      kasan_unpoison_pages(pcp->owner, p, order);
-      p->alloc_order = u8(order);
-      set_page_count(p, 1);
-      return p;
-    }
-  }
-  return __alloc_pages(ms, gfp, order, ms.cpu_to_node[cpu]);
+// The fast path (mm/page_alloc_fast.h) out of line: every miss is a tail
+// call to __alloc_pages. Nor does it set up a frame: a fault in it shows in
+// a backtrace through the trap's epc and ra.
+__attribute__((optimize("omit-frame-pointer"))) page *alloc_pages_var(mem_system &ms, gfp_t gfp, unsigned order) {
+  return alloc_pages_fastpath(ms, gfp, order);
 }
 
 page *alloc_pages_node(mem_system &ms, int nid, gfp_t gfp, unsigned order) {
-  if (nid == NUMA_NO_NODE) return alloc_pages(ms, gfp, order);
+  if (nid == NUMA_NO_NODE) return alloc_pages_var(ms, gfp, order);
   return __alloc_pages(ms, gfp, order, nid);
 }
 
 unsigned long __get_free_pages(mem_system &ms, gfp_t gfp, unsigned order) {
-  page *p = alloc_pages(ms, gfp & ~__GFP_HIGHMEM, order);
+  page *p = alloc_pages_var(ms, gfp & ~__GFP_HIGHMEM, order);
   return p ? reinterpret_cast<unsigned long>(page_address(ms, p)) : 0;
 }
 
 unsigned long get_zeroed_page(mem_system &ms, gfp_t gfp) { return __get_free_pages(ms, gfp | __GFP_ZERO, 0); }
 
-page *alloc_pages(gfp_t gfp, unsigned order) { return alloc_pages(*system_mem, gfp, order); }
 page *alloc_pages_node(int nid, gfp_t gfp, unsigned order) { return alloc_pages_node(*system_mem, nid, gfp, order); }
 unsigned long __get_free_pages(gfp_t gfp, unsigned order) { return __get_free_pages(*system_mem, gfp, order); }
 unsigned long get_zeroed_page(gfp_t gfp) { return get_zeroed_page(*system_mem, gfp); }
+
+#ifdef MM_HOST
+void fast_kasan_poison(const zone *z, const page *p, unsigned order) { kasan_poison_pages(z, p, order); }
+void fast_kasan_unpoison(const zone *z, const page *p, unsigned order) { kasan_unpoison_pages(z, p, order); }
+#endif
 
 // ---- freeing -------------------------------------------------------------------------
 
@@ -668,13 +588,6 @@ static const char *free_page_problem(const page *p, unsigned order) {
   return nullptr;
 }
 
-// What a free page must look like to its next owner (prep_new_page relies on it).
-static inline void reset_freed_page(page *p) {
-  p->alloc_order = 0;
-  p->mapping = nullptr;
-  p->index = 0;
-}
-
 static void free_the_page(mem_system &ms, page *p, unsigned order) {
   zone *z = page_zone(ms, p);
   if (PageHead(p)) {
@@ -682,18 +595,13 @@ static void free_the_page(mem_system &ms, page *p, unsigned order) {
     for (unsigned long i = 1; i < (1ul << order); i++) p[i].compound_head = 0;
     p[1].compound_order = 0;
   }
-  reset_freed_page(p);
+  reset_freed_page(p, order);
   kasan_poison_pages(z, p, order);
   if (use_pcp(ms, order)) free_unref_page(ms, z, p, order);
   else free_one_page(z, p, order);
 }
 
-// Flags that make a free wrong, or not an ordinary one.
-constexpr unsigned long FREE_FAST_MASK = (1ul << PG_reserved) | (1ul << PG_buddy) | (1ul << PG_pcp) |
-                                         (1ul << PG_head) | (1ul << PG_slab) | (1ul << PG_poisoned) |
-                                         (1ul << PG_large_kmalloc) | (1ul << PG_movable) | (1ul << PG_isolated);
-
-__attribute__((noinline)) static void free_pages_general(mem_system &ms, page *p, unsigned order) {
+__attribute__((noinline)) void free_pages_general(mem_system &ms, page *p, unsigned order) {
   if (!p) {
     bad_page(ms, nullptr, 0, "__free_pages of a NULL page");
     return;
@@ -713,36 +621,14 @@ __attribute__((noinline)) static void free_pages_general(mem_system &ms, page *p
   if (unlikely(ms.check_calls)) check_free_call(ms, pfn);
 }
 
-__attribute__((optimize("omit-frame-pointer"))) void __free_pages(mem_system &ms, page *p, unsigned order) {
-  // Fast path: the last reference to an ordinary small block, with nothing
-  // wrong about it (and no mm.check), goes straight to this CPU's list for its zone. Like the
-  // allocation fast path it calls nothing but tail calls and sets up no frame.
-  if (likely(p != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !ms.pcp_disabled && !ms.check_calls &&
-             p->_refcount == 1 && p->_mapcount == -1 && !(p->flags & FREE_FAST_MASK) &&
-             p->alloc_order == order)) {
-    per_cpu_pages *pcp = ms.free_route[page_zoneid(p)][this_cpu()];
-    if (likely(pcp != nullptr) && likely(spin_trylock(&pcp->lock))) {
-      // A highatomic or isolated pageblock's page takes the general path
-      // (free_unref_page).
-      int mt = get_pageblock_migratetype(pcp->owner, p);
-      if (likely(mt < MIGRATE_PCPTYPES)) {
-        set_page_count(p, 0);
-        reset_freed_page(p);
-        kasan_poison_pages(pcp->owner, p, order);
-        bool over_high = pcp_put_locked(pcp, p, order, mt);
-        spin_unlock(&pcp->lock);
-        if (unlikely(over_high)) drain_pcp_excess(pcp);
-        return;
-      }
-      spin_unlock(&pcp->lock);
-    }
-  }
-  free_pages_general(ms, p, order);
+// The fast path (mm/page_alloc_fast.h) out of line, as alloc_pages_var.
+__attribute__((optimize("omit-frame-pointer"))) void __free_pages_var(mem_system &ms, page *p, unsigned order) {
+  free_pages_fastpath(ms, p, order);
 }
 
 void put_page(mem_system &ms, page *p) {
   page *head = compound_head(p);
-  __free_pages(ms, head, head->alloc_order);
+  __free_pages_var(ms, head, head->alloc_order);
 }
 
 void free_pages(mem_system &ms, unsigned long addr, unsigned order) {
@@ -757,10 +643,9 @@ void free_pages(mem_system &ms, unsigned long addr, unsigned order) {
     bad_page(ms, p, pfn, "free_pages: address not page aligned");
     return;
   }
-  __free_pages(ms, p, order);
+  __free_pages_var(ms, p, order);
 }
 
-void __free_pages(page *p, unsigned order) { __free_pages(*system_mem, p, order); }
 void free_pages(unsigned long addr, unsigned order) { free_pages(*system_mem, addr, order); }
 
 // ---- totals -----------------------------------------------------------------------------

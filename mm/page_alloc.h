@@ -32,6 +32,7 @@
 #include "mm/gfp.h"
 #include "mm/mmzone.h"
 #include "mm/page.h"
+#include "mm/page_alloc_fast.h"
 
 struct memblock;
 
@@ -101,15 +102,26 @@ page *virt_to_page(const void *addr);
 // both __GFP_MOVABLE and __GFP_RECLAIMABLE fail (with a warning whatever
 // __GFP_NOWARN says: they are caller bugs).
 page *__alloc_pages(mem_system &ms, gfp_t gfp, unsigned order, int preferred_nid);
-page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order);  // the current CPU's node
+// alloc_pages from the current CPU's node. With gfp and order constant at
+// the call, the fast path is inlined and its request checks fold away
+// (mm/page_alloc_fast.h); otherwise alloc_pages_var, the same path out of
+// line, is called. The two give the same results.
+page *alloc_pages_var(mem_system &ms, gfp_t gfp, unsigned order);
+__attribute__((always_inline)) inline page *alloc_pages(mem_system &ms, gfp_t gfp, unsigned order) {
+  if (__builtin_constant_p(gfp) && __builtin_constant_p(order)) return alloc_pages_fastpath(ms, gfp, order);
+  return alloc_pages_var(ms, gfp, order);
+}
+__attribute__((always_inline)) inline page *alloc_page(mem_system &ms, gfp_t gfp) { return alloc_pages(ms, gfp, 0); }
 page *alloc_pages_node(mem_system &ms, int nid, gfp_t gfp, unsigned order);
 // Direct-map address of the allocation, or 0. __GFP_HIGHMEM is ignored here.
 unsigned long __get_free_pages(mem_system &ms, gfp_t gfp, unsigned order);
 unsigned long get_zeroed_page(mem_system &ms, gfp_t gfp);
 
-page *alloc_pages(gfp_t gfp, unsigned order);
+__attribute__((always_inline)) inline page *alloc_pages(gfp_t gfp, unsigned order) {
+  return alloc_pages(*system_mem, gfp, order);
+}
 page *alloc_pages_node(int nid, gfp_t gfp, unsigned order);
-inline page *alloc_page(gfp_t gfp) { return alloc_pages(gfp, 0); }
+__attribute__((always_inline)) inline page *alloc_page(gfp_t gfp) { return alloc_pages(gfp, 0); }
 unsigned long __get_free_pages(gfp_t gfp, unsigned order);
 unsigned long get_zeroed_page(gfp_t gfp);
 inline unsigned long __get_free_page(gfp_t gfp) { return __get_free_pages(gfp, 0); }
@@ -119,14 +131,21 @@ inline unsigned long __get_free_page(gfp_t gfp) { return __get_free_pages(gfp, 0
 // free, reserved, a slab page, mapped, of another order than allocated, or not
 // the head of its allocation is reported ("BUG: Bad page state"), counted in
 // ms.bad_pages and left alone: the free lists stay consistent.
-void __free_pages(mem_system &ms, page *p, unsigned order);
+// With order constant at the call, the fast path is inlined (as for
+// alloc_pages); otherwise __free_pages_var, the same path out of line.
+void __free_pages_var(mem_system &ms, page *p, unsigned order);
+__attribute__((always_inline)) inline void __free_pages(mem_system &ms, page *p, unsigned order) {
+  if (__builtin_constant_p(order)) free_pages_fastpath(ms, p, order);
+  else __free_pages_var(ms, p, order);
+}
+__attribute__((always_inline)) inline void __free_page(mem_system &ms, page *p) { __free_pages(ms, p, 0); }
 void free_pages(mem_system &ms, unsigned long addr, unsigned order);  // addr 0 is a no-op
 void put_page(mem_system &ms, page *p);
 
-void __free_pages(page *p, unsigned order);
+__attribute__((always_inline)) inline void __free_pages(page *p, unsigned order) { __free_pages(*system_mem, p, order); }
 void free_pages(unsigned long addr, unsigned order);
 inline void free_page(unsigned long addr) { free_pages(addr, 0); }
-inline void __free_page(page *p) { __free_pages(p, 0); }
+__attribute__((always_inline)) inline void __free_page(page *p) { __free_pages(p, 0); }
 
 // ---- per-CPU lists ----------------------------------------------------------------
 // Gives this CPU's (or every CPU's) per-CPU pages of every zone back to the

@@ -470,6 +470,7 @@ RC_GTEST_PROP(CheckPageAlloc, FindsUnmergedBuddies, ()) {
   RC_PRE(p != nullptr);
   // "Free" it without merging, keeping every count right.
   set_page_count(p, 0);
+  p->alloc_order = 0;
   set_page_flag(p, PG_buddy);
   p->private_ = k;
   list_add(&p->lru, &z->free_area[k].free_list[get_pfnblock_migratetype(z, page_to_pfn(*f.ms, p))]);
@@ -488,6 +489,7 @@ RC_GTEST_PROP(CheckPageAlloc, FindsUnmergedBuddies, ()) {
   zone_page_state_add(z, NR_ZONE_ALLOCATED, 1l << k);
   clear_page_flag(p, PG_buddy);
   set_page_count(p, 1);
+  p->alloc_order = u8(k);
   expect_clean(f);
   __free_pages(*f.ms, p, k);
   expect_clean(f);

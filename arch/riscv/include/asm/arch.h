@@ -40,9 +40,9 @@ struct machine {
   static unsigned smp_processor_id() {
     // tp points at this hart's per-CPU area, whose first word is its number;
     // entry.S sets it before any C code runs.
-    const unsigned *cpu;
-    asm volatile("mv %0, tp" : "=r"(cpu));
-    return *cpu;
+    unsigned cpu;
+    asm volatile("lw %0, 0(tp)" : "=r"(cpu));
+    return cpu;
   }
   static unsigned long local_irq_save() {
     unsigned long flags;

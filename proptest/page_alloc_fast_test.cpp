@@ -1,0 +1,406 @@
+// The constant-request fast paths (mm/page_alloc_fast.h): alloc_pages /
+// alloc_page / __free_pages / __free_page called with constant flags and
+// order inline the fast path with the request's checks folded. They must
+// give what the runtime entry points give, and still meet every tunable and
+// every check the general paths make.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "mm/page_alloc_internal.h"
+#include "proptest/mm_fixture.h"
+
+namespace {
+
+// The flags the equivalence runs over: zone modifiers, mobility, the flags
+// the fast path leaves to the general one, and contradictory ones.
+constexpr gfp_t const_gfps[] = {
+    GFP_KERNEL,
+    GFP_KERNEL | __GFP_NOWARN,
+    GFP_KERNEL | __GFP_DMA,
+    GFP_KERNEL | __GFP_DMA32,
+    GFP_KERNEL | __GFP_HIGHMEM,
+    GFP_KERNEL | __GFP_MOVABLE,
+    GFP_HIGHUSER_MOVABLE,
+    GFP_KERNEL | __GFP_RECLAIMABLE,
+    GFP_KERNEL | __GFP_DMA32 | __GFP_MOVABLE,
+    GFP_KERNEL | __GFP_ZERO,
+    GFP_KERNEL | __GFP_COMP,
+    GFP_KERNEL | __GFP_THISNODE,
+    GFP_ATOMIC,
+    GFP_NOWAIT,
+    GFP_KERNEL | __GFP_DMA | __GFP_DMA32,          // contradictory zones
+    GFP_KERNEL | __GFP_DMA32 | __GFP_HIGHMEM,      // contradictory zones
+    GFP_KERNEL | __GFP_MOVABLE | __GFP_RECLAIMABLE,  // contradictory mobility
+};
+constexpr unsigned const_orders[] = {0, 1, 2, 3, 4, 9, MAX_PAGE_ORDER + 1};
+constexpr size_t NR_GFPS = sizeof(const_gfps) / sizeof(const_gfps[0]);
+constexpr size_t NR_ORDERS = sizeof(const_orders) / sizeof(const_orders[0]);
+
+// Each (gfp, order) pair as its own function, so that both are constants
+// at the call of the wrappers.
+template <size_t G, size_t O>
+page *alloc_const(mem_system &ms) {
+  return alloc_pages(ms, const_gfps[G], const_orders[O]);
+}
+template <size_t O>
+void free_const(mem_system &ms, page *p) {
+  __free_pages(ms, p, const_orders[O]);
+}
+
+using alloc_fn = page *(*)(mem_system &);
+using free_fn = void (*)(mem_system &, page *);
+
+template <size_t G, size_t... O>
+constexpr std::array<alloc_fn, NR_ORDERS> alloc_row(std::index_sequence<O...>) {
+  return {&alloc_const<G, O>...};
+}
+template <size_t... G>
+constexpr std::array<std::array<alloc_fn, NR_ORDERS>, NR_GFPS> alloc_table(std::index_sequence<G...>) {
+  return {alloc_row<G>(std::make_index_sequence<NR_ORDERS>())...};
+}
+template <size_t... O>
+constexpr std::array<free_fn, NR_ORDERS> free_table(std::index_sequence<O...>) {
+  return {&free_const<O>...};
+}
+constexpr auto const_alloc = alloc_table(std::make_index_sequence<NR_GFPS>());
+constexpr auto const_free = free_table(std::make_index_sequence<NR_ORDERS>());
+
+// What a call left behind: the block and every count it may have moved.
+struct machine_state {
+  long pfn = -1;  // -1: nullptr
+  std::vector<long> counts;
+  bool operator==(const machine_state &) const = default;
+};
+
+// events: with bad_pages and the zones' events.
+machine_state snapshot(const mem_system &ms, const page *p, bool events = true) {
+  machine_state s;
+  if (p) s.pfn = long(page_to_pfn(ms, p));
+  if (events) s.counts.push_back(long(ms.bad_pages));
+  for_each_online_pgdat(ms, pgdat) {
+    s.counts.push_back(pgdat->kswapd_wanted);
+    for_each_zone_of(pgdat, z) {
+      s.counts.push_back(zone_page_state(z, NR_FREE_PAGES));
+      if (events)
+        for (int e = 0; e < NR_ZONE_EVENTS; e++) s.counts.push_back(long(z->events[e]));
+      for (const per_cpu_pages &pcp : z->pcp) {
+        s.counts.push_back(pcp.count);
+        s.counts.push_back(long(pcp.pgalloc));
+        s.counts.push_back(long(pcp.pgfree));
+        for (const list_head &l : pcp.lists) {
+          long n = 0;
+          for (const list_head *e = l.next; e != &l; e = e->next) n++;
+          s.counts.push_back(n);
+        }
+      }
+    }
+  }
+  return s;
+}
+
+// A machine in a chosen state: built, then `fill` order-2 blocks taken
+// (some memory gone, perhaps below a watermark), on a chosen CPU.
+struct run_setup {
+  layout_kind layout;
+  unsigned cpu;
+  bool pcp_disabled;
+  unsigned fill;
+};
+
+// Runs one allocation and its free through the constant forms or the
+// runtime ones on a freshly built machine; returns the state after each.
+std::pair<machine_state, machine_state> run_pair(const run_setup &su, size_t g, size_t o, bool constant) {
+  mm_fixture f;
+  RC_ASSERT(build_layout(f, su.layout) == 0);
+  mem_system &ms = *f.ms;
+  host_set_cpu(su.cpu % ms.nr_cpus);
+  for (unsigned i = 0; i < su.fill; i++) alloc_pages(ms, GFP_NOWAIT | __GFP_NOWARN, 2);  // runtime: kept
+  // Lists of every type warm for the order: a fast path that picked the
+  // wrong list would find pages on it.
+  for (gfp_t warm : {gfp_t(GFP_KERNEL), gfp_t(GFP_KERNEL | __GFP_MOVABLE), gfp_t(GFP_KERNEL | __GFP_RECLAIMABLE),
+                     const_gfps[g] & ~(__GFP_ZERO | __GFP_COMP)})
+    if (page *w = alloc_pages_var(ms, warm | __GFP_NOWARN, const_orders[o])) __free_pages_var(ms, w, const_orders[o]);
+  ms.pcp_disabled = su.pcp_disabled;
+  page *p = constant ? const_alloc[g][o](ms) : alloc_pages_var(ms, const_gfps[g], const_orders[o]);
+  machine_state after_alloc = snapshot(ms, p);
+  if (p) {
+    if (constant) const_free[o](ms, p);
+    else __free_pages_var(ms, p, const_orders[o]);
+  }
+  machine_state after_free = snapshot(ms, nullptr);
+  RC_ASSERT(f.check() == "");
+  host_set_cpu(0);
+  return {after_alloc, after_free};
+}
+
+}  // namespace
+
+// The test code is built at -O1: constants passed to an always-inline
+// wrapper are still constants there, so the wrappers below take their
+// constant branch (the same mechanism as theirs).
+__attribute__((always_inline)) inline bool folds_here(gfp_t gfp) { return __builtin_constant_p(gfp); }
+TEST(PageAllocFast, ConstantsFoldInTheseTests) { EXPECT_TRUE(folds_here(GFP_KERNEL)); }
+
+// A constant request and the same request at run time give the same block
+// and leave the same counts (zone, per-CPU lists of each type and order,
+// events, kswapd's wake-up, bad pages), alloc and free, for every flag set
+// and order, on every layout, with the per-CPU lists on or off.
+RC_GTEST_PROP(PageAllocFast, ConstantCallMatchesRuntimeCall, ()) {
+  run_setup su;
+  su.layout = *rc::gen::elementOf(std::vector<layout_kind>(std::begin(all_layouts), std::end(all_layouts)));
+  su.cpu = *rc::gen::inRange(0u, 4u);
+  su.pcp_disabled = *rc::gen::weightedElement<bool>({{1, true}, {4, false}});
+  su.fill = *rc::gen::element(0u, 10u, 3000u, 4000u);
+  const size_t g = *rc::gen::inRange<size_t>(0, NR_GFPS);
+  const size_t o = *rc::gen::inRange<size_t>(0, NR_ORDERS);
+  auto c = run_pair(su, g, o, true);
+  auto r = run_pair(su, g, o, false);
+  RC_ASSERT(c.first == r.first);
+  RC_ASSERT(c.second == r.second);
+}
+
+namespace {
+
+struct PageAllocFastMachine : ::testing::Test {
+  mm_fixture f;
+  mem_system &ms() { return *f.ms; }
+  void SetUp() override {
+    host_set_cpu(0);
+    ASSERT_EQ(build_single_zone(f), 0);
+    // Fill this CPU's list, so that a fast path has something to take.
+    __free_page(ms(), alloc_page(ms(), GFP_KERNEL));
+  }
+  void TearDown() override { host_set_cpu(0); }
+  per_cpu_pages &pcp() { return ms().node_data[0]->node_zones[ZONE_DMA32].pcp[0]; }
+  zone &dma32() { return ms().node_data[0]->node_zones[ZONE_DMA32]; }
+  unsigned long free_pages() { return nr_free_pages(ms()) + nr_free_pcp_pages(ms()); }
+};
+
+}  // namespace
+
+// Each tunable alone turns the fast paths off: the word the fast paths
+// test is exactly pcp_disabled and check_calls, whoever writes them.
+TEST_F(PageAllocFastMachine, GeneralPathsOnlyIsTheTwoTunables) {
+  EXPECT_EQ(ms().general_paths_only, 0);
+  ms().pcp_disabled = true;
+  EXPECT_NE(ms().general_paths_only, 0);
+  EXPECT_TRUE(free_fast_paths_off(ms()));
+  ms().pcp_disabled = false;
+  ms().check_calls = true;
+  EXPECT_NE(ms().general_paths_only, 0);
+  EXPECT_TRUE(fast_paths_off(ms()));
+  ms().check_calls = false;
+  EXPECT_FALSE(fast_paths_off(ms()));
+  ms().fail_page_alloc.attr.probability = 1;
+  EXPECT_TRUE(fast_paths_off(ms()));
+  EXPECT_FALSE(free_fast_paths_off(ms()));  // fault injection fails allocations only
+  ms().fail_page_alloc.attr.probability = 0;
+}
+
+// With the per-CPU lists off, the constant forms leave them alone: the
+// page comes from and goes back to the buddy lists.
+TEST_F(PageAllocFastMachine, PcpDisabledIsMetByTheConstantForms) {
+  ms().pcp_disabled = true;
+  const per_cpu_pages before = pcp();
+  const unsigned long pgalloc = zone_events(&dma32(), PGALLOC), buddy_allocs = dma32().events[PGALLOC];
+  page *p = alloc_page(ms(), GFP_KERNEL);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(pcp().count, before.count);
+  EXPECT_EQ(pcp().pgalloc, before.pgalloc);
+  EXPECT_EQ(dma32().events[PGALLOC], buddy_allocs + 1);
+  EXPECT_EQ(zone_events(&dma32(), PGALLOC), pgalloc + 1);
+  const unsigned long buddy_frees = dma32().events[PGFREE];
+  __free_page(ms(), p);
+  EXPECT_EQ(pcp().count, before.count);
+  EXPECT_EQ(pcp().pgfree, before.pgfree);
+  EXPECT_EQ(dma32().events[PGFREE], buddy_frees + 1);
+  ms().pcp_disabled = false;
+  EXPECT_EQ(f.check(), "");
+}
+
+// fail_page_alloc at probability 100 fails the constant call too, and
+// counts the failure.
+TEST_F(PageAllocFastMachine, FaultInjectionFailsTheConstantCall) {
+  fault_attr a;
+  a.probability = 100;
+  a.times = -1;
+  a.verbose = 0;
+  ms().fail_page_alloc.attr = a;
+  ms().fail_page_alloc.min_order = 0;
+  ms().fail_page_alloc.ignore_gfp_reclaim = false;
+  EXPECT_EQ(alloc_page(ms(), GFP_KERNEL | __GFP_NOWARN), nullptr);
+  EXPECT_EQ(alloc_pages(ms(), GFP_KERNEL | __GFP_NOWARN, 2), nullptr);
+  EXPECT_EQ(ms().fail_page_alloc.attr.nr_failures, 2ul);
+  ms().fail_page_alloc.attr.probability = 0;
+  page *p = alloc_page(ms(), GFP_KERNEL);
+  EXPECT_NE(p, nullptr);
+  __free_page(ms(), p);
+}
+
+// mm.check=1 sees every constant call: with a zone counter off by one, the
+// per-call checks of both the allocation and the free report it.
+TEST_F(PageAllocFastMachine, CheckCallsSeesTheConstantCalls) {
+  ms().check_calls = true;
+  dma32().vm_stat[NR_FREE_PAGES] += 1;
+  page *p = alloc_page(ms(), GFP_KERNEL);
+  ASSERT_NE(p, nullptr);
+  const unsigned long after_alloc = ms().check_violations;
+  EXPECT_GT(after_alloc, 0ul);
+  __free_page(ms(), p);
+  EXPECT_GT(ms().check_violations, after_alloc);
+  dma32().vm_stat[NR_FREE_PAGES] -= 1;
+  ms().check_calls = false;
+  EXPECT_EQ(f.check(), "");
+}
+
+// The constant path's watermark: a zone whose free pages (less the
+// highatomic reserve) are exactly its low watermark plus the request's
+// classzone reserve is refused (the general path then wakes kswapd); one
+// page more is served from the list without waking it. The classzone is
+// the request's: GFP_KERNEL's ZONE_NORMAL, __GFP_DMA32's ZONE_DMA32.
+RC_GTEST_PROP(PageAllocFast, WatermarkRefusesAtLowPlusReserve, ()) {
+  mm_fixture f;
+  host_set_cpu(0);
+  RC_ASSERT(build_single_zone(f) == 0);
+  mem_system &ms = *f.ms;
+  zone *z = &ms.node_data[0]->node_zones[ZONE_DMA32];
+  __free_page(ms, alloc_page(ms, GFP_KERNEL));  // the list has pages now
+  const bool dma32_request = *rc::gen::arbitrary<bool>();
+  const bool above = *rc::gen::arbitrary<bool>();
+  const long free = zone_page_state(z, NR_FREE_PAGES);
+  const long highatomic = *rc::gen::inRange(0l, 3l) * 7;
+  const long reserve = *rc::gen::inRange(0l, free / 2);
+  const long other_reserve = *rc::gen::inRange(0l, free / 4);
+  const int cz = dma32_request ? ZONE_DMA32 : ZONE_NORMAL;
+  const int other = dma32_request ? ZONE_NORMAL : ZONE_DMA32;
+  const unsigned long saved_low = z->_watermark[WMARK_LOW], saved_high = z->_watermark[WMARK_HIGH];
+  const long saved_reserve[2] = {z->lowmem_reserve[cz], z->lowmem_reserve[other]};
+  z->nr_reserved_highatomic = highatomic;
+  z->lowmem_reserve[cz] = reserve;
+  z->lowmem_reserve[other] = other_reserve;  // must not count
+  z->_watermark[WMARK_LOW] = (unsigned long)(free - highatomic - reserve - (above ? 1 : 0));
+  // High at low too, so that a zone at its low mark is not balanced and a
+  // general path's wake-up shows.
+  z->_watermark[WMARK_HIGH] = z->_watermark[WMARK_LOW];
+  ms.node_data[0]->kswapd_wanted = false;
+  const unsigned long pcp_allocs = z->pcp[0].pgalloc;
+  page *p = dma32_request ? alloc_page(ms, GFP_KERNEL | __GFP_DMA32) : alloc_page(ms, GFP_KERNEL);
+  const bool woke = ms.node_data[0]->kswapd_wanted;
+  z->nr_reserved_highatomic = 0;
+  z->lowmem_reserve[cz] = saved_reserve[0];
+  z->lowmem_reserve[other] = saved_reserve[1];
+  z->_watermark[WMARK_LOW] = saved_low;
+  z->_watermark[WMARK_HIGH] = saved_high;
+  RC_ASSERT(p != nullptr);
+  RC_ASSERT(woke == !above);
+  if (above) RC_ASSERT(z->pcp[0].pgalloc == pcp_allocs + 1);
+  __free_page(ms, p);
+  ms.node_data[0]->kswapd_wanted = false;
+  RC_ASSERT(f.check() == "");
+}
+
+namespace {
+
+// A bad free through __free_page: reported once, and nothing else changes.
+struct bad_free_case {
+  const char *name;
+  unsigned alloc_order;
+  gfp_t gfp;
+  // Damages the allocation at p (or picks the page to free); returns the
+  // page handed to __free_page.
+  page *(*damage)(page *p);
+  void (*repair)(page *p);
+};
+
+page *same(page *p) { return p; }
+void nothing(page *) {}
+
+const bad_free_case bad_frees[] = {
+    {"null", 0, GFP_KERNEL, [](page *) -> page * { return nullptr; }, nothing},
+    {"reserved", 0, GFP_KERNEL, [](page *p) { set_page_flag(p, PG_reserved); return p; },
+     [](page *p) { clear_page_flag(p, PG_reserved); }},
+    {"slab", 0, GFP_KERNEL, [](page *p) { set_page_flag(p, PG_slab); return p; },
+     [](page *p) { clear_page_flag(p, PG_slab); }},
+    {"movable", 0, GFP_KERNEL, [](page *p) { set_page_flag(p, PG_movable); return p; },
+     [](page *p) { clear_page_flag(p, PG_movable); }},
+    {"isolated", 0, GFP_KERNEL, [](page *p) { set_page_flag(p, PG_isolated); return p; },
+     [](page *p) { clear_page_flag(p, PG_isolated); }},
+    {"large_kmalloc", 0, GFP_KERNEL, [](page *p) { set_page_flag(p, PG_large_kmalloc); return p; },
+     [](page *p) { clear_page_flag(p, PG_large_kmalloc); }},
+    {"mapcount", 0, GFP_KERNEL, [](page *p) { p->_mapcount = 0; return p; }, [](page *p) { p->_mapcount = -1; }},
+    {"wrong order", 1, GFP_KERNEL, same, nothing},
+    {"tail page", 1, GFP_KERNEL | __GFP_COMP, [](page *p) { return p + 1; }, nothing},
+    {"middle page", 1, GFP_KERNEL, [](page *p) { return p + 1; }, nothing},
+};
+
+}  // namespace
+
+// Every bad free the general path catches is caught through __free_page
+// too: reported (bad_pages), the page left as it was, the free lists and
+// counts untouched, and the checker clean once the page is freed properly.
+TEST_F(PageAllocFastMachine, BadFreesThroughFreePageAreReported) {
+  for (const bad_free_case &c : bad_frees) {
+    SCOPED_TRACE(c.name);
+    page *p = alloc_pages_var(ms(), c.gfp, c.alloc_order);
+    ASSERT_NE(p, nullptr);
+    page *victim = c.damage(p);
+    const unsigned long bad = ms().bad_pages, free = free_pages();
+    const machine_state before = snapshot(ms(), nullptr, false);
+    const int ref = victim ? page_ref_count(victim) : 0;
+    const unsigned long flags = victim ? victim->flags : 0;
+    __free_page(ms(), victim);
+    EXPECT_EQ(ms().bad_pages, bad + 1);
+    EXPECT_EQ(free_pages(), free);
+    EXPECT_TRUE(snapshot(ms(), nullptr, false) == before);
+    if (victim) {
+      EXPECT_EQ(page_ref_count(victim), ref);
+      EXPECT_EQ(victim->flags, flags);
+    }
+    c.repair(p);
+    __free_pages_var(ms(), p, c.alloc_order);
+    EXPECT_EQ(f.check(), "");
+  }
+  // A double free: the second is reported and changes nothing.
+  page *p = alloc_page(ms(), GFP_KERNEL);
+  __free_page(ms(), p);
+  const unsigned long bad = ms().bad_pages, free = free_pages();
+  const machine_state before = snapshot(ms(), nullptr, false);
+  __free_page(ms(), p);
+  EXPECT_EQ(ms().bad_pages, bad + 1);
+  EXPECT_EQ(free_pages(), free);
+  EXPECT_TRUE(snapshot(ms(), nullptr, false) == before);
+  EXPECT_EQ(f.check(), "");
+}
+
+// The free path reads the pageblock's type on every free: a page of a
+// highatomic pageblock goes back to the reserve's own lists, not to a
+// per-CPU list, through the constant form too.
+TEST_F(PageAllocFastMachine, FreeReadsThePageblockType) {
+  page *p = alloc_page(ms(), GFP_KERNEL);
+  ASSERT_NE(p, nullptr);
+  zone *z = &dma32();
+  const unsigned long pfn = page_to_pfn(ms(), p);
+  const int saved = get_pfnblock_migratetype(z, pfn);
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    ASSERT_GE(move_freepages_block(z, pfn, saved, MIGRATE_HIGHATOMIC), 0);
+  }
+  EXPECT_EQ(get_pageblock_migratetype(z, p), MIGRATE_HIGHATOMIC);
+  const int count = pcp().count;
+  const unsigned long pgfree = pcp().pgfree;
+  __free_page(ms(), p);
+  EXPECT_EQ(pcp().count, count);
+  EXPECT_EQ(pcp().pgfree, pgfree);
+  EXPECT_FALSE(PagePcp(p));
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    EXPECT_NE(free_block_holding(z, pfn), nullptr);
+    ASSERT_GE(move_freepages_block(z, pfn, MIGRATE_HIGHATOMIC, saved), 0);
+  }
+  EXPECT_EQ(f.check(), "");
+}
