@@ -23,7 +23,7 @@ void take_snapshot(free_snapshot &s) {
   memset(&s, 0, sizeof(s));
   for_each_online_pgdat(ms(), pgdat) for_each_zone_of(pgdat, z) {
     for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) s.nr_free[pgdat->node_id][z->idx][o] = z->free_area[o].nr_free;
-    s.free_pages[pgdat->node_id][z->idx] = zone_page_state(z, NR_FREE_PAGES);
+    s.free_pages[pgdat->node_id][z->idx] = zone_page_state_snapshot(z, NR_FREE_PAGES);
   }
 }
 
@@ -251,7 +251,7 @@ void exhaustion_respects_watermarks(ktest *t) {
     long min = long(min_wmark_pages(z));
     min -= min / 2;
     min -= min / 4;
-    KTEST_EXPECT_GE(t, zone_page_state(z, NR_FREE_PAGES), min - long(z->pcp[0].batch));
+    KTEST_EXPECT_GE(t, zone_page_state_snapshot(z, NR_FREE_PAGES), min - long(z->pcp[0].batch));
   }
   chain.free_all();
   drain_all_pages(ms());

@@ -105,7 +105,7 @@ std::vector<zone *> managed_zones(const mem_system &ms) {
   return out;
 }
 
-long free_and_pcp(const zone *z) { return zone_page_state(z, NR_FREE_PAGES) + zone_page_state(z, NR_PCP_PAGES); }
+long free_and_pcp(const zone *z) { return zone_page_state_snapshot(z, NR_FREE_PAGES) + zone_page_state_snapshot(z, NR_PCP_PAGES); }
 
 // The min watermark as a request's reserves lower it (__GFP_HIGH: half;
 // and a quarter of the rest when it cannot reclaim).
@@ -376,7 +376,7 @@ struct Pages : mixed_cmd {
       RC_ASSERT(std::find(allowed.begin(), allowed.end(), z) != allowed.end());
       RC_ASSERT(int(z->idx) <= classzone);
       if (gfp & __GFP_THISNODE) RC_ASSERT(z->zone_pgdat->node_id == preferred);
-      RC_ASSERT(free_and_pcp(z) >= reduced_min(z, gfp) + z->lowmem_reserve[classzone]);
+      RC_ASSERT(free_and_pcp(z) + vmstat_drift(ms, z) >= reduced_min(z, gfp) + z->lowmem_reserve[classzone]);
       if (z != allowed.back()) s.fallbacks++;
       live_alloc a{hkind::pages, gfp, uptr(page_address(ms, p)), PAGE_SIZE << order, order, -1, {}, fill_of(first_id + i)};
       add_live(s, first_id + i, a);
