@@ -326,9 +326,10 @@ TEST(Highatomic, FastPathCountsTheReserveAsUsed) {
   for (page *p : reserve_pageblocks(ms, z, 1)) __free_pages(ms, p, pageblock_order);
   std::vector<page *> held;
   // Every one of these passes the fast path's check (kswapd stays asleep).
-  auto usable = [&] { return zone_page_state_snapshot(z, NR_FREE_PAGES) - long(z->nr_reserved_highatomic); };
+  // (The total, zone_page_state: what the fast path's check reads.)
+  auto usable = [&] { return zone_page_state(z, NR_FREE_PAGES) - long(z->nr_reserved_highatomic); };
   while (usable() > long(low_wmark_pages(z))) held.push_back(alloc_pages(ms, GFP_KERNEL, 0));
-  ASSERT_GT(zone_page_state_snapshot(z, NR_FREE_PAGES), long(low_wmark_pages(z)));
+  ASSERT_GT(zone_page_state(z, NR_FREE_PAGES), long(low_wmark_pages(z)));
   ASSERT_GT(z->pcp[0].count, 0);
   pglist_data *pgdat = ms.node_data[0];
   pgdat->kswapd_wanted = false;  // woken by the reservations' requests
