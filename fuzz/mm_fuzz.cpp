@@ -275,7 +275,7 @@ struct fuzz_run {
     vfree(*vs, vmalloc(*vs, 1));
     settle();
     for_each_online_pgdat(*ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z))
-        baseline_free.push_back(zone_page_state(z, NR_FREE_PAGES));
+        baseline_free.push_back(zone_page_state_snapshot(z, NR_FREE_PAGES));
     check_clean("after setup");
     // Only now: setup itself must not meet injected failures.
     fail_every = s >> 2;
@@ -944,7 +944,7 @@ struct fuzz_run {
       for_each_online_pgdat(*ms, pgdat) for_each_zone_of(pgdat, z) {
         if (!managed_zone(z) || z->idx > ZONE_NORMAL) continue;
         lowmem += z->managed_pages;
-        unsigned long free = unsigned(zone_page_state(z, NR_FREE_PAGES));
+        unsigned long free = unsigned(zone_page_state_snapshot(z, NR_FREE_PAGES));
         if (free * best_managed > best_free * z->managed_pages) best_free = free, best_managed = z->managed_pages;
       }
       ms->user_min_free_kbytes = int(best_free * 9 / 10 * lowmem / best_managed * (PAGE_SIZE >> 10)) + 1;
@@ -1078,7 +1078,7 @@ struct fuzz_run {
     size_t k = 0;
     for_each_online_pgdat(*ms, pgdat) for_each_zone_of(pgdat, z) {
       if (!managed_zone(z)) continue;
-      long now = zone_page_state(z, NR_FREE_PAGES);
+      long now = zone_page_state_snapshot(z, NR_FREE_PAGES);
       char line[96];
       snprintf(line, sizeof(line), " node %d %s %ld (after setup %ld)", pgdat->node_id, zone_names[z->idx], now,
                baseline_free[k]);

@@ -13,3 +13,7 @@ struct free_state {
 
 free_state settle();
 void expect_same_free_state(ktest *t, const free_state &before, const free_state &after);
+
+// Runs fn(arg) on cpu in process context (its idle loop) and waits for it.
+// False if the work could not be queued there.
+bool run_on(unsigned cpu, void (*fn)(void *), void *arg);

@@ -87,7 +87,7 @@ void set_watermarks_over_free(bool starve) {
   for_each_online_pgdat(ms(), pgdat) for_each_zone_of(pgdat, z) {
     if (!managed_zone(z) || z->idx > ZONE_NORMAL) continue;
     lowmem += z->managed_pages;
-    unsigned long free = unsigned(zone_page_state(z, NR_FREE_PAGES));
+    unsigned long free = unsigned(zone_page_state_snapshot(z, NR_FREE_PAGES));
     if (free * best_managed > best_free * z->managed_pages) best_free = free, best_managed = z->managed_pages;
   }
   // A zone's min is pages_min * managed / lowmem.
@@ -239,7 +239,7 @@ void pagetypeinfo_and_extfrag_add_up(ktest *t) {
   for_each_zone_line(t, capture(show_unusable_index), 15, [&](int nid, int idx, char **w) {
     lines++;
     const zone *z = &ms().node_data[nid]->node_zones[idx];
-    KTEST_EXPECT_EQ(t, strcmp(w[0], "0.000") == 0, zone_page_state(z, NR_FREE_PAGES) > 0);
+    KTEST_EXPECT_EQ(t, strcmp(w[0], "0.000") == 0, zone_page_state_snapshot(z, NR_FREE_PAGES) > 0);
   });
   KTEST_EXPECT_EQ(t, lines, zones);
 }

@@ -32,25 +32,6 @@ unsigned first_other_cpu() {
   return NR_CPUS;
 }
 
-// Runs fn(arg) on cpu in process context (its idle loop) and waits for it.
-struct run_on_ctx {
-  work_struct work;  // first: the work is the context
-  void (*fn)(void *);
-  void *arg;
-};
-
-void run_on_work(work_struct *w) {
-  run_on_ctx *c = reinterpret_cast<run_on_ctx *>(w);
-  c->fn(c->arg);
-}
-
-bool run_on(unsigned cpu, void (*fn)(void *), void *arg) {
-  run_on_ctx c{{nullptr, run_on_work, WORK_IDLE}, fn, arg};
-  if (!queue_work_on(cpu, &c.work)) return false;
-  flush_work(&c.work);
-  return true;
-}
-
 // ---- the CPUs and their areas ------------------------------------------------------------
 
 struct whoami {

@@ -340,7 +340,7 @@ extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa)
   fault_inject_apply();
   count_all_pageblocks(boot_end_pageblocks);
   for_each_online_pgdat(kernel_mem, pgdat) for_each_zone_of(pgdat, z) boot_end_pages_in_use +=
-      zone_page_state(z, NR_ZONE_ALLOCATED) + zone_page_state(z, NR_PCP_PAGES);
+      zone_page_state_snapshot(z, NR_ZONE_ALLOCATED) + zone_page_state_snapshot(z, NR_PCP_PAGES);
 
   if (ktest_requested) {
     int failed = ktest_run(ktest_filter);

@@ -287,11 +287,18 @@ static bool runs_kswapd_of(const mem_system &ms, unsigned cpu, int nid) {
 // Linux's kswapd wakes kcompactd once a node is balanced; and the same CPU,
 // as Linux binds both threads to the node's CPUs); once a second, its
 // per-CPU pages of other nodes go home. ktest holds all of it off while a
-// case runs (background_reclaim_held): cases count pages exactly.
+// case runs (background_reclaim_held): cases count pages exactly. Not the
+// once-a-second fold of this CPU's counter deltas (Linux's vmstat_update):
+// it moves counts from a CPU's delta into the total and changes none.
 static void periodic_work(unsigned long ticks) {
-  static unsigned long last_drain[NR_CPUS];
-  if (!system_mem || __atomic_load_n(&background_reclaim_held, __ATOMIC_ACQUIRE)) return;
+  static unsigned long last_drain[NR_CPUS], last_fold[NR_CPUS];
+  if (!system_mem) return;
   const unsigned cpu = smp_processor_id();
+  if (ticks - last_fold[cpu] >= HZ) {
+    last_fold[cpu] = ticks;
+    refresh_cpu_vm_stats(*system_mem);
+  }
+  if (__atomic_load_n(&background_reclaim_held, __ATOMIC_ACQUIRE)) return;
   for_each_online_pgdat(*system_mem, pgdat) {
     if (!runs_kswapd_of(*system_mem, cpu, pgdat->node_id)) continue;
     kswapd_run_node(*system_mem, pgdat);

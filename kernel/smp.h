@@ -63,7 +63,7 @@ void smp_init();
 void handle_IPI();
 // Runs this CPU's queued work and its periodic work (each timer tick's):
 // kswapd and kcompactd for the nodes whose first online CPU this is, and
-// once a second drain_remote_node_pages.
+// once a second drain_remote_node_pages and refresh_cpu_vm_stats.
 void run_pending_work();
 // While non-zero, the periodic work leaves reclaim, compaction and pagesets alone
 // (ktest holds it around cases that count pages exactly).

@@ -14,7 +14,7 @@ void bad_page(mem_system &ms, const page *p, unsigned long pfn, const char *reas
              page_mapcount(p), reinterpret_cast<unsigned long>(p->mapping), p->index, pfn);
     pr_alert("flags: 0x%lx(%s)\n", p->flags, names);
     zone *z = page_zone(ms, p);
-    __atomic_fetch_add(&z->events[PGBAD], 1ul, __ATOMIC_RELAXED);
+    count_zone_vm_events(z, PGBAD, 1);
   }
   pr_alert("page dumped because: %s\n", reason);
 }

@@ -45,7 +45,9 @@ void check_zone_counters_locked(check_report &r, const zone *z) {
     listed += long(z->free_area[o].nr_free) << o;
     listed -= long(bounded_length(&z->free_area[o].free_list[MIGRATE_ISOLATE], z->spanned_pages)) << o;
   }
-  long counted = __atomic_load_n(&z->vm_stat[NR_FREE_PAGES], __ATOMIC_RELAXED);
+  // Total plus deltas (the snapshot, unclamped): exact under the lock, which every change and fold of
+  // NR_FREE_PAGES holds.
+  long counted = zone_page_state_sum(z, NR_FREE_PAGES);
   if (listed != counted)
     check_fail(r, "zone %s: NR_FREE_PAGES %ld, but the free areas count %ld pages outside isolated pageblocks",
                z->name, counted, listed);

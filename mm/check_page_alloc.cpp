@@ -480,11 +480,12 @@ void scan_pages(zone_check &c) {
 
 void check_counters(zone_check &c) {
   const zone *z = c.z;
-  long allocated = zone_page_state(z, NR_ZONE_ALLOCATED);
+  // Total plus every delta (unclamped snapshots): exact, with every pcp and zone lock held.
+  long allocated = zone_page_state_sum(z, NR_ZONE_ALLOCATED);
   if (allocated < 0 || static_cast<unsigned long>(allocated) != c.allocated)
     zfail(c, "NR_ZONE_ALLOCATED is %ld but allocated blocks hold %lu pages", allocated,
           c.allocated);
-  long pcp = zone_page_state(z, NR_PCP_PAGES);
+  long pcp = zone_page_state_sum(z, NR_PCP_PAGES);
   if (pcp < 0 || static_cast<unsigned long>(pcp) != c.pcp_counts)
     zfail(c, "NR_PCP_PAGES is %ld but the per-CPU counts add up to %lu", pcp, c.pcp_counts);
   if (c.reserved + z->managed_pages != z->spanned_pages)
@@ -494,7 +495,7 @@ void check_counters(zone_check &c) {
   // What follows counts list entries: with a broken list it would only
   // repeat, less clearly, what the walk already said.
   if (!c.lists_intact) return;
-  long nr_free = zone_page_state(z, NR_FREE_PAGES);
+  long nr_free = zone_page_state_sum(z, NR_FREE_PAGES);
   if (nr_free < 0 || static_cast<unsigned long>(nr_free) != c.listed_buddy - c.listed_isolated)
     zfail(c, "NR_FREE_PAGES is %ld but the free lists hold %lu pages (and %lu isolated ones)", nr_free,
           c.listed_buddy - c.listed_isolated, c.listed_isolated);
@@ -593,7 +594,7 @@ void check_empty_zone(zone_check &c) {
       zfail(c, "free_area[%u].nr_free is %lu in a zone without pages", k,
             c.z->free_area[k].nr_free);
   for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; i++)
-    if (long v = zone_page_state(c.z, zone_stat_item(i)))
+    if (long v = zone_page_state_sum(c.z, zone_stat_item(i)))
       zfail(c, "vm_stat[%u] is %ld in a zone without pages", i, v);
   for (unsigned cpu = 0; cpu < c.nr_cpus; cpu++)
     if (c.z->pcp[cpu].count)
@@ -660,6 +661,7 @@ void check_zone(zone_check &c, const pglist_data *pgdat, bool pages_ok, totals &
     check_empty_zone(c);
   }
   check_watermarks(c, t.lowmem_pages);
+  check_zone_vmstat(c.ms, c.z, c.nid, c.r);
   check_lowmem_reserve(c, pgdat);
   t.reserve += reserve_of(c.z, c.idx);
 }
@@ -702,6 +704,7 @@ void check_node(const mem_system &ms, check_report &r, int nid, pglist_data *pgd
   }
   if (pgdat->node_mem_map && cursor < pgdat_end_pfn(pgdat))
     check_zoneless_pages(r, pgdat, cursor, pgdat_end_pfn(pgdat));
+  check_node_vmstat(ms, pgdat, r);
   if (present != pgdat->node_present_pages)
     check_fail(r, "node %d: node_present_pages is %lu but its zones hold %lu", nid,
                pgdat->node_present_pages, present);

@@ -252,8 +252,8 @@ unsigned check_slab(const slab_allocator &sa, check_report &r) {
   unsigned long *pages = k.pages;
   // Large kmallocs count as unreclaimable slab, as in Linux.
   pages[0] += __atomic_load_n(&sa.large_pages, __ATOMIC_RELAXED);
-  unsigned long stat[2] = {global_node_page_state(*sa.ms, NR_SLAB_UNRECLAIMABLE),
-                           global_node_page_state(*sa.ms, NR_SLAB_RECLAIMABLE)};
+  unsigned long stat[2] = {global_node_page_state_snapshot(*sa.ms, NR_SLAB_UNRECLAIMABLE),
+                           global_node_page_state_snapshot(*sa.ms, NR_SLAB_RECLAIMABLE)};
   if (stat[0] != pages[0] || stat[1] != pages[1])
     check_fail(r, "slab: NR_SLAB_UNRECLAIMABLE/NR_SLAB_RECLAIMABLE are %lu/%lu pages, the caches and large kmallocs hold %lu/%lu",
                stat[0], stat[1], pages[0], pages[1]);

@@ -69,7 +69,7 @@ static unsigned long take_free_block(compact_control *cc, page *p, unsigned orde
     set_page_count(q, 1);
     list_add_tail(&q->lru, list);
   }
-  zone_page_state_add(z, NR_ZONE_ALLOCATED, long(n));
+  __mod_zone_page_state(z, NR_ZONE_ALLOCATED, long(n));
   return n;
 }
 

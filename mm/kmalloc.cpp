@@ -90,7 +90,7 @@ static void *kmalloc_large(slab_allocator &sa, size_t size, gfp_t gfp, int nid) 
   if (!p) return nullptr;  // the page allocator has warned
   set_page_flag(p, PG_large_kmalloc);
   __atomic_fetch_add(&sa.large_pages, 1ul << order, __ATOMIC_RELAXED);
-  node_page_state_add(ms.node_data[page_to_nid(p)], NR_SLAB_UNRECLAIMABLE, long(1) << order);
+  mod_node_page_state(ms.node_data[page_to_nid(p)], NR_SLAB_UNRECLAIMABLE, long(1) << order);
   return page_address(ms, p);
 }
 
@@ -166,7 +166,7 @@ void kfree_general(slab_allocator &sa, const void *p) {
     unsigned order = o.large->alloc_order;
     clear_page_flag(o.large, PG_large_kmalloc);
     __atomic_fetch_sub(&sa.large_pages, 1ul << order, __ATOMIC_RELAXED);
-    node_page_state_add(ms.node_data[page_to_nid(o.large)], NR_SLAB_UNRECLAIMABLE, -(long(1) << order));
+    mod_node_page_state(ms.node_data[page_to_nid(o.large)], NR_SLAB_UNRECLAIMABLE, -(long(1) << order));
     __free_pages(ms, o.large, order);
   }
 }
@@ -235,7 +235,7 @@ void *krealloc(slab_allocator &sa, const void *p, size_t size, gfp_t gfp) {
 }
 
 slab_totals slab_pages(const slab_allocator &sa) {
-  return {global_node_page_state(*sa.ms, NR_SLAB_RECLAIMABLE), global_node_page_state(*sa.ms, NR_SLAB_UNRECLAIMABLE)};
+  return {global_node_page_state_snapshot(*sa.ms, NR_SLAB_RECLAIMABLE), global_node_page_state_snapshot(*sa.ms, NR_SLAB_UNRECLAIMABLE)};
 }
 
 void *kmalloc(size_t size, gfp_t gfp) { return kmalloc(*system_slab, size, gfp); }

@@ -20,16 +20,27 @@
 //     transiently: stealing, reserving and isolating move the free blocks
 //     of a pageblock together with its type, as Linux 6.10+ does);
 //   - free_area[k].nr_free equals the length of its lists of every type;
-//   - vm_stat[NR_FREE_PAGES] equals the pages on the buddy lists of every
-//     type but ISOLATE (pages on per-CPU lists are not free for the
+//   - counters are kept as Linux's vmstat keeps them (mm/vmstat.h): an
+//     atomic total in vm_stat[] plus a signed per-CPU delta in
+//     per_cpu_zonestats[cpu].vm_stat_diff[] (per_cpu_nodestats for a node),
+//     so only their sum, zone_page_state_snapshot(), is exact; the total
+//     alone (zone_page_state) lags it by at most stat_threshold per CPU;
+//   - the snapshot of NR_FREE_PAGES equals the pages on the buddy lists of
+//     every type but ISOLATE (pages on per-CPU lists are not free for the
 //     watermarks, as in Linux, nor are isolated ones), and each pcp.count
 //     equals the pages on its lists;
+//   - every per-CPU delta lies within [-stat_threshold, stat_threshold], and
+//     stat_threshold is calculate_normal_threshold(zone) on every CPU (a
+//     node's is the largest of its populated zones');
+//   - percpu_drift_mark is high + threshold * online CPUs when that drift
+//     exceeds low - min, and 0 otherwise;
 //   - no per-CPU list holds a page of an ISOLATE pageblock, and no page of
 //     one is ever handed out;
 //   - nr_reserved_highatomic = HIGHATOMIC pageblocks * pageblock_nr_pages;
 //   - managed_pages = free + isolated + per-CPU + allocated pages of the zone.
 #pragma once
 
+#include "kernel/cache.h"
 #include "kernel/cpumask.h"
 #include "kernel/list.h"
 #include "kernel/numa.h"
@@ -77,11 +88,13 @@ constexpr unsigned order_to_pindex(int migratetype, unsigned order) {
 
 enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
 
-// Per-zone counters (Linux's vm_stat items and vm events that matter here).
-// NR_FREE_PAGES changes only under the zone lock; the other two are kept
-// mostly per CPU (per_cpu_pages::count, ::pgalloc and ::pgfree, under the pcp
-// lock), so that the allocation fast path does no atomic arithmetic. Read them
-// with zone_page_state(), which adds the parts up.
+// Per-zone counters (Linux's vm_stat items and vm events that matter here),
+// kept as a total plus per-CPU deltas (mm/vmstat.h). NR_FREE_PAGES changes
+// only under the zone lock; the buddy paths' share of the other two likewise;
+// the per-CPU lists' share is per_cpu_pages::count, ::pgalloc and ::pgfree
+// (under the pcp lock), so that the allocation fast path does no atomic
+// arithmetic. Read them with zone_page_state() (the total, as the allocator
+// decides) or zone_page_state_snapshot() (exact), which add the parts up.
 enum zone_stat_item {
   NR_FREE_PAGES,      // pages on the buddy lists
   NR_ZONE_ALLOCATED,  // pages handed out and not yet freed
@@ -134,7 +147,7 @@ struct zone;
 // and, if that fails (an interrupt came in while the CPU held it, or a drain
 // from another CPU holds it), goes to the buddy lists instead, as Linux 6.x
 // does; so interrupts stay enabled on the fast path. Drains spin on it.
-struct per_cpu_pages {
+struct ____cacheline_aligned_in_smp per_cpu_pages {
   tas_spinlock_t lock;
   int count;   // pages on all lists
   int high;    // above this, free back `batch` pages
@@ -149,10 +162,32 @@ struct per_cpu_pages {
   list_head lists[NR_PCP_LISTS];
 };
 
+// One CPU's share of a zone's counters (Linux's per_cpu_zonestat): the
+// deltas not yet folded into zone::vm_stat, and the zone events counted on
+// the buddy paths. Written only by its own CPU with interrupts masked (plain
+// stores, read by others with relaxed loads), on a line of its own.
+struct ____cacheline_aligned_in_smp per_cpu_zonestat {
+  s8 vm_stat_diff[NR_VM_ZONE_STAT_ITEMS];
+  s8 stat_threshold;  // fold the delta into the total once it would pass this
+  unsigned long vm_events[NR_ZONE_EVENTS];  // summed on read, never folded (Linux's vm_event_states)
+};
+// The same for a node's counters (Linux's per_cpu_nodestat).
+struct ____cacheline_aligned_in_smp per_cpu_nodestat {
+  s8 stat_threshold;
+  s8 vm_node_stat_diff[NR_VM_NODE_STAT_ITEMS];
+};
+
 struct pglist_data;
 
-struct zone {
-  // Read-mostly.
+// Laid out as Linux's (ZONE_PADDING): the read-mostly fields that every
+// allocation reads, the free lists with the lock that the buddy paths
+// write, compaction's and vmstat's fields, then the counters every CPU
+// folds into, each group starting on a cache line of its own so that
+// writes to one do not evict another from other CPUs' caches. Linux's
+// per-CPU areas (the pagesets and the counters' deltas) are here too, at
+// the end, each CPU's on its own lines.
+struct ____cacheline_internodealigned_in_smp zone {
+  // ---- read-mostly: the fast path's watermark check reads these ----
   unsigned long _watermark[NR_WMARK];
   // Pages in MIGRATE_HIGHATOMIC pageblocks (a multiple of pageblock_nr_pages);
   // changed under lock, read locklessly by watermark checks.
@@ -173,14 +208,16 @@ struct zone {
   // with no pfn computed.
   unsigned long *pageblock_flags;
   uintptr_t pageblock_base;
-  per_cpu_pages pcp[NR_CPUS];
 
-  // Written by the allocator, under lock.
+  // ---- written by the buddy paths, under lock ----
+  ____cacheline_aligned_in_smp ::free_area free_area[NR_PAGE_ORDERS];
   spinlock_t lock;
-  ::free_area free_area[NR_PAGE_ORDERS];
-  long vm_stat[NR_VM_ZONE_STAT_ITEMS];  // atomic updates
-  unsigned long events[NR_ZONE_EVENTS];
 
+  // ---- compaction and vmstat ----
+  // While the total of free pages is below this, watermark checks that
+  // must not be fooled by the per-CPU drift read the snapshot instead
+  // (Linux's percpu_drift_mark; 0 when the drift cannot matter, mm/vmstat.h).
+  ____cacheline_aligned_in_smp unsigned long percpu_drift_mark;
   // Compaction (mm/compaction.h), under compact_lock: one compaction of a
   // zone at a time; where the last one's scanners stopped, so that the next
   // goes on from there; and whether a pass over the whole zone has ended,
@@ -196,7 +233,40 @@ struct zone {
   unsigned compact_considered;
   unsigned compact_defer_shift;
   int compact_order_failed;
+
+  // ---- statistics: the totals the CPUs fold their deltas into ----
+  ____cacheline_aligned_in_smp long vm_stat[NR_VM_ZONE_STAT_ITEMS];  // atomic updates
+
+  // ---- per CPU (Linux's per-CPU areas), each CPU's on lines of its own ----
+  // The counters' deltas first: the buddy paths reach them with one
+  // instruction's offset from the zone (static_assert below).
+  per_cpu_zonestat per_cpu_zonestats[NR_CPUS];
+  per_cpu_pages pcp[NR_CPUS];
 };
+
+// The groups above on lines of their own, and the fast path's loads within
+// reach of one RISC-V load's 12-bit offset from the zone.
+static_assert(alignof(zone) == INTERNODE_CACHE_BYTES && sizeof(per_cpu_pages) % SMP_CACHE_BYTES == 0 &&
+                  sizeof(per_cpu_zonestat) == SMP_CACHE_BYTES && sizeof(per_cpu_nodestat) == SMP_CACHE_BYTES,
+              "the per-CPU parts of a zone start and end on cache lines");
+static_assert(offsetof(zone, pageblock_base) + sizeof(uintptr_t) <= offsetof(zone, free_area) &&
+                  offsetof(zone, free_area) % SMP_CACHE_BYTES == 0,
+              "the free areas start on a line after the read-mostly fields");
+static_assert(offsetof(zone, lock) + sizeof(spinlock_t) <= offsetof(zone, percpu_drift_mark) &&
+                  offsetof(zone, percpu_drift_mark) % SMP_CACHE_BYTES == 0,
+              "compaction and the drift mark start on a line after the lock");
+static_assert(offsetof(zone, compact_order_failed) + sizeof(int) <= offsetof(zone, vm_stat) &&
+                  offsetof(zone, vm_stat) % SMP_CACHE_BYTES == 0,
+              "the counters start on a line of their own");
+static_assert(offsetof(zone, vm_stat) + sizeof(zone::vm_stat) <= offsetof(zone, per_cpu_zonestats) &&
+                  offsetof(zone, per_cpu_zonestats) % SMP_CACHE_BYTES == 0 &&
+                  offsetof(zone, pcp) % SMP_CACHE_BYTES == 0,
+              "the per-CPU parts start on lines after the counters");
+static_assert(offsetof(zone, vm_stat) + sizeof(zone::vm_stat) <= 2048 && offsetof(zone, lowmem_reserve) < 2048,
+              "fast_watermark_ok's loads reach their fields with one instruction");
+static_assert(offsetof(zone, per_cpu_zonestats) + sizeof(per_cpu_zonestat) <= 2048,
+              "a CPU's deltas are its line's address plus an offset of one instruction");
+
 
 inline bool populated_zone(const zone *z) { return z->present_pages != 0; }
 inline bool managed_zone(const zone *z) { return z->managed_pages != 0; }
@@ -207,24 +277,6 @@ inline bool zone_spans_pfn(const zone *z, unsigned long pfn) {
 inline unsigned long min_wmark_pages(const zone *z) { return z->_watermark[WMARK_MIN]; }
 inline unsigned long low_wmark_pages(const zone *z) { return z->_watermark[WMARK_LOW]; }
 inline unsigned long high_wmark_pages(const zone *z) { return z->_watermark[WMARK_HIGH]; }
-// The zone's counter, with the per-CPU parts added in.
-inline long zone_page_state(const zone *z, zone_stat_item item) {
-  long v = __atomic_load_n(&z->vm_stat[item], __ATOMIC_RELAXED);
-  if (item == NR_PCP_PAGES)
-    for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.count, __ATOMIC_RELAXED);
-  else if (item == NR_ZONE_ALLOCATED)
-    for (const per_cpu_pages &pcp : z->pcp)
-      v += long(__atomic_load_n(&pcp.pgalloc, __ATOMIC_RELAXED) - __atomic_load_n(&pcp.pgfree, __ATOMIC_RELAXED));
-  return v;
-}
-inline unsigned long zone_events(const zone *z, zone_event_item item) {
-  unsigned long v = __atomic_load_n(&z->events[item], __ATOMIC_RELAXED);
-  if (item == PGALLOC)
-    for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.pgalloc, __ATOMIC_RELAXED);
-  else if (item == PGFREE)
-    for (const per_cpu_pages &pcp : z->pcp) v += __atomic_load_n(&pcp.pgfree, __ATOMIC_RELAXED);
-  return v;
-}
 // ---- pageblock types -------------------------------------------------------------
 // Bit index of pfn's pageblock in z->pageblock_flags (pfn in the zone's span).
 inline unsigned long pfn_to_bitidx(const zone *z, unsigned long pfn) {
@@ -270,9 +322,6 @@ template <class T, class D>
 inline void add_locked(T &counter, D delta) {
   WRITE_ONCE(counter, counter + delta);
 }
-inline void zone_page_state_add(zone *z, zone_stat_item item, long delta) {
-  __atomic_fetch_add(&z->vm_stat[item], delta, __ATOMIC_RELAXED);
-}
 
 struct mem_system;
 
@@ -294,7 +343,10 @@ struct pglist_data {
   int kswapd_highest_zoneidx;
   int kswapd_order;       // the highest order asked for since kswapd last ran
   unsigned nr_cpus;       // CPUs of this node (for pcp high)
-  long vm_stat[NR_VM_NODE_STAT_ITEMS];  // atomic updates
+  // Counters (mm/vmstat.h): the totals, on a line of their own, and each
+  // CPU's deltas.
+  ____cacheline_aligned_in_smp long vm_stat[NR_VM_NODE_STAT_ITEMS];  // atomic updates
+  per_cpu_nodestat per_cpu_nodestats[NR_CPUS];
   // kcompactd (mm/compaction.h): woken by kswapd after balancing the node
   // for a high-order request; run like kswapd, from the idle loop.
   int kcompactd_wanted;   // an int: RV64 has no byte-sized atomic exchange
@@ -437,20 +489,12 @@ inline unsigned long vm_event(const mem_system &ms, vm_event_item item) {
   return __atomic_load_n(&ms.vm_events[item], __ATOMIC_RELAXED);
 }
 
-inline void node_page_state_add(pglist_data *pgdat, node_stat_item item, long delta) {
-  __atomic_fetch_add(&pgdat->vm_stat[item], delta, __ATOMIC_RELAXED);
-}
-
 #define for_each_online_pgdat(ms, pgdat)                                   \
   for (int __nid = 0; __nid < int(MAX_NUMNODES); __nid++)                  \
     if (pglist_data *pgdat = (ms).node_data[__nid]; pgdat != nullptr)
 
-// The counter summed over every node.
-inline unsigned long global_node_page_state(const mem_system &ms, node_stat_item item) {
-  long v = 0;
-  for_each_online_pgdat(ms, pgdat) v += __atomic_load_n(&pgdat->vm_stat[item], __ATOMIC_RELAXED);
-  return v < 0 ? 0 : static_cast<unsigned long>(v);
-}
-
 #define for_each_zone_of(pgdat, z) \
   for (zone *z = (pgdat)->node_zones; z < (pgdat)->node_zones + MAX_NR_ZONES; z++)
+
+// The counters' API (Linux has it in linux/vmstat.h, which mm.h includes).
+#include "mm/vmstat.h"

@@ -97,7 +97,11 @@ static inline bool page_is_buddy(const page *buddy, unsigned order) {
 //     block is of one type (Linux 6.10's rule; a HIGHATOMIC or ISOLATE
 //     pageblock keeps its free pages to itself);
 //  4. put the final block on its type's list.
+// NR_FREE_PAGES grows by the freed block once, up front: a merge moves
+// pages between lists without changing how many are free (both types
+// ordinary, or both the same), as in Linux 6.10.
 void __free_one_page(zone *z, unsigned long pfn, unsigned order, int mt) {
+  account_freepages(z, long(1) << order, mt);
   while (order < MAX_PAGE_ORDER) {
     unsigned long buddy_pfn = pfn ^ (1ul << order);
     if (!zone_spans_pfn(z, buddy_pfn)) break;
@@ -108,20 +112,19 @@ void __free_one_page(zone *z, unsigned long pfn, unsigned order, int mt) {
       buddy_mt = get_pfnblock_migratetype(z, buddy_pfn);
       if (buddy_mt != mt && (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt))) break;
     }
-    del_from_free_list(z, buddy, order, buddy_mt);
+    __del_from_free_list(z, buddy, order);
     if (buddy_mt != mt) change_pageblock_range(z, buddy_pfn, order, mt);
     pfn &= buddy_pfn;
     order++;
   }
-  add_to_free_list(z, zone_pfn_to_page(z, pfn), order, mt);
+  __add_to_free_list(z, zone_pfn_to_page(z, pfn), order, mt);
 }
 
 page *__rmqueue_smallest(zone *z, unsigned order, int mt) {
   for (unsigned o = order; o < NR_PAGE_ORDERS; o++) {
     page *p = get_page_from_free_area(z, o, mt);
     if (!p) continue;
-    del_from_free_list(z, p, o, mt);
-    expand(z, zone_page_to_pfn(z, p), order, o, mt);
+    page_del_and_expand(z, p, zone_page_to_pfn(z, p), order, o, mt);
     return p;
   }
   return nullptr;
@@ -187,8 +190,9 @@ static page *rmqueue_buddy(zone *z, unsigned order, int mt, unsigned alloc_flags
   if (!p) p = __rmqueue(z, order, mt, alloc_flags);
   if (!p && (alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK))) p = __rmqueue_smallest(z, order, MIGRATE_HIGHATOMIC);
   if (p) {
-    zone_page_state_add(z, NR_ZONE_ALLOCATED, long(1) << order);
-    __atomic_fetch_add(&z->events[PGALLOC], 1ul << order, __ATOMIC_RELAXED);
+    per_cpu_zonestat *pcz = this_cpu_zonestat(z);
+    __mod_zonestat(z, pcz, NR_ZONE_ALLOCATED, long(1) << order);
+    __count_zonestat_event(pcz, PGALLOC, 1ul << order);
   }
   return p;
 }
@@ -218,8 +222,9 @@ static page *rmqueue_pcplist(const mem_system &ms, zone *z, unsigned order, int 
 // type's lists (they merge again where the types allow).
 static void free_one_page(zone *z, page *p, unsigned order) {
   spin_lock_irqsave_guard g(z->lock);
-  zone_page_state_add(z, NR_ZONE_ALLOCATED, -(long(1) << order));
-  __atomic_fetch_add(&z->events[PGFREE], 1ul << order, __ATOMIC_RELAXED);
+  per_cpu_zonestat *pcz = this_cpu_zonestat(z);
+  __mod_zonestat(z, pcz, NR_ZONE_ALLOCATED, -(long(1) << order));
+  __count_zonestat_event(pcz, PGFREE, 1ul << order);
   unsigned long pfn = zone_page_to_pfn(z, p), end = pfn + (1ul << order);
   unsigned piece = order > pageblock_order ? pageblock_order : order;
   for (; pfn < end; pfn += 1ul << piece) __free_one_page(z, pfn, piece, get_pfnblock_migratetype(z, pfn));
@@ -258,8 +263,11 @@ static void drain_pages_zone(zone *z, per_cpu_pages *pcp) {
   if (pcp->count) free_pcppages_bulk(z, pcp->count, pcp);
 }
 
+// Also folds this CPU's counter deltas: a CPU that gives back its pages is
+// going quiet (Linux folds them when a CPU goes offline).
 void drain_local_pages(mem_system &ms) {
   for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) drain_pages_zone(z, this_cpu_pcp(ms, z));
+  refresh_cpu_vm_stats(ms);
 }
 
 void drain_remote_node_pages(mem_system &ms) {
@@ -347,7 +355,7 @@ retry:
       if (unlikely(alloc_flags & ALLOC_HIGHATOMIC)) reserve_highatomic_pageblock(z, p, order);
       return p;
     }
-    __atomic_fetch_add(&z->events[PGALLOC_FAIL], 1ul, __ATOMIC_RELAXED);
+    count_zone_vm_events(z, PGALLOC_FAIL, 1);
   }
   // Every zone would have had to mix types: mix them after all.
   if (alloc_flags & ALLOC_NOFRAGMENT) {
@@ -431,8 +439,10 @@ static bool should_reclaim_retry(unsigned order, const alloc_context &ac, unsign
     for (zone **zp = ac.pgdat->zonelist; *zp; zp++) {
       const zone *z = *zp;
       if (!zone_allowed(ac, z)) continue;
+      // The exact count, as Linux reads it here: giving up is no decision
+      // to take on a total that the CPUs' deltas may be off by.
       if (__zone_watermark_ok(z, order, min_wmark_pages(z), ac.highest_zoneidx, alloc_flags,
-                              zone_page_state(z, NR_FREE_PAGES)))
+                              zone_page_state_snapshot(z, NR_FREE_PAGES)))
         return true;
     }
   }
@@ -652,7 +662,7 @@ void free_pages(unsigned long addr, unsigned order) { free_pages(*system_mem, ad
 
 unsigned long nr_free_pages(const mem_system &ms) {
   unsigned long n = 0;
-  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) n += static_cast<unsigned long>(zone_page_state(z, NR_FREE_PAGES));
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) n += static_cast<unsigned long>(zone_page_state_snapshot(z, NR_FREE_PAGES));
   return n;
 }
 
@@ -669,7 +679,7 @@ unsigned long si_mem_available(const mem_system &ms) {
   long wmark_low = 0;
   for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) wmark_low += long(low_wmark_pages(z));
   long available = long(nr_free_pages(ms)) - long(ms.totalreserve_pages);
-  long reclaimable = long(global_node_page_state(ms, NR_SLAB_RECLAIMABLE));
+  long reclaimable = long(global_node_page_state_snapshot(ms, NR_SLAB_RECLAIMABLE));
   available += reclaimable - (reclaimable / 2 < wmark_low ? reclaimable / 2 : wmark_low);
   return available < 0 ? 0 : static_cast<unsigned long>(available);
 }

@@ -159,6 +159,7 @@ void drain_all_pages(mem_system &ms);
 void drain_remote_node_pages(mem_system &ms);
 
 // ---- totals -------------------------------------------------------------------------
+// Exact (the snapshots, mm/vmstat.h): the reports print these.
 unsigned long nr_free_pages(const mem_system &ms);       // on buddy lists
 unsigned long nr_free_pcp_pages(const mem_system &ms);   // on per-CPU lists
 unsigned long si_mem_available(const mem_system &ms);    // MemAvailable, in pages

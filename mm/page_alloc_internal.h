@@ -25,27 +25,39 @@ inline bool zone_spans_pageblock(const zone *z, unsigned long pfn) {
 //
 // A free block is on free_area[order].free_list[mt] with mt its pageblock's
 // type. The lists count their blocks in nr_free, and NR_FREE_PAGES counts
-// the pages of every list but MIGRATE_ISOLATE's, here and nowhere else, so
-// that every move between lists keeps the counters right by construction.
+// the pages of every list but MIGRATE_ISOLATE's (account_freepages). As in
+// Linux 6.10, the __ forms leave NR_FREE_PAGES alone, for the paths that
+// move many blocks and account their net change once (splitting in
+// page_del_and_expand, merging in __free_one_page); every other move uses
+// the accounting forms. Either way the count is right whenever the lock is
+// released.
 
 inline void account_freepages(zone *z, long nr_pages, int mt) {
-  if (mt != MIGRATE_ISOLATE) add_locked(z->vm_stat[NR_FREE_PAGES], nr_pages);
+  if (mt != MIGRATE_ISOLATE) __mod_zone_page_state(z, NR_FREE_PAGES, nr_pages);
 }
 
-inline void add_to_free_list(zone *z, page *p, unsigned order, int mt, bool tail = false) {
+inline void __add_to_free_list(zone *z, page *p, unsigned order, int mt, bool tail = false) {
   set_page_flag(p, PG_buddy);
   p->private_ = order;
   if (tail) list_add_tail(&p->lru, &z->free_area[order].free_list[mt]);
   else list_add(&p->lru, &z->free_area[order].free_list[mt]);
   add_locked(z->free_area[order].nr_free, 1);
+}
+
+inline void add_to_free_list(zone *z, page *p, unsigned order, int mt, bool tail = false) {
+  __add_to_free_list(z, p, order, mt, tail);
   account_freepages(z, long(1) << order, mt);
 }
 
-inline void del_from_free_list(zone *z, page *p, unsigned order, int mt) {
+inline void __del_from_free_list(zone *z, page *p, unsigned order) {
   list_del(&p->lru);
   clear_page_flag(p, PG_buddy);
   p->private_ = 0;
   add_locked(z->free_area[order].nr_free, -1);
+}
+
+inline void del_from_free_list(zone *z, page *p, unsigned order, int mt) {
+  __del_from_free_list(z, p, order);
   account_freepages(z, -(long(1) << order), mt);
 }
 
@@ -75,12 +87,29 @@ inline page *free_block_holding(zone *z, unsigned long pfn, unsigned min_order =
 }
 
 // Splits the free block of order `high` at pfn (already off its list) down
-// to order `low`: the upper half at each step goes on mt's list.
-inline void expand(zone *z, unsigned long pfn, unsigned low, unsigned high, int mt) {
+// to order `low`: the upper half at each step goes on mt's list. Returns the
+// pages it put there, unaccounted.
+inline unsigned long __expand(zone *z, unsigned long pfn, unsigned low, unsigned high, int mt) {
+  unsigned long added = 0;
   while (high > low) {
     high--;
-    add_to_free_list(z, zone_pfn_to_page(z, pfn + (1ul << high)), high, mt);
+    __add_to_free_list(z, zone_pfn_to_page(z, pfn + (1ul << high)), high, mt);
+    added += 1ul << high;
   }
+  return added;
+}
+
+inline void expand(zone *z, unsigned long pfn, unsigned low, unsigned high, int mt) {
+  account_freepages(z, long(__expand(z, pfn, low, high, mt)), mt);
+}
+
+// Takes the free block p of order `high` off mt's list and splits it down to
+// `low`, accounting only the 2^low pages that leave (Linux's
+// page_del_and_expand).
+inline void page_del_and_expand(zone *z, page *p, unsigned long pfn, unsigned low, unsigned high, int mt) {
+  __del_from_free_list(z, p, high);
+  long nr_pages = (long(1) << high) - long(__expand(z, pfn, low, high, mt));
+  account_freepages(z, -nr_pages, mt);
 }
 
 // Takes the smallest free block of at least `order` from mt's lists and

@@ -9,6 +9,13 @@
 //
 // Every zone's numbers are copied under its lock and printed afterwards, so a
 // line is consistent and no console output happens with a zone lock held.
+//
+// Counters are printed exact: the snapshot (total plus every CPU's delta,
+// mm/vmstat.h), where Linux prints the totals alone and so may be off by up
+// to the threshold per CPU. Scripts and the tests compare these reports
+// with what they allocated, and a reader cannot fold other CPUs' deltas
+// (Linux's vm.stat_refresh runs work on every CPU for that), while the
+// snapshot is a few loads per counter.
 #include "mm/page_report.h"
 
 #include "kernel/spinlock.h"
@@ -61,9 +68,8 @@ static void zoneinfo_show_pagesets(const mem_system &ms, const zone *z, seq_out 
                cpu, __atomic_load_n(&pcp->count, __ATOMIC_RELAXED),
                __atomic_load_n(&pcp->high, __ATOMIC_RELAXED),
                __atomic_load_n(&pcp->batch, __ATOMIC_RELAXED));
-    // Our zone counters have no per-CPU deltas: every update is exact, which
-    // is what a threshold of 0 means in Linux.
-    seq_puts(out, "\n  vm stats threshold: 0");
+    seq_printf(out, "\n  vm stats threshold: %d",
+               int(__atomic_load_n(&z->per_cpu_zonestats[cpu].stat_threshold, __ATOMIC_RELAXED)));
   }
 }
 
@@ -73,7 +79,7 @@ static void zoneinfo_show_zone(const mem_system &ms, const pglist_data *pgdat, z
   {
     spin_lock_irqsave_guard g(z->lock);
     for (int i = 0; i < int(NR_VM_ZONE_STAT_ITEMS); i++)
-      stat[i] = zone_page_state(z, zone_stat_item(i));
+      stat[i] = zone_page_state_snapshot(z, zone_stat_item(i));
   }
   // Linux prints the node's own counters ("per-node stats") under its first
   // populated zone; they come with the node counters of later issues.
@@ -134,7 +140,7 @@ void show_meminfo(const mem_system &ms, seq_out &out, const vmalloc_system *vs) 
     if (!populated_zone(z)) continue;
     highmem = true;
     totalhigh += z->managed_pages;
-    freehigh += stat_pages(zone_page_state(z, NR_FREE_PAGES));
+    freehigh += stat_pages(zone_page_state_snapshot(z, NR_FREE_PAGES));
   }
   unsigned long totalram = ms.totalram_pages;
   // Pages on the per-CPU lists are not free here, as in Linux (NR_FREE_PAGES).
@@ -172,8 +178,8 @@ void show_meminfo(const mem_system &ms, seq_out &out, const vmalloc_system *vs) 
   show_val_kb(out, "Shmem:          ", 0);
   // KReclaimable is reclaimable slab plus other reclaimable kernel memory
   // (none here).
-  unsigned long sreclaimable = global_node_page_state(ms, NR_SLAB_RECLAIMABLE);
-  unsigned long sunreclaim = global_node_page_state(ms, NR_SLAB_UNRECLAIMABLE);
+  unsigned long sreclaimable = global_node_page_state_snapshot(ms, NR_SLAB_RECLAIMABLE);
+  unsigned long sunreclaim = global_node_page_state_snapshot(ms, NR_SLAB_UNRECLAIMABLE);
   show_val_kb(out, "KReclaimable:   ", sreclaimable);
   show_val_kb(out, "Slab:           ", sreclaimable + sunreclaim);
   show_val_kb(out, "SReclaimable:   ", sreclaimable);
@@ -230,14 +236,14 @@ void show_vmstat(const mem_system &ms, seq_out &out) {
   long zone_stat[NR_VM_ZONE_STAT_ITEMS] = {};
   unsigned long pgalloc[MAX_NR_ZONES] = {}, pgfree = 0;
   for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) {
-    for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; i++) zone_stat[i] += zone_page_state(z, zone_stat_item(i));
+    for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; i++) zone_stat[i] += zone_page_state_snapshot(z, zone_stat_item(i));
     pgalloc[z->idx] += zone_events(z, PGALLOC);
     pgfree += zone_events(z, PGFREE);
   }
   for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; i++)
     seq_printf(out, "%s %lu\n", zone_stat_names[i], stat_pages(zone_stat[i]));
   for (unsigned i = 0; i < NR_VM_NODE_STAT_ITEMS; i++)
-    seq_printf(out, "%s %lu\n", node_stat_names[i], global_node_page_state(ms, node_stat_item(i)));
+    seq_printf(out, "%s %lu\n", node_stat_names[i], global_node_page_state_snapshot(ms, node_stat_item(i)));
   for (unsigned i = 0; i < MAX_NR_ZONES; i++) seq_printf(out, "%s %lu\n", pgalloc_names[i], pgalloc[i]);
   seq_printf(out, "pgfree %lu\n", pgfree);
   for (unsigned i = 0; i < NR_VM_EVENT_ITEMS; i++)

@@ -82,7 +82,7 @@ static page *allocate_slab(kmem_cache *s, gfp_t gfp, int nid) {
   kmem_cache_node *n = slab_node(s, slab);
   __atomic_fetch_add(&n->nr_slabs, 1ul, __ATOMIC_RELAXED);
   __atomic_fetch_add(&n->total_objects, (unsigned long)s->objects, __ATOMIC_RELAXED);
-  node_page_state_add(ms.node_data[page_to_nid(slab)], slab_stat(s), long(1) << s->order);
+  mod_node_page_state(ms.node_data[page_to_nid(slab)], slab_stat(s), long(1) << s->order);
   return slab;
 }
 
@@ -91,7 +91,7 @@ void discard_slab(kmem_cache *s, page *slab) {
   kmem_cache_node *n = slab_node(s, slab);
   __atomic_fetch_sub(&n->nr_slabs, 1ul, __ATOMIC_RELAXED);
   __atomic_fetch_sub(&n->total_objects, (unsigned long)s->objects, __ATOMIC_RELAXED);
-  node_page_state_add(ms.node_data[page_to_nid(slab)], slab_stat(s), -(long(1) << s->order));
+  mod_node_page_state(ms.node_data[page_to_nid(slab)], slab_stat(s), -(long(1) << s->order));
   if (s->bitmap_offset == 0) {
     slab[1].mapping = nullptr;
     slab[1].index = 0;

@@ -64,7 +64,8 @@ bool pgdat_balanced(const pglist_data *pgdat, unsigned order, int highest_zoneid
     const zone *z = &pgdat->node_zones[i];
     if (!managed_zone(z)) continue;
     any = true;
-    if (zone_watermark_ok(z, order, high_wmark_pages(z), highest_zoneidx, 0)) return true;
+    // Safe: near the watermarks the total may be off by the CPUs' deltas.
+    if (zone_watermark_ok_safe(z, order, high_wmark_pages(z), highest_zoneidx)) return true;
   }
   return !any;
 }
@@ -87,7 +88,7 @@ void wakeup_kswapd(zone *z, gfp_t gfp, unsigned order, int highest_zoneidx) {
 
 static unsigned long node_free_pages(const pglist_data *pgdat) {
   unsigned long n = 0;
-  for (const zone &z : pgdat->node_zones) n += static_cast<unsigned long>(zone_page_state(&z, NR_FREE_PAGES));
+  for (const zone &z : pgdat->node_zones) n += static_cast<unsigned long>(zone_page_state_snapshot(&z, NR_FREE_PAGES));
   return n;
 }
 

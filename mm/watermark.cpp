@@ -44,6 +44,16 @@ bool zone_watermark_ok(const zone *z, unsigned order, unsigned long mark, int hi
                              zone_page_state(z, NR_FREE_PAGES));
 }
 
+// Linux's zone_watermark_ok_safe: while the total of free pages is below
+// the drift mark, the CPUs' deltas could make a zone look above a watermark
+// it is below (or the reverse), so the check reads the snapshot.
+bool zone_watermark_ok_safe(const zone *z, unsigned order, unsigned long mark, int highest_zoneidx) {
+  long free_pages = zone_page_state(z, NR_FREE_PAGES);
+  unsigned long drift_mark = READ_ONCE(z->percpu_drift_mark);
+  if (drift_mark && free_pages < long(drift_mark)) free_pages = zone_page_state_snapshot(z, NR_FREE_PAGES);
+  return __zone_watermark_ok(z, order, mark, highest_zoneidx, 0, free_pages);
+}
+
 unsigned long int_sqrt(unsigned long x) {
   // Digit-by-digit square root in base 4: exact floor(sqrt(x)).
   if (x < 2) return x;
@@ -114,6 +124,8 @@ void setup_per_zone_wmarks(mem_system &ms) {
       z->_watermark[WMARK_PROMO] = min + 3 * delta;
     }
   }
+  // The drift mark follows the watermarks (and the thresholds the CPUs).
+  refresh_zone_stat_thresholds(ms);
 }
 
 void setup_per_zone_lowmem_reserve(mem_system &ms) {

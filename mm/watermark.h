@@ -43,10 +43,16 @@ bool __zone_watermark_ok(const zone *z, unsigned order, unsigned long mark, int 
                          unsigned alloc_flags, long free_pages);
 bool zone_watermark_ok(const zone *z, unsigned order, unsigned long mark, int highest_zoneidx,
                        unsigned alloc_flags);
+// The same without reserves, on the exact count (zone_page_state_snapshot)
+// whenever the total is below percpu_drift_mark: for decisions that the
+// CPUs' deltas must not fool (kswapd's pgdat_balanced, as in Linux).
+bool zone_watermark_ok_safe(const zone *z, unsigned order, unsigned long mark, int highest_zoneidx);
 
 unsigned long int_sqrt(unsigned long x);
 // Sets ms.min_free_kbytes from the managed lowmem (unless the user set it).
 void calculate_min_free_kbytes(mem_system &ms);
+// Also sets the vmstat thresholds and percpu_drift_mark (mm/vmstat.h),
+// which follow the watermarks.
 void setup_per_zone_wmarks(mem_system &ms);
 void setup_per_zone_lowmem_reserve(mem_system &ms);
 // Linux's zone_batchsize and zone_highsize (static rule) for the per-CPU lists.

@@ -137,9 +137,9 @@ TEST_F(CheckDamageMobility, IsolatedPagesCountedFree) {
   const unsigned long b = pfn(p);
   for (unsigned long blk : {b, b + pageblock_nr_pages}) poke_type(z, blk, MIGRATE_ISOLATE);
   list_move(&p->lru, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_ISOLATE]);
-  expect_finds(f.check(), {where() + "NR_FREE_PAGES is " + std::to_string(zone_page_state(z, NR_FREE_PAGES)) +
+  expect_finds(f.check(), {where() + "NR_FREE_PAGES is " + std::to_string(zone_page_state_snapshot(z, NR_FREE_PAGES)) +
                            " but the free lists hold " +
-                           std::to_string(zone_page_state(z, NR_FREE_PAGES) - 1024) + " pages (and 1024 isolated ones)"});
+                           std::to_string(zone_page_state_snapshot(z, NR_FREE_PAGES) - 1024) + " pages (and 1024 isolated ones)"});
   list_move(&p->lru, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_MOVABLE]);
   for (unsigned long blk : {b, b + pageblock_nr_pages}) poke_type(z, blk, MIGRATE_MOVABLE);
 }

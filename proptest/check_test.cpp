@@ -475,8 +475,8 @@ RC_GTEST_PROP(CheckPageAlloc, FindsUnmergedBuddies, ()) {
   p->private_ = k;
   list_add(&p->lru, &z->free_area[k].free_list[get_pfnblock_migratetype(z, page_to_pfn(*f.ms, p))]);
   z->free_area[k].nr_free++;
-  zone_page_state_add(z, NR_FREE_PAGES, 1l << k);
-  zone_page_state_add(z, NR_ZONE_ALLOCATED, -(1l << k));
+  z->vm_stat[NR_FREE_PAGES] += 1l << k;
+  z->vm_stat[NR_ZONE_ALLOCATED] += -(1l << k);
   const std::string report = f.check();
   expect_report(report, {where(z), "free blocks at pfn " + hex(pfn < buddy_pfn ? pfn : buddy_pfn) +
                                        " and its buddy " + hex(pfn < buddy_pfn ? buddy_pfn : pfn) +
@@ -485,8 +485,8 @@ RC_GTEST_PROP(CheckPageAlloc, FindsUnmergedBuddies, ()) {
   // Back to allocated, and then freed properly.
   list_del(&p->lru);
   z->free_area[k].nr_free--;
-  zone_page_state_add(z, NR_FREE_PAGES, -(1l << k));
-  zone_page_state_add(z, NR_ZONE_ALLOCATED, 1l << k);
+  z->vm_stat[NR_FREE_PAGES] += -(1l << k);
+  z->vm_stat[NR_ZONE_ALLOCATED] += 1l << k;
   clear_page_flag(p, PG_buddy);
   set_page_count(p, 1);
   p->alloc_order = u8(k);
@@ -606,10 +606,10 @@ RC_GTEST_PROP(CheckPageAlloc, FindsWrongVmStat, ()) {
   const auto item = zone_stat_item(*uniform<int>(0, NR_VM_ZONE_STAT_ITEMS - 1));
   const long delta = *rc::gen::element<long>(-1, 1, 512);
   const char *names[] = {"NR_FREE_PAGES is ", "NR_ZONE_ALLOCATED is ", "NR_PCP_PAGES is "};
-  const long wrong = zone_page_state(z, item) + delta;
-  zone_page_state_add(z, item, delta);
+  const long wrong = zone_page_state_snapshot(z, item) + delta;
+  z->vm_stat[item] += delta;
   expect_report(f.check(), {where(z) + " " + names[item] + std::to_string(wrong)});
-  zone_page_state_add(z, item, -delta);
+  z->vm_stat[item] += -delta;
   expect_clean(f);
 }
 

@@ -89,7 +89,7 @@ inline std::vector<page *> take_ballast(mem_system &ms, unsigned num, unsigned d
     auto node_free = [&] {
       unsigned long n = 0;
       for (zone *z = pgdat->node_zones; z < pgdat->node_zones + MAX_NR_ZONES; z++)
-        if (populated_zone(z)) n += zone_page_state(z, NR_FREE_PAGES);
+        if (populated_zone(z)) n += zone_page_state_snapshot(z, NR_FREE_PAGES);
       return n;
     };
     const unsigned long keep = node_free() - node_free() * num / den;

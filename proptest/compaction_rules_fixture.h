@@ -101,7 +101,7 @@ inline void owner_putback(page *p) {
 
 // ---- the machine ----------------------------------------------------------------------
 
-inline unsigned long free_pages(const zone *z) { return (unsigned long)zone_page_state(z, NR_FREE_PAGES); }
+inline unsigned long free_pages(const zone *z) { return (unsigned long)zone_page_state_snapshot(z, NR_FREE_PAGES); }
 inline int type_of(const zone *z, unsigned long pfn) { return get_pfnblock_migratetype(z, pfn); }
 inline bool skip_bit(const zone *z, unsigned long pfn) {
   return get_pfnblock_flags_mask(z, pfn, 1ul << PB_migrate_skip) != 0;

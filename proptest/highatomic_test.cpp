@@ -34,7 +34,7 @@ int type_of(const zone *z, unsigned long pfn) { return get_pfnblock_migratetype(
 // 3/8 of min, still succeed there; others fail).
 struct slow_path_scope : min_free_kbytes_scope {
   explicit slow_path_scope(mem_system &m, const zone *z)
-      : min_free_kbytes_scope(m, int(zone_page_state(z, NR_FREE_PAGES) * 9 / 10 * long(PAGE_SIZE >> 10))) {}
+      : min_free_kbytes_scope(m, int(zone_page_state_snapshot(z, NR_FREE_PAGES) * 9 / 10 * long(PAGE_SIZE >> 10))) {}
 };
 
 unsigned long cap_of(const zone *z) { return z->managed_pages / 100 + pageblock_nr_pages; }
@@ -73,9 +73,9 @@ TEST(Highatomic, SlowPathAtomicReservesItsPageblock) {
   EXPECT_EQ(z->nr_reserved_highatomic, pageblock_nr_pages);
   EXPECT_EQ(f.check(), "");
 
-  const long pcp_before = zone_page_state(z, NR_PCP_PAGES);
+  const long pcp_before = zone_page_state_snapshot(z, NR_PCP_PAGES);
   __free_pages(ms, p, 2);
-  EXPECT_EQ(zone_page_state(z, NR_PCP_PAGES), pcp_before);
+  EXPECT_EQ(zone_page_state_snapshot(z, NR_PCP_PAGES), pcp_before);
   drain_all_pages(ms);
   // Its free pages merged up to the whole pageblock, and no further.
   const page *head = pfn_to_page(ms, block);
@@ -212,13 +212,13 @@ TEST(Highatomic, UnreserveKeepsTheLastUnlessForced) {
   // Only a free page of the reserve can be found, and so given back.
   EXPECT_FALSE(unreserve_highatomic_pageblock(ac, true));
   __free_pages(ms, blocks[1], pageblock_order);
-  const long free = zone_page_state(z, NR_FREE_PAGES);
+  const long free = zone_page_state_snapshot(z, NR_FREE_PAGES);
   EXPECT_TRUE(unreserve_highatomic_pageblock(ac, false));
   EXPECT_EQ(z->nr_reserved_highatomic, pageblock_nr_pages);
   EXPECT_EQ(highatomic_blocks(z), 1ul);
   EXPECT_EQ(type_of(z, page_to_pfn(ms, blocks[1])), MIGRATE_RECLAIMABLE);
   EXPECT_FALSE(list_empty(&z->free_area[pageblock_order].free_list[MIGRATE_RECLAIMABLE]));
-  EXPECT_EQ(zone_page_state(z, NR_FREE_PAGES), free);  // only the lists changed
+  EXPECT_EQ(zone_page_state_snapshot(z, NR_FREE_PAGES), free);  // only the lists changed
   __free_pages(ms, blocks[0], pageblock_order);
   EXPECT_FALSE(unreserve_highatomic_pageblock(ac, false));  // the last one stays
   EXPECT_EQ(z->nr_reserved_highatomic, pageblock_nr_pages);
@@ -326,6 +326,7 @@ TEST(Highatomic, FastPathCountsTheReserveAsUsed) {
   for (page *p : reserve_pageblocks(ms, z, 1)) __free_pages(ms, p, pageblock_order);
   std::vector<page *> held;
   // Every one of these passes the fast path's check (kswapd stays asleep).
+  // (The total, zone_page_state: what the fast path's check reads.)
   auto usable = [&] { return zone_page_state(z, NR_FREE_PAGES) - long(z->nr_reserved_highatomic); };
   while (usable() > long(low_wmark_pages(z))) held.push_back(alloc_pages(ms, GFP_KERNEL, 0));
   ASSERT_GT(zone_page_state(z, NR_FREE_PAGES), long(low_wmark_pages(z)));

@@ -142,3 +142,32 @@ struct min_free_kbytes_scope {
     init_per_zone_wmark_min(ms);
   }
 };
+
+// How far a zone's total of a counter (what the allocator's watermark checks
+// read, zone_page_state) may be from its exact count (the snapshot): every
+// CPU's delta at its threshold (mm/vmstat.h). Where a test once found an
+// allocation loop ending exactly at a watermark, the exact count now ends
+// within this of it, as in Linux.
+inline long vmstat_drift(const mem_system &ms, const zone *z) {
+  return long(z->per_cpu_zonestats[0].stat_threshold) * long(ms.nr_cpus);
+}
+
+// mm-reference.md's formula for Linux's calculate_normal_threshold, written
+// apart from mm/vmstat.h so that each checks the other: 2 * fls(online
+// CPUs) * (1 + fls(managed MiB / 128)), at most 125.
+inline int reference_normal_threshold(unsigned long managed_pages, unsigned online_cpus) {
+  auto fls = [](unsigned long x) {
+    int n = 0;
+    for (; x; x >>= 1) n++;
+    return n;
+  };
+  const unsigned long mib = managed_pages * (PAGE_SIZE / 1024) / 1024;
+  const int t = 2 * fls(online_cpus) * (1 + fls(mib / 128));
+  return t < 125 ? t : 125;
+}
+
+// The machine's first zone with pages (the only one of build_single_zone).
+inline zone *first_managed_zone(const mem_system &ms) {
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) if (managed_zone(z)) return z;
+  return nullptr;
+}

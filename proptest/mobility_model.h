@@ -89,9 +89,12 @@ struct mobility_model {
   }
 
   // The watermark check (Linux's __zone_watermark_ok) on the model's counts.
+  // free_count is what the allocator's check reads: the zone's total
+  // (zone_page_state), which may be off from the model's exact free_pages()
+  // by the per-CPU counters' drift; check() holds the snapshot to the model.
   bool watermark_ok(unsigned order, long mark, long lowmem_reserve, unsigned alloc_flags,
-                    unsigned long reserved_highatomic) const {
-    long f = free_pages() - ((1l << order) - 1);
+                    unsigned long reserved_highatomic, long free_count) const {
+    long f = free_count - ((1l << order) - 1);
     if (!(alloc_flags & ALLOC_RESERVES)) f -= long(reserved_highatomic);
     long min = mark;
     if (alloc_flags & ALLOC_MIN_RESERVE) {
@@ -336,8 +339,8 @@ struct mobility_model {
                  " holds " + std::to_string(listed.size()) + " blocks, the model " +
                  std::to_string(blocks(t, o).size()) + "\n";
       }
-    if (zone_page_state(z, NR_FREE_PAGES) != free_pages())
-      out += "NR_FREE_PAGES is " + std::to_string(zone_page_state(z, NR_FREE_PAGES)) + ", the model " +
+    if (zone_page_state_snapshot(z, NR_FREE_PAGES) != free_pages())
+      out += "NR_FREE_PAGES is " + std::to_string(zone_page_state_snapshot(z, NR_FREE_PAGES)) + ", the model " +
              std::to_string(free_pages()) + "\n";
     return out;
   }

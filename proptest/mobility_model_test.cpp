@@ -111,10 +111,11 @@ struct Alloc : mobility_cmd {
     const int mt = gfp_to_migratetype(ms, gfp);
     for (int i = 0; i < count; i++) {
       unsigned flags = ALLOC_WMARK_LOW;
-      bool ok = s.m.watermark_ok(order, long(low_wmark_pages(z)), 0, 0, 0);
+      const long total = zone_page_state(z, NR_FREE_PAGES);
+      bool ok = s.m.watermark_ok(order, long(low_wmark_pages(z)), 0, 0, 0, total);
       if (!ok) {
         flags = slow_path_flags(gfp, order);
-        ok = s.m.watermark_ok(order, long(min_wmark_pages(z)), 0, flags, 0);
+        ok = s.m.watermark_ok(order, long(min_wmark_pages(z)), 0, flags, 0, total);
       }
       page *p = alloc_pages(ms, gfp, order);
       if (!ok) {

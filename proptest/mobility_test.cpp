@@ -94,12 +94,12 @@ TEST(Mobility, BothMobilityBitsAreRefused) {
   cpu_reset reset;
   mm_fixture f;
   ASSERT_EQ(build_single_zone(f, 32 * SZ_1M, 1), 0);
-  const long free = zone_page_state(zones_of(*f.ms)[0], NR_FREE_PAGES);
+  const long free = zone_page_state_snapshot(zones_of(*f.ms)[0], NR_FREE_PAGES);
   log_buf_clear();
   EXPECT_EQ(alloc_pages(*f.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_RECLAIMABLE | __GFP_NOWARN, 0), nullptr);
   EXPECT_EQ(alloc_pages_node(*f.ms, 0, GFP_ATOMIC | __GFP_MOVABLE | __GFP_RECLAIMABLE, 3), nullptr);
   EXPECT_NE(slabt::read_log().find("both __GFP_MOVABLE and __GFP_RECLAIMABLE"), std::string::npos);
-  EXPECT_EQ(zone_page_state(zones_of(*f.ms)[0], NR_FREE_PAGES), free);
+  EXPECT_EQ(zone_page_state_snapshot(zones_of(*f.ms)[0], NR_FREE_PAGES), free);
   EXPECT_EQ(f.check(), "");
 }
 
@@ -199,7 +199,7 @@ TEST(Mobility, FastPathNeedsABuddyBlockOfTheOrder) {
   for (page *p : pairs) __free_pages(ms, p, 1);  // to this CPU's list
   ASSERT_GT(z->pcp[0].count, 0);
   ASSERT_FALSE(zone_has_suitable_block(z, 1, 0));
-  ASSERT_GT(zone_page_state(z, NR_FREE_PAGES), long(high_wmark_pages(z)));
+  ASSERT_GT(zone_page_state_snapshot(z, NR_FREE_PAGES), long(high_wmark_pages(z)));
   pglist_data *pgdat = ms.node_data[0];
   pgdat->kswapd_wanted = false;
   page *p = alloc_pages(ms, GFP_KERNEL, 1);
@@ -374,7 +374,7 @@ TEST(NoFragment, NormalTriesDma32BeforeMixing) {
   zone *normal = &ms.node_data[0]->node_zones[ZONE_NORMAL];
   zone *dma32 = &ms.node_data[0]->node_zones[ZONE_DMA32];
   std::vector<page *> held = fragment_zone(ms, normal);
-  ASSERT_GT(zone_page_state(normal, NR_FREE_PAGES), long(high_wmark_pages(normal)));
+  ASSERT_GT(zone_page_state_snapshot(normal, NR_FREE_PAGES), long(high_wmark_pages(normal)));
 
   page *p = alloc_pages(ms, GFP_KERNEL, 0);
   ASSERT_NE(p, nullptr);
@@ -451,10 +451,10 @@ TEST(Isolation, RefusesWhatItCannotDo) {
   // A page in use: nothing here can move it away.
   page *p = alloc_pages(ms, GFP_KERNEL, 0);
   ASSERT_NE(p, nullptr);
-  const long free = zone_page_state(z, NR_FREE_PAGES);
+  const long free = zone_page_state_snapshot(z, NR_FREE_PAGES);
   EXPECT_EQ(set_migratetype_isolate(ms, p), -EBUSY);
   EXPECT_EQ(pageblock_type_of(ms, p), MIGRATE_UNMOVABLE);
-  EXPECT_EQ(zone_page_state(z, NR_FREE_PAGES), free);
+  EXPECT_EQ(zone_page_state_snapshot(z, NR_FREE_PAGES), free);
   // Not isolated, or to a type that is not an ordinary one.
   EXPECT_EQ(unset_migratetype_isolate(ms, p, MIGRATE_MOVABLE), -EINVAL);
   unsigned long b = pageblock_start_pfn(z->zone_start_pfn) + 4 * pageblock_nr_pages;
@@ -467,10 +467,10 @@ TEST(Isolation, RefusesWhatItCannotDo) {
   EXPECT_EQ(test_pages_isolated(ms, b, b + 2 * pageblock_nr_pages), -EBUSY);
   EXPECT_EQ(test_pages_isolated(ms, page_to_pfn(ms, p), page_to_pfn(ms, p) + 1), -EBUSY);
   // Isolated pages are not free for the watermarks.
-  EXPECT_EQ(zone_page_state(z, NR_FREE_PAGES), free - long(pageblock_nr_pages));
+  EXPECT_EQ(zone_page_state_snapshot(z, NR_FREE_PAGES), free - long(pageblock_nr_pages));
   EXPECT_EQ(f.check(), "");
   EXPECT_EQ(unset_migratetype_isolate(ms, blk, MIGRATE_MOVABLE), 0);
-  EXPECT_EQ(zone_page_state(z, NR_FREE_PAGES), free);
+  EXPECT_EQ(zone_page_state_snapshot(z, NR_FREE_PAGES), free);
   __free_pages(ms, p, 0);
   EXPECT_EQ(f.check(), "");
 }

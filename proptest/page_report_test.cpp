@@ -368,7 +368,7 @@ RC_GTEST_PROP(PageReportZoneinfo, FieldsMatchZones, ()) {
     const zone_info &zi = (*zones)[i++];
     RC_ASSERT(zi.nid == pgdat->node_id);
     RC_ASSERT(zi.name == std::string(zone_names[z->idx]));
-    long free = zone_page_state(z, NR_FREE_PAGES);
+    long free = zone_page_state_snapshot(z, NR_FREE_PAGES);
     RC_ASSERT(zi.field.at("pages free") == free);
     RC_ASSERT(static_cast<unsigned long>(free) == buddy_pages(z));
     RC_ASSERT(zi.field.at("boost") == 0);  // no watermark boosting here
@@ -400,6 +400,8 @@ RC_GTEST_PROP(PageReportZoneinfo, FieldsMatchZones, ()) {
       RC_ASSERT(static_cast<unsigned long>(p.count) == pcp_list_pages(z->pcp[c]));
       RC_ASSERT(p.high == z->pcp[c].high);
       RC_ASSERT(p.batch == z->pcp[c].batch);
+      // Linux prints the CPU's vm stats threshold under its pageset.
+      RC_ASSERT(p.threshold == reference_normal_threshold(z->managed_pages, ms.nr_cpus));
     }
     RC_ASSERT(zi.node_unreclaimable == 0);
     RC_ASSERT(zi.start_pfn == long(z->zone_start_pfn));
@@ -720,7 +722,8 @@ RC_GTEST_PROP(PageReport, ReportsLeaveStateUnchanged, ()) {
 // fixture's teardown checks them): every zone and node counter and event,
 // the per-CPU parts included, on two nodes. vmstat prints Linux's names in
 // Linux's order, one "name value" a line, each value summed over every
-// zone or node with the per-CPU parts added in.
+// zone or node with the per-CPU parts added in: the pagesets' own counters,
+// every CPU's events and every CPU's counter deltas (the snapshot).
 TEST(PageReportVmstat, LinuxNamesInOrderSummedOverZonesAndNodes) {
   mm_fixture f;
   ASSERT_EQ(build_two_nodes(f), 0);
@@ -728,22 +731,30 @@ TEST(PageReportVmstat, LinuxNamesInOrderSummedOverZonesAndNodes) {
   struct saved_zone {
     zone *z;
     long vm_stat[NR_VM_ZONE_STAT_ITEMS];
-    unsigned long events[NR_ZONE_EVENTS];
+    per_cpu_zonestat stats[NR_CPUS];
     int count[NR_CPUS];
     unsigned long pgalloc[NR_CPUS], pgfree[NR_CPUS];
   };
   std::vector<saved_zone> zones;
   std::vector<std::pair<pglist_data *, std::vector<long>>> nodes;
+  std::vector<std::vector<per_cpu_nodestat>> node_stats;
   unsigned long events[NR_VM_EVENT_ITEMS];
   std::copy(std::begin(ms.vm_events), std::end(ms.vm_events), events);
   for_each_online_pgdat(ms, pgdat) {
     nodes.push_back({pgdat, std::vector<long>(std::begin(pgdat->vm_stat), std::end(pgdat->vm_stat))});
+    node_stats.emplace_back(std::begin(pgdat->per_cpu_nodestats), std::end(pgdat->per_cpu_nodestats));
+    for (per_cpu_nodestat &pcn : pgdat->per_cpu_nodestats) std::fill(std::begin(pcn.vm_node_stat_diff), std::end(pcn.vm_node_stat_diff), s8(0));
     pgdat->vm_stat[NR_SLAB_RECLAIMABLE] = 4 + pgdat->node_id;    // 4 + 5
-    pgdat->vm_stat[NR_SLAB_UNRECLAIMABLE] = 6 + pgdat->node_id;  // 6 + 7
+    pgdat->vm_stat[NR_SLAB_UNRECLAIMABLE] = 8 + pgdat->node_id;  // 6 + 7 with
+    pgdat->per_cpu_nodestats[1].vm_node_stat_diff[NR_SLAB_UNRECLAIMABLE] = -2;  // CPU 1's delta
     for_each_zone_of(pgdat, z) {
       saved_zone s{z, {}, {}, {}, {}, {}};
       std::copy(std::begin(z->vm_stat), std::end(z->vm_stat), s.vm_stat);
-      std::copy(std::begin(z->events), std::end(z->events), s.events);
+      std::copy(std::begin(z->per_cpu_zonestats), std::end(z->per_cpu_zonestats), s.stats);
+      for (per_cpu_zonestat &pcz : z->per_cpu_zonestats) {
+        std::fill(std::begin(pcz.vm_stat_diff), std::end(pcz.vm_stat_diff), s8(0));
+        std::fill(std::begin(pcz.vm_events), std::end(pcz.vm_events), 0ul);
+      }
       for (unsigned c = 0; c < NR_CPUS; c++) {
         s.count[c] = z->pcp[c].count;
         s.pgalloc[c] = z->pcp[c].pgalloc;
@@ -753,18 +764,20 @@ TEST(PageReportVmstat, LinuxNamesInOrderSummedOverZonesAndNodes) {
       }
       zones.push_back(s);
       std::fill(std::begin(z->vm_stat), std::end(z->vm_stat), 0l);
-      std::fill(std::begin(z->events), std::end(z->events), 0ul);
       if (!populated_zone(z)) continue;
       // Node 0's DMA32 and Normal, node 1's Normal: three zones.
       const long k = 1 + z->idx + 10 * pgdat->node_id;  // 2, 3, 13
-      z->vm_stat[NR_FREE_PAGES] = 1000 * k;
-      z->vm_stat[NR_ZONE_ALLOCATED] = 10 * k;
+      z->vm_stat[NR_FREE_PAGES] = 1000 * k + 3;  // and CPU 1's delta -3
+      z->per_cpu_zonestats[1].vm_stat_diff[NR_FREE_PAGES] = -3;
+      z->vm_stat[NR_ZONE_ALLOCATED] = 10 * k - 1;  // and CPU 0's delta 1
+      z->per_cpu_zonestats[0].vm_stat_diff[NR_ZONE_ALLOCATED] = 1;
       z->pcp[0].count = 3;       // NR_PCP_PAGES is the lists' counts
       z->pcp[0].pgalloc = 5;     // each CPU's share of PGALLOC and of
       z->pcp[1].pgfree = 2;      // NR_ZONE_ALLOCATED (pgalloc - pgfree)
-      z->events[PGALLOC] = 100 * static_cast<unsigned long>(k);
-      z->events[PGFREE] = 7;
-      z->events[PGBAD] = 99;     // ours: not in Linux's vmstat
+      z->per_cpu_zonestats[0].vm_events[PGALLOC] = 100 * static_cast<unsigned long>(k);
+      z->per_cpu_zonestats[0].vm_events[PGFREE] = 3;  // each CPU's share of the buddy paths'
+      z->per_cpu_zonestats[1].vm_events[PGFREE] = 4;
+      z->per_cpu_zonestats[1].vm_events[PGBAD] = 99;  // ours: not in Linux's vmstat
     }
   }
   for (unsigned i = 0; i < NR_VM_EVENT_ITEMS; i++) ms.vm_events[i] = 101 + i;
@@ -773,7 +786,7 @@ TEST(PageReportVmstat, LinuxNamesInOrderSummedOverZonesAndNodes) {
 
   for (saved_zone &s : zones) {
     std::copy(std::begin(s.vm_stat), std::end(s.vm_stat), s.z->vm_stat);
-    std::copy(std::begin(s.events), std::end(s.events), s.z->events);
+    std::copy(std::begin(s.stats), std::end(s.stats), s.z->per_cpu_zonestats);
     for (unsigned c = 0; c < NR_CPUS; c++) {
       s.z->pcp[c].count = s.count[c];
       s.z->pcp[c].pgalloc = s.pgalloc[c];
@@ -781,6 +794,8 @@ TEST(PageReportVmstat, LinuxNamesInOrderSummedOverZonesAndNodes) {
     }
   }
   for (auto &[pgdat, v] : nodes) std::copy(v.begin(), v.end(), pgdat->vm_stat);
+  for (size_t n = 0; n < nodes.size(); n++)
+    std::copy(node_stats[n].begin(), node_stats[n].end(), nodes[n].first->per_cpu_nodestats);
   std::copy(std::begin(events), std::end(events), ms.vm_events);
 
   EXPECT_EQ(text,

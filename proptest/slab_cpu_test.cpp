@@ -263,6 +263,7 @@ TEST(CpuSlabsThreads, ProducerConsumerBalances) {
   std::atomic<void *> ring[slots];
   for (auto &r : ring) r.store(nullptr);
   std::atomic<int> failed{0};
+  host_release_cpu();  // the producer is CPU 0
   std::thread producer([&] {
     host_set_cpu(0);
     for (unsigned i = 0; i < items; i++) {

@@ -176,13 +176,13 @@ inline page_state snapshot(const mem_system &ms) {
     zs.nid = pgdat->node_id;
     zs.idx = z->idx;
     for (unsigned o = 0; o < NR_PAGE_ORDERS; o++) zs.nr_free[o] = z->free_area[o].nr_free;
-    zs.free_pages = zone_page_state(z, NR_FREE_PAGES);
-    zs.pcp_pages = zone_page_state(z, NR_PCP_PAGES);
+    zs.free_pages = zone_page_state_snapshot(z, NR_FREE_PAGES);
+    zs.pcp_pages = zone_page_state_snapshot(z, NR_PCP_PAGES);
     s.zones.push_back(zs);
   }
   s.free_and_pcp = nr_free_pages(ms) + nr_free_pcp_pages(ms);
-  s.slab_reclaimable = global_node_page_state(ms, NR_SLAB_RECLAIMABLE);
-  s.slab_unreclaimable = global_node_page_state(ms, NR_SLAB_UNRECLAIMABLE);
+  s.slab_reclaimable = global_node_page_state_snapshot(ms, NR_SLAB_RECLAIMABLE);
+  s.slab_unreclaimable = global_node_page_state_snapshot(ms, NR_SLAB_UNRECLAIMABLE);
   return s;
 }
 

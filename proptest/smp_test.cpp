@@ -135,8 +135,8 @@ rest at_rest(vmalloc_fixture &f) {
   rest r{{}, s.free_and_pcp, s.slab_reclaimable, s.slab_unreclaimable, pgtable_count_tables(f.pt),
          f.vs->space.nr_busy, f.vs->space.nr_free, vmalloc_used_pages(*f.vs)};
   for_each_online_pgdat(*f.slab.mm.ms, pgdat) {
-    long n = pgdat->vm_stat[NR_SLAB_RECLAIMABLE] + pgdat->vm_stat[NR_SLAB_UNRECLAIMABLE];
-    for_each_zone_of(pgdat, z) n += zone_page_state(z, NR_FREE_PAGES) + zone_page_state(z, NR_PCP_PAGES);
+    long n = node_page_state_snapshot(pgdat, NR_SLAB_RECLAIMABLE) + node_page_state_snapshot(pgdat, NR_SLAB_UNRECLAIMABLE);
+    for_each_zone_of(pgdat, z) n += zone_page_state_snapshot(z, NR_FREE_PAGES) + zone_page_state_snapshot(z, NR_PCP_PAGES);
     r.node_pages.push_back(n);
   }
   return r;
@@ -297,9 +297,9 @@ struct smp_model {
 long unexplained_pages(vmalloc_fixture &f) {
   const mem_system &ms = *f.slab.mm.ms;
   long allocated = 0;
-  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) allocated += zone_page_state(z, NR_ZONE_ALLOCATED);
-  return allocated - long(global_node_page_state(ms, NR_SLAB_RECLAIMABLE)) -
-         long(global_node_page_state(ms, NR_SLAB_UNRECLAIMABLE)) - long(pgtable_count_tables(f.pt)) -
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) allocated += zone_page_state_snapshot(z, NR_ZONE_ALLOCATED);
+  return allocated - long(global_node_page_state_snapshot(ms, NR_SLAB_RECLAIMABLE)) -
+         long(global_node_page_state_snapshot(ms, NR_SLAB_UNRECLAIMABLE)) - long(pgtable_count_tables(f.pt)) -
          long(f.lazy_table_pages()) -
          long(vmalloc_used_pages(*f.vs));
 }

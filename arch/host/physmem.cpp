@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -52,4 +53,42 @@ void host_physmem_reset() {
        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 }
 
-void host_set_cpu(unsigned cpu) { host::current_cpu = cpu; }
+// Which live thread holds each CPU number: the address of its claim (a
+// thread_local, so unique among live threads), or nullptr.
+static std::atomic<const void *> cpu_owner[host::HOST_NR_CPUS];
+
+namespace {
+struct cpu_claim {
+  unsigned slot = ~0u;  // the number held, masked; ~0u: none
+  void release() {
+    if (slot == ~0u) return;
+    cpu_owner[slot].store(nullptr, std::memory_order_release);
+    slot = ~0u;
+  }
+  ~cpu_claim() { release(); }  // the thread ends
+};
+thread_local cpu_claim claim;
+}  // namespace
+
+bool host_try_set_cpu(unsigned cpu) {
+  const unsigned slot = cpu & (host::HOST_NR_CPUS - 1);
+  if (claim.slot != slot) {
+    const void *expected = nullptr;
+    if (!cpu_owner[slot].compare_exchange_strong(expected, &claim, std::memory_order_acq_rel)) return false;
+    claim.release();
+    claim.slot = slot;
+  }
+  host::current_cpu = cpu;
+  return true;
+}
+
+void host_set_cpu(unsigned cpu) {
+  if (host_try_set_cpu(cpu)) return;
+  fprintf(stderr,
+          "host_set_cpu(%u): another live thread runs as CPU %u; per-CPU data would be updated by two threads "
+          "at once (call host_release_cpu in the thread that hands it over)\n",
+          cpu, cpu & (host::HOST_NR_CPUS - 1));
+  abort();
+}
+
+void host_release_cpu() { claim.release(); }

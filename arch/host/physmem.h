@@ -16,5 +16,19 @@
 int host_physmem_add(phys_addr_t base, u64 size);
 // Forgets every range; their contents are discarded.
 void host_physmem_reset();
-// Runs the calling thread as CPU `cpu` (smp_processor_id()).
+// Runs the calling thread as CPU `cpu` (smp_processor_id()). A CPU is one
+// thread at a time, as a real CPU runs one context: per-CPU data that the
+// kernel updates with interrupts masked and no atomics (the vmstat deltas,
+// mm/vmstat.h) would lose updates if two running threads shared a number.
+// So the thread claims the number (masked to NR_CPUS, as every per-CPU table
+// is indexed), gives up the one it had, and keeps the claim until it sets
+// another, releases it, or ends. Claiming a number another live thread holds
+// aborts with a message naming it. A thread that never sets one runs as CPU 0
+// without a claim; tests set one in every thread they start.
 void host_set_cpu(unsigned cpu);
+// The same, returning false (and changing nothing) instead of aborting.
+bool host_try_set_cpu(unsigned cpu);
+// Gives up this thread's claim (its number stays, for reading only): for a
+// thread that hands its CPU to another and waits for it, such as a test's
+// main thread running workers as CPUs 0..N-1.
+void host_release_cpu();
