@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mm/check.h"
+#include "mm/compaction.h"
 #include "mm/page_alloc_internal.h"
 #include "mm/slab_internal.h"
 #include "proptest/vmalloc_fixture.h"
@@ -99,6 +100,43 @@ TEST(CheckCalls, ZoneCounterDamageIsReported) {
   z->vm_stat[NR_FREE_PAGES] -= 5;
   __free_pages(ms, p, 0);
   EXPECT_EQ(ms.check_violations, 2ul);
+}
+
+// Compaction and contiguous allocations are checked after each call too:
+// silent on a healthy machine, and a damaged free counter is reported by
+// compact_zone (once per zone it compacts) and by alloc_contig_pages, each
+// under its own name.
+TEST(CheckCalls, CompactionAndContigCallsAreChecked) {
+  checked_machine m;
+  ASSERT_EQ(m.build(layout_kind::single_zone), 0);
+  mem_system &ms = m.ms();
+  compact_memory(ms);
+  EXPECT_EQ(ms.check_violations, 0ul);
+  page *c = alloc_contig_pages(ms, 16, GFP_KERNEL, 0);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(ms.check_violations, 0ul);
+  EXPECT_EQ(free_contig_range(ms, page_to_pfn(ms, c), 16), 0ul);
+
+  zone *z = page_zone(ms, c);
+  z->vm_stat[NR_FREE_PAGES] += 5;
+  log_buf_clear();
+  compact_memory(ms);
+  const unsigned long after_compact = ms.check_violations;
+  EXPECT_GT(after_compact, 0ul);
+  std::string log = read_log();
+  EXPECT_NE(log.find("violations after compact_zone:"), std::string::npos) << log;
+  log_buf_clear();
+  c = alloc_contig_pages(ms, 16, GFP_KERNEL, 0);
+  ASSERT_NE(c, nullptr);
+  EXPECT_GT(ms.check_violations, after_compact);
+  log = read_log();
+  EXPECT_NE(log.find("violations after alloc_contig_pages:"), std::string::npos) << log;
+  EXPECT_NE(log.find("NR_FREE_PAGES"), std::string::npos) << log;
+  z->vm_stat[NR_FREE_PAGES] -= 5;
+  const unsigned long before_free = ms.check_violations;
+  EXPECT_EQ(free_contig_range(ms, page_to_pfn(ms, c), 16), 0ul);
+  EXPECT_EQ(ms.check_violations, before_free);
+  EXPECT_EQ(m.f.check(), std::string());
 }
 
 // A per-CPU list whose count is off (a free that skipped the count) is
