@@ -136,8 +136,11 @@ def main():
         sys.exit(f"scripts/run: {e}")
     if a.gdb:
         elf = os.path.join(ROOT, "build", "arch", "riscv", "kernel.elf")
+        mm_py = os.path.join(ROOT, "scripts", "gdb", "mm.py")
         print(f"QEMU waits for the debugger. In another terminal:\n"
-              f"  gdb-multiarch {elf} -ex 'target remote localhost:1234'\n", file=sys.stderr, flush=True)
+              f"  gdb-multiarch {elf} -ex 'source {mm_py}' -ex 'target remote localhost:1234'\n"
+              f"(mm-buddyinfo, mm-zoneinfo, mm-page ADDR|PFN, mm-slabinfo and mm-vmallocinfo read the kernel's memory)\n",
+              file=sys.stderr, flush=True)
     if tty:
         os.execvp(argv[0], argv)
     # Piped: the commands from stdin, then a poweroff so that the end of input
