@@ -40,6 +40,12 @@ set $vpage = vmalloc_to_page(*system_vmalloc, (void *)$first->va_start)
 set $pfn0 = system_mem->node_data[0]->node_start_pfn
 set $map0 = system_mem->node_data[0]->node_mem_map
 printf "@@buddy-pfn %lu\n", $pfn0 + ($buddy - $map0)
+# Move 3 free pages of the total into CPU 0's delta: the snapshot (and the
+# kernel's report) stays the same, and a reader that skips the per-CPU
+# deltas is off by 3.
+set $dz = &system_mem->node_data[0]->node_zones[ZONE_DMA32]
+set var $dz->vm_stat[NR_FREE_PAGES] = $dz->vm_stat[NR_FREE_PAGES] - 3
+set var $dz->per_cpu_zonestats[0].vm_stat_diff[NR_FREE_PAGES] = $dz->per_cpu_zonestats[0].vm_stat_diff[NR_FREE_PAGES] + 3
 echo @@mm-buddyinfo\n
 mm-buddyinfo
 echo @@mm-vmallocinfo\n
