@@ -67,6 +67,8 @@ while int(e) != int(sa["caches"].address):
         word = maps + 16 * int(c["bitmap_words"])
         gdb.execute("set var *(unsigned long *)%d = *(unsigned long *)%d | 1" % (word, word))
         print("@@remote %s" % c["name"].string())
+        print("@@mm-page-slab")
+        gdb.execute("mm-page %d" % int(slab))
         break
     e = e["next"]
 end
@@ -226,6 +228,11 @@ def main():
           vaddr[2:] == ["node:0 zone:DMA32 order:0 owner:allocated"], f"gdb {vaddr} kernel {dumps[1:]}")
     check("mm-page of a struct page's address names the same page",
           vaddr and g.get("mm-page-vmalloc-struct") == vaddr, f"{g.get('mm-page-vmalloc-struct')}")
+    slab = g.get("mm-page-slab", [])
+    check("mm-page of a slab's struct page names its cache",
+          len(slab) == 3 and g.get("remote") and
+          re.fullmatch(r"node:0 zone:DMA32 order:0 owner:slab %s inuse:[1-9]\d*" % g["remote"][0], slab[2]),
+          f"{slab}")
     bad = g.get("mm-page-bad", [])
     check("mm-page of no frame is refused with one line", bad == ["mm-page: 0x7fffffffff is no frame of any node"],
           f"{bad}")

@@ -59,6 +59,9 @@ def zones(pgdat):
 
 
 def cstr(v):
+    """A char pointer's or char array's text."""
+    if v.type.strip_typedefs().code == gdb.TYPE_CODE_ARRAY:
+        return v.string()
     return v.string() if int(v) else "(null)"
 
 
@@ -183,8 +186,8 @@ def page_owner(p, flags):
     if bit("PG_reserved"):
         return 0, "reserved"
     if ulong(p["compound_head"]) & 1:
-        head = ulong(p["compound_head"]) - 1
-        return None, "tail of page %#x" % head
+        head = gdb.Value(ulong(p["compound_head"]) - 1).cast(p.address.type)
+        return None, "tail of pfn %#x" % page_to_pfn(mem_system(), head)
     order = int(p["alloc_order"])
     if bit("PG_slab"):
         cache = p["slab_cache"]
