@@ -4,7 +4,11 @@
 #include "kernel/monitor.h"
 #include "kernel/printk.h"
 #include "kernel/seq_out.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
+#include "kernel/string.h"
 #include "mm/compaction.h"
+#include "mm/memmap_report.h"
 #include "mm/page_alloc.h"
 #include "mm/page_report.h"
 #include "mm/slab.h"
@@ -134,3 +138,35 @@ static int cmd_drain(int, char **) {
 MONITOR_COMMAND(drain_cmd, "drain", "",
                 "give every per-CPU list's pages back to the buddy lists (drain_all_pages)",
                 cmd_drain);
+
+// The console is a serial line: the kernel cannot tell a terminal from a
+// pipe or a log file, so the picture is plain unless --color asks (an escape
+// in a saved log would be noise for scripts/plot and for grep).
+static int cmd_memmap(int argc, char **argv) {
+  mem_system *ms = need_system_mem("memmap");
+  if (!ms) return 1;
+  bool color = false;
+  int nid = -1;
+  const char *zone_name = nullptr, *node_arg = nullptr;
+  for (int i = 1; i < argc; i++) {
+    u64 n;
+    if (strcmp(argv[i], "--color") == 0) color = true;
+    else if (strcmp(argv[i], "--plain") == 0) color = false;
+    else if (nid < 0 && !zone_name && parse_u64(argv[i], &n) == 0) {
+      nid = n < MAX_NUMNODES ? int(n) : int(MAX_NUMNODES);  // past the last: show_memmap says no such node
+      node_arg = argv[i];
+    } else if
+    (!zone_name && argv[i][0] != '-') zone_name = argv[i];
+    else {
+      printk("memmap: bad argument '%s' (usage: memmap [--color|--plain] [NODE] [ZONE])\n", argv[i]);
+      return 1;
+    }
+  }
+  seq_out out = console_seq_out();
+  int err = show_memmap(*ms, out, nid, zone_name, color);
+  if (err == -ENXIO) printk("memmap: no node %s with memory\n", node_arg);
+  else if (err) printk("memmap: no populated zone '%s'%s\n", zone_name ? zone_name : "", nid >= 0 ? " on that node" : "");
+  return err ? 1 : 0;
+}
+MONITOR_COMMAND(memmap_cmd, "memmap", "[--color|--plain] [NODE] [ZONE]",
+                "a picture of each zone: one character per pageblock, free/partly free/full and its type", cmd_memmap);

@@ -37,18 +37,21 @@ static unsigned long stat_pages(long v) { return v < 0 ? 0 : static_cast<unsigne
 
 // ---- buddyinfo ------------------------------------------------------------------------
 
+void show_buddyinfo_zone(int nid, zone *z, seq_out &out) {
+  unsigned long nr_free[NR_PAGE_ORDERS];
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    for (unsigned order = 0; order < NR_PAGE_ORDERS; order++) nr_free[order] = z->free_area[order].nr_free;
+  }
+  seq_printf(out, "Node %d, zone %8s ", nid, z->name);
+  for (unsigned long n : nr_free) seq_printf(out, "%6lu ", n);
+  seq_puts(out, "\n");
+}
+
 void show_buddyinfo(const mem_system &ms, seq_out &out) {
   for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) {
     if (!populated_zone(z)) continue;  // Linux lists populated zones only
-    unsigned long nr_free[NR_PAGE_ORDERS];
-    {
-      spin_lock_irqsave_guard g(z->lock);
-      for (unsigned order = 0; order < NR_PAGE_ORDERS; order++)
-        nr_free[order] = z->free_area[order].nr_free;
-    }
-    seq_printf(out, "Node %d, zone %8s ", pgdat->node_id, z->name);
-    for (unsigned long n : nr_free) seq_printf(out, "%6lu ", n);
-    seq_puts(out, "\n");
+    show_buddyinfo_zone(pgdat->node_id, z, out);
   }
 }
 

@@ -9,6 +9,9 @@ struct mem_system;
 struct vmalloc_system;
 
 void show_buddyinfo(const mem_system &ms, seq_out &out);
+struct zone;
+// One zone's buddyinfo line (read under its lock), as show_buddyinfo prints it.
+void show_buddyinfo_zone(int nid, zone *z, seq_out &out);
 void show_zoneinfo(const mem_system &ms, seq_out &out);
 // The Vmalloc lines appear only when vs is given: a mem_system without
 // vmalloc (host tests of the page allocator alone) has no such memory, and
@@ -28,7 +31,6 @@ void show_pagetypeinfo(const mem_system &ms, seq_out &out);
 void show_unusable_index(const mem_system &ms, seq_out &out);
 void show_extfrag_index(const mem_system &ms, seq_out &out);
 
-struct zone;
 // Pageblocks of each migrate type in the zone, counted as pagetypeinfo
 // counts them. Needs the zone lock.
 void count_pageblock_types(const zone *z, unsigned long count[]);
