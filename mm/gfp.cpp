@@ -44,6 +44,20 @@ constexpr flag_name gfp_names[] = {
     {__GFP_ACCOUNT, "__GFP_ACCOUNT"},
 };
 
+// Names format_gfp never prints but callers write: Linux spells the zone
+// modifiers both ways, and __GFP_RECLAIM is the pair of reclaim bits.
+constexpr flag_name gfp_aliases[] = {
+    {__GFP_DMA, "__GFP_DMA"},
+    {__GFP_DMA32, "__GFP_DMA32"},
+    {__GFP_RECLAIM, "__GFP_RECLAIM"},
+};
+
+bool gfp_name_is(const char *name, size_t len, const char *known) {
+  for (size_t i = 0; i < len; i++)
+    if (known[i] != name[i]) return false;  // also stops at known's end
+  return known[len] == '\0';
+}
+
 constexpr const char *page_flag_names[NR_PAGEFLAGS] = {
     "reserved", "buddy", "pcp", "head", "slab", "pgtable", "hwpoison", "highmem", "large_kmalloc", "movable", "isolated",
 };
@@ -61,6 +75,24 @@ int format_gfp(char *buf, size_t size, gfp_t gfp) {
   if (left) len += scnprintf(buf + len, size - size_t(len), "%s%#x", len ? "|" : "", left);
   if (len == 0) len = scnprintf(buf, size, "0");
   return len;
+}
+
+const char *parse_gfp(const char *s, gfp_t *out) {
+  gfp_t gfp = 0;
+  for (const char *name = s;;) {
+    size_t len = 0;
+    while (name[len] && name[len] != '|') len++;
+    bool known = false;
+    for (const flag_name &f : gfp_names)
+      if (!known && gfp_name_is(name, len, f.name)) gfp |= f.bits, known = true;
+    for (const flag_name &f : gfp_aliases)
+      if (!known && gfp_name_is(name, len, f.name)) gfp |= f.bits, known = true;
+    if (!known) return name;
+    if (!name[len]) break;
+    name += len + 1;
+  }
+  *out |= gfp;
+  return nullptr;
 }
 
 int format_page_flags(char *buf, size_t size, unsigned long flags) {

@@ -103,3 +103,8 @@ constexpr zone_type gfp_zone(gfp_t gfp) {
 
 // Writes the flags' names ("GFP_KERNEL|__GFP_ZERO") into buf; returns its length.
 int format_gfp(char *buf, size_t size, gfp_t gfp);
+// Parses Linux's flag names joined by '|' ("GFP_KERNEL|__GFP_ZERO"), case
+// and all, into *out (or-ed in). Returns nullptr, or the first name it does
+// not know (it ends at the next '|' or the string's end); *out is then
+// unchanged. An empty name ("a||b", "") is unknown.
+const char *parse_gfp(const char *s, gfp_t *out);
