@@ -175,7 +175,7 @@ __attribute__((noinline)) static void rmqueue_bulk(zone *z, unsigned order, int 
 
 // This CPU's list for the zone.
 static inline per_cpu_pages *this_cpu_pcp(const mem_system &ms, const zone *z) {
-  return ms.free_route[zone_id(z)][route_cpu()];
+  return ms.free_route[zone_id(z)][this_cpu_slot()];
 }
 
 // Takes a block of `order` for a request of type mt from the buddy lists,
@@ -271,7 +271,7 @@ void drain_local_pages(mem_system &ms) {
 }
 
 void drain_remote_node_pages(mem_system &ms) {
-  const int nid = ms.cpu_to_node[smp_processor_id() & (NR_CPUS - 1)];
+  const int nid = ms.cpu_to_node[this_cpu_slot()];
   for_each_online_pgdat(ms, pgdat) {
     if (pgdat->node_id == nid) continue;
     for_each_zone_of(pgdat, z) {

@@ -48,14 +48,6 @@ void free_pages_general(mem_system &ms, page *p, unsigned order);
 // Gives back `batch` pages once the list has reached its high mark.
 void drain_pcp_excess(per_cpu_pages *pcp);
 
-// This CPU's index in the routes to its lists. Masked rather than
-// range-checked: a CPU number the layout does not know lands on routes to
-// CPU 0's lists.
-inline unsigned route_cpu() {
-  static_assert((NR_CPUS & (NR_CPUS - 1)) == 0, "NR_CPUS is a power of two");
-  return smp_processor_id() & (NR_CPUS - 1);
-}
-
 // Whether a tunable sends every free to the general path: pcp_disabled or
 // mm.check (check_calls), one load of the word they share.
 inline bool free_fast_paths_off(const mem_system &ms) { return READ_ONCE(ms.general_paths_only) != 0; }
@@ -173,7 +165,7 @@ __attribute__((always_inline)) inline long route_classzone(const pcp_route &rout
 // registers; it masks no interrupts (the list's lock is a trylock, see
 // per_cpu_pages).
 __attribute__((always_inline)) inline page *alloc_pages_fastpath(mem_system &ms, gfp_t gfp, unsigned order) {
-  const unsigned cpu = route_cpu();
+  const unsigned cpu = this_cpu_slot();
   const pcp_route &route = ms.alloc_route[gfp & GFP_ROUTE_MASK][cpu];
   per_cpu_pages *pcp = route.pcp;
   if (likely(route_may_exist(gfp) && pcp != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER &&
@@ -204,7 +196,7 @@ __attribute__((always_inline)) inline void free_pages_fastpath(mem_system &ms, p
   unsigned long flags;
   if (likely(p != nullptr && order <= PAGE_ALLOC_COSTLY_ORDER && !free_fast_paths_off(ms) && p->_refcount == 1 &&
              p->_mapcount == -1 && !((flags = p->flags) & FREE_FAST_MASK) && p->alloc_order == order)) {
-    per_cpu_pages *pcp = ms.free_route[page_zoneid(p)][route_cpu()];
+    per_cpu_pages *pcp = ms.free_route[page_zoneid(p)][this_cpu_slot()];
     if (likely(pcp != nullptr) && likely(spin_trylock(&pcp->lock))) {
       int mt = get_pageblock_migratetype(pcp->owner, p);
       if (likely(mt < MIGRATE_PCPTYPES)) {

@@ -58,6 +58,6 @@ static int fold_cpu(mem_system &ms, unsigned cpu) {
   return changes;
 }
 
-int refresh_cpu_vm_stats(mem_system &ms) { return fold_cpu(ms, vmstat_cpu()); }
+int refresh_cpu_vm_stats(mem_system &ms) { return fold_cpu(ms, this_cpu_slot()); }
 
 int cpu_vm_stats_fold(mem_system &ms, unsigned cpu) { return fold_cpu(ms, cpu & (NR_CPUS - 1)); }

@@ -27,9 +27,14 @@
 #include "arch/arch.h"
 #include "mm/mmzone.h"
 
-// The index of this CPU's deltas (masked like the pageset routes, so that
-// any CPU number lands inside the tables).
-inline unsigned vmstat_cpu() { return smp_processor_id() & (NR_CPUS - 1); }
+// This CPU's index in the per-CPU tables of mm/: the counters' deltas and
+// the routes to the pagesets (mem_system::alloc_route, free_route). Masked
+// rather than range-checked: a CPU number the layout does not know lands
+// inside the tables, on CPU 0's routes.
+inline unsigned this_cpu_slot() {
+  static_assert((NR_CPUS & (NR_CPUS - 1)) == 0, "NR_CPUS is a power of two");
+  return smp_processor_id() & (NR_CPUS - 1);
+}
 
 // Linux's fls: the 1-based position of the highest set bit, 0 for 0.
 constexpr unsigned fls_long(unsigned long x) { return x ? 64u - unsigned(__builtin_clzl(x)) : 0u; }
@@ -66,7 +71,7 @@ void refresh_zone_stat_thresholds(mem_system &ms);
 // ---- updates -----------------------------------------------------------------------
 
 // This CPU's share of z's counters. Interrupts masked while it is used.
-inline per_cpu_zonestat *this_cpu_zonestat(zone *z) { return &z->per_cpu_zonestats[vmstat_cpu()]; }
+inline per_cpu_zonestat *this_cpu_zonestat(zone *z) { return &z->per_cpu_zonestats[this_cpu_slot()]; }
 
 // Adds delta to one CPU's delta diff of a counter whose total is *total,
 // folding it there once it would pass threshold. The sum is kept in a long
@@ -104,7 +109,7 @@ inline void mod_zone_page_state(zone *z, zone_stat_item item, long delta) {
 }
 
 inline void __mod_node_page_state(pglist_data *pgdat, node_stat_item item, long delta) {
-  per_cpu_nodestat *pcn = &pgdat->per_cpu_nodestats[vmstat_cpu()];
+  per_cpu_nodestat *pcn = &pgdat->per_cpu_nodestats[this_cpu_slot()];
   __mod_stat_diff(pcn->vm_node_stat_diff[item], pcn->stat_threshold, &pgdat->vm_stat[item], delta);
 }
 
