@@ -85,7 +85,7 @@ static vmap_area *reserve_area(vmalloc_system &vs, unsigned long size, unsigned 
 
 // A range whose pages were never mapped goes straight back to the free tree.
 static void release_area(vmalloc_system &vs, vmap_area *va) {
-  vmap_area *freed[2];
+  vmap_area *freed[3];
   unsigned n;
   {
     spin_lock_irqsave_guard g(vs.lock);

@@ -125,6 +125,8 @@ void vmap_space_init(vmap_space *vs, uintptr_t start, uintptr_t end, vmap_area *
   first->vm = nullptr;
   insert(&vs->free_root, first);
   vs->nr_free = 1;
+  vs->first = first;
+  vs->first_unused = false;
 }
 
 // Basic algorithm:
@@ -158,7 +160,10 @@ vmap_area *vmap_alloc_range(vmap_space *vs, unsigned long size, unsigned long al
     insert(&vs->free_root, rest);
     vs->nr_free++;
   }
-  if (!before && !after) nodes.surplus = f;
+  if (!before && !after) {
+    if (f == vs->first) vs->first_unused = true;
+    else nodes.surplus = f;
+  }
   vmap_area *va = nodes.busy;
   va->va_start = s;
   va->va_end = e;
@@ -182,7 +187,9 @@ namespace {
 
 // Inserts va (in no tree) into the free tree, merged with its free
 // neighbours, whose nodes go to freed[]. Returns how many did.
-unsigned insert_free_merged(vmap_space *vs, vmap_area *va, vmap_area *freed[2]) {
+// The space's first node, when unused or a neighbour, takes va's place, and va
+// goes to freed[] too.
+unsigned insert_free_merged(vmap_space *vs, vmap_area *va, vmap_area *freed[3]) {
   va->vm = nullptr;
   unsigned n = 0;
   vmap_area *prev = va->va_start > vs->start ? floor_node(vs->free_root, va->va_start - 1) : nullptr;
@@ -201,6 +208,15 @@ unsigned insert_free_merged(vmap_space *vs, vmap_area *va, vmap_area *freed[2]) 
     vs->nr_free--;
     end = next->va_end;
     freed[n++] = next;
+  }
+  vmap_area *keep = vs->first_unused || prev == vs->first || next == vs->first ? vs->first : va;
+  if (keep != va) {
+    for (unsigned i = 0; i < n; i++)
+      if (freed[i] == keep) freed[i] = va;
+    if (vs->first_unused) freed[n++] = va;
+    vs->first_unused = false;
+    va = keep;
+    va->vm = nullptr;
   }
   va->va_start = start;
   va->va_end = end;
@@ -226,7 +242,7 @@ void drain_to_free(vmap_space *vs, vmap_area *t, vmap_area **unused, unsigned lo
   vmap_area *l = t->left, *r = t->right;
   drain_to_free(vs, l, unused, pages);
   *pages += va_size(t) / PAGE_SIZE;
-  vmap_area *freed[2];
+  vmap_area *freed[3];
   unsigned n = insert_free_merged(vs, t, freed);
   for (unsigned i = 0; i < n; i++) {
     freed[i]->left = *unused;
@@ -237,7 +253,7 @@ void drain_to_free(vmap_space *vs, vmap_area *t, vmap_area **unused, unsigned lo
 
 }  // namespace
 
-unsigned vmap_free_range(vmap_space *vs, vmap_area *va, vmap_area *freed[2]) {
+unsigned vmap_free_range(vmap_space *vs, vmap_area *va, vmap_area *freed[3]) {
   erase(&vs->busy_root, va);
   vs->nr_busy--;
   return insert_free_merged(vs, va, freed);
@@ -348,5 +364,8 @@ const char *vmap_space_check(const vmap_space *vs) {
     }
   }
   if (!error && at != vs->end) error = "the ranges run past the end of the space";
+  if (!error && (floor_node(vs->free_root, vs->first->va_start) == vs->first) == vs->first_unused)
+    error = vs->first_unused ? "the space's first node is marked unused but is in the free tree"
+                             : "the space's first node is neither in the free tree nor marked unused";
   return error;
 }

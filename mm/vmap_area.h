@@ -21,6 +21,11 @@
 //     way), then merges each of those ranges into the free tree. Lazy and
 //     purging ranges are neither busy nor free: no allocation gets them, and
 //     a free range may touch them (they are merged only when purged).
+//  5. The node the space starts with is the caller's for good, never handed
+//     back: a merge keeps it rather than a neighbour, and when an allocation
+//     uses up its range it waits unused for the next free. So a space whose
+//     every range is free again is that one node, and holds none of the
+//     caller's allocated nodes (a `reset` after churn gives back every slab).
 //
 // No locking here: the vmalloc layer serialises calls on one vmap_space.
 #pragma once
@@ -43,12 +48,15 @@ struct vmap_space {
   vmap_area *lazy_root;     // freed, waiting for a purge (Linux's purge_vmap_area_list)
   vmap_area *purging_root;  // taken by the purge under way, waiting for its flush
   unsigned long nr_free, nr_busy, nr_lazy, nr_purging;  // nodes in each tree
+  vmap_area *first;   // the node given at init: in the free tree, or unused
+  bool first_unused;  // allocation used up first's range; the next free takes it
 };
 
 inline unsigned long va_size(const vmap_area *va) { return va->va_end - va->va_start; }
 
 // Starts with [start, end) as one free range held by `first` (a node the
-// caller provides; the space keeps it).
+// caller provides; the space keeps it for good: it never comes back as
+// surplus nor in freed[]).
 void vmap_space_init(vmap_space *vs, uintptr_t start, uintptr_t end, vmap_area *first);
 
 // Nodes the caller hands in and gets back, so that no allocation happens
@@ -71,9 +79,9 @@ vmap_area *vmap_find_busy(const vmap_space *vs, uintptr_t addr);
 vmap_area *vmap_find_busy_at(const vmap_space *vs, uintptr_t addr);
 
 // Returns a busy area to the free tree, merging it with free neighbours.
-// Returns the nodes that merging made unnecessary (0, 1 or 2 of them) in
+// Returns the nodes that merging made unnecessary (0 to 3 of them: the space keeps its first node, see 5. above) in
 // freed[] for the caller to give back; returns how many.
-unsigned vmap_free_range(vmap_space *vs, vmap_area *va, vmap_area *freed[2]);
+unsigned vmap_free_range(vmap_space *vs, vmap_area *va, vmap_area *freed[3]);
 
 // Moves a busy area to the lazy tree (freed, not yet free).
 void vmap_lazy_range(vmap_space *vs, vmap_area *va);

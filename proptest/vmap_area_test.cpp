@@ -141,6 +141,9 @@ rc::Gen<op> gen_op(unsigned range_pages) {
 // consumed or handed back exactly when the model's gap count says one was
 // needed or became unnecessary, the nodes in the trees are exactly those the
 // space holds, and vmap_find_busy/vmap_find_busy_at answer as the model.
+// The space's first node is never handed back: it waits unused when its gap
+// is used up, the next free takes it, a merge keeps it, and once everything
+// is free again it is the one free node.
 RC_GTEST_PROP(VmapAreaModel, MatchesTheModel, ()) {
   constexpr unsigned RANGE_PAGES = 256;
   const uintptr_t base = 0x40000000ul + *uniform(1ul, 16ul) * PAGE_SIZE;
@@ -154,7 +157,7 @@ RC_GTEST_PROP(VmapAreaModel, MatchesTheModel, ()) {
       busy_node;  // the test's record of which node holds each busy range
   const auto ops =
       *rc::gen::container<std::vector<op>>(*uniform<size_t>(20, 120), gen_op(RANGE_PAGES));
-  unsigned allocs = 0, refused = 0, splits = 0, exact = 0, merges2 = 0;
+  unsigned allocs = 0, refused = 0, splits = 0, exact = 0, merges2 = 0, first_waited = 0, first_taken = 0;
 
   for (const op &o : ops) {
     if (o.kind == op_kind::alloc) {
@@ -165,6 +168,14 @@ RC_GTEST_PROP(VmapAreaModel, MatchesTheModel, ()) {
       std::pair<uintptr_t, uintptr_t> gap;
       uintptr_t at = 0;
       bool fit = m.first_fit(size, align, &gap, &at);
+      vmap_area *gap_node = nullptr;
+      {
+        std::vector<std::pair<uintptr_t, uintptr_t>> ranges;
+        std::set<vmap_area *> free_nodes;
+        collect(space.free_root, &ranges, &free_nodes);
+        for (vmap_area *v : free_nodes)
+          if (fit && v->va_start == gap.first) gap_node = v;
+      }
       bool before = fit && at > gap.first, after = fit && at + size < gap.second;
       vmap_area *va = vmap_alloc_range(&space, size, align, nodes);
       if (!fit || (before && after && !split_in)) {
@@ -190,9 +201,15 @@ RC_GTEST_PROP(VmapAreaModel, MatchesTheModel, ()) {
         } else {
           RC_ASSERT(uptr(nodes.split) == uptr(split_in));
         }
-        // A node comes back exactly when the gap was used up.
-        if (!before && !after) {
-          RC_ASSERT(uptr(nodes.surplus) != 0u);
+        // A node comes back exactly when the gap was used up, unless that
+        // node is the space's first, which waits unused instead.
+        if (!before && !after && gap_node == first) {
+          RC_ASSERT(uptr(nodes.surplus) == 0u);
+          RC_ASSERT(space.first_unused);
+          exact++;
+          first_waited++;
+        } else if (!before && !after) {
+          RC_ASSERT(uptr(nodes.surplus) == uptr(gap_node));
           RC_ASSERT(pool.held.count(nodes.surplus) == 1u);
           RC_ASSERT(uptr(nodes.surplus) != uptr(va));
           pool.held.erase(nodes.surplus);
@@ -211,23 +228,30 @@ RC_GTEST_PROP(VmapAreaModel, MatchesTheModel, ()) {
       vmap_area *va = busy_node.at(s);
       bool prev_free = s > m.start && m.busy_at(s - PAGE_SIZE).second == 0;
       bool next_free = e < m.end && m.busy_at(e).second == 0;
-      vmap_area *freed[2] = {nullptr, nullptr};
+      vmap_area *freed[3] = {nullptr, nullptr, nullptr};
+      bool first_was_unused = space.first_unused;
+      bool first_touches = !first_was_unused && (first->va_end == s || first->va_start == e);
       unsigned n = vmap_free_range(&space, va, freed);
       m.busy.erase(s);
       busy_node.erase(s);
       // One node per free neighbour becomes unnecessary: the merged range
-      // needs one node, and the freed area's node is it or one of them.
-      RC_ASSERT(n == unsigned(prev_free) + unsigned(next_free));
+      // needs one node, and the freed area's node is it or one of them. An
+      // unused first node takes the place of the freed area's.
+      RC_ASSERT(n == unsigned(prev_free) + unsigned(next_free) + unsigned(first_was_unused));
+      RC_ASSERT(!space.first_unused);
       for (unsigned i = 0; i < n; i++) {
         RC_ASSERT(uptr(freed[i]) != 0u);
+        RC_ASSERT(uptr(freed[i]) != uptr(first));
         RC_ASSERT(pool.held.count(freed[i]) == 1u);
         pool.held.erase(freed[i]);
         pool.spare.push_back(freed[i]);
       }
-      if (n == 2) {
-        RC_ASSERT(uptr(freed[0]) != uptr(freed[1]));
-        merges2++;
-      }
+      for (unsigned i = 0; i < n; i++)
+        for (unsigned j = i + 1; j < n; j++) RC_ASSERT(uptr(freed[i]) != uptr(freed[j]));
+      merges2 += prev_free && next_free;
+      first_taken += first_was_unused;
+      // The merged range is held by first whenever first took part.
+      if (first_was_unused || first_touches) RC_ASSERT(first->va_start <= s && e <= first->va_end);
     }
 
     RC_ASSERT(space_error(space) == std::string());
@@ -240,7 +264,10 @@ RC_GTEST_PROP(VmapAreaModel, MatchesTheModel, ()) {
     RC_ASSERT(busy_ranges == model_busy);
     RC_ASSERT(space.nr_free == free_ranges.size());
     RC_ASSERT(space.nr_busy == busy_ranges.size());
+    RC_ASSERT(in_trees.count(first) == (space.first_unused ? 0u : 1u));
+    if (space.first_unused) in_trees.insert(first);
     RC_ASSERT(addresses(in_trees) == addresses(pool.held));
+    if (m.busy.empty()) RC_ASSERT(uptr(space.free_root) == uptr(first));
     RC_ASSERT(pool.held.size() + pool.spare.size() == pool.nodes.size());
     for (vmap_area *v : in_trees) RC_ASSERT(pool.owns(v));
     for (auto [s, va] : busy_node) RC_ASSERT(va->va_start == s);
@@ -265,6 +292,8 @@ RC_GTEST_PROP(VmapAreaModel, MatchesTheModel, ()) {
   RC_CLASSIFY(splits > 0, "a gap split in three");
   RC_CLASSIFY(exact > 0, "a gap used up");
   RC_CLASSIFY(merges2 > 0, "a free merging both neighbours");
+  RC_CLASSIFY(first_waited > 0, "the first node's gap used up");
+  RC_CLASSIFY(first_taken > 0, "a free taking the unused first node");
 }
 
 // Requests the range cannot serve change nothing: size 0, an alignment that
@@ -296,6 +325,31 @@ TEST(VmapAreaBadInput, RefusedRequestsChangeNothing) {
   }
 }
 
+// The checker knows where the space's first node must be: in the free tree,
+// or marked unused when an allocation used up its gap, never both or neither.
+TEST(VmapAreaChecker, FirstNodeInTheFreeTreeOrUnused) {
+  std::vector<vmap_area> nodes(4);
+  vmap_space space;
+  const uintptr_t base = 0x40000000ul;
+  vmap_space_init(&space, base, base + 4 * PAGE_SIZE, &nodes[0]);
+  space.first_unused = true;
+  EXPECT_STREQ(vmap_space_check(&space), "the space's first node is marked unused but is in the free tree");
+  space.first_unused = false;
+  vmap_nodes n{&nodes[1], &nodes[2], nullptr};
+  ASSERT_EQ(vmap_alloc_range(&space, 4 * PAGE_SIZE, PAGE_SIZE, n), &nodes[1]);
+  EXPECT_EQ(n.surplus, nullptr);
+  EXPECT_TRUE(space.first_unused);
+  EXPECT_EQ(vmap_space_check(&space), nullptr);
+  space.first_unused = false;
+  EXPECT_STREQ(vmap_space_check(&space), "the space's first node is neither in the free tree nor marked unused");
+  space.first_unused = true;
+  vmap_area *freed[3];
+  ASSERT_EQ(vmap_free_range(&space, &nodes[1], freed), 1u);
+  EXPECT_EQ(freed[0], &nodes[1]);
+  EXPECT_EQ(space.free_root, &nodes[0]);
+  EXPECT_EQ(vmap_space_check(&space), nullptr);
+}
+
 // Twenty thousand areas in a row, half of them freed (every other one), the
 // holes refilled by first fit, aligned requests that no hole can hold (they
 // go past the holes), and everything freed in random order: every answer is
@@ -324,7 +378,7 @@ TEST(VmapAreaScale, TwentyThousandAreas) {
     return va;
   };
   auto release = [&](vmap_area *va) {
-    vmap_area *freed[2];
+    vmap_area *freed[3];
     unsigned k = vmap_free_range(&space, va, freed);
     for (unsigned i = 0; i < k; i++) spare.push_back(freed[i]);
   };
@@ -369,6 +423,7 @@ TEST(VmapAreaScale, TwentyThousandAreas) {
   ASSERT_EQ(space.nr_free, 1ul);
   EXPECT_EQ(space.free_root->va_start, base);
   EXPECT_EQ(space.free_root->va_end, end);
+  EXPECT_EQ(space.free_root, &nodes[0]);
   EXPECT_EQ(spare.size(), nodes.size() - 1);
 }
 
