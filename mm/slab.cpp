@@ -18,7 +18,6 @@ slab_allocator *system_slab;
 
 constexpr unsigned CACHE_LINE_SIZE = 64;
 constexpr unsigned SLAB_MIN_ALIGN = 8;
-constexpr unsigned SLAB_MAX_ORDER = MAX_PAGE_ORDER;
 constexpr unsigned SLAB_MIN_OBJECTS = 4;  // fewer only when the objects are huge
 
 static unsigned round_up(unsigned x, unsigned a) { return (x + a - 1) / a * a; }
@@ -323,9 +322,9 @@ int kmem_cache_destroy(kmem_cache *s) {
 
 static bool valid_cache_args(const char *name, unsigned size, unsigned align, slab_flags_t flags) {
   if (!name || !*name) return pr_err("kmem_cache_create: no name\n"), false;
-  if (size == 0 || size > (PAGE_SIZE << SLAB_MAX_ORDER) / 2)
+  if (size == 0 || size > KMEM_CACHE_MAX_OBJECT)
     return pr_err("kmem_cache_create(%s): size %u out of range (1..%lu)\n", name, size,
-                  (PAGE_SIZE << SLAB_MAX_ORDER) / 2), false;
+                  KMEM_CACHE_MAX_OBJECT), false;
   if (align & (align - 1)) return pr_err("kmem_cache_create(%s): alignment %u is not a power of two\n", name, align), false;
   if (align > KMALLOC_MAX_CACHE_SIZE)
     return pr_err("kmem_cache_create(%s): alignment %u above %zu\n", name, align, KMALLOC_MAX_CACHE_SIZE), false;

@@ -8,11 +8,13 @@ Boots once with mm.check=1, feeds one script and splits the console at each
     each order 3..k-1), and `free` puts buddyinfo back exactly;
   - every bad-input line prints its one-line error and leaves buddyinfo and
     MemFree as they were;
-  - `reset` after `churn` puts MemFree and each zone's free pages in
-    buddyinfo back. vmalloc keeps the page tables of its range and other
-    caches their partly used slabs, as Linux does, so a first churn and
-    reset of the same seed warms those up; the second one must then come
-    back exactly.
+  - `cache` makes a slab cache that slabinfo lists, `cache_alloc` takes an
+    object of it, `cache_destroy` refuses while a handle holds one;
+  - `churn` runs on every CPU: each CPU's per-CPU page list, drained
+    before, holds pages after it;
+  - `reset` after `churn` puts buddyinfo back block for block, and every
+    line of meminfo, as they were before the first churn, twice over (the
+    second churn with the same seed also prints the same summary).
 Every read of buddyinfo follows a `drain`: orders up to 3 go through the
 per-CPU lists.
 """
@@ -46,14 +48,29 @@ BAD = [  # (command, the error it must print)
     ("free", r"^free: usage: free HANDLE$"),
     ("churn 0", r"^churn: N 0 out of range"),
     ("churn", r"^churn: usage"),
+    ("cache widget 64", r"^cache: a cache named widget already exists$"),
+    ("cache kmalloc-64 64", r"^cache: a cache named kmalloc-64 already exists$"),
+    ("cache bad/name 64", r'^cache: bad name "bad/name"'),
+    ("cache " + "n" * 32 + " 64", r"^cache: bad name"),
+    ("cache big 3M", r"^cache: size 3145728 out of range \(1 to 2097152\)$"),
+    ("cache zero 0", r"^cache: size 0 out of range"),
+    ("cache flagged 64 SLAB_BOGUS", r'^cache: unknown flag "SLAB_BOGUS"'),
+    ("cache both 64 SLAB_CACHE_DMA SLAB_CACHE_DMA32", r"^cache: SLAB_CACHE_DMA and SLAB_CACHE_DMA32 together$"),
+    ("cache", r"^cache: usage"),
+    ("cache_alloc nosuch", r"^cache_alloc: no playground cache named nosuch"),
+    ("cache_alloc kmalloc-64", r"^cache_alloc: no playground cache named kmalloc-64"),
+    ("cache_alloc widget GFP_BOGUS", r'^cache_alloc: unknown GFP flag "GFP_BOGUS"'),
+    ("cache_destroy widget", r"^cache_destroy: widget still has 1 objects under handles; free them first$"),
+    ("cache_destroy nosuch", r"^cache_destroy: no playground cache named nosuch$"),
 ]
 
 CHURN = "churn 3000 7"
 SCRIPT = (["drain", "buddyinfo", "alloc 3", "drain", "buddyinfo", "handles", "free 1", "drain", "buddyinfo",
-           "meminfo"] + [b for b, _ in BAD] +
-          ["drain", "buddyinfo", "meminfo",
-           CHURN, "reset", "drain", "buddyinfo", "meminfo",
-           CHURN, "handles", "reset", "drain", "buddyinfo", "meminfo", "handles", "poweroff"])
+           "meminfo", "cache widget 200 SLAB_RED_ZONE", "cache_alloc widget", "slabinfo"] + [b for b, _ in BAD] +
+          ["free 2", "cache_destroy widget", "slabinfo", "drain", "buddyinfo", "meminfo",
+           "cache churned 96 SLAB_HWCACHE_ALIGN", CHURN, "zoneinfo", "reset", "drain", "buddyinfo", "meminfo",
+           "cache churned 96 SLAB_HWCACHE_ALIGN", CHURN, "handles", "reset", "drain", "buddyinfo", "meminfo",
+           "handles", "poweroff"])
 
 
 def split_commands(text):
@@ -78,12 +95,18 @@ def free_pages(zones):
     return {z: sum(n << order for order, n in enumerate(counts)) for z, counts in zones.items()}
 
 
-def memfree(lines):
-    for line in lines:
-        m = re.match(r"^MemFree: +(\d+) kB", line)
-        if m:
-            return int(m.group(1))
-    return None
+def meminfo(lines):
+    """{field: value} of a meminfo report."""
+    return {m.group(1): m.group(2) for m in (re.match(r"^(\w+(?:\(\w+\))?): +(\d+)", line) for line in lines) if m}
+
+
+def slab_names(lines):
+    return {line.split()[0] for line in lines if re.match(r"^\S+ +\d+ +\d+ +\d+ +\d+ +\d+ : tunables", line)}
+
+
+def pcp_counts(lines):
+    """[count] of every CPU's per-CPU list in every zone of a zoneinfo report."""
+    return [int(m.group(1)) for m in (re.match(r"^ +count: (\d+)$", line) for line in lines) if m]
 
 
 def one_block_gone(before, after, zone, order):
@@ -140,25 +163,41 @@ def main():
             i = SCRIPT.index(cmd, SCRIPT.index("meminfo"))
             o = [line for line in outs[i] if line.strip()]
             results.append((len(o) == 1 and re.search(rx, o[0]) is not None, f"bad input {cmd!r} gives {rx!r}"))
-        results.append((bi[keys[3]] == after_free, "buddyinfo unchanged by the bad input"))
-        mf = [memfree(o) for i, o in enumerate(outs) if SCRIPT[i] == "meminfo"]
-        results.append((mf[0] is not None and mf[0] == mf[1], f"MemFree unchanged by the bad input ({mf[0]}, {mf[1]})"))
+        results.append((bi[keys[3]] == after_free, "buddyinfo unchanged by the bad input and the cache's life"))
+        mi = [meminfo(o) for i, o in enumerate(outs) if SCRIPT[i] == "meminfo"]
+        results.append((len(mi[0]) > 20 and mi[0] == mi[1],
+                        f"meminfo unchanged by the bad input and the cache's life (MemFree {mi[0].get('MemFree')}, "
+                        f"{mi[1].get('MemFree')})"))
+        cache_out = "\n".join(outs[SCRIPT.index("cache widget 200 SLAB_RED_ZONE")])
+        results.append((re.search(r"^cache widget: object 200 bytes, stride 2[0-9][0-9], [1-9][0-9]* objects per slab "
+                                  r"of order 0$", cache_out, re.M) is not None, "cache prints its geometry"))
+        obj_out = "\n".join(outs[SCRIPT.index("cache_alloc widget")])
+        results.append((re.search(r"^handle 2: cache widget object \(200 bytes, stride \d+, slab order 0\) virt "
+                                  r"0x[0-9a-f]+ gfp GFP_KERNEL$", obj_out, re.M) is not None,
+                        "cache_alloc prints handle 2 and its object"))
+        slabs = [slab_names(o) for i, o in enumerate(outs) if SCRIPT[i] == "slabinfo"]
+        results.append(("widget" in slabs[0] and "widget" not in slabs[1] and len(slabs[1]) > 5,
+                        "slabinfo lists the cache until cache_destroy"))
+        results.append((re.search(r"^cache_destroy: widget destroyed$", "\n".join(
+            outs[SCRIPT.index("cache_destroy widget", SCRIPT.index("free 2"))]), re.M) is not None,
+            "cache_destroy destroys it once its object is freed"))
         churn_outs = ["\n".join(o) for i, o in enumerate(outs) if SCRIPT[i] == CHURN]
         results.append((len(churn_outs) == 2 and all(
-            re.search(r"^churn: 3000 steps \(seed 7\): [1-9][0-9]* allocations, [1-9][0-9]* frees, [0-9]+ failed; "
-                      r"[1-9][0-9]* handles live", c, re.M) for c in churn_outs),
-            "churn reports its allocations, frees and live handles"))
+            re.search(rf"^churn: 3000 steps \(seed 7\) on {a.smp} CPUs: [1-9][0-9]* allocations, [1-9][0-9]* frees, "
+                      r"[0-9]+ failed; [1-9][0-9]* handles live", c, re.M) for c in churn_outs),
+            "churn reports its CPUs, allocations, frees and live handles"))
         summary = [re.sub(r"free pages.*", "", c) for c in churn_outs]
         results.append((len(summary) == 2 and summary[0] == summary[1], "churn with one seed does the same twice"))
-        # The pages the kernel keeps (page tables, other caches' partial slabs)
-        # can land at other pfns in the second run, so the free blocks may
-        # merge differently: the free pages per zone must match exactly.
-        results.append((free_pages(bi[keys[4]]) == free_pages(bi[keys[5]]),
-                        "reset after churn restored each zone's free pages in buddyinfo"))
-        results.append((mf[2] is not None and mf[2] == mf[3], f"reset after churn restored MemFree ({mf[2]}, {mf[3]})"))
+        pcp = pcp_counts(outs[SCRIPT.index("zoneinfo")])
+        results.append((len(pcp) >= a.smp and pcp.count(0) <= len(pcp) - a.smp,
+                        f"churn ran on every CPU: after a drain, {a.smp} per-CPU lists hold pages again ({pcp})"))
+        results.append((bi[keys[4]] == bi[keys[3]] and bi[keys[5]] == bi[keys[3]],
+                        "reset after churn restored buddyinfo block for block, twice"))
+        diff = {k: (mi[1].get(k), mi[2].get(k), mi[3].get(k)) for k in mi[1] if not mi[1][k] == mi[2].get(k) == mi[3].get(k)}
+        results.append((not diff, f"reset after churn restored every line of meminfo, twice (differing: {diff})"))
+        results.append((re.search(r"^reset: [1-9][0-9]* handles freed, 1 caches destroyed", "\n".join(
+            outs[SCRIPT.index("reset")]), re.M) is not None, "reset freed the churn's handles and its cache"))
         results.append((re.search(r"^0 live of 512$", "\n".join(outs[-2]), re.M) is not None, "no handle left"))
-        results.append((re.search(r"^reset: [1-9][0-9]* handles freed", "\n".join(outs[SCRIPT.index("reset")]),
-                                  re.M) is not None, "reset freed the churn's handles"))
 
     print("TAP version 13")
     print(f"1..{len(results)}")
