@@ -14,14 +14,19 @@ Boots once with mm.check=1, feeds one script and splits the console at each
     before, holds pages after it;
   - `reset` after `churn` puts buddyinfo back block for block, and every
     line of meminfo, as they were before the first churn, twice over (the
-    second churn with the same seed also prints the same summary).
+    second churn with the same seed also prints the same summary);
+  - scripts/plot reads this boot's console: every chart is written at
+    800x500 and counts as many reports as the script asked for.
 Every read of buddyinfo follows a `drain`: orders up to 3 go through the
 per-CPU lists.
 """
 import argparse
 import os
 import re
+import struct
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
 import qemu  # noqa: E402
@@ -68,7 +73,7 @@ CHURN = "churn 3000 7"
 SCRIPT = (["drain", "buddyinfo", "alloc 3", "drain", "buddyinfo", "handles", "free 1", "drain", "buddyinfo",
            "meminfo", "cache widget 200 SLAB_RED_ZONE", "cache_alloc widget", "slabinfo"] + [b for b, _ in BAD] +
           ["free 2", "cache_destroy widget", "slabinfo", "drain", "buddyinfo", "meminfo",
-           "cache churned 96 SLAB_HWCACHE_ALIGN", CHURN, "zoneinfo", "reset", "drain", "buddyinfo", "meminfo",
+           "cache churned 96 SLAB_HWCACHE_ALIGN", CHURN, "zoneinfo", "pagetypeinfo", "memmap", "reset", "drain", "buddyinfo", "meminfo",
            "cache churned 96 SLAB_HWCACHE_ALIGN", CHURN, "handles", "reset", "drain", "buddyinfo", "meminfo",
            "handles", "poweroff"])
 
@@ -122,6 +127,32 @@ def one_block_gone(before, after, zone, order):
         if want == a:
             return True
     return False
+
+
+def plot_results(text):
+    """scripts/plot on this boot's console log."""
+    plot = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "plot")
+    # memmap ends with its zone's buddyinfo line: one more report (one zone at 256 MiB).
+    want = {"buddyinfo.png": SCRIPT.count("buddyinfo") + SCRIPT.count("memmap"), "migratetype.png": SCRIPT.count("pagetypeinfo"),
+            "meminfo.png": SCRIPT.count("meminfo"), "memmap.png": SCRIPT.count("memmap"),
+            "slab.png": SCRIPT.count("slabinfo")}
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        log = os.path.join(d, "console.log")
+        with open(log, "w") as f:
+            f.write(text)
+        r = subprocess.run([plot, log, "-o", d], capture_output=True, text=True)
+        out.append((r.returncode == 0, f"scripts/plot reads the console log ({r.returncode}: {r.stderr.strip()})"))
+        for name, n in want.items():
+            p = os.path.join(d, name)
+            size = None
+            if os.path.exists(p):
+                with open(p, "rb") as f:
+                    head = f.read(24)
+                size = struct.unpack(">II", head[16:24]) if head[:8] == b"\x89PNG\r\n\x1a\n" else None
+            out.append((size == (800, 500) and f"{p} ({n} reports)" in r.stdout.split("\n"),
+                        f"plot wrote {name} at 800x500 from the {n} reports the script asked for ({size})"))
+    return out
 
 
 def main():
@@ -198,6 +229,8 @@ def main():
         results.append((re.search(r"^reset: [1-9][0-9]* handles freed, 1 caches destroyed", "\n".join(
             outs[SCRIPT.index("reset")]), re.M) is not None, "reset freed the churn's handles and its cache"))
         results.append((re.search(r"^0 live of 512$", "\n".join(outs[-2]), re.M) is not None, "no handle left"))
+
+    results += plot_results(text)
 
     print("TAP version 13")
     print(f"1..{len(results)}")

@@ -20,7 +20,7 @@ def check(ok, what):
 with tempfile.TemporaryDirectory() as d:
     r = subprocess.run([plot, log, "-o", d], capture_output=True, text=True)
     check(r.returncode == 0, f"plot exits 0 ({r.returncode}: {r.stderr.strip()})")
-    for name in ["buddyinfo.png", "migratetype.png", "memmap.png", "slab.png"]:
+    for name in ["buddyinfo.png", "migratetype.png", "meminfo.png", "memmap.png", "slab.png"]:
         p = os.path.join(d, name)
         if not os.path.exists(p):
             check(False, f"{name} written")
@@ -31,7 +31,7 @@ with tempfile.TemporaryDirectory() as d:
         check(head[:8] == b"\x89PNG\r\n\x1a\n" and (w, h) == (800, 500), f"{name} is an 800x500 PNG ({w}x{h})")
     lines = open(log).read().split("\n")
     for kind, prefix in [("buddyinfo", "Node 0, zone    DMA32      "), ("pagetypeinfo", "Node    0, zone    DMA32, type      Movable"),
-                         ("slabinfo", "kmem_cache "), ("memmap row", "     0x88000 ")]:
+                         ("slabinfo", "kmem_cache "), ("memmap row", "     0x88000 "), ("meminfo", "SUnreclaim:")]:
         no = next(i for i, l in enumerate(lines) if l.startswith(prefix))
         bad = lines[:no] + [lines[no][:-6] + "x y z"] + lines[no + 1:]
         bad_log = os.path.join(d, "bad.log")
@@ -39,5 +39,5 @@ with tempfile.TemporaryDirectory() as d:
         r = subprocess.run([plot, bad_log, "-o", d], capture_output=True, text=True)
         check(r.returncode != 0 and f"bad.log:{no + 1}: cannot read a {kind}" in r.stderr,
               f"a damaged {kind} line is named ({r.returncode}: {r.stderr.strip()})")
-print(f"1..{4 + 4 + 1}")
+print(f"1..{1 + 5 + 5}")
 sys.exit(1 if failed else 0)
