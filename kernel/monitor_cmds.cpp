@@ -90,7 +90,7 @@ static int cmd_peek(int argc, char **argv) {
 }
 MONITOR_COMMAND(peek_cmd, "peek", "<address>", "read 8 bytes, safely (a fault is reported, not fatal)", cmd_peek);
 
-#define FAULT_KINDS "null|user|wx|exec|vmalloc-guard|vmalloc-free|vmalloc-migrating|stack|bug|panic"
+#define FAULT_KINDS "null|user|wx|exec|vmalloc-guard|vmalloc-free|vmalloc-migrating|stack [CPU]|bug|panic"
 
 static const char fault_rodata_target[8] = "rodata";
 static u32 fault_data_insn = 0x00008067;  // `ret`, in writable data
@@ -173,11 +173,32 @@ static __attribute__((noinline)) unsigned long fault_stack_recurse(unsigned long
   return fault_stack_recurse(depth + 1) + frame[depth % sizeof(frame)];
 }
 
-static int fault_stack() {
+static void fault_stack_here() {
   const percpu_area &me = this_cpu_area();
   printk("recursing on CPU%u's stack [%016lx-%016lx)...\n", me.cpu, reinterpret_cast<uintptr_t>(me.stack),
          me.stack_top);
   printk("fault: the recursion ended at depth %lu: no guard page stopped it!\n", fault_stack_recurse(0));
+}
+
+static void fault_stack_work(work_struct *) { fault_stack_here(); }
+
+// On this CPU, or on another (from its idle loop, as queued work).
+static int fault_stack(const char *cpu_arg) {
+  u64 cpu = smp_processor_id();
+  if (cpu_arg && (parse_u64(cpu_arg, &cpu) || cpu >= NR_CPUS || !cpu_online(unsigned(cpu)))) {
+    printk("fault: stack: \"%s\" is not an online CPU\n", cpu_arg);
+    return 1;
+  }
+  if (cpu == smp_processor_id()) {
+    fault_stack_here();
+    return 1;
+  }
+  static work_struct w = {nullptr, fault_stack_work, WORK_IDLE};
+  if (!queue_work_on(unsigned(cpu), &w)) {
+    printk("fault: stack: cannot queue work on CPU%lu\n", static_cast<unsigned long>(cpu));
+    return 1;
+  }
+  flush_work(&w);
   return 1;
 }
 
@@ -204,7 +225,7 @@ static int cmd_fault(int argc, char **argv) {
   if (strcmp(kind, "vmalloc-guard") == 0) return fault_vmalloc_guard();
   if (strcmp(kind, "vmalloc-free") == 0) return fault_vmalloc_free();
   if (strcmp(kind, "vmalloc-migrating") == 0) return fault_vmalloc_migrating();
-  if (strcmp(kind, "stack") == 0) return fault_stack();
+  if (strcmp(kind, "stack") == 0) return fault_stack(argc > 2 ? argv[2] : nullptr);
   if (strcmp(kind, "bug") == 0) BUG();
   if (strcmp(kind, "panic") == 0) panic("requested from the monitor");
   printk("usage: fault " FAULT_KINDS "\n");
