@@ -21,6 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
 import qemu  # noqa: E402
+import tap  # noqa: E402
 
 PAGE = 4096
 THREAD_SIZE = 16384
@@ -102,15 +103,7 @@ def main():
     check(not re.search(r"^Oops|no guard page stopped it", text, re.M), "no second fault, no unstopped recursion")
     check(status == 1, f"the exit status is 1, a panic (got {status})")
 
-    print("TAP version 13")
-    print(f"1..{len(results)}")
-    for i, (ok, desc) in enumerate(results, 1):
-        print(f"{'' if ok else 'not '}ok {i} - {desc}")
-    if not all(ok for ok, _ in results):
-        print("# console output:")
-        for line in text.split("\n"):
-            print("#   " + line)
-    print("# qemu: " + " ".join(argv))
+    tap.report(results, text, argv)
     return 0
 
 
