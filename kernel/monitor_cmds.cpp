@@ -90,7 +90,7 @@ static int cmd_peek(int argc, char **argv) {
 }
 MONITOR_COMMAND(peek_cmd, "peek", "<address>", "read 8 bytes, safely (a fault is reported, not fatal)", cmd_peek);
 
-#define FAULT_KINDS "null|user|wx|exec|vmalloc-guard|vmalloc-free|vmalloc-migrating|stack [CPU]|bug|panic"
+#define FAULT_KINDS "null|user|wx|exec|vmalloc-guard|vmalloc-free|vmalloc-migrating|stack [CPU]|stack-edge|bug|panic"
 
 static const char fault_rodata_target[8] = "rodata";
 static u32 fault_data_insn = 0x00008067;  // `ret`, in writable data
@@ -180,6 +180,19 @@ static void fault_stack_here() {
   printk("fault: the recursion ended at depth %lu: no guard page stopped it!\n", fault_stack_recurse(0));
 }
 
+// A trap that arrives with less room above the stack's base than its frame
+// needs (an interrupt near the bottom would): an ebreak with sp 64 bytes
+// above the base. trap_entry must not push its frame into the guard page;
+// the report is the overflow's, for the ebreak itself.
+static __attribute__((noinline)) int fault_stack_edge() {
+  const percpu_area &me = this_cpu_area();
+  const uintptr_t sp = reinterpret_cast<uintptr_t>(me.stack) + 64;
+  printk("ebreak with sp %016lx, 64 bytes above CPU%u's stack base...\n", sp, me.cpu);
+  asm volatile("mv t1, sp\n\tmv sp, %0\n\tebreak\n\tmv sp, t1" : : "r"(sp) : "t1", "memory");
+  printk("fault: the ebreak returned!\n");
+  return 1;
+}
+
 static void fault_stack_work(work_struct *) { fault_stack_here(); }
 
 // On this CPU, or on another (from its idle loop, as queued work).
@@ -226,6 +239,7 @@ static int cmd_fault(int argc, char **argv) {
   if (strcmp(kind, "vmalloc-free") == 0) return fault_vmalloc_free();
   if (strcmp(kind, "vmalloc-migrating") == 0) return fault_vmalloc_migrating();
   if (strcmp(kind, "stack") == 0) return fault_stack(argc > 2 ? argv[2] : nullptr);
+  if (strcmp(kind, "stack-edge") == 0) return fault_stack_edge();
   if (strcmp(kind, "bug") == 0) BUG();
   if (strcmp(kind, "panic") == 0) panic("requested from the monitor");
   printk("usage: fault " FAULT_KINDS "\n");
