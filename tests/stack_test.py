@@ -17,6 +17,7 @@ Boots once, reads `cpus` and `vmallocinfo` at idle, then runs
 import argparse
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
@@ -41,6 +42,8 @@ def main():
     ap.add_argument("--mem", default="256M")
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--cpu", type=int, default=None, help="overflow this CPU's stack (default: the monitor's)")
+    ap.add_argument("--elf", help="kernel.elf, to find overflow_stack[] with --nm")
+    ap.add_argument("--nm", help="the cross nm")
     ap.add_argument("--timeout", type=float, default=120)
     a = ap.parse_args()
 
@@ -98,6 +101,11 @@ def main():
     check(ovf and int(ovf.group(2), 16) - int(ovf.group(1), 16) == PAGE and 0 < int(ovf.group(3)) < PAGE and
           base is not None and not (int(ovf.group(1), 16) < top and base < int(ovf.group(2), 16)),
           "the report ran on a 4 KiB overflow stack apart from the stack that overflowed, and fit in it")
+    if a.elf and a.nm:
+        syms = subprocess.run([a.nm, a.elf], capture_output=True, text=True, check=True).stdout
+        m = re.search(r"^([0-9a-f]+) [bB] overflow_stack$", syms, re.M)
+        want = int(m.group(1), 16) + want_cpu * PAGE if m else None
+        check(ovf and int(ovf.group(1), 16) == want, f"the report ran on overflow_stack[{want_cpu}]")
     check(re.search(r"^---\[ end Kernel panic - not syncing: Kernel stack overflow \]---$", text, re.M),
           "the panic's last line follows")
     check(not re.search(r"^Oops|no guard page stopped it", text, re.M), "no second fault, no unstopped recursion")
