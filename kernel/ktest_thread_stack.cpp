@@ -3,6 +3,7 @@
 // alloc_thread_stack_node hands out has the same shape and is named in
 // vmallocinfo, and the checker notices a stack that lost its guard. The
 // overflow itself is fatal by design: tests/stack_test.py makes one.
+#include <asm/arch.h>
 #include <asm/mmu.h>
 #include <asm/traps.h>
 
@@ -128,7 +129,60 @@ void checker_finds_damaged_stacks(ktest *t) {
   KTEST_EXPECT_EQ(t, check_thread_stacks(r), 0u);
 }
 
+struct stack_damage_result {
+  unsigned none_found, shared_found;
+  char none_text[256], shared_text[256];
+};
+
+// Runs with every other CPU parked in its IPI handler: none of them takes a
+// trap meanwhile, so their areas' stack fields may change under them.
+void damage_stack_fields(void *arg) {
+  stack_damage_result &res = *static_cast<stack_damage_result *>(arg);
+  percpu_area &me = this_cpu_area();
+  void *const mine = me.stack;
+  me.stack = nullptr;  // a base of 0: trap_entry's check never fires
+  check_report r = make_check_report(res.none_text, sizeof(res.none_text));
+  res.none_found = check_thread_stacks(r);
+  me.stack = mine;
+  for_each_cpu(cpu, cpu_online_mask) {
+    if (cpu == me.cpu) continue;
+    percpu_area &other = cpu_areas[cpu];
+    void *const theirs = other.stack;
+    const uintptr_t top = other.stack_top;
+    other.stack = mine;
+    other.stack_top = me.stack_top;
+    r = make_check_report(res.shared_text, sizeof(res.shared_text));
+    res.shared_found = check_thread_stacks(r);
+    other.stack = theirs;
+    other.stack_top = top;
+    break;
+  }
+}
+
+// The checker names a CPU without a vmalloc stack, and two CPUs on one
+// stack (each would overwrite the other's frames).
+void checker_finds_missing_and_shared_stacks(ktest *t) {
+  static stack_damage_result res;
+  res = {};
+  riscv_stop_machine(damage_stack_fields, &res);
+  char want[64];
+  const unsigned self = smp_processor_id();
+  KTEST_EXPECT_EQ(t, res.none_found, 1u);
+  scnprintf(want, sizeof(want), "CPU%u runs on no vmalloc stack", self);
+  KTEST_EXPECT_TRUE(t, find(res.none_text, want) != nullptr);
+  if (num_online_cpus() < 2) {
+    ktest_skip(t, "one CPU: no stack to share");
+    return;
+  }
+  KTEST_EXPECT_EQ(t, res.shared_found, 1u);
+  KTEST_EXPECT_TRUE(t, find(res.shared_text, "share the stack") != nullptr);
+  static char buf[256];
+  check_report r = make_check_report(buf, sizeof(buf));
+  KTEST_EXPECT_EQ(t, check_thread_stacks(r), 0u);
+}
+
 }  // namespace
 
 KTEST_SUITE(thread_stack, KTEST_CASE(every_cpu_runs_on_its_vmalloc_stack), KTEST_CASE(guard_page_below_every_stack),
-            KTEST_CASE(alloc_thread_stack_round_trip), KTEST_CASE(checker_finds_damaged_stacks));
+            KTEST_CASE(alloc_thread_stack_round_trip), KTEST_CASE(checker_finds_damaged_stacks),
+            KTEST_CASE(checker_finds_missing_and_shared_stacks));
