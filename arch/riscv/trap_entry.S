@@ -139,6 +139,9 @@ trap_entry:
 1:
   wfi
   j 1b
+  /* Sized, so that kallsyms names a fault inside trap_entry itself. */
+  .type trap_entry, @function
+  .size trap_entry, . - trap_entry
 
 /*
  * Probed accesses: a load or store that may fault without it being a bug
