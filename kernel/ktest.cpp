@@ -1,4 +1,5 @@
 #include "kernel/ktest.h"
+#include "kernel/thread_stack.h"
 
 #include "kernel/printk.h"
 #include "kernel/boot.h"
@@ -70,6 +71,7 @@ static void check_invariants(ktest *t, const char *when) {
     spin_lock_guard g(system_vmalloc->pt_lock);
     n += check_pgtable(kernel_page_table, r);
   }
+  n += check_thread_stacks(r);
   if (n) ktest_fail(t, __FILE__, __LINE__, "mm.check: %u violations %s:\n%s", n, when, buf);
 }
 

@@ -17,3 +17,13 @@ void expect_same_free_state(ktest *t, const free_state &before, const free_state
 // Runs fn(arg) on cpu in process context (its idle loop) and waits for it.
 // False if the work could not be queued there.
 bool run_on(unsigned cpu, void (*fn)(void *), void *arg);
+
+// True when reading addr faults (a load page fault at exactly addr), taken
+// through probe_read_u64 so that the test goes on.
+bool read_faults(const void *addr);
+// Where needle first occurs in s, or nullptr (the kernel has no strstr).
+const char *find(const char *s, const char *needle);
+// Whether /proc/vmallocinfo (show_vmallocinfo on system_vmalloc) lists the
+// vmalloc area at addr with its range (the guard page included), its pages
+// and "caller+0x" as its caller, all on one line.
+bool vmallocinfo_lists(const void *addr, unsigned pages, const char *caller);

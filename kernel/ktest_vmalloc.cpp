@@ -30,21 +30,6 @@ unsigned long pages_of(size_t size) { return (size + PAGE_SIZE - 1) / PAGE_SIZE;
 
 unsigned long settled_free_pages() { return settle().free_pages; }
 
-// True when reading addr faults (a load page fault at exactly addr).
-bool read_faults(const void *addr) {
-  u64 v;
-  return probe_read_u64(addr, &v) == -EFAULT && this_cpu_probe_fault().cause == EXC_LOAD_PAGE_FAULT &&
-         this_cpu_probe_fault().badaddr == uaddr(addr);
-}
-
-// Where needle first occurs in s, or nullptr (the kernel has no strstr).
-const char *find(const char *s, const char *needle) {
-  size_t n = strlen(needle);
-  for (; *s; s++)
-    if (strncmp(s, needle, n) == 0) return s;
-  return nullptr;
-}
-
 bool frame_in_use(const page *p) { return page_ref_count(p) >= 1 && !PageBuddy(p) && !PagePcp(p); }
 
 // Checks every page of the area at a (size bytes) against the live table:
@@ -295,26 +280,12 @@ void vzalloc_reads_zero(ktest *t) {
   vfree(vs(), z);
 }
 
-
 // /proc/vmallocinfo's line for an area: its range with the guard page, the
 // caller by name (the kernel's symbolize hook) and the page count.
 void vmallocinfo_names_caller(ktest *t) {
-  static char text[4096];
-  static seq_buf out;
   u8 *p = static_cast<u8 *>(vmalloc(vs(), 3 * PAGE_SIZE));
   KTEST_ASSERT_TRUE(t, p != nullptr);
-  out = {text, sizeof(text), 0};
-  seq_out so = seq_buf_out(out);
-  show_vmallocinfo(vs(), so);
-  char want[64];
-  scnprintf(want, sizeof(want), "0x%016lx-0x%016lx   16384 ", uaddr(p), uaddr(p) + 4 * PAGE_SIZE);
-  const char *line = find(out.data, want);
-  KTEST_ASSERT_TRUE(t, line != nullptr);
-  const char *nl = strchr(line, '\n');
-  const char *who = find(line, "vmallocinfo_names_caller+0x");
-  const char *pages = find(line, " pages=3 vmalloc");
-  KTEST_EXPECT_TRUE(t, nl && who && who < nl);
-  KTEST_EXPECT_TRUE(t, nl && pages && pages < nl);
+  KTEST_EXPECT_TRUE(t, vmallocinfo_lists(p, 3, "vmallocinfo_names_caller"));
   vfree(vs(), p);
 }
 

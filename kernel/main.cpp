@@ -309,6 +309,8 @@ static void print_memory_summary() {
           kernel_mem.totalram_pages);
 }
 
+__noreturn static void rest_init();
+
 extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa) {
   cpu_areas[0].hartid = hartid;  // CPU 0 is the boot hart (tp points at its area)
   run_global_constructors();
@@ -334,6 +336,14 @@ extern "C" __noreturn void kernel_main(unsigned long hartid, phys_addr_t dtb_pa)
   setup_devices();
   // Everything that needs memblock is done: the page allocator owns memory now.
   mm_init();
+  // Off boot_stack, whose neighbours in the image are mapped: from here on
+  // an overflow of CPU 0's stack faults in a guard page, as any CPU's.
+  switch_boot_cpu_stack(rest_init);
+}
+
+// The rest of the boot, on CPU 0's vmalloc stack (Linux's rest_init is the
+// part of start_kernel that becomes the idle task).
+__noreturn static void rest_init() {
   print_vm_layout();
   print_memory_summary();
   smp_init();

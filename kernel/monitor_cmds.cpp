@@ -10,6 +10,7 @@
 #include "kernel/ktest.h"
 #include "kernel/monitor.h"
 #include "kernel/panic.h"
+#include "kernel/percpu.h"
 #include "kernel/poweroff.h"
 #include "kernel/printk.h"
 #include "kernel/smp.h"
@@ -89,7 +90,7 @@ static int cmd_peek(int argc, char **argv) {
 }
 MONITOR_COMMAND(peek_cmd, "peek", "<address>", "read 8 bytes, safely (a fault is reported, not fatal)", cmd_peek);
 
-#define FAULT_KINDS "null|user|wx|exec|vmalloc-guard|vmalloc-free|vmalloc-migrating|bug|panic"
+#define FAULT_KINDS "null|user|wx|exec|vmalloc-guard|vmalloc-free|vmalloc-migrating|stack [CPU]|stack-edge|bug|panic"
 
 static const char fault_rodata_target[8] = "rodata";
 static u32 fault_data_insn = 0x00008067;  // `ret`, in writable data
@@ -156,6 +157,64 @@ static __attribute__((noinline)) int fault_vmalloc_migrating() {
   return 1;
 }
 
+// Deep enough to be unbounded for a 16 KiB stack; volatile, so that the
+// compiler neither sees an endless recursion nor bounds the depth itself.
+static volatile unsigned long fault_stack_max_depth = ~0ul;
+
+// Recurses with a frame of more than 1 KiB, each one written from its top
+// down, until the guard page below this CPU's stack stops it: the trap
+// lands with sp in the guard page and is reported from the overflow stack.
+// The frame is smaller than a page, so the first write below the stack is in
+// the guard page. The addition after the call keeps it from being a tail call.
+static __attribute__((noinline)) unsigned long fault_stack_recurse(unsigned long depth) {
+  volatile u8 frame[1024];
+  for (size_t i = sizeof(frame); i-- > 0;) frame[i] = u8(depth);
+  if (depth >= fault_stack_max_depth) return frame[0];
+  return fault_stack_recurse(depth + 1) + frame[depth % sizeof(frame)];
+}
+
+static void fault_stack_here() {
+  const percpu_area &me = this_cpu_area();
+  printk("recursing on CPU%u's stack [%016lx-%016lx)...\n", me.cpu, reinterpret_cast<uintptr_t>(me.stack),
+         me.stack_top);
+  printk("fault: the recursion ended at depth %lu: no guard page stopped it!\n", fault_stack_recurse(0));
+}
+
+// A trap that arrives with less room above the stack's base than its frame
+// needs (an interrupt near the bottom would): an ebreak with sp 64 bytes
+// above the base. trap_entry must not push its frame into the guard page;
+// the report is the overflow's, for the ebreak itself.
+static __attribute__((noinline)) int fault_stack_edge() {
+  const percpu_area &me = this_cpu_area();
+  const uintptr_t sp = reinterpret_cast<uintptr_t>(me.stack) + 64;
+  printk("ebreak with sp %016lx, 64 bytes above CPU%u's stack base...\n", sp, me.cpu);
+  asm volatile("mv t1, sp\n\tmv sp, %0\n\tebreak\n\tmv sp, t1" : : "r"(sp) : "t1", "memory");
+  printk("fault: the ebreak returned!\n");
+  return 1;
+}
+
+static void fault_stack_work(work_struct *) { fault_stack_here(); }
+
+// On this CPU, or on another (from its idle loop, as queued work).
+static int fault_stack(const char *cpu_arg) {
+  u64 cpu = smp_processor_id();
+  if (cpu_arg && (parse_u64(cpu_arg, &cpu) || cpu >= NR_CPUS || !cpu_online(unsigned(cpu)))) {
+    printk("fault: stack: \"%s\" is not an online CPU\n", cpu_arg);
+    return 1;
+  }
+  if (cpu == smp_processor_id()) {
+    fault_stack_here();
+    return 1;
+  }
+  static work_struct w = {nullptr, fault_stack_work, WORK_IDLE};
+  if (!queue_work_on(unsigned(cpu), &w)) {
+    printk("fault: stack: cannot queue work on CPU%lu\n", static_cast<unsigned long>(cpu));
+    return 1;
+  }
+  flush_work(&w);
+  return 1;
+}
+
 static int cmd_fault(int argc, char **argv) {
   const char *kind = argc > 1 ? argv[1] : "";
   if (strcmp(kind, "null") == 0) {
@@ -179,6 +238,8 @@ static int cmd_fault(int argc, char **argv) {
   if (strcmp(kind, "vmalloc-guard") == 0) return fault_vmalloc_guard();
   if (strcmp(kind, "vmalloc-free") == 0) return fault_vmalloc_free();
   if (strcmp(kind, "vmalloc-migrating") == 0) return fault_vmalloc_migrating();
+  if (strcmp(kind, "stack") == 0) return fault_stack(argc > 2 ? argv[2] : nullptr);
+  if (strcmp(kind, "stack-edge") == 0) return fault_stack_edge();
   if (strcmp(kind, "bug") == 0) BUG();
   if (strcmp(kind, "panic") == 0) panic("requested from the monitor");
   printk("usage: fault " FAULT_KINDS "\n");

@@ -15,8 +15,13 @@
 struct percpu_area {
   unsigned cpu;             // first: smp_processor_id() is *tp
   unsigned long hartid;     // the firmware's id for this CPU
-  uintptr_t stack_top;      // secondaries: entry.S takes its stack from here
-  void *stack;              // secondaries: the stack's pages (STACK_ORDER)
+  uintptr_t stack_top;      // stack + THREAD_SIZE; secondaries: entry.S takes their sp from here
+  // The lowest address of this CPU's stack (kernel/thread_stack.h), with the
+  // unmapped guard page below it; nullptr while CPU 0 still runs on
+  // boot_stack. trap_entry.S compares sp against it on every trap.
+  void *stack;
+  // trap_entry.S's own, while it checks sp: the interrupted t0 and sp.
+  unsigned long trap_t0, trap_sp;
   // Cross-calls and work for this CPU, pushed by any CPU (lock-free lists).
   call_single_data *call_queue;
   work_struct *work_queue;
@@ -30,7 +35,10 @@ struct percpu_area {
   unsigned long ticks_done;   // ticks whose periodic work the idle loop ran
 };
 static_assert(__builtin_offsetof(percpu_area, stack_top) == 16, "entry.S hard-codes PERCPU_STACK_TOP");
-static_assert(sizeof(percpu_area) == 336 && __builtin_offsetof(percpu_area, hartid) == 8 && NR_CPUS == 8,
+static_assert(__builtin_offsetof(percpu_area, stack) == 24 && __builtin_offsetof(percpu_area, trap_t0) == 32 &&
+                  __builtin_offsetof(percpu_area, trap_sp) == 40,
+              "trap_entry.S hard-codes PERCPU_STACK, PERCPU_TRAP_T0 and PERCPU_TRAP_SP");
+static_assert(sizeof(percpu_area) == 352 && __builtin_offsetof(percpu_area, hartid) == 8 && NR_CPUS == 8,
               "entry.S hard-codes PERCPU_AREA_SIZE, PERCPU_HARTID and NR_CPUS_ASM");
 
 extern "C" percpu_area cpu_areas[NR_CPUS];  // entry.S points the boot hart's tp at [0]

@@ -13,6 +13,7 @@
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 #include "kernel/spinlock.h"
+#include "kernel/thread_stack.h"
 #include "mm/compaction.h"
 #include "mm/page_alloc.h"
 #include "mm/vmscan.h"
@@ -75,7 +76,6 @@ int cpu_to_node(unsigned cpu) {
   return 0;
 }
 
-constexpr unsigned STACK_ORDER = 2;  // 16 KiB, as the boot stack
 constexpr u64 CPU_UP_TIMEOUT_NS = 2'000'000'000;
 
 extern "C" void secondary_start_kernel(unsigned long hartid) {
@@ -84,6 +84,25 @@ extern "C" void secondary_start_kernel(unsigned long hartid) {
   cpumask_set_cpu(me.cpu, cpu_online_mask);
   pr_info("smp: CPU%u (hart %lu) is up\n", me.cpu, hartid);
   cpu_idle_loop();
+}
+
+// Records stack as cpu's (trap_entry.S checks sp against it from here on).
+static void set_cpu_stack(unsigned cpu, void *stack) {
+  percpu_area &a = cpu_areas[cpu];
+  a.stack_top = stack ? reinterpret_cast<uintptr_t>(stack) + THREAD_SIZE : 0;
+  __atomic_store_n(&a.stack, stack, __ATOMIC_RELEASE);
+}
+
+void switch_boot_cpu_stack(void (*fn)()) {
+  void *stack = alloc_thread_stack_node(cpu_to_node(0));
+  if (!stack) {
+    pr_err("smp: no memory for CPU0's stack: it stays on boot_stack, where an overflow goes unnoticed\n");
+    fn();
+  } else {
+    set_cpu_stack(0, stack);
+    arch_call_on_stack(cpu_areas[0].stack_top, fn);
+  }
+  panic("smp: the boot CPU's work returned");
 }
 
 static unsigned nodes_with_memory() {
@@ -97,18 +116,16 @@ void smp_init() {
   arch_cpu_enable_interrupts();  // the boot CPU serves cross-calls from here on
   for (unsigned cpu = 1; cpu < nr_cpu_ids; cpu++) {
     percpu_area &a = cpu_areas[cpu];
-    page *stack = alloc_pages(GFP_KERNEL, STACK_ORDER);
+    void *stack = alloc_thread_stack_node(cpu_to_node(cpu));
     if (!stack) {
       pr_err("smp: no memory for CPU%u's stack; leaving hart %lu stopped\n", cpu, a.hartid);
       continue;
     }
-    a.stack = page_address(stack);
-    a.stack_top = reinterpret_cast<uintptr_t>(a.stack) + (PAGE_SIZE << STACK_ORDER);
+    set_cpu_stack(cpu, stack);
     int err = arch_cpu_start(cpu);
     if (err) {
-      __free_pages(stack, STACK_ORDER);  // the firmware refused: the hart never runs
-      a.stack = nullptr;
-      a.stack_top = 0;
+      set_cpu_stack(cpu, nullptr);
+      free_thread_stack(stack);  // the firmware refused: the hart never runs
     }
     u64 deadline = ktime_get_ns() + CPU_UP_TIMEOUT_NS;
     while (!err && !cpu_online(cpu) && ktime_get_ns() < deadline) cpu_relax();

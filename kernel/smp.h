@@ -57,8 +57,14 @@ void flush_work(work_struct *w);
 // Numbers the CPUs: the boot hart is CPU 0, the device tree's other enabled
 // harts follow in tree order. Fills cpu_possible_mask and cpu_areas.
 void smp_setup_cpu_ids(unsigned long boot_hart);
-// Starts every possible secondary CPU and waits for it to come online.
+// Starts every possible secondary CPU, each on a stack of its own from
+// alloc_thread_stack_node (kernel/thread_stack.h), and waits for it to come
+// online.
 void smp_init();
+// Moves CPU 0 off the static boot_stack onto a vmalloc'd stack like the
+// others' (vmalloc must be up) and runs fn there, never to return. Without
+// memory for it, says so and runs fn on boot_stack.
+[[noreturn]] void switch_boot_cpu_stack(void (*fn)());
 // What the IPI handler runs: this CPU's queued cross-calls.
 void handle_IPI();
 // Runs this CPU's queued work and its periodic work (each timer tick's):
@@ -85,3 +91,5 @@ int arch_cpu_start(unsigned cpu);
 void arch_cpu_enable_interrupts();
 // Waits for an interrupt (wfi); returns at once if one is pending.
 void arch_cpu_idle();
+// Calls fn with sp = top and an empty frame chain (entry.S); fn must not return.
+extern "C" [[noreturn]] void arch_call_on_stack(uintptr_t top, void (*fn)());

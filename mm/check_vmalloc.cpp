@@ -68,6 +68,11 @@ void check_vmalloc_area_locked(vmalloc_system &vs, vmap_area *va, check_report &
   }
   if (pgtable_walk(*vs.pt, va->va_end - PAGE_SIZE, nullptr))
     check_fail(r, "vmalloc: the guard page of area 0x%lx is mapped", va->va_start);
+  // What a stack growing down off the area meets (kernel/thread_stack.h):
+  // in the range, the guard or a free range and so covered by the checks
+  // above and the leaf scan; below the first area, the neighbour region's.
+  if (va->va_start >= PAGE_SIZE && pgtable_walk(*vs.pt, va->va_start - PAGE_SIZE, nullptr))
+    check_fail(r, "vmalloc: the page below area 0x%lx is mapped", va->va_start);
 }
 
 unsigned check_vmalloc(vmalloc_system &vs, check_report &r) {

@@ -61,7 +61,8 @@
 // area holds a vm_struct whose range is the area; each of its pages is
 // mapped with a 4 KiB leaf (vmalloc: R/W, not X, to an allocated frame
 // whose mapping/index name this area and page, so no frame is mapped
-// twice), and its guard page is not mapped; nothing in the vmalloc range is mapped
+// twice), its guard page is not mapped, nor the page below its start (a
+// stack that runs off its bottom faults there); nothing in the vmalloc range is mapped
 // outside busy areas;
 // vmalloc_pages counts the frames of VM_ALLOC areas.
 // A VM_MOVABLE area's frames are instead movable, with mapping = &vs.mops

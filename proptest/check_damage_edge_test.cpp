@@ -129,6 +129,17 @@ TEST_F(CheckDamageVmalloc, GuardMapped) {
   ASSERT_EQ(unmap(guard), 0);
 }
 
+// A mapped page right below an area would let a stack that runs off the
+// area's bottom (kernel/thread_stack.h) write on unnoticed: it is named,
+// even outside the vmalloc range (the fixture's area is the first one).
+TEST_F(CheckDamageVmalloc, PageBelowMapped) {
+  ASSERT_EQ(area, f.vs->space.start);
+  const uintptr_t below = area - PAGE_SIZE;
+  ASSERT_EQ(map(below, walk(page_va(0)).pa, PROT_READ | PROT_GLOBAL), 0);
+  expect_finds(f.check(), {"the page below area " + hex(area) + " is mapped"});
+  ASSERT_EQ(unmap(below), 0);
+}
+
 // A leaf in the vmalloc range where no area is, is named; a leaf outside the
 // vmalloc range is not vmalloc's business.
 TEST_F(CheckDamageVmalloc, StrayLeaf) {

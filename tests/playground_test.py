@@ -30,6 +30,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
 import qemu  # noqa: E402
+import tap  # noqa: E402
 
 BAD = [  # (command, the error it must print)
     ("alloc 11", r"^alloc: order 11 is too large \(at most 10\)$"),
@@ -232,14 +233,7 @@ def main():
 
     results += plot_results(text)
 
-    print("TAP version 13")
-    print(f"1..{len(results)}")
-    for i, (ok, desc) in enumerate(results, 1):
-        print(f"{'' if ok else 'not '}ok {i} - {desc}")
-    if not all(ok for ok, _ in results):
-        print("# console output:")
-        for line in text.split("\n"):
-            print("#   " + line)
+    tap.report(results, text)
     return 0
 
 

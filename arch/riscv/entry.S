@@ -14,7 +14,7 @@
  */
 #define PTE_FLAGS_RWX 0xcf  /* V R W X A D */
 #define NR_CPUS_ASM 8        /* NR_CPUS; these three are asserted in kernel/percpu.h */
-#define PERCPU_AREA_SIZE 336 /* sizeof(percpu_area) */
+#define PERCPU_AREA_SIZE 352 /* sizeof(percpu_area) */
 #define PERCPU_HARTID 8      /* offsetof(percpu_area, hartid) */
 #define EARLY_IMAGE_PMDS 16 /* 32 MiB of image */
 
@@ -208,6 +208,20 @@ secondary_entry:
   j 6b
   .type secondary_entry, @function
   .size secondary_entry, . - secondary_entry
+
+/*
+ * arch_call_on_stack(top, fn): fn on a new stack (kernel/smp.h). ra and fp
+ * are zero, so fn's frame ends every backtrace, as kernel_main's does.
+ */
+  .text
+  .globl arch_call_on_stack
+arch_call_on_stack:
+  mv sp, a0
+  mv fp, zero
+  mv ra, zero
+  jr a1
+  .type arch_call_on_stack, @function
+  .size arch_call_on_stack, . - arch_call_on_stack
 
   .section .bss.boot, "aw", @nobits
   .balign 4096

@@ -1,14 +1,19 @@
 #include <asm/sections.h>
 #include <asm/stacktrace.h>
+#include <asm/traps.h>
 
 #include "kernel/kallsyms.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
 
-// The boot stack (CPU 0's), or the running secondary's own (smp_init).
+// The boot stack (CPU 0's until switch_boot_cpu_stack), the running CPU's
+// own (kernel/thread_stack.h), or its overflow stack (the report of an
+// overflow walks from there into the stack that overflowed).
 static bool on_kernel_stack(uintptr_t addr) {
   if (addr >= kaddr(boot_stack) && addr <= kaddr(boot_stack_top)) return true;
   const percpu_area &a = this_cpu_area();
+  const uintptr_t ovf = reinterpret_cast<uintptr_t>(overflow_stack[a.cpu & (NR_CPUS - 1)]);
+  if (addr >= ovf && addr <= ovf + OVERFLOW_STACK_SIZE) return true;
   return a.stack && addr >= reinterpret_cast<uintptr_t>(a.stack) && addr <= a.stack_top;
 }
 

@@ -6,6 +6,7 @@
 
 #include "kernel/kallsyms.h"
 #include "kernel/ktime.h"
+#include "kernel/percpu.h"
 #include "kernel/smp.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
@@ -199,6 +200,47 @@ extern "C" void handle_trap(pt_regs *regs) {
                regs->badaddr);
   }
   die(regs, scause_name(regs->cause));
+}
+
+// ---- kernel stack overflow -----------------------------------------------------------
+
+// Where trap_entry.S goes when sp has run into the guard page below this
+// CPU's stack (Linux's per-CPU overflow_stack): the report must not touch
+// the stack that overflowed.
+alignas(16) u8 overflow_stack[NR_CPUS][OVERFLOW_STACK_SIZE];
+static_assert(OVERFLOW_STACK_SIZE == 1ul << 12, "trap_entry.S hard-codes OVERFLOW_STACK_SHIFT");
+
+// On the overflow stack, interrupts masked. What the report needs is read
+// from regs and this CPU's area; nothing takes a lock but printk's, which
+// oops_in_progress lets it take over (and which it re-enters, in shorter
+// lines, if the overflow happened inside printk). Lines stay under 128
+// characters for that case.
+extern "C" __noreturn void handle_kernel_stack_overflow(pt_regs *regs) {
+  const percpu_area &me = this_cpu_area();
+  const uintptr_t base = reinterpret_cast<uintptr_t>(me.stack);
+  const uintptr_t ovf = reinterpret_cast<uintptr_t>(overflow_stack[me.cpu & (NR_CPUS - 1)]);
+  char sym[96];
+  oops_in_progress = 1;
+  smp_send_stop();
+  pr_emerg("Insufficient stack space to handle exception!\n");
+  pr_emerg("kernel stack overflow on CPU%u: stack [%016lx-%016lx), sp %016lx\n", me.cpu, base, me.stack_top,
+           regs->sp);
+  if (is_page_fault(regs->cause))
+    pr_emerg("faulting address %016lx: %s\n", regs->badaddr,
+             regs->badaddr >= base - PAGE_SIZE && regs->badaddr < base ? "the guard page below the stack"
+                                                                        : "not the guard page");
+  sprint_symbol(sym, sizeof(sym), regs->epc);
+  pr_emerg("epc %016lx: %s (%s)\n", regs->epc, sym, scause_name(regs->cause));
+  show_regs(regs);
+  pr_alert("Call Trace:\n");
+  print_backtrace(regs->epc, regs->s0);
+  // How deep the report went (the array starts zeroed and only this uses
+  // it): the margin OVERFLOW_STACK_SIZE leaves.
+  const u8 *deepest = overflow_stack[me.cpu & (NR_CPUS - 1)];
+  while (deepest < overflow_stack[me.cpu & (NR_CPUS - 1)] + OVERFLOW_STACK_SIZE && !*deepest) deepest++;
+  pr_emerg("overflow stack: [%016lx-%016lx), %lu bytes used\n", ovf, ovf + OVERFLOW_STACK_SIZE,
+           ovf + OVERFLOW_STACK_SIZE - reinterpret_cast<uintptr_t>(deepest));
+  panic_end("Kernel stack overflow");
 }
 
 void show_regs(const pt_regs *r) {

@@ -37,5 +37,10 @@ const char *scause_name(u64 cause);
 void classify_address(uintptr_t addr, char *buf, size_t size);
 // A buffer that holds any answer of classify_address, caller name included.
 constexpr size_t CLASSIFY_ADDRESS_LEN = 160;
+// Each CPU's stack for reporting a kernel stack overflow (trap_entry.S moves
+// there when sp is below the CPU's stack base; handle_kernel_stack_overflow
+// reports on it and panics).
+constexpr unsigned long OVERFLOW_STACK_SIZE = 4096;
+extern "C" u8 overflow_stack[NR_CPUS][OVERFLOW_STACK_SIZE];
 // Prints the report of a fatal trap and powers off with a failing status.
 __noreturn void die(const pt_regs *regs, const char *what);
