@@ -1,0 +1,57 @@
+// The mutant runtime linked into a schema build of the host tests
+// (scripts/mutate). MM_MUTANT=id makes MM_MUT(id) true; MM_MUTANT_TRACE=FILE
+// records, for every mutant whose MM_MUT is evaluated, which tests reached
+// it, and appends "id<TAB>Suite.Test" lines to FILE at exit.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+
+extern "C" {
+long mm_mutant_active = -1;
+unsigned char mm_mutant_tracing = 0;
+void mm_mutant_reached(unsigned id);
+}
+
+namespace {
+
+constexpr unsigned MAX_IDS = 1u << 16;
+std::atomic<const void *> last_test[MAX_IDS];  // the test that last reached each id
+std::mutex seen_lock;
+std::set<std::pair<unsigned, std::string>> *seen;
+const char *trace_path;
+
+struct mutant_runtime {
+  mutant_runtime() {
+    if (const char *e = std::getenv("MM_MUTANT")) mm_mutant_active = std::atol(e);
+    if ((trace_path = std::getenv("MM_MUTANT_TRACE"))) {
+      seen = new std::set<std::pair<unsigned, std::string>>;
+      mm_mutant_tracing = 1;
+    }
+  }
+  ~mutant_runtime() {
+    if (!trace_path) return;
+    std::lock_guard<std::mutex> g(seen_lock);
+    FILE *f = std::fopen(trace_path, "a");
+    if (!f) return;
+    for (const auto &[id, test] : *seen) std::fprintf(f, "%u\t%s\n", id, test.c_str());
+    std::fclose(f);
+  }
+} runtime;
+
+}  // namespace
+
+void mm_mutant_reached(unsigned id) {
+  const testing::TestInfo *t = testing::UnitTest::GetInstance()->current_test_info();
+  const void *key = t ? static_cast<const void *>(t) : &runtime;
+  if (id >= MAX_IDS || last_test[id].load(std::memory_order_relaxed) == key) return;
+  last_test[id].store(key, std::memory_order_relaxed);
+  std::string name = t ? std::string(t->test_suite_name()) + "." + t->name() : std::string("-");
+  std::lock_guard<std::mutex> g(seen_lock);
+  seen->insert({id, name});
+}
