@@ -406,6 +406,10 @@ struct node_probe {
   bool thisnode_ok;  // __GFP_THISNODE never gave another node's memory
 };
 
+// The 4 MiB blocks a probe holds: 16 GiB, more than any machine here.
+constexpr unsigned MAX_BLOCKS = 4096;
+page *probe_blocks[MAX_BLOCKS];
+
 void probe_node(void *arg) {
   node_probe &n = *static_cast<node_probe *>(arg);
   n.nid = ms().cpu_to_node[smp_processor_id()];
@@ -415,15 +419,13 @@ void probe_node(void *arg) {
 
   // Take the node's memory in 4 MiB blocks until a block comes from
   // elsewhere: the fallback, which must be the nearest node with memory.
-  constexpr unsigned MAX_BLOCKS = 4096;  // 16 GiB: more than any node here
-  static page *blocks[MAX_BLOCKS];
   unsigned held = 0;
   n.local_blocks = 0;
   n.fallback_nid = -1;
   while (held < MAX_BLOCKS) {
     page *p = alloc_pages(GFP_KERNEL | __GFP_NOWARN, MAX_PAGE_ORDER);
     if (!p) break;
-    blocks[held++] = p;
+    probe_blocks[held++] = p;
     if (page_to_nid(p) != n.nid) {
       n.fallback_nid = page_to_nid(p);
       break;
@@ -433,20 +435,21 @@ void probe_node(void *arg) {
   page *own = alloc_pages_node(n.nid, GFP_KERNEL | __GFP_THISNODE | __GFP_NOWARN, MAX_PAGE_ORDER);
   n.thisnode_ok = !own || page_to_nid(own) == n.nid;
   if (own) __free_pages(own, MAX_PAGE_ORDER);
-  while (held) __free_pages(blocks[--held], MAX_PAGE_ORDER);
+  while (held) __free_pages(probe_blocks[--held], MAX_PAGE_ORDER);
 }
 
-int nearest_other_node(int nid) {
-  int best = -1;
-  for_each_online_pgdat(ms(), pgdat) {
-    int other = pgdat->node_id;
-    if (other != nid && (best < 0 || ms().node_distance[nid][other] < ms().node_distance[nid][best])) best = other;
-  }
+// The distance from nid to the nearest other node with memory.
+unsigned nearest_other_distance(int nid) {
+  unsigned best = ~0u;
+  for_each_online_pgdat(ms(), pgdat)
+    if (pgdat->node_id != nid && ms().node_distance[nid][pgdat->node_id] < best)
+      best = ms().node_distance[nid][pgdat->node_id];
   return best;
 }
 
 // On a CPU of each node, allocations come from that node; when it runs
-// short, from the nearest other node; and never with __GFP_THISNODE.
+// short, from the nearest other node (the next in its zonelist); and never
+// from another with __GFP_THISNODE.
 void allocations_prefer_own_node_then_nearest(ktest *t) {
   int nodes = 0;
   for_each_online_pgdat(ms(), pgdat) nodes++;
@@ -463,11 +466,80 @@ void allocations_prefer_own_node_then_nearest(ktest *t) {
     KTEST_EXPECT_EQ(t, n.nid, pgdat->node_id);
     KTEST_EXPECT_EQ(t, n.first_nid, n.nid);
     KTEST_EXPECT_GE(t, n.local_blocks, 1u);
-    KTEST_EXPECT_EQ(t, n.fallback_nid, nearest_other_node(n.nid));
+    // Nearest, and among equally near nodes the zonelist's choice (Linux's
+    // tie-breaks: fallback_reaches_nodes_nearest_first and the host tests).
+    int order[MAX_NUMNODES];
+    KTEST_ASSERT_TRUE(t, zonelist_node_order(pgdat, order) >= 2);
+    KTEST_EXPECT_EQ(t, n.fallback_nid, order[1]);
+    KTEST_ASSERT_TRUE(t, n.fallback_nid >= 0);
+    KTEST_EXPECT_EQ(t, unsigned(ms().node_distance[n.nid][n.fallback_nid]), nearest_other_distance(n.nid));
     KTEST_EXPECT_TRUE(t, n.thisnode_ok);
     tested++;
   }
   KTEST_EXPECT_GE(t, tested, 2);
+  expect_same_free_state(t, before, settle());
+}
+
+struct fallback_probe {
+  int nid;                    // the CPU's node
+  unsigned nr_nodes;          // nodes with memory: the probe stops once it has seen them all
+  int reached[MAX_NUMNODES];  // nodes in the order their first block came
+  unsigned nr_reached;
+};
+
+// Takes 4 MiB blocks until one has come from every node (or none is left),
+// noting the order in which the nodes first gave one; then frees them all.
+void probe_fallback_order(void *arg) {
+  fallback_probe &f = *static_cast<fallback_probe *>(arg);
+  f.nid = ms().cpu_to_node[smp_processor_id()];
+  f.nr_reached = 0;
+  unsigned held = 0;
+  while (held < MAX_BLOCKS && f.nr_reached < f.nr_nodes) {
+    page *p = alloc_pages(GFP_KERNEL | __GFP_NOWARN, MAX_PAGE_ORDER);
+    if (!p) break;
+    probe_blocks[held++] = p;
+    bool known = false;
+    for (unsigned i = 0; i < f.nr_reached; i++) known |= f.reached[i] == page_to_nid(p);
+    if (!known) f.reached[f.nr_reached++] = page_to_nid(p);
+  }
+  while (held) __free_pages(probe_blocks[--held], MAX_PAGE_ORDER);
+}
+
+// As a node's memory runs out, a CPU there gets memory from the other
+// nodes in its zonelist's order, and that order is by distance, nearest
+// first: on a line of four nodes (10/20/30/40 apart) node 0 is served by
+// node 1, then 2, then 3, and node 3 by 2, then 1, then 0. Run from the CPUs
+// of the first and the last node.
+void fallback_reaches_nodes_nearest_first(ktest *t) {
+  unsigned nodes = 0;
+  int first = -1, last = -1;
+  for_each_online_pgdat(ms(), pgdat) {
+    nodes++;
+    bool has_cpu = false;
+    for_each_cpu(c, cpu_online_mask) has_cpu |= ms().cpu_to_node[c] == pgdat->node_id;
+    if (!has_cpu) continue;
+    if (first < 0) first = pgdat->node_id;
+    last = pgdat->node_id;
+  }
+  if (nodes < 2) return ktest_skip(t, "one node");
+  const free_state before = settle();
+  const int probed[] = {first, last};
+  for (int nid : probed) {
+    unsigned cpu = NR_CPUS;
+    for_each_cpu(c, cpu_online_mask)
+      if (cpu == NR_CPUS && ms().cpu_to_node[c] == nid) cpu = c;
+    fallback_probe f{};
+    f.nr_nodes = nodes;
+    KTEST_ASSERT_TRUE(t, run_on(cpu, probe_fallback_order, &f));
+    int want[MAX_NUMNODES];
+    unsigned n = zonelist_node_order(ms().node_data[nid], want);
+    KTEST_EXPECT_EQ(t, n, nodes);
+    KTEST_EXPECT_EQ(t, f.nr_reached, n);
+    for (unsigned i = 0; i < n && i < f.nr_reached; i++) KTEST_EXPECT_EQ(t, f.reached[i], want[i]);
+    KTEST_EXPECT_EQ(t, f.reached[0], nid);
+    for (unsigned i = 1; i < f.nr_reached; i++)
+      KTEST_EXPECT_LE(t, ms().node_distance[nid][f.reached[i - 1]], ms().node_distance[nid][f.reached[i]]);
+  }
   expect_same_free_state(t, before, settle());
 }
 
@@ -477,4 +549,4 @@ KTEST_SUITE(smp, KTEST_CASE(every_hart_online_with_own_area), KTEST_CASE(cross_c
             KTEST_CASE(work_runs_on_its_cpu), KTEST_CASE(allocators_under_load_from_every_cpu),
             KTEST_CASE(drain_all_pages_empties_every_cpu), KTEST_CASE(slab_remote_frees_come_back),
             KTEST_CASE(remote_cpu_faults_after_vfree),
-            KTEST_CASE(allocations_prefer_own_node_then_nearest));
+            KTEST_CASE(allocations_prefer_own_node_then_nearest), KTEST_CASE(fallback_reaches_nodes_nearest_first));

@@ -280,6 +280,14 @@ static void mm_init() {
     pr_info("compaction: proactiveness %d, extfrag_threshold %d\n", kernel_mem.compaction_proactiveness,
             kernel_mem.extfrag_threshold);
   count_all_pageblocks(boot_pageblocks);
+  // As Linux's build_zonelists reports each node's (its format, trailing space and all).
+  for_each_online_pgdat(kernel_mem, pgdat) {
+    int order[MAX_NUMNODES];
+    unsigned n = zonelist_node_order(pgdat, order);
+    pr_info("Fallback order for Node %d: ", pgdat->node_id);
+    for (unsigned i = 0; i < n; i++) pr_cont("%d ", order[i]);
+    pr_cont("\n");
+  }
   pr_info("Built %u zonelists, mobility grouping %s.  Total pages: %lu\n", kernel_mem.nr_online_nodes,
           kernel_mem.page_group_by_mobility_disabled ? "off" : "on", kernel_mem.vm_total_pages);
   if (int err = slab_allocator_init(&kernel_slab, kernel_mem, slab_debug_flags, slab_secret_seed()))

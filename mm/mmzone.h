@@ -334,7 +334,8 @@ struct pglist_data {
   page *node_mem_map;  // struct page of node_start_pfn
   mem_system *ms;
   // Zonelist: every populated zone this node falls back to, in order
-  // (own zones high to low, then other nodes by distance).
+  // (own zones high to low, then other nodes by distance, ties broken as
+  // Linux's find_next_best_node does; zonelist_node_order lists the nodes).
   zone *zonelist[MAX_NUMNODES * MAX_NR_ZONES + 1];
   // For each classzone, the first zonelist entry it may use: the fast path
   // tries only that one.

@@ -60,6 +60,11 @@ struct mem_layout {
 // hold the mem_maps; ms is unusable on failure.
 int mem_system_init(mem_system *ms, memblock &mb, const mem_layout &layout);
 
+// The nodes of pgdat's zonelist, each once, in fallback order (Linux's
+// node_order[], which boot reports as "Fallback order for Node N: ...").
+// Returns how many it wrote to order[].
+unsigned zonelist_node_order(const pglist_data *pgdat, int order[MAX_NUMNODES]);
+
 // The kernel's instance (set by the boot code; host tests may point it at theirs).
 extern mem_system *system_mem;
 

@@ -166,21 +166,51 @@ static void memblock_free_all(mem_system &ms, const memblock &mb) {
   for_each_free_zone_range(ms, mb, [](zone *z, unsigned long s, unsigned long e) { free_range_to_zone(z, s, e); });
 }
 
-// Own node's zones high to low, then the other nodes nearest first.
-static void build_zonelists(mem_system &ms, pglist_data *pgdat) {
+// Linux's find_next_best_node: the local node first, then the nearest node
+// with memory not used yet. Ties between equal distances go, in this order,
+// to a node above `local` rather than below ("prefer the next node"), to a
+// node without CPUs, to the node that headed a distance group in fewer
+// zonelists built so far (node_load, which spreads the first fallback of
+// equidistant nodes round-robin), and to the lowest id. As in Linux, the
+// first two tie-breaks are added to the distance itself, so a node below at
+// distance d weighs the same as one above at d + 1.
+static int find_next_best_node(const mem_system &ms, int local, bool used[], const unsigned node_load[]) {
+  if (!used[local]) {
+    used[local] = true;
+    return local;
+  }
+  int best = -1;
+  unsigned long min_val = ~0ul;
+  for (int n = 0; n < int(MAX_NUMNODES); n++) {
+    if (!ms.node_data[n] || used[n]) continue;
+    unsigned long val = ms.node_distance[local][n] + (n < local);
+    for (unsigned c = 0; c < ms.nr_cpus; c++)
+      if (ms.cpu_to_node[c] == n) {
+        val += 1;  // PENALTY_FOR_NODE_WITH_CPUS
+        break;
+      }
+    val = val * MAX_NUMNODES + node_load[n];
+    if (val < min_val) min_val = val, best = n;
+  }
+  if (best >= 0) used[best] = true;
+  return best;
+}
+
+// Own node's zones high to low, then the other nodes' in find_next_best_node's
+// order. node_load carries over from the nodes built before (Linux's static
+// node_load[], cleared once per build_all_zonelists).
+static void build_zonelists(mem_system &ms, pglist_data *pgdat, unsigned node_load[]) {
   bool used[MAX_NUMNODES] = {};
+  const int local = pgdat->node_id;
+  int prev = local, node;
   size_t n = 0;
-  for (unsigned round = 0; round < MAX_NUMNODES; round++) {
-    int best = -1;
-    for (int nid = 0; nid < int(MAX_NUMNODES); nid++) {
-      if (!ms.node_data[nid] || used[nid]) continue;
-      if (best < 0 || ms.node_distance[pgdat->node_id][nid] < ms.node_distance[pgdat->node_id][best])
-        best = nid;
-    }
-    if (best < 0) break;
-    used[best] = true;
+  while ((node = find_next_best_node(ms, local, used, node_load)) >= 0) {
+    // The first node of each new distance group carries a load, so that the
+    // next zonelist with an equal choice picks another.
+    if (ms.node_distance[local][node] != ms.node_distance[local][prev]) node_load[node]++;
+    prev = node;
     for (int z = int(MAX_NR_ZONES) - 1; z >= 0; z--) {
-      zone *zz = &ms.node_data[best]->node_zones[z];
+      zone *zz = &ms.node_data[node]->node_zones[z];
       if (managed_zone(zz)) pgdat->zonelist[n++] = zz;
     }
   }
@@ -193,6 +223,14 @@ static void build_zonelists(mem_system &ms, pglist_data *pgdat) {
         break;
       }
   }
+}
+
+unsigned zonelist_node_order(const pglist_data *pgdat, int order[MAX_NUMNODES]) {
+  unsigned n = 0;
+  // A node's zones are consecutive in the list.
+  for (zone *const *z = pgdat->zonelist; *z; z++)
+    if (n == 0 || order[n - 1] != (*z)->zone_pgdat->node_id) order[n++] = (*z)->zone_pgdat->node_id;
+  return n;
 }
 
 // Each CPU's routes to its per-CPU lists: for allocation, the preferred zone
@@ -280,8 +318,9 @@ int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
   for_each_free_zone_range(ms, mb, [&](zone *, unsigned long s, unsigned long e) { vm_total_pages += e - s; });
   init_mobility_grouping(ms, vm_total_pages, layout.grouping == mobility_grouping::off);
   memblock_free_all(ms, mb);
+  unsigned node_load[MAX_NUMNODES] = {};
   for_each_online_pgdat(ms, pgdat) {
-    build_zonelists(ms, pgdat);
+    build_zonelists(ms, pgdat, node_load);
     for_each_zone_of(pgdat, z) ms.totalram_pages += z->managed_pages;
   }
   // CPUs on nodes without memory allocate from the nearest node that has some.

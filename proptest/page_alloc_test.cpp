@@ -392,8 +392,9 @@ bool gfp_min_reserve(gfp_t gfp) { return gfp & __GFP_HIGH; }
 bool gfp_non_block(gfp_t gfp) { return !(gfp & __GFP_DIRECT_RECLAIM) && !(gfp & __GFP_NOMEMALLOC); }
 
 // The zones a request may use, in the order it must try them: the preferred
-// node's zones from classzone down, then the other nodes nearest first
-// (ties by node id); only the preferred node with __GFP_THISNODE.
+// node's zones from classzone down, then the other nodes nearest first; only
+// the preferred node with __GFP_THISNODE. The layouts here have at most two
+// nodes, so no tie arises (Linux's tie-breaks: proptest/zonelist_test.cpp).
 std::vector<zone *> model_zonelist(const mem_system &ms, int nid, int classzone, bool thisnode) {
   std::vector<int> nodes;
   for (int n = 0; n < int(MAX_NUMNODES); n++)

@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--mem", default="512M")
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--numa", type=int, default=0)
+    ap.add_argument("--numa-dist", default="")
     ap.add_argument("--dtb", default="")
     ap.add_argument("--append", default="")
     ap.add_argument("--stdin", default="", help="monitor input; \\n separates lines")
@@ -51,7 +52,7 @@ def main():
     ap.add_argument("--no-ktap", action="store_true", help="ktest is asked for but expected to refuse")
     a = ap.parse_args()
 
-    argv = qemu.qemu_argv(a.image, a.mem, a.smp, a.numa, a.dtb, a.append)
+    argv = qemu.qemu_argv(a.image, a.mem, a.smp, a.numa, a.dtb, a.append, numa_dist=a.numa_dist)
     stdin = a.stdin.replace("\\n", "\n").encode()
     status, out = qemu.run(argv, stdin, timeout=a.timeout)
     text = out.decode("utf-8", "replace").replace("\r\n", "\n")
