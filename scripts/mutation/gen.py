@@ -141,44 +141,72 @@ def is_binary(toks, i):
     return i > 0 and operand_end(toks[i - 1]) and toks[i - 1].text not in STOP_WORDS
 
 
+def _match_back(toks, j, lo):
+    """Index of the bracket that opens the one closing at j (or lo)."""
+    depth = 0
+    while j > lo:
+        if toks[j].text in CLOSE:
+            depth += 1
+        elif toks[j].text in OPEN:
+            depth -= 1
+            if depth == 0:
+                return j
+        j -= 1
+    return lo
+
+
 def left_extent(toks, i, prec, lo):
     """Index of the first token of the left operand of the operator at i."""
-    j, depth = i - 1, 0
+    j = i - 1
     while j > lo:
         t = toks[j]
-        if t.text in CLOSE:
-            depth += 1
-        elif t.text in OPEN:
-            if depth == 0:
+        if t.text in (")", "]"):
+            k = _match_back(toks, j, lo)
+            if t.text == ")" and k > lo and (toks[k - 1].text in CONTROL or (
+                    toks[k - 1].kind == "ident" and toks[j + 1].kind == "ident")):
+                # The header of an if, while, for or switch, or of a loop macro
+                # (for_each_zone(...) x += ...): a ) followed by a name is no cast.
                 return j + 1
-            depth -= 1
-        elif depth == 0:
-            if t.text in (";", ",", "?", ":", "{", "}") or t.text in ASSIGN or t.text in STOP_WORDS:
-                return j + 1
-            p = PREC.get(t.text)
-            if p is not None and p <= prec and is_binary(toks, j):
-                return j + 1
+            j = k - 1
+            continue
+        if t.text == ">" and _closes_template(toks, j):
+            k = j - 1
+            depth = 1
+            while k > lo and depth:
+                depth += {">": 1, "<": -1, ">>": 2}.get(toks[k].text, 0)
+                k -= 1
+            j = k
+            continue
+        if t.text in OPEN or t.text in ("}", ";", ",", "?", ":") or t.text in ASSIGN or t.text in STOP_WORDS:
+            return j + 1
+        p = PREC.get(t.text)
+        if p is not None and p <= prec and is_binary(toks, j):
+            return j + 1
         j -= 1
     return j + 1
 
 
 def right_extent(toks, i, prec, hi):
     """Index just past the last token of the right operand of the operator at i."""
-    j, depth = i + 1, 0
+    j = i + 1
     while j < hi:
         t = toks[j]
         if t.text in OPEN:
-            depth += 1
-        elif t.text in CLOSE:
-            if depth == 0:
-                return j
-            depth -= 1
-        elif depth == 0:
-            if t.text in (";", ",", "?", ":", "{", "}") or t.text in ASSIGN:
-                return j
-            p = PREC.get(t.text)
-            if p is not None and p <= prec and is_binary(toks, j):
-                return j
+            j = _match(toks, j) + 1
+            continue
+        if t.text == "<" and template_bracket(toks, j, hi):
+            depth = 0
+            while j < hi:
+                depth += {"<": 1, ">": -1, ">>": -2}.get(toks[j].text, 0)
+                j += 1
+                if depth <= 0:
+                    break
+            continue
+        if t.text in CLOSE or t.text in (";", ",", "?", ":") or t.text in ASSIGN:
+            return j
+        p = PREC.get(t.text)
+        if p is not None and p <= prec and is_binary(toks, j):
+            return j
         j += 1
     return j
 
@@ -270,8 +298,22 @@ def declaration_like(toks, lo, hi):
     return j > lo and j < hi and toks[j].kind == "ident" and toks[j - 1].kind in ("ident", "op")
 
 
+def innermost_brackets(toks, lo, hi):
+    """For each token in [lo, hi), the innermost bracket open around it."""
+    stack, out = [], {}
+    for k in range(lo, hi):
+        out[k] = stack[-1] if stack else "{"
+        x = toks[k].text
+        if x in OPEN:
+            stack.append(x)
+        elif x in CLOSE and stack:
+            stack.pop()
+    return out
+
+
 def find_mutants(src, toks, lo_body, hi_body):
     out = []
+    inside = innermost_brackets(toks, lo_body, hi_body)
     i = lo_body + 1
     while i < hi_body:
         t = toks[i]
@@ -320,7 +362,7 @@ def find_mutants(src, toks, lo_body, hi_body):
                 out.append(Mutant("cond", i + 2, close, "true", f"{t.text} condition -> true"))
                 out.append(Mutant("cond", i + 2, close, "false", f"{t.text} condition -> false"))
         # Expression statements, and return values.
-        if statement_start(toks, i) and t.text not in ("return", "break", "continue", "goto", "if", "for", "while",
+        if inside[i] == "{" and statement_start(toks, i) and t.text not in ("return", "break", "continue", "goto", "if", "for", "while",
                                                        "do", "switch", "else", "case", "default", "{", "}", ";",
                                                        "using", "typedef", "namespace") and t.kind in ("ident", "op"):
             end = _statement_end(toks, i, hi_body)
@@ -384,9 +426,12 @@ def _do_while(toks, i):
 
 
 def _statement_end(toks, i, hi):
+    """The ; that ends the statement at i, or None for a compound one."""
     depth = 0
     for k in range(i, hi):
         x = toks[k].text
+        if x == "{" and depth == 0:
+            return None
         if x in OPEN:
             depth += 1
         elif x in CLOSE:
@@ -409,7 +454,8 @@ def wrap(m, original):
     if m.op == "rvr":
         return f"{{ if ({mid}) {m.text} {original} }}"
     if m.op == "cond":
-        return f"({mid} ? {m.text} : ({original}))"
+        # The condition may be a pointer or an integer: the three arms must be bool.
+        return f"({mid} ? {m.text} : static_cast<bool>({original}))"
     return f"({mid} ? ({m.text}) : ({original}))"
 
 
