@@ -101,3 +101,12 @@ int parse_size(const char *s, u64 *out) {
   *out = v << shift;
   return 0;
 }
+
+int parse_bool(const char *val, bool *out) {
+  if (!val || !val[0] || val[1]) return -EINVAL;
+  switch (val[0]) {
+    case 'Y': case 'y': case '1': *out = true; return 0;
+    case 'N': case 'n': case '0': *out = false; return 0;
+    default: return -EINVAL;
+  }
+}

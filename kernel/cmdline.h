@@ -32,3 +32,6 @@ int parse_args(char *cmdline, const kernel_param *params, size_t nr_params,
 int parse_size(const char *s, u64 *out);
 // Parses an unsigned decimal or 0x-prefixed hex number. Returns 0 or -EINVAL.
 int parse_u64(const char *s, u64 *out);
+// Parses a boolean param's value as Linux's kstrtobool does for one
+// character: 1/y/Y or 0/n/N. Returns 0 or -EINVAL (nullptr too).
+int parse_bool(const char *val, bool *out);

@@ -24,15 +24,6 @@ failslab_attr boot_failslab;
 bool fail_page_alloc_set, failslab_set;
 char fail_page_alloc_caller[48], failslab_caller[48];
 
-int parse_bool(const char *val, bool *out) {
-  if (!val || !val[0] || val[1]) return -EINVAL;
-  switch (val[0]) {
-    case 'Y': case 'y': case '1': *out = true; return 0;
-    case 'N': case 'n': case '0': *out = false; return 0;
-    default: return -EINVAL;
-  }
-}
-
 int parse_small(const char *val, unsigned max, unsigned *out) {
   u64 v;
   if (!val || parse_u64(val, &v) || v > max) return -EINVAL;

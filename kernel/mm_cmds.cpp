@@ -140,12 +140,19 @@ MONITOR_COMMAND(drain_cmd, "drain", "",
                 cmd_drain);
 
 // The console is a serial line: the kernel cannot tell a terminal from a
-// pipe or a log file, so the picture is plain unless --color asks (an escape
-// in a saved log would be noise for scripts/plot and for grep).
+// pipe or a log file, so whoever starts it says so: scripts/run passes
+// console.color=1 when both ends of the console are a terminal. Otherwise
+// the picture is plain unless --color asks (an escape in a saved log would
+// be noise for scripts/plot and for grep).
+static bool console_color;
+static int set_console_color(const char *val) { return parse_bool(val, &console_color); }
+KERNEL_PARAM(console_color_param, "console.color", set_console_color,
+             "1: the console is a terminal, memmap draws in colour by default (scripts/run sets it)");
+
 static int cmd_memmap(int argc, char **argv) {
   mem_system *ms = need_system_mem("memmap");
   if (!ms) return 1;
-  bool color = false;
+  bool color = console_color;
   int nid = -1;
   const char *zone_name = nullptr, *node_arg = nullptr;
   for (int i = 1; i < argc; i++) {

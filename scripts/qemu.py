@@ -181,6 +181,13 @@ def qemu_argv(image, mem="512M", smp=1, numa=0, dtb="", append="", gdb=False, ic
         argv += ["-s", "-S"]
     if interactive:
         argv += ["-nographic"]
+        if sys.stdout.isatty():
+            # The kernel cannot see that its serial console is a terminal.
+            i = argv.index("-append") + 1 if "-append" in argv else None
+            if i:
+                argv[i] += " console.color=1"
+            else:
+                argv += ["-append", "console.color=1"]
     else:
         argv += ["-display", "none", "-serial", "stdio", "-monitor", "none"]
     return argv
