@@ -191,6 +191,46 @@ TEST(CheckCalls, SlabDoubleHandOutIsReported) {
   EXPECT_EQ(kmem_cache_destroy(c), 0);
 }
 
+// The walk of the CPU's own slab's freelist happens on every CPU, each
+// knowing its own slab by slab_frozen == cpu + 1: an object freed back onto
+// it and "handed out" again is reported as still on that CPU's freelist.
+// An object on another CPU's slab's freelist is not walked for (that
+// freelist is its owner's to change).
+TEST(CheckCalls, SlabHandOutStillOnOwnFreelistOnEveryCpu) {
+  cpu_reset reset_cpu;
+  checked_machine m;
+  ASSERT_EQ(m.build(layout_kind::single_zone), 0);
+  mem_system &ms = m.ms();
+  ASSERT_GE(ms.nr_cpus, 2u);
+  slab_allocator &sa = *m.f.slab.sa;
+  kmem_cache *c = kmem_cache_create(sa, "cc-test", 48, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  std::vector<void *> freed(ms.nr_cpus);
+  for (unsigned cpu = 0; cpu < ms.nr_cpus; cpu++) {
+    SCOPED_TRACE("cpu " + std::to_string(cpu));
+    host_set_cpu(cpu);
+    void *b = kmem_cache_alloc(c, GFP_KERNEL);
+    ASSERT_NE(b, nullptr);
+    kmem_cache_free(c, b);  // on this CPU's slab's freelist
+    freed[cpu] = b;
+    const std::string own = "handed out while still on CPU " + std::to_string(cpu) + "'s slab's freelist";
+    const unsigned long before = ms.check_violations;
+    log_buf_clear();
+    EXPECT_FALSE(check_slab_alloc_call(c, b));
+    EXPECT_EQ(ms.check_violations, before + 3);
+    EXPECT_NE(read_log().find(own), std::string::npos) << read_log();
+  }
+  // CPU 0 looking at CPU 1's freed object: not held, on its slab's
+  // freelist, but no walk of a freelist CPU 0 does not own.
+  host_set_cpu(0);
+  const unsigned long before = ms.check_violations;
+  log_buf_clear();
+  EXPECT_FALSE(check_slab_alloc_call(c, freed[1]));
+  EXPECT_EQ(ms.check_violations, before + 2);
+  EXPECT_EQ(read_log().find("still on CPU"), std::string::npos) << read_log();
+  EXPECT_EQ(kmem_cache_destroy(c), 0);
+}
+
 // A range vfree left mapped is reported; a clean vfree is not.
 TEST(CheckCalls, MappedAfterVfreeIsReported) {
   checked_machine m;

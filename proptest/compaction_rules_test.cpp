@@ -510,6 +510,37 @@ TEST(CompactionRules, SkipHintsClearedAfterACompletedPassAndAfterKswapd) {
   EXPECT_EQ(m.check(), "");
 }
 
+// Resetting the skip hints takes the flag down with them (Linux's
+// __reset_isolation_suitable): the hints a pass sets after a reset hold
+// until something flags them stale again, so one reset per stale mark, not
+// one per compaction.
+TEST(CompactionRules, SkipHintResetClearsTheFlush) {
+  machine m;
+  m.fragment();
+  const unsigned long hinted = m.block(m.nr_blocks() / 2);
+  // A direct compaction whose scanners meet flags the hints stale.
+  compact_control c1 = m.cc(9, MIGRATE_ASYNC, MIGRATE_UNMOVABLE);
+  c1.direct_compaction = true;
+  ASSERT_EQ(compact_zone(&c1), COMPACT_COMPLETE);
+  ASSERT_TRUE(m.z->compact_blockskip_flush);
+  set_pfnblock_flags_mask(m.z, hinted, 1ul << PB_migrate_skip, 1ul << PB_migrate_skip);
+  // The next compaction (no allocation's: it never flags on its own) resets
+  // them, and with them the flag.
+  compact_control c2 = m.cc(9, MIGRATE_ASYNC, MIGRATE_UNMOVABLE);
+  compact_zone(&c2);
+  EXPECT_FALSE(skip_bit(m.z, hinted));
+  EXPECT_FALSE(m.z->compact_blockskip_flush);
+  // A hint set after that reset is passed by, not reset, by the compaction
+  // after it.
+  set_pfnblock_flags_mask(m.z, hinted, 1ul << PB_migrate_skip, 1ul << PB_migrate_skip);
+  compact_control c3 = m.cc(9, MIGRATE_ASYNC, MIGRATE_UNMOVABLE);
+  compact_zone(&c3);
+  EXPECT_TRUE(skip_bit(m.z, hinted));
+  EXPECT_FALSE(m.z->compact_blockskip_flush);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
 // A compaction not over the whole zone goes on from the cached positions;
 // whole_zone starts from the zone's ends.
 TEST(CompactionRules, CachedPositionsAndWholeZone) {

@@ -1571,6 +1571,21 @@ TEST(PageAllocBadPage, OutsideAnyZone) {
 
 // ------------------------------------------------------------ threads as CPUs
 
+// A single-zone machine on CPU 0, with that CPU's list of the zone.
+struct cpu0_pcp {
+  cpu_reset reset;
+  mm_fixture f;
+  zone *z = nullptr;
+  per_cpu_pages *pcp = nullptr;
+  int build() {
+    if (int err = build_single_zone(f)) return err;
+    z = managed_zones(*f.ms).at(0);
+    pcp = &z->pcp[0];
+    host_set_cpu(0);
+    return 0;
+  }
+};
+
 // Four threads, each its own CPU on the two-node layout, allocate, check and
 // free their own blocks while one of them drains every CPU's lists now and
 // then: nobody gets a page twice, nothing is lost, and afterwards the
@@ -1580,13 +1595,11 @@ TEST(PageAllocBadPage, OutsideAnyZone) {
 // allocations come from the buddy lists and its frees go back to them, fully
 // counted, and the list is exactly as it was.
 TEST(PageAllocPcp, LockedListFallsBackToBuddyLists) {
-  cpu_reset reset;
-  mm_fixture f;
-  ASSERT_EQ(build_single_zone(f), 0);
-  mem_system &ms = *f.ms;
-  zone *z = managed_zones(ms).at(0);
-  per_cpu_pages &pcp = z->pcp[0];
-  host_set_cpu(0);
+  cpu0_pcp m;
+  ASSERT_EQ(m.build(), 0);
+  mem_system &ms = *m.f.ms;
+  zone *z = m.z;
+  per_cpu_pages &pcp = *m.pcp;
   __free_pages(ms, alloc_pages(ms, GFP_KERNEL, 0), 0);  // fills the list with a batch
   ASSERT_GT(pcp.count, 0);
   const int listed = pcp.count;
@@ -1618,7 +1631,7 @@ TEST(PageAllocPcp, LockedListFallsBackToBuddyLists) {
   EXPECT_TRUE(spin_is_locked(&pcp.lock));
   spin_unlock(&pcp.lock);
   EXPECT_EQ(ms.bad_pages, 0ul);
-  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(m.f.check(), "");
 }
 
 // CPU numbers the layout does not have (beyond nr_cpus, even beyond NR_CPUS)
@@ -1643,6 +1656,66 @@ TEST(PageAllocPcp, UnknownCpuUsesCpuZerosLists) {
     host_set_cpu(0);
     EXPECT_EQ(f.check(), "");
   }
+}
+
+// A bulk free of part of a pcp takes its lists in turn, the oldest block of
+// each, starting again from the first list on every call: no list is
+// emptied while another keeps its old pages.
+TEST(PageAllocPcp, BulkFreeTakesTheListsInTurn) {
+  cpu0_pcp m;
+  ASSERT_EQ(m.build(), 0);
+  mem_system &ms = *m.f.ms;
+  per_cpu_pages &pcp = *m.pcp;
+  constexpr unsigned rounds = 4;
+  // blocks[order][round], all MOVABLE: on a fresh machine every pageblock
+  // is, so each goes back to its order's MOVABLE list.
+  std::array<std::array<page *, rounds>, NR_PCP_ORDERS> blocks{};
+  for (unsigned order = 0; order < NR_PCP_ORDERS; order++)
+    for (page *&p : blocks[order]) {
+      p = alloc_pages(ms, GFP_KERNEL | __GFP_MOVABLE, order);
+      ASSERT_NE(p, nullptr);
+    }
+  drain_local_pages(ms);
+  ASSERT_EQ(pcp.count, 0);
+  const int high = pcp.high, batch = pcp.batch;
+  pcp.high = 1 << 20;  // no free drains on its own
+  for (unsigned r = 0; r < rounds; r++)
+    for (unsigned order = 0; order < NR_PCP_ORDERS; order++) __free_pages(ms, blocks[order][r], order);
+  ASSERT_EQ(pcp.count, int(rounds * ((1u << NR_PCP_ORDERS) - 1)));
+  // Newest first, as the list holds them; each list keeps rounds [from, rounds).
+  auto listed = [&](unsigned order) {
+    std::vector<page *> got;
+    list_head *head = &pcp.lists[order_to_pindex(MIGRATE_MOVABLE, order)];
+    for (list_head *e = head->next; e != head; e = e->next) got.push_back(list_entry(e, page, lru));
+    return got;
+  };
+  auto expect_lists = [&](const std::array<unsigned, NR_PCP_ORDERS> &from) {
+    int count = 0;
+    for (unsigned order = 0; order < NR_PCP_ORDERS; order++) {
+      std::vector<page *> want;
+      for (unsigned r = rounds; r-- > from[order];) want.push_back(blocks[order][r]);
+      EXPECT_EQ(listed(order), want) << "order " << order;
+      count += int(want.size()) << order;
+    }
+    EXPECT_EQ(pcp.count, count);
+  };
+  expect_lists({0, 0, 0, 0});
+  // 15 pages: one block of each order, the oldest.
+  pcp.batch = 15;
+  pcp.high = pcp.count;
+  drain_pcp_excess(&pcp);
+  expect_lists({1, 1, 1, 1});
+  // 3 pages: from the first list again, then the next; the count runs out
+  // before the higher orders.
+  pcp.batch = 3;
+  pcp.high = pcp.count;
+  drain_pcp_excess(&pcp);
+  expect_lists({2, 2, 1, 1});
+  pcp.high = high;
+  pcp.batch = batch;
+  drain_local_pages(ms);
+  EXPECT_EQ(pcp.count, 0);
+  EXPECT_EQ(m.f.check(), "");
 }
 
 TEST(PageAllocThreads, ConcurrentCpusLoseNothing) {

@@ -1170,6 +1170,43 @@ TEST(SlabBadInput, ForgedLinkThatSkipsFreeObjects) {
   }
 }
 
+// A freelist that ends (an encoded NULL) while the slab still has free
+// objects is reported as such, with how many it abandons, not as a link to
+// a bad object; the object whose link it was is still handed out, and only
+// the ones behind it are lost. Both the fast path and the general path
+// (a debug cache) report it.
+TEST(SlabBadInput, FreelistThatEndsEarlyIsReported) {
+  cpu_reset reset;
+  for (slab_flags_t flags : {slab_flags_t(0), slab_flags_t(SLAB_POISON)}) {
+    SCOPED_TRACE(flags ? "debug cache" : "plain cache");
+    slab_fixture f;
+    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+    freelist_setup fs = fresh_slab(f, "victim", flags);
+    kmem_cache *s = fs.s;
+    ASSERT_TRUE(s && fs.head);
+    ASSERT_EQ(fs.slab->inuse, 1u);
+    ASSERT_GT(s->objects, 3u);
+    *freelist_slot(s, fs.head) = freelist_encode(s, fs.head, nullptr);
+    const unsigned lost = s->objects - 2;  // all but the first object and the head
+    void *got = nullptr;
+    std::string log = expect_report(
+        f, "victim", fs.head, false,
+        "Freelist link corrupted: the freelist ends with " + std::to_string(lost) +
+            " free objects not reached; they are abandoned",
+        [&] { got = kmem_cache_alloc(s, GFP_KERNEL); }, {false, false});
+    EXPECT_EQ(log.find("decodes to"), std::string::npos) << log;
+    EXPECT_EQ(got, fs.head);
+    EXPECT_EQ(s->corrupted, 1ul);
+    EXPECT_EQ(s->lost_objects, lost);
+    EXPECT_EQ(fs.slab->lost, lost);
+    EXPECT_EQ(fs.slab->inuse, s->objects);
+    EXPECT_EQ(fs.slab->freelist, nullptr);
+    kmem_cache_free(s, got);
+    kmem_cache_free(s, fs.first);
+    EXPECT_EQ(f.check(), "");
+  }
+}
+
 // Destroying a cache whose only remaining objects are the ones abandoned
 // behind a corrupted link leaves both checkers clean: the slab counters
 // agree with the slabs that exist, and no page points at a freed cache.
