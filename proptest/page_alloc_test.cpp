@@ -1586,10 +1586,6 @@ struct cpu0_pcp {
   }
 };
 
-// Four threads, each its own CPU on the two-node layout, allocate, check and
-// free their own blocks while one of them drains every CPU's lists now and
-// then: nobody gets a page twice, nothing is lost, and afterwards the
-// free-area state is the initial one.
 // A CPU whose list is locked (an interrupt arrived while the CPU held it, or
 // another CPU is draining it) must neither wait nor touch the list: its
 // allocations come from the buddy lists and its frees go back to them, fully

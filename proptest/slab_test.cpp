@@ -1143,9 +1143,10 @@ TEST(SlabBadInput, CorruptedFreelistLink) {
 }
 
 // A link forged with the secret to name a free object further down the same
-// slab's freelist (or to end the list early) passes the link check; the
-// objects it skips must not be lost to the counts: the checkers stay clean
-// and the cache can still be emptied and destroyed.
+// slab's freelist passes the link check (one that ends the list early does
+// not: FreelistThatEndsEarlyIsReported); either way the objects it skips
+// must not be lost to the counts: the checkers stay clean and the cache can
+// still be emptied and destroyed.
 TEST(SlabBadInput, ForgedLinkThatSkipsFreeObjects) {
   cpu_reset reset;
   for (bool end_early : {false, true}) {
