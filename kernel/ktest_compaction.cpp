@@ -233,8 +233,10 @@ unsigned other_cpu() {
 // This CPU migrates one movable page again and again while another hart
 // reads and writes it through its vmalloc address in a loop. That hart must
 // never see a stale or torn value, and must have waited out a migration
-// entry in its fault handler at least once (migration goes on, past
-// MIN_MIGRATIONS, until it has; MAX_MIGRATIONS is the failure bound).
+// entry in its fault handler at least once and made a round of its loop
+// (migration goes on, past MIN_MIGRATIONS, until both have happened: the
+// other hart may start late, when this one is nearly done;
+// MAX_MIGRATIONS is the failure bound).
 void migration_waits_out_concurrent_access(ktest *t) {
   unsigned cpu = other_cpu();
   if (cpu == NR_CPUS) {
@@ -253,7 +255,7 @@ void migration_waits_out_concurrent_access(ktest *t) {
 
   unsigned migrations = 0, attempts = 0, not_isolated = 0, same_frame = 0;
   unsigned long waits = 0;
-  while (attempts < MAX_MIGRATIONS && (migrations < MIN_MIGRATIONS || !waits)) {
+  while (attempts < MAX_MIGRATIONS && (migrations < MIN_MIGRATIONS || !waits || !READ_ONCE(acc.rounds))) {
     attempts++;
     // This CPU never touches the page through area while it migrates it:
     // the fault handler would refuse to wait for its own migration entry.
