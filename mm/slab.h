@@ -100,7 +100,8 @@ constexpr unsigned KMALLOC_SHIFT_HIGH = 13;  // largest kmalloc cache: 8 KiB
 constexpr size_t KMALLOC_MAX_CACHE_SIZE = size_t(1) << KMALLOC_SHIFT_HIGH;
 constexpr size_t KMALLOC_MAX_SIZE = PAGE_SIZE << MAX_PAGE_ORDER;  // 4 MiB
 constexpr unsigned SLAB_MAX_ORDER = MAX_PAGE_ORDER;
-// The largest object kmem_cache_create takes: two to the largest slab.
+// The largest object kmem_cache_create takes: half the largest slab, so that
+// a slab holds at least two.
 constexpr unsigned long KMEM_CACHE_MAX_OBJECT = (PAGE_SIZE << SLAB_MAX_ORDER) / 2;
 constexpr unsigned NR_KMALLOC_SIZES = 13;  // 8 16 32 64 96 128 192 256 512 1k 2k 4k 8k
 // The kmalloc caches of each kind: ordinary, DMA32 and DMA twins for the
