@@ -164,8 +164,11 @@ bool parse_gfp_args(const char *cmd, int argc, char **argv, int first, gfp_t *gf
   return true;
 }
 
-// Takes the memory of h (filled in by the caller) into slot, and reports it.
-int commit(const char *cmd, handle *slot, const handle &h) {
+// Takes the memory of h (filled in by the caller) into a free slot, and
+// reports it.
+int commit(const char *cmd, const handle &h) {
+  handle *slot = ready_slot(cmd);
+  if (!slot) return 1;
   unsigned long before = nr_free_pages(*system_mem);
   *slot = h;
   if (!take(*slot)) {
@@ -190,8 +193,7 @@ int cmd_alloc(int argc, char **argv) {
   h.k = kind::pages;
   h.order = unsigned(order);
   if (!parse_gfp_args("alloc", argc, argv, 2, &h.gfp)) return 1;
-  handle *slot = ready_slot("alloc");
-  return slot ? commit("alloc", slot, h) : 1;
+  return commit("alloc", h);
 }
 
 bool size_in_range(const char *cmd, u64 size, unsigned long max) {
@@ -211,8 +213,7 @@ int cmd_kmalloc(int argc, char **argv) {
   h.k = kind::kmalloc;
   h.size = size;
   if (!parse_gfp_args("kmalloc", argc, argv, 2, &h.gfp)) return 1;
-  handle *slot = ready_slot("kmalloc");
-  return slot ? commit("kmalloc", slot, h) : 1;
+  return commit("kmalloc", h);
 }
 
 int cmd_vmalloc(int argc, char **argv) {
@@ -226,8 +227,7 @@ int cmd_vmalloc(int argc, char **argv) {
   h.k = kind::vmalloc;
   h.size = size;
   h.gfp = GFP_KERNEL | (argc == 3 ? __GFP_MOVABLE : 0);
-  handle *slot = ready_slot("vmalloc");
-  return slot ? commit("vmalloc", slot, h) : 1;
+  return commit("vmalloc", h);
 }
 
 // ---- caches of one's own (kmem_cache_create) ----------------------------------------------
@@ -332,8 +332,7 @@ int cmd_cache_alloc(int argc, char **argv) {
   h.cache = *c;
   h.size = (*c)->object_size;
   if (!parse_gfp_args("cache_alloc", argc, argv, 2, &h.gfp)) return 1;
-  handle *slot = ready_slot("cache_alloc");
-  return slot ? commit("cache_alloc", slot, h) : 1;
+  return commit("cache_alloc", h);
 }
 
 unsigned objects_under_handles(const kmem_cache *c) {

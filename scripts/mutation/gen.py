@@ -257,7 +257,7 @@ class Mutant:
         self.id = self.file = self.line = self.key = self.original = None
 
 
-def span_text(src, toks, lo, hi, replace=None):
+def span_text(toks, lo, hi, replace=None):
     """The source of tokens [lo, hi) on one line, with token k's text
     replaced when replace = (k, text)."""
     out = []
@@ -311,7 +311,7 @@ def innermost_brackets(toks, lo, hi):
     return out
 
 
-def find_mutants(src, toks, lo_body, hi_body):
+def find_mutants(toks, lo_body, hi_body):
     out = []
     inside = innermost_brackets(toks, lo_body, hi_body)
     i = lo_body + 1
@@ -340,7 +340,7 @@ def find_mutants(src, toks, lo_body, hi_body):
                 lo = left_extent(toks, i, p, lo_body)
                 hi = right_extent(toks, i, p, hi_body)
             if lo < i < hi:
-                out.append(Mutant(OPERATOR_NAMES[t.text], lo, hi, span_text(src, toks, lo, hi, (i, SWAP[t.text])),
+                out.append(Mutant(OPERATOR_NAMES[t.text], lo, hi, span_text(toks, lo, hi, (i, SWAP[t.text])),
                                   f"{t.text} -> {SWAP[t.text]}"))
         # Integer constants.
         if t.kind == "number" and re.fullmatch(r"(0[xX][0-9a-fA-F']+|\d[\d']*)[uUlL]*", t.text) and \
@@ -368,13 +368,13 @@ def find_mutants(src, toks, lo_body, hi_body):
             end = _statement_end(toks, i, hi_body)
             if end is not None and not declaration_like(toks, i, end) and (
                     t.kind == "ident" or t.text in ("*", "++", "--", "(")):
-                text = span_text(src, toks, i, end + 1)
+                text = span_text(toks, i, end + 1)
                 if re.search(r"\(|=|\+\+|--", text) and not re.match(r"^\w+\s*:", text):
                     out.append(Mutant("sdl", i, end + 1, ";", "statement deleted"))
         if t.text == "return" and toks[i + 1].text != ";":
             end = _statement_end(toks, i, hi_body)
             if end is not None:
-                expr = span_text(src, toks, i + 1, end)
+                expr = span_text(toks, i + 1, end)
                 alt = {"false": "true", "true": "false", "0": "1", "nullptr": None}.get(expr, "{}")
                 if alt:
                     out.append(Mutant("rvr", i, end + 1, f"return {alt};", f"return {expr} -> return {alt}"))
@@ -514,7 +514,7 @@ def mutants_of(path, src, lines=None):
     toks = tokenize(src)
     out = []
     for lo, hi in function_body_ranges(toks):
-        out += find_mutants(src, toks, lo, hi)
+        out += find_mutants(toks, lo, hi)
     out = drop_crossing(out)
     src_lines = src.split("\n")
     for m in out:
@@ -525,7 +525,7 @@ def mutants_of(path, src, lines=None):
     out = [m for m in out if m.line is not None]
     out.sort(key=lambda m: (m.lo, -m.hi, m.desc))
     for m in out:
-        m.original = span_text(src, toks, m.lo, m.hi)
+        m.original = span_text(toks, m.lo, m.hi)
         # What identifies a mutant across edits elsewhere: file, the text of its
         # line and of its span, and the change.
         line_text = " ".join(src_lines[m.line - 1].split())
