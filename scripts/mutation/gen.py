@@ -517,19 +517,21 @@ def mutants_of(path, src, lines=None):
         out += find_mutants(toks, lo, hi)
     out = drop_crossing(out)
     src_lines = src.split("\n")
+    out.sort(key=lambda m: (m.lo, -m.hi, m.desc))
+    seen = {}
     for m in out:
         m.file = path
         m.line = toks[m.lo].line
-        if lines is not None and not any(toks[k].line in lines for k in range(m.lo, m.hi)):
-            m.line = None
-    out = [m for m in out if m.line is not None]
-    out.sort(key=lambda m: (m.lo, -m.hi, m.desc))
-    for m in out:
         m.original = span_text(toks, m.lo, m.hi)
         # What identifies a mutant across edits elsewhere: file, the text of its
-        # line and of its span, and the change.
+        # line and of its span, and the change; and, for the same change to a
+        # line of the same text again, which occurrence in the file it is.
         line_text = " ".join(src_lines[m.line - 1].split())
-        m.key = hashlib.sha1(f"{path}|{line_text}|{m.original}|{m.op}|{m.text}".encode()).hexdigest()[:12]
+        ident = f"{path}|{line_text}|{m.original}|{m.op}|{m.text}"
+        n = seen[ident] = seen.get(ident, 0) + 1
+        m.key = hashlib.sha1((ident if n == 1 else f"{ident}|{n}").encode()).hexdigest()[:12]
+    if lines is not None:
+        out = [m for m in out if any(toks[k].line in lines for k in range(m.lo, m.hi))]
     return toks, out
 
 
