@@ -248,8 +248,10 @@ static isolate_migrate_t isolate_migratepages(compact_control *cc) {
   unsigned long low = cc->migrate_pfn;
   for (; low < cc->free_pfn; low = pageblock_end_pfn(low)) {
     unsigned long block = pageblock_start_pfn(low);
+    // free_pfn is always a pageblock's start (the free scanner steps down
+    // a pageblock at a time from one), so the pageblock below it ends at it
+    // at the latest: no clipping (nor in Linux).
     unsigned long end = pageblock_end_pfn(low);
-    if (end > cc->free_pfn) end = cc->free_pfn;
     if (!pageblock_in_zone(z, block) || !isolation_suitable(cc, block) || !suitable_migration_source(cc, block))
       continue;
     unsigned long next = isolate_migratepages_block(cc, low, end);
