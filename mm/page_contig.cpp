@@ -115,7 +115,8 @@ static bool pfn_range_valid_contig(zone *z, unsigned long pfn, unsigned long nr)
     const page *p = zone_pfn_to_page(z, i);
     unsigned long flags = READ_ONCE(p->flags);
     if (flags & (1ul << PG_reserved)) return false;
-    if (flags & ((1ul << PG_buddy) | (1ul << PG_pcp) | (1ul << PG_movable) | (1ul << PG_isolated))) continue;
+    if (flags & ((1ul << PG_movable) | (1ul << PG_isolated))) continue;
+    // In use and not movable (free and per-CPU pages have no reference).
     if (page_ref_count(p) > 0 || PageTail(p)) return false;
   }
   return true;

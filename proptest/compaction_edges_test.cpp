@@ -1,18 +1,15 @@
-// Compaction, reclaim, migration and isolation at their edges: the rules a
-// Linux reader relies on that the broader tests in compaction_rules_test.cpp
-// and compaction_paths_test.cpp pass by (where the scanners meet and what
-// the next pass starts from, MIN_COMPACT_PRIORITY's skip hints, the deferral
-// a successful allocation resets, the score of a zone with nothing free,
-// direct reclaim's SWAP_CLUSTER_MAX, the owner's checks under its lock, the
-// migrating CPU's own entry, the TLB after a migration, isolation's
-// errors). The machine and the test owner are compaction_rules_fixture.h's.
+// Compaction and reclaim at their edges: the rules a Linux reader relies on
+// that the broader tests in compaction_rules_test.cpp and
+// compaction_paths_test.cpp pass by (where the scanners meet and what the
+// next pass starts from, how the migration scanner walks free and compound
+// blocks, the free scanner at the watermark, the priorities of direct
+// compaction, the deferral a successful allocation resets, the score of a
+// zone with nothing free, direct reclaim's SWAP_CLUSTER_MAX, kswapd's
+// priorities, the fallback stealing rule). Migration, isolation and
+// contiguous allocations are in migration_edges_test.cpp. The machine and
+// the test owner are compaction_rules_fixture.h's.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <chrono>
-#include <thread>
-
-#include "arch/host/tlb.h"
 #include "proptest/compaction_rules_fixture.h"
 
 namespace {
@@ -77,6 +74,190 @@ TEST(CompactionEdges, ScannersMetResetsBothCachedPositions) {
   EXPECT_EQ(compact_zone(&c2), COMPACT_COMPLETE);
   EXPECT_EQ(c2.total_migrate_scanned, 0ul);  // no pageblock of the request's kind anywhere
   EXPECT_TRUE(m.owner->moved.empty());
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// ---- the migration scanner's walk ------------------------------------------------------------
+
+// The migration scanner passes over a free block and a compound page at
+// once: it looks at the head only (their order is read without a lock and
+// is only a hint), so compact_migrate_scanned counts one page for each,
+// and one for every other page it walks. Every movable page is isolated,
+// the one right after the compound page too. The pageblock, in order:
+// 16 pages in use, an order-4 compound page, a movable page, 31 pages in
+// use, a free order-6 block, then 384 pages in use of which two movable.
+TEST(CompactionEdges, MigrationScannerPassesOverFreeAndCompoundBlocksAtOnce) {
+  machine m;
+  const unsigned long b = m.block(6);
+  take_range(m, b, pageblock_nr_pages);
+  // The compound page: give back its 16 pages, then allocate order-4
+  // compound pages until the allocator hands out that block.
+  EXPECT_EQ(free_contig_range(*m.ms, b + 16, 16), 0ul);
+  EXPECT_EQ(free_contig_range(*m.ms, b + 64, 64), 0ul);
+  drain_all_pages(*m.ms);
+  std::vector<page *> others;
+  page *comp = nullptr;
+  for (int i = 0; i < 4096 && !comp; i++) {
+    page *p = alloc_pages(*m.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_COMP | __GFP_NOWARN, 4);
+    ASSERT_NE(p, nullptr);
+    if (page_to_pfn(*m.ms, p) == b + 16) comp = p;
+    else others.push_back(p);
+  }
+  for (page *p : others) __free_pages(*m.ms, p, 4);
+  ASSERT_NE(comp, nullptr);
+  ASSERT_TRUE(PageHead(comp));
+  const page *fb = m.pg(b + 64);
+  ASSERT_TRUE(PageBuddy(fb) && fb->private_ == 6);
+  for (unsigned long pfn : {b + 32, b + 200, b + 300}) m.owner->adopt(m.pg(pfn));
+
+  compact_control cc = compact_control_for(*m.ms, m.z, -1, MIGRATE_SYNC);
+  INIT_LIST_HEAD(&cc.migratepages);
+  INIT_LIST_HEAD(&cc.freepages);
+  EXPECT_EQ(isolate_migratepages_block(&cc, b, b + pageblock_nr_pages), b + pageblock_nr_pages);
+  EXPECT_EQ(cc.total_migrate_scanned, pageblock_nr_pages - 15 - 63);
+  EXPECT_EQ(cc.nr_migratepages, 3u);
+  std::set<unsigned long> isolated;
+  list_for_each(pos, &cc.migratepages) isolated.insert(page_to_pfn(*m.ms, list_entry(pos, page, lru)));
+  EXPECT_EQ(isolated, (std::set<unsigned long>{b + 32, b + 200, b + 300}));
+  putback_movable_pages(*m.ms, &cc.migratepages);
+
+  // A free block of the largest order: one look for its 1024 pages.
+  unsigned long big = 0;
+  for (unsigned long pfn = m.start(); pfn < zone_end_pfn(m.z) && !big; pfn += pageblock_nr_pages)
+    if (PageBuddy(m.pg(pfn)) && m.pg(pfn)->private_ == MAX_PAGE_ORDER) big = pfn;
+  ASSERT_NE(big, 0ul);
+  compact_control c2 = compact_control_for(*m.ms, m.z, -1, MIGRATE_SYNC);
+  INIT_LIST_HEAD(&c2.migratepages);
+  INIT_LIST_HEAD(&c2.freepages);
+  EXPECT_EQ(isolate_migratepages_block(&c2, big, big + (1ul << MAX_PAGE_ORDER)), big + (1ul << MAX_PAGE_ORDER));
+  EXPECT_EQ(c2.total_migrate_scanned, 1ul);
+
+  __free_pages(*m.ms, comp, 4);
+  m.release_all();
+  for (unsigned long pfn = b; pfn < b + pageblock_nr_pages; pfn++) {
+    if (pfn >= b + 16 && pfn < b + 32) continue;
+    if (pfn >= b + 64 && pfn < b + 128) continue;
+    if (pfn == b + 32 || pfn == b + 200 || pfn == b + 300) continue;
+    __free_pages(*m.ms, m.pg(pfn), 0);
+  }
+  EXPECT_EQ(m.check(), "");
+}
+
+// An order read while the page changes hands can be anything: the scanner
+// skips ahead only by an order a block can have (1..MAX_PAGE_ORDER), and
+// otherwise goes on page by page. A head or free page with a torn order
+// (0, or beyond MAX_PAGE_ORDER) in the middle of plain pages in use: the
+// scanner walks every page of the range and returns its end.
+TEST(CompactionEdges, MigrationScannerIgnoresAnImpossibleOrder) {
+  machine m;
+  const unsigned long b = m.block(6);
+  take_range(m, b, 64);
+  page *p = m.pg(b + 8);
+  for (bool buddy : {false, true}) {
+    for (unsigned long torn : {0ul, unsigned(MAX_PAGE_ORDER) + 1ul, 40ul}) {
+      const unsigned long flags = p->flags, priv = p->private_;
+      const unsigned order1 = p[1].compound_order;
+      if (buddy) {
+        set_page_flag(p, PG_buddy);
+        p->private_ = torn;
+      } else {
+        set_page_flag(p, PG_head);
+        p[1].compound_order = unsigned(torn);
+      }
+      compact_control cc = compact_control_for(*m.ms, m.z, -1, MIGRATE_SYNC);
+      INIT_LIST_HEAD(&cc.migratepages);
+      INIT_LIST_HEAD(&cc.freepages);
+      EXPECT_EQ(isolate_migratepages_block(&cc, b, b + 64), b + 64) << buddy << " " << torn;
+      EXPECT_EQ(cc.total_migrate_scanned, 64ul) << buddy << " " << torn;
+      p->flags = flags;
+      p->private_ = priv;
+      p[1].compound_order = order1;
+    }
+  }
+  EXPECT_EQ(free_contig_range(*m.ms, b, 64), 0ul);
+  EXPECT_EQ(m.check(), "");
+}
+
+// A free scanner stopped by the min watermark (Linux: __isolate_free_page
+// fails) ends the compaction with COMPACT_CONTENDED (migrate_pages'
+// -ENOMEM) after one batch, marks no pageblock to skip (they were not
+// found empty), and gives every target back: none held, the scanned pages
+// counted once. (Order -1: compaction_suitable would refuse an order this
+// close to the watermark.)
+TEST(CompactionEdges, FreeScannerAtTheWatermarkEndsContendedWithoutHints) {
+  machine m;
+  m.fragment();
+  const unsigned b = m.first_clean_block();
+  drain_all_pages(*m.ms);
+  const unsigned long free = free_pages(m.z);
+  // About ten targets (a few more as migrated pages come back), then the
+  // watermark: fewer than one batch.
+  m.z->_watermark[WMARK_MIN] = free - 11;
+  m.z->compact_cached_migrate_pfn = m.block(b);
+  m.z->compact_cached_free_pfn = pageblock_start_pfn(zone_end_pfn(m.z) - 1);
+  compact_control cc = m.cc(-1, MIGRATE_SYNC_LIGHT);
+  cc.alloc_flags = 0;
+  EXPECT_EQ(compact_zone(&cc), COMPACT_CONTENDED);
+  EXPECT_GE(cc.nr_migrated, 10ul);
+  EXPECT_LT(cc.nr_migrated, COMPACT_CLUSTER_MAX);
+  EXPECT_EQ(m.owner->isolations, COMPACT_CLUSTER_MAX);
+  EXPECT_EQ(cc.nr_freepages, 0u);
+  EXPECT_LE(cc.total_free_scanned, m.z->spanned_pages);
+  EXPECT_GE(cc.total_free_scanned, 10ul);
+  for (unsigned i = 0; i < m.nr_blocks(); i++) EXPECT_FALSE(skip_bit(m.z, m.block(i))) << i;
+  drain_all_pages(*m.ms);
+  EXPECT_EQ(free_pages(m.z), free);
+  init_per_zone_wmark_min(*m.ms);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// compact_zone passes by a zone with no memory (COMPACT_SKIPPED, nothing
+// scanned), and compact_memory (order -1) compacts a zone whatever
+// compaction_suitable says (that is for allocations): with free memory two
+// pages above min, compaction_suitable's min + 2 refuses, and
+// compact_memory still moves the few pages it has targets for.
+TEST(CompactionEdges, CompactMemoryIgnoresSuitabilityAndEmptyZones) {
+  machine m;
+  zone *empty = &m.ms->node_data[0]->node_zones[ZONE_NORMAL];
+  ASSERT_FALSE(populated_zone(empty));
+  compact_control ce = compact_control_for(*m.ms, empty, -1, MIGRATE_SYNC);
+  ce.whole_zone = true;
+  EXPECT_EQ(compact_zone(&ce), COMPACT_SKIPPED);
+  EXPECT_EQ(ce.total_migrate_scanned, 0ul);
+  m.fragment();
+  drain_all_pages(*m.ms);
+  m.z->_watermark[WMARK_MIN] = free_pages(m.z) - 2;
+  ASSERT_FALSE(compaction_suitable(*m.ms, m.z, -1, ZONE_DMA32));
+  compact_node(*m.ms, 0);
+  EXPECT_GE(m.owner->moved.size(), 1u);
+  EXPECT_LT(m.owner->moved.size(), COMPACT_CLUSTER_MAX);
+  init_per_zone_wmark_min(*m.ms);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// Targets taken for migrations that fail go back to the free scanner's
+// list and, when compaction ends, to the allocator: with every movable
+// page refused by its owner, nothing moves, no target is left held, and
+// the zone's free pages are what they were.
+TEST(CompactionEdges, CompactZoneGivesBackTheTargetsOfRefusedMigrations) {
+  machine m;
+  m.fragment();
+  for (page *p : m.owner->pages) m.owner->refuse.insert(m.owner->pfn(p));
+  drain_all_pages(*m.ms);
+  const unsigned long free = free_pages(m.z);
+  compact_control cc = m.cc(-1, MIGRATE_SYNC_LIGHT);
+  cc.whole_zone = true;
+  cc.ignore_skip_hint = true;
+  EXPECT_EQ(compact_zone(&cc), COMPACT_COMPLETE);
+  EXPECT_EQ(cc.nr_migrated, 0ul);
+  EXPECT_GT(m.owner->migrate_calls, 0ul);
+  EXPECT_EQ(cc.nr_freepages, 0u);
+  drain_all_pages(*m.ms);
+  EXPECT_EQ(free_pages(m.z), free);
+  m.owner->refuse.clear();
   m.release_all();
   EXPECT_EQ(m.check(), "");
 }
@@ -238,193 +419,111 @@ TEST(CompactionEdges, PriorityZeroAsksForEveryObject) {
   unregister_shrinker(*m.ms, &st.s);
 }
 
-// ---- alloc_contig_range and isolation ------------------------------------------------------------
+// Direct compaction's priority decides its mode and its start (Linux's
+// compact_zone_order): COMPACT_PRIO_ASYNC compacts asynchronously for an
+// allocation, from MOVABLE pageblocks only for a MOVABLE request, and goes
+// on from the cached positions; COMPACT_PRIO_SYNC_LIGHT takes from other
+// ordinary types too. The second clean pageblock is made UNMOVABLE and the
+// cached migration position put there (the first, below it, is MOVABLE).
+TEST(CompactionEdges, DirectCompactionPriorityDecidesModeAndStart) {
+  for (compact_priority prio : {COMPACT_PRIO_ASYNC, COMPACT_PRIO_SYNC_LIGHT}) {
+    machine m;
+    m.fragment();
+    unsigned b = m.first_clean_block() + 1;
+    while (!m.clean(b)) b++;
+    set_type(m.z, m.block(b), MIGRATE_UNMOVABLE);
+    m.z->compact_cached_migrate_pfn = m.block(b);
+    alloc_context ac = m.ac(MIGRATE_MOVABLE);
+    EXPECT_EQ(try_to_compact_pages(*m.ms, GFP_KERNEL, 9, ALLOC_WMARK_MIN, ac, prio), COMPACT_SUCCESS) << prio;
+    ASSERT_FALSE(m.owner->moved.empty());
+    for (auto [src, dst] : m.owner->moved) {
+      EXPECT_GE(src, m.block(b)) << prio;  // from the cached position on
+      if (prio == COMPACT_PRIO_ASYNC) {
+        EXPECT_EQ(type_of(m.z, src), MIGRATE_MOVABLE) << prio;
+      }
+    }
+    if (prio == COMPACT_PRIO_SYNC_LIGHT) {
+      EXPECT_EQ(pageblock_start_pfn(m.owner->moved.begin()->first), m.block(b));  // the UNMOVABLE one first
+    }
+    set_type(m.z, m.block(b), MIGRATE_MOVABLE);
+    m.release_all();
+    EXPECT_EQ(m.check(), "");
+  }
+}
 
-// alloc_contig_range moves a range's movable pages out in one pass when
-// every migration succeeds: each page of the range is looked at once
-// (compact_migrate_scanned grows by the range's length, as Linux's one
-// isolate_migratepages_range over it), not again in later rounds.
-TEST(CompactionEdges, AllocContigRangeScansOnceWhenEverythingMoves) {
+// kswapd balances for the highest zone index any waker asked for since it
+// last ran (Linux's wakeup_kswapd keeps the larger), and goes through every
+// priority down to 0 while the node stays unbalanced: a shrinker of 3
+// objects is asked for (3 >> 1) * 2 = 2 at priority 1 and for all 3 at
+// priority 0 (nothing at 12..2).
+TEST(CompactionEdges, KswapdKeepsTheHighestZoneAndReachesPriorityZero) {
   machine m;
-  const unsigned long start = m.block(4), end = start + 64;
-  ASSERT_EQ(alloc_contig_range(*m.ms, start, end, GFP_KERNEL), 0);
-  for (unsigned long pfn = start; pfn < end; pfn++) m.owner->adopt(m.pg(pfn));
-  const unsigned long scanned = vm_event(*m.ms, COMPACTMIGRATE_SCANNED);
-  ASSERT_EQ(alloc_contig_range(*m.ms, start, end, GFP_KERNEL), 0);
-  EXPECT_EQ(vm_event(*m.ms, COMPACTMIGRATE_SCANNED) - scanned, end - start);
-  EXPECT_EQ(m.owner->moved.size(), end - start);
-  for (auto [src, dst] : m.owner->moved) EXPECT_TRUE(dst < start || dst >= end) << dst;
-  EXPECT_EQ(free_contig_range(*m.ms, start, end - start), 0ul);
-  m.release_all();
+  pglist_data *pgdat = m.ms->node_data[0];
+  kswapd_run(*m.ms);  // the machine's own wake-ups first
+  ASSERT_TRUE(list_empty(&m.ms->shrinkers));
+  freeing_shrinker s(*m.ms, 3, 0);
+  {
+    min_free_kbytes_scope high(*m.ms, int(free_pages(m.z) * 2 * (PAGE_SIZE >> 10)));
+    wakeup_kswapd(m.z, GFP_KERNEL, 0, ZONE_NORMAL);
+    ASSERT_TRUE(pgdat->kswapd_wanted);
+    wakeup_kswapd(m.z, GFP_KERNEL, 0, ZONE_DMA32);
+    EXPECT_EQ(pgdat->kswapd_highest_zoneidx, ZONE_NORMAL);
+    kswapd_run(*m.ms);
+    EXPECT_EQ(s.asked, (std::vector<unsigned long>{2, 3}));
+    EXPECT_FALSE(pgdat->kswapd_wanted);
+  }
   EXPECT_EQ(m.check(), "");
 }
 
-// isolate_pageblock_drained (the isolation of one pageblock, for a caller
-// that drained once for many) refuses a pfn whose pageblock is not wholly
-// in the zone with -EINVAL, and changes nothing.
-TEST(CompactionEdges, IsolatePageblockOutsideTheZoneIsEinval) {
+// ---- fallbacks --------------------------------------------------------------------------------
+
+// can_steal_fallback (Linux's): a request may claim the pageblock of a
+// fallback block of half a pageblock's order or more (order 4 of 9 here),
+// and an UNMOVABLE or RECLAIMABLE request at any order; a smaller MOVABLE
+// request may not. An UNMOVABLE pageblock with a free order-4 and a free
+// order-3 block, nothing else of that type free.
+TEST(CompactionEdges, FallbackMayStealFromHalfAPageblockOrForUnmovable) {
   machine m;
-  const unsigned long end = zone_end_pfn(m.z);
-  EXPECT_EQ(isolate_pageblock_drained(m.z, end), -EINVAL);
-  EXPECT_EQ(isolate_pageblock_drained(m.z, end + pageblock_nr_pages), -EINVAL);
-  EXPECT_EQ(isolate_pageblock_drained(m.z, m.start() - 1), -EINVAL);
-  for (unsigned i = 0; i < m.nr_blocks(); i++) EXPECT_NE(type_of(m.z, m.block(i)), MIGRATE_ISOLATE) << i;
-  // A pageblock of the zone is isolated, and given back.
-  const unsigned long b = m.block(3);
-  const int was = type_of(m.z, b);
+  const unsigned long b = m.block(6);
+  take_range(m, b, pageblock_nr_pages);
+  set_type(m.z, b, MIGRATE_UNMOVABLE);
+  EXPECT_EQ(free_contig_range(*m.ms, b + 16, 16), 0ul);
+  EXPECT_EQ(free_contig_range(*m.ms, b + 40, 8), 0ul);
   drain_all_pages(*m.ms);
-  EXPECT_EQ(isolate_pageblock_drained(m.z, b + 5), 0);
-  EXPECT_EQ(type_of(m.z, b), MIGRATE_ISOLATE);
-  undo_isolate_page_range(*m.ms, b, b + pageblock_nr_pages);
-  EXPECT_EQ(type_of(m.z, b), was);
+  ASSERT_TRUE(PageBuddy(m.pg(b + 16)) && m.pg(b + 16)->private_ == 4);
+  ASSERT_TRUE(PageBuddy(m.pg(b + 40)) && m.pg(b + 40)->private_ == 3);
+  bool can_steal = false;
+  {
+    spin_lock_irqsave_guard g(m.z->lock);
+    ASSERT_TRUE(list_empty(&m.z->free_area[4].free_list[MIGRATE_RECLAIMABLE]));
+    EXPECT_EQ(find_suitable_fallback(m.z, 4, MIGRATE_MOVABLE, &can_steal), MIGRATE_UNMOVABLE);
+    EXPECT_TRUE(can_steal);
+    can_steal = true;
+    EXPECT_EQ(find_suitable_fallback(m.z, 3, MIGRATE_MOVABLE, &can_steal), MIGRATE_UNMOVABLE);
+    EXPECT_FALSE(can_steal);
+    // UNMOVABLE and RECLAIMABLE requests falling back to MOVABLE at order 0.
+    ASSERT_FALSE(list_empty(&m.z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_MOVABLE]));
+  }
+  {
+    // An order-0 MOVABLE free block: one page of a pair given back.
+    take_range(m, m.block(8), 2);
+    EXPECT_EQ(free_contig_range(*m.ms, m.block(8) + 1, 1), 0ul);
+    drain_all_pages(*m.ms);
+    spin_lock_irqsave_guard g(m.z->lock);
+    ASSERT_FALSE(list_empty(&m.z->free_area[0].free_list[MIGRATE_MOVABLE]));
+    for (int mt : {MIGRATE_UNMOVABLE, MIGRATE_RECLAIMABLE}) {
+      can_steal = false;
+      EXPECT_NE(find_suitable_fallback(m.z, 0, mt, &can_steal), -1) << mt;
+      EXPECT_TRUE(can_steal) << mt;
+    }
+  }
+  EXPECT_EQ(free_contig_range(*m.ms, m.block(8), 1), 0ul);
+  for (unsigned long pfn = b; pfn < b + pageblock_nr_pages; pfn++)
+    if ((pfn < b + 16 || pfn >= b + 32) && (pfn < b + 40 || pfn >= b + 48)) __free_pages(*m.ms, m.pg(pfn), 0);
+  drain_all_pages(*m.ms);
+  set_type(m.z, b, MIGRATE_MOVABLE);
   EXPECT_EQ(m.check(), "");
 }
 
-// ---- movable vmalloc: the owner's side ----------------------------------------------------------
-
-struct vmalloc_machine {
-  slabt::cpu_reset reset;
-  vmalloc_fixture f;
-  mem_system *ms = nullptr;
-  uintptr_t va = 0;
-  vmalloc_machine() {
-    EXPECT_EQ(f.build(layout_kind::single_zone), 0);
-    ms = f.slab.mm.ms.get();
-    va = reinterpret_cast<uintptr_t>(vmalloc_movable(*f.vs, 2 * PAGE_SIZE));
-    EXPECT_NE(va, 0u);
-  }
-  page *frame(uintptr_t a) const { return vmalloc_to_page(*f.vs, reinterpret_cast<void *>(a)); }
-  pte_t *slot(uintptr_t a) const { return pgtable_leaf_slot(f.pt, a); }
-};
-
-// The owner checks under its own lock what isolate_movable_page checked
-// without it (two isolators can both pass that look): a page already
-// isolated, or no longer movable, is refused, and its reference count
-// stays.
-TEST(CompactionEdges, VmallocOwnerRefusesAnIsolatedPageUnderItsLock) {
-  vmalloc_machine vm;
-  page *p = vm.frame(vm.va);
-  ASSERT_TRUE(PageMovable(p));
-  const movable_operations &ops = vm.f.vs->mops;
-  ASSERT_TRUE(ops.isolate_page(p, MIGRATE_SYNC));
-  EXPECT_TRUE(PageIsolated(p));
-  EXPECT_EQ(page_ref_count(p), 2);
-  EXPECT_FALSE(ops.isolate_page(p, MIGRATE_SYNC));  // the second isolator
-  EXPECT_EQ(page_ref_count(p), 2);
-  list_head l;
-  INIT_LIST_HEAD(&l);
-  list_add(&p->lru, &l);
-  putback_movable_pages(*vm.ms, &l);
-  EXPECT_FALSE(PageIsolated(p));
-  EXPECT_EQ(page_ref_count(p), 1);
-  EXPECT_EQ(vm.f.check(), "");
-}
-
-// vmalloc_movable_slot names the slot only while it holds a valid leaf for
-// the page: a migration entry for that very frame (the page is being
-// moved) is no leaf, and gives nullptr.
-TEST(CompactionEdges, VmallocMovableSlotNotForAMigrationEntry) {
-  vmalloc_machine vm;
-  vmalloc_system &vs = *vm.f.vs;
-  page *p = vm.frame(vm.va);
-  pte_t *slot = vm.slot(vm.va);
-  ASSERT_NE(slot, nullptr);
-  {
-    spin_lock_guard g(vs.pt_lock);
-    EXPECT_EQ(vmalloc_movable_slot(vs, p), slot);
-    const pte_t leaf = *slot;
-    *slot = make_migration_entry(page_to_phys(*vm.ms, p), smp_processor_id());
-    EXPECT_EQ(vmalloc_movable_slot(vs, p), nullptr);
-    *slot = leaf;
-    EXPECT_EQ(vmalloc_movable_slot(vs, p), slot);
-  }
-  EXPECT_EQ(vm.f.check(), "");
-}
-
-// Nor for an index in the range with no table under it.
-TEST(CompactionEdges, VmallocMovableSlotNotWithoutATable) {
-  vmalloc_machine vm;
-  vmalloc_system &vs = *vm.f.vs;
-  page *p = vm.frame(vm.va);
-  const uintptr_t far = vs.space.end - PAGE_SIZE;
-  ASSERT_EQ(pgtable_leaf_slot(vm.f.pt, far), nullptr);
-  {
-    spin_lock_guard g(vs.pt_lock);
-    const unsigned long index = p->index;
-    p->index = far;
-    EXPECT_EQ(vmalloc_movable_slot(vs, p), nullptr);
-    p->index = index;
-    EXPECT_EQ(vmalloc_movable_slot(vs, p), vm.slot(vm.va));
-  }
-  EXPECT_EQ(vm.f.check(), "");
-}
-
-// A fault on a page whose migration entry names the faulting CPU itself
-// must not wait (the migration could never end: Linux's own-CPU case);
-// another CPU's entry is waited out. A helper ends the "migration" after a
-// while either way, so that a wait that should not happen shows as a
-// return of true, not as a hang.
-TEST(CompactionEdges, MigrationEntryWaitNeverWaitsForItsOwnCpu) {
-  vmalloc_machine vm;
-  pte_t *slot = vm.slot(vm.va);
-  ASSERT_NE(slot, nullptr);
-  const pte_t leaf = *slot;
-  const phys_addr_t pa = page_to_phys(*vm.ms, vm.frame(vm.va));
-  for (bool own : {true, false}) {
-    const unsigned cpu = own ? smp_processor_id() : (smp_processor_id() + 1) & 0xff;
-    __atomic_store_n(slot, make_migration_entry(pa, cpu), __ATOMIC_RELEASE);
-    std::thread migrator([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      __atomic_store_n(slot, leaf, __ATOMIC_RELEASE);
-    });
-    const bool waited = migration_entry_wait(vm.f.pt, vm.va + 8);
-    migrator.join();
-    EXPECT_EQ(waited, !own) << own;
-  }
-  EXPECT_EQ(*slot, leaf);
-  EXPECT_EQ(vm.f.check(), "");
-}
-
-// After migrate_page the page's translation is the new frame's on every
-// CPU, the migrating one included, whatever a TLB cached while the
-// migration entry was live. The simulated TLB caches valid translations
-// only; a fill by an access in flight can come after the shootdown's flush
-// (host_tlb_shootdown waits for it to end, not to start), which this test
-// makes certain by filling the old translation when the shootdown
-// completes. A write through the address then reaches the new frame.
-uintptr_t g_stale_va;
-phys_addr_t g_stale_pa;
-void fill_stale(uintptr_t start, size_t size) {
-  if (g_stale_va >= start && g_stale_va < start + size) host_tlb_fill(g_stale_va, g_stale_pa);
-}
-
-TEST(CompactionEdges, VmallocMigrationLeavesNoStaleTranslation) {
-  vmalloc_machine vm;
-  page *old = vm.frame(vm.va);
-  std::vector<unsigned char> pattern(PAGE_SIZE, 0x5a);
-  ASSERT_TRUE(vm.f.vwrite(vm.va, pattern.data(), pattern.size()));
-  ASSERT_TRUE(isolate_movable_page(*vm.ms, old, MIGRATE_SYNC));
-  list_head l;
-  INIT_LIST_HEAD(&l);
-  list_add(&old->lru, &l);
-  g_stale_va = vm.va;
-  g_stale_pa = page_to_phys(*vm.ms, old);
-  host_shootdown_observer = fill_stale;
-  unsigned done = 0;
-  const int left = migrate_pages(
-      *vm.ms, &l, [](page *, void *priv) { return alloc_pages(*static_cast<mem_system *>(priv), GFP_KERNEL | __GFP_MOVABLE, 0); },
-      [](page *p, void *priv) { __free_pages(*static_cast<mem_system *>(priv), p, 0); }, vm.ms, MIGRATE_SYNC, MR_COMPACTION,
-      &done);
-  host_shootdown_observer = nullptr;
-  EXPECT_EQ(left, 0);
-  EXPECT_EQ(done, 1u);
-  page *now = vm.frame(vm.va);
-  ASSERT_NE(now, old);
-  EXPECT_EQ(vm.f.check(), "");
-  std::vector<unsigned char> fresh(PAGE_SIZE, 0xc3);
-  ASSERT_TRUE(vm.f.vwrite(vm.va, fresh.data(), fresh.size()));
-  EXPECT_EQ(memcmp(page_address(*vm.ms, now), fresh.data(), PAGE_SIZE), 0);
-  host_tlb_flush(0, 0);
-}
 
 }  // namespace
