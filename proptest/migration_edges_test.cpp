@@ -212,6 +212,35 @@ TEST(MigrationEdges, AllocContigPagesOnTheNodeAskedFor) {
   EXPECT_EQ(f.check(), "");
 }
 
+// The contiguous allocator's reports: a request no range can serve warns
+// (Linux's alloc_contig_pages failure is silent, this one names the size
+// and node) unless __GFP_NOWARN; free_contig_range reports each page that
+// is not one of a contiguous allocation by its own pfn.
+TEST(MigrationEdges, ContiguousAllocatorReportsNameTheRequestAndThePage) {
+  machine m;
+  const unsigned long too_many = m.z->spanned_pages + 1;
+  log_buf_clear();
+  EXPECT_EQ(alloc_contig_pages(*m.ms, too_many, GFP_KERNEL | __GFP_NOWARN, 0), nullptr);
+  EXPECT_EQ(slabt::read_log().find("alloc_contig_pages"), std::string::npos);
+  EXPECT_EQ(alloc_contig_pages(*m.ms, too_many, GFP_KERNEL, 0), nullptr);
+  EXPECT_NE(slabt::read_log().find("alloc_contig_pages: no range of " + std::to_string(too_many) + " pages on node 0"),
+            std::string::npos);
+  // Three pages, the last two free already: two bad pages, at their pfns.
+  const unsigned long b = m.block(5);
+  take_range(m, b, 1);
+  log_buf_clear();
+  const unsigned long bad = m.ms->bad_pages;
+  EXPECT_EQ(free_contig_range(*m.ms, b, 3), 2ul);
+  EXPECT_EQ(m.ms->bad_pages, bad + 2);
+  char want[64];
+  for (unsigned long pfn : {b + 1, b + 2}) {
+    snprintf(want, sizeof(want), "pfn:%05lx\n", pfn);
+    EXPECT_NE(slabt::read_log().find(want), std::string::npos) << want;
+  }
+  drain_all_pages(*m.ms);
+  EXPECT_EQ(m.check(), "");
+}
+
 // undo_isolate_page_range of an empty range does nothing, wherever it is.
 TEST(MigrationEdges, UndoIsolateOfAnEmptyRangeDoesNothing) {
   machine m;
