@@ -86,7 +86,8 @@ TEST(CompactionEdges, ScannersMetResetsBothCachedPositions) {
 // and one for every other page it walks. Every movable page is isolated,
 // the one right after the compound page too. The pageblock, in order:
 // 16 pages in use, an order-4 compound page, a movable page, 31 pages in
-// use, a free order-6 block, then 384 pages in use of which two movable.
+// use, a free order-6 block, then 384 pages in use of which two movable;
+// among the first 16, a free order-1 block at 2.
 TEST(CompactionEdges, MigrationScannerPassesOverFreeAndCompoundBlocksAtOnce) {
   machine m;
   const unsigned long b = m.block(6);
@@ -95,6 +96,7 @@ TEST(CompactionEdges, MigrationScannerPassesOverFreeAndCompoundBlocksAtOnce) {
   // compound pages until the allocator hands out that block.
   EXPECT_EQ(free_contig_range(*m.ms, b + 16, 16), 0ul);
   EXPECT_EQ(free_contig_range(*m.ms, b + 64, 64), 0ul);
+  EXPECT_EQ(free_contig_range(*m.ms, b + 2, 2), 0ul);
   drain_all_pages(*m.ms);
   std::vector<page *> others;
   page *comp = nullptr;
@@ -109,13 +111,14 @@ TEST(CompactionEdges, MigrationScannerPassesOverFreeAndCompoundBlocksAtOnce) {
   ASSERT_TRUE(PageHead(comp));
   const page *fb = m.pg(b + 64);
   ASSERT_TRUE(PageBuddy(fb) && fb->private_ == 6);
+  ASSERT_TRUE(PageBuddy(m.pg(b + 2)) && m.pg(b + 2)->private_ == 1);
   for (unsigned long pfn : {b + 32, b + 200, b + 300}) m.owner->adopt(m.pg(pfn));
 
   compact_control cc = compact_control_for(*m.ms, m.z, -1, MIGRATE_SYNC);
   INIT_LIST_HEAD(&cc.migratepages);
   INIT_LIST_HEAD(&cc.freepages);
   EXPECT_EQ(isolate_migratepages_block(&cc, b, b + pageblock_nr_pages), b + pageblock_nr_pages);
-  EXPECT_EQ(cc.total_migrate_scanned, pageblock_nr_pages - 15 - 63);
+  EXPECT_EQ(cc.total_migrate_scanned, pageblock_nr_pages - 1 - 15 - 63);
   EXPECT_EQ(cc.nr_migratepages, 3u);
   std::set<unsigned long> isolated;
   list_for_each(pos, &cc.migratepages) isolated.insert(page_to_pfn(*m.ms, list_entry(pos, page, lru)));
@@ -136,6 +139,7 @@ TEST(CompactionEdges, MigrationScannerPassesOverFreeAndCompoundBlocksAtOnce) {
   __free_pages(*m.ms, comp, 4);
   m.release_all();
   for (unsigned long pfn = b; pfn < b + pageblock_nr_pages; pfn++) {
+    if (pfn == b + 2 || pfn == b + 3) continue;
     if (pfn >= b + 16 && pfn < b + 32) continue;
     if (pfn >= b + 64 && pfn < b + 128) continue;
     if (pfn == b + 32 || pfn == b + 200 || pfn == b + 300) continue;
@@ -228,6 +232,9 @@ TEST(CompactionEdges, CompactMemoryIgnoresSuitabilityAndEmptyZones) {
   EXPECT_EQ(ce.total_migrate_scanned, 0ul);
   m.fragment();
   drain_all_pages(*m.ms);
+  // Order -1 asks for the gap of order 0: two pages above min.
+  m.z->_watermark[WMARK_MIN] = free_pages(m.z) - 3;
+  EXPECT_TRUE(compaction_suitable(*m.ms, m.z, -1, ZONE_DMA32));
   m.z->_watermark[WMARK_MIN] = free_pages(m.z) - 2;
   ASSERT_FALSE(compaction_suitable(*m.ms, m.z, -1, ZONE_DMA32));
   compact_node(*m.ms, 0);
@@ -417,6 +424,10 @@ TEST(CompactionEdges, PriorityZeroAsksForEveryObject) {
   EXPECT_EQ(try_to_free_pages(*m.ms, GFP_KERNEL, 0, 0), 0ul);
   EXPECT_EQ(st.asked, std::vector<unsigned long>(13, 128));
   unregister_shrinker(*m.ms, &st.s);
+  // One object: nothing at priorities 12..1 ((1 >> p) * 2 = 0), that one at 0.
+  freeing_shrinker one(*m.ms, 1, 0);
+  EXPECT_EQ(try_to_free_pages(*m.ms, GFP_KERNEL, 0, 0), 1ul);
+  EXPECT_EQ(one.asked, std::vector<unsigned long>{1});
 }
 
 // Direct compaction's priority decides its mode and its start (Linux's
@@ -468,7 +479,8 @@ TEST(CompactionEdges, KswapdKeepsTheHighestZoneAndReachesPriorityZero) {
     ASSERT_TRUE(pgdat->kswapd_wanted);
     wakeup_kswapd(m.z, GFP_KERNEL, 0, ZONE_DMA32);
     EXPECT_EQ(pgdat->kswapd_highest_zoneidx, ZONE_NORMAL);
-    kswapd_run(*m.ms);
+    // The shrinker frees no memory: no progress, 0 pages.
+    EXPECT_EQ(kswapd_run(*m.ms), 0ul);
     EXPECT_EQ(s.asked, (std::vector<unsigned long>{2, 3}));
     EXPECT_FALSE(pgdat->kswapd_wanted);
   }

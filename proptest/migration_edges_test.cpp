@@ -220,6 +220,9 @@ TEST(MigrationEdges, ContiguousAllocatorReportsNameTheRequestAndThePage) {
   machine m;
   const unsigned long too_many = m.z->spanned_pages + 1;
   log_buf_clear();
+  EXPECT_EQ(alloc_contig_pages(*m.ms, 0, GFP_KERNEL, 0), nullptr);
+  EXPECT_NE(slabt::read_log().find("alloc_contig_pages: 0 pages"), std::string::npos);
+  log_buf_clear();
   EXPECT_EQ(alloc_contig_pages(*m.ms, too_many, GFP_KERNEL | __GFP_NOWARN, 0), nullptr);
   EXPECT_EQ(slabt::read_log().find("alloc_contig_pages"), std::string::npos);
   EXPECT_EQ(alloc_contig_pages(*m.ms, too_many, GFP_KERNEL, 0), nullptr);
@@ -238,6 +241,42 @@ TEST(MigrationEdges, ContiguousAllocatorReportsNameTheRequestAndThePage) {
     EXPECT_NE(slabt::read_log().find(want), std::string::npos) << want;
   }
   drain_all_pages(*m.ms);
+  EXPECT_EQ(m.check(), "");
+}
+
+// alloc_contig_pages is first fit from the zone's start, at the size's
+// alignment: on a fresh machine a pageblock's worth is the zone's first
+// pageblock.
+TEST(MigrationEdges, AllocContigPagesIsFirstFitFromTheZoneStart) {
+  machine m;
+  page *p = alloc_contig_pages(*m.ms, pageblock_nr_pages, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(page_to_pfn(*m.ms, p), m.start());
+  EXPECT_EQ(free_contig_range(*m.ms, m.start(), pageblock_nr_pages), 0ul);
+  EXPECT_EQ(m.check(), "");
+}
+
+// The isolated free blocks of the range are the caller's whatever the
+// zone's watermarks (they are not counted as free while isolated): a free
+// range is taken with the zone below its min watermark.
+TEST(MigrationEdges, AllocContigRangeIgnoresTheWatermarks) {
+  machine m;
+  const unsigned long start = m.block(5);
+  m.z->_watermark[WMARK_MIN] = free_pages(m.z) + 1000;
+  EXPECT_EQ(alloc_contig_range(*m.ms, start, start + 64, GFP_KERNEL), 0);
+  init_per_zone_wmark_min(*m.ms);
+  EXPECT_EQ(free_contig_range(*m.ms, start, 64), 0ul);
+  EXPECT_EQ(m.check(), "");
+}
+
+// start_isolate_page_range refuses an empty range, or one beyond memory,
+// with -EINVAL.
+TEST(MigrationEdges, StartIsolateOfAnEmptyOrMissingRangeIsEinval) {
+  machine m;
+  const unsigned long beyond = zone_end_pfn(m.z) + 64 * pageblock_nr_pages;
+  EXPECT_EQ(start_isolate_page_range(*m.ms, m.block(3), m.block(3)), -EINVAL);
+  EXPECT_EQ(start_isolate_page_range(*m.ms, beyond, beyond + pageblock_nr_pages), -EINVAL);
+  for (unsigned i = 0; i < m.nr_blocks(); i++) EXPECT_NE(type_of(m.z, m.block(i)), MIGRATE_ISOLATE) << i;
   EXPECT_EQ(m.check(), "");
 }
 
@@ -357,9 +396,12 @@ TEST(MigrationEdges, MigrationEntryWaitNeverWaitsForItsOwnCpu) {
     EXPECT_EQ(waited, !own) << own;
   }
   EXPECT_EQ(*slot, leaf);
-  // A valid leaf is no migration: nothing to wait for, on any CPU.
+  // A valid leaf is no migration: nothing to wait for, on any CPU; nor an
+  // address with no table.
   host_set_cpu(1);
   EXPECT_FALSE(migration_entry_wait(vm.f.pt, vm.va));
+  ASSERT_EQ(pgtable_leaf_slot(vm.f.pt, vm.f.vs->space.end - PAGE_SIZE), nullptr);
+  EXPECT_FALSE(migration_entry_wait(vm.f.pt, vm.f.vs->space.end - PAGE_SIZE));
   host_set_cpu(0);
   EXPECT_EQ(vm.f.check(), "");
 }
