@@ -217,6 +217,55 @@ TEST(CompactionEdges, FreeScannerAtTheWatermarkEndsContendedWithoutHints) {
   EXPECT_EQ(m.check(), "");
 }
 
+// The free scanner takes targets only from pageblocks above the migration
+// scanner's and passes by pageblocks with a skip hint: with the migration
+// scanner starting three pageblocks below the top and every pageblock above
+// it hinted, there is no target, and no page moves (down or anywhere).
+TEST(CompactionEdges, FreeScannerStaysAboveTheMigrationScannerAndPassesHints) {
+  machine m;
+  m.fragment();
+  const unsigned mb = m.nr_blocks() - 4;
+  ASSERT_GT(m.owned_in(m.block(mb), m.block(mb + 1)), 0ul);
+  for (unsigned i = mb + 1; i < m.nr_blocks(); i++) set_skip(m.z, m.block(i));
+  m.z->compact_cached_migrate_pfn = m.block(mb);
+  m.z->compact_cached_free_pfn = pageblock_start_pfn(zone_end_pfn(m.z) - 1);
+  compact_control cc = m.cc(9, MIGRATE_SYNC_LIGHT);
+  const compact_result r = compact_zone(&cc);
+  EXPECT_TRUE(r == COMPACT_PARTIAL_SKIPPED || r == COMPACT_CONTENDED) << r;
+  EXPECT_GT(m.owner->isolations, 0ul);  // the migration scanner found pages
+  EXPECT_TRUE(m.owner->moved.empty());
+  EXPECT_EQ(cc.total_free_scanned, 0ul);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// A pageblock where the free scanner finds no free page gets a skip hint
+// (Linux: a full pageblock is not worth scanning again until the hints
+// are reset). Every page of the zone held, the odd ones of the lower half
+// given back: the top pageblock is full, and the first the free scanner
+// looks at.
+TEST(CompactionEdges, FreeScannerHintsAFullPageblock) {
+  machine m;
+  while (m.owner->alloc()) {
+  }
+  const unsigned long half = m.block(m.nr_blocks() / 2);
+  std::vector<page *> odd;
+  for (page *p : m.owner->pages)
+    if ((m.owner->pfn(p) & 1) && m.owner->pfn(p) < half) odd.push_back(p);
+  for (page *p : odd) m.owner->release(p);
+  drain_all_pages(*m.ms);
+  m.pin_blocks_above(0);
+  const unsigned long top = pageblock_start_pfn(zone_end_pfn(m.z) - 1);
+  for (unsigned long pfn = top; pfn < zone_end_pfn(m.z); pfn++) ASSERT_FALSE(PageBuddy(m.pg(pfn))) << pfn;
+  ASSERT_FALSE(skip_bit(m.z, top));
+  compact_control cc = m.cc(9, MIGRATE_SYNC_LIGHT);
+  compact_zone(&cc);
+  EXPECT_FALSE(m.owner->moved.empty());
+  EXPECT_TRUE(skip_bit(m.z, top));
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
 // compact_zone passes by a zone with no memory (COMPACT_SKIPPED, nothing
 // scanned), and compact_memory (order -1) compacts a zone whatever
 // compaction_suitable says (that is for allocations): with free memory two
