@@ -136,13 +136,13 @@ static bool compact_scanners_met(const compact_control *cc) {
 
 // Refills cc->freepages from the pageblocks below cc->free_pfn, down to the
 // migration scanner's pageblock, until it holds as many pages as there are
-// pages to migrate.
+// pages to migrate. Called (by compaction_alloc) only with cc->freepages
+// empty while pages wait for migration, so there is room at the start.
 static void isolate_freepages(compact_control *cc) {
   zone *z = cc->z;
   unsigned long low = pageblock_end_pfn(cc->migrate_pfn);
   unsigned long block = cc->free_pfn;
-  for (; block >= low && block >= z->zone_start_pfn && cc->nr_freepages < cc->nr_migratepages;
-       block -= pageblock_nr_pages) {
+  for (; block >= low && block >= z->zone_start_pfn; block -= pageblock_nr_pages) {
     if (!pageblock_in_zone(z, block) || !isolation_suitable(cc, block) || !suitable_migration_target(cc, block))
       continue;
     bool at_watermark = false;
@@ -216,7 +216,7 @@ unsigned long isolate_migratepages_block(compact_control *cc, unsigned long low,
       if (order > 0 && order <= MAX_PAGE_ORDER) pfn += (1ul << order) - 1;
       continue;
     }
-    if (!(flags & (1ul << PG_movable)) || (flags & (1ul << PG_isolated))) continue;
+    // Not movable, or isolated already: isolate_movable_page says no.
     if (!isolate_movable_page(*cc->ms, p, cc->mode)) continue;
     list_add_tail(&p->lru, &cc->migratepages);
     cc->nr_migratepages++;
@@ -248,8 +248,10 @@ static isolate_migrate_t isolate_migratepages(compact_control *cc) {
   unsigned long low = cc->migrate_pfn;
   for (; low < cc->free_pfn; low = pageblock_end_pfn(low)) {
     unsigned long block = pageblock_start_pfn(low);
+    // free_pfn is always a pageblock's start (the free scanner steps down
+    // a pageblock at a time from one), so the pageblock below it ends at it
+    // at the latest: no clipping (nor in Linux).
     unsigned long end = pageblock_end_pfn(low);
-    if (end > cc->free_pfn) end = cc->free_pfn;
     if (!pageblock_in_zone(z, block) || !isolation_suitable(cc, block) || !suitable_migration_source(cc, block))
       continue;
     unsigned long next = isolate_migratepages_block(cc, low, end);

@@ -107,16 +107,16 @@ int alloc_contig_range(mem_system &ms, unsigned long start, unsigned long end, g
   return err;
 }
 
-// Whether [pfn, pfn + nr) is worth trying: in z, and no page of it
-// reserved or in use without being movable (a racy look; alloc_contig_range
-// decides under the locks).
+// Whether [pfn, pfn + nr) (in z) is worth trying: no page of it reserved
+// or in use without being movable (a racy look; alloc_contig_range decides
+// under the locks, and refuses a range whose pageblocks reach outside z).
 static bool pfn_range_valid_contig(zone *z, unsigned long pfn, unsigned long nr) {
-  if (!zone_spans_pageblock(z, pfn) || !zone_spans_pageblock(z, pfn + nr - 1)) return false;
   for (unsigned long i = pfn; i < pfn + nr; i++) {
     const page *p = zone_pfn_to_page(z, i);
     unsigned long flags = READ_ONCE(p->flags);
     if (flags & (1ul << PG_reserved)) return false;
-    if (flags & ((1ul << PG_buddy) | (1ul << PG_pcp) | (1ul << PG_movable) | (1ul << PG_isolated))) continue;
+    if (flags & ((1ul << PG_movable) | (1ul << PG_isolated))) continue;
+    // In use and not movable (free and per-CPU pages have no reference).
     if (page_ref_count(p) > 0 || PageTail(p)) return false;
   }
   return true;

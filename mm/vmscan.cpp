@@ -94,8 +94,8 @@ static unsigned long node_free_pages(const pglist_data *pgdat) {
 
 // Basic algorithm (Linux's balance_pgdat): from the lowest reclaim priority
 // upwards, ask the shrinkers for a little more each round, checking before
-// every batch whether the node is balanced again; stop there, or when even
-// priority 0 frees nothing.
+// every batch whether the node is balanced again; stop there, or after
+// priority 0 (every object asked for).
 unsigned long kswapd_run_node(mem_system &ms, pglist_data *pgdat) {
   if (!__atomic_load_n(&pgdat->kswapd_wanted, __ATOMIC_ACQUIRE)) return 0;
   unsigned long before = node_free_pages(pgdat);
@@ -104,8 +104,7 @@ unsigned long kswapd_run_node(mem_system &ms, pglist_data *pgdat) {
   for (int priority = DEF_PRIORITY; priority >= 0; priority--) {
     drain_all_pages(ms);  // pages on per-CPU lists do not count as free
     if (balanced(0)) break;
-    unsigned long freed = shrink_slab_at(ms, GFP_KERNEL, pgdat->node_id, priority, balanced);
-    if (freed == 0 && priority == 0) break;  // nothing more to give
+    shrink_slab_at(ms, GFP_KERNEL, pgdat->node_id, priority, balanced);
   }
   __atomic_store_n(&pgdat->kswapd_wanted, false, __ATOMIC_RELEASE);
   // Balanced for order 0: what a high-order request needs beyond that is

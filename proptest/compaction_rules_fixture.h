@@ -231,6 +231,11 @@ struct recording_shrinker {
   ~recording_shrinker() { unregister_shrinker(*ms, &s); }
 };
 
+// Takes pfn..pfn+n (free, in one zone) for the test as order-0 pages.
+inline void take_range(machine &m, unsigned long pfn, unsigned long n) {
+  ASSERT_EQ(alloc_contig_range(*m.ms, pfn, pfn + n, GFP_KERNEL), 0);
+}
+
 // Make block b's owner pages unmovable pins (the migration scanner finds
 // nothing there) and back.
 inline std::vector<page *> pin_block(machine &m, unsigned b) {
