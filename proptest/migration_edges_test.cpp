@@ -277,7 +277,34 @@ TEST(MigrationEdges, StartIsolateOfAnEmptyOrMissingRangeIsEinval) {
   EXPECT_EQ(start_isolate_page_range(*m.ms, m.block(3), m.block(3)), -EINVAL);
   EXPECT_EQ(start_isolate_page_range(*m.ms, beyond, beyond + pageblock_nr_pages), -EINVAL);
   for (unsigned i = 0; i < m.nr_blocks(); i++) EXPECT_NE(type_of(m.z, m.block(i)), MIGRATE_ISOLATE) << i;
+  // A range that runs past the zone's end is refused before anything is
+  // touched: the per-CPU lists keep their pages.
+  __free_page(*m.ms, alloc_page(*m.ms, GFP_KERNEL));
+  const unsigned long pcp_pages = nr_free_pcp_pages(*m.ms);
+  ASSERT_GT(pcp_pages, 0u);
+  EXPECT_EQ(start_isolate_page_range(*m.ms, m.block(m.nr_blocks() - 1), zone_end_pfn(m.z) + 1), -EINVAL);
+  EXPECT_EQ(nr_free_pcp_pages(*m.ms), pcp_pages);
+  for (unsigned i = 0; i < m.nr_blocks(); i++) EXPECT_NE(type_of(m.z, m.block(i)), MIGRATE_ISOLATE) << i;
   EXPECT_EQ(m.check(), "");
+}
+
+// A page of a pageblock that its zone only partly spans (DMA from 1 MiB,
+// in a 2 MiB pageblock) cannot be isolated: -EINVAL, before the per-CPU
+// lists are drained.
+TEST(MigrationEdges, IsolateOfAPartlySpannedPageblockIsEinvalAndDrainsNothing) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_three_zones(f), 0);
+  mem_system &ms = *f.ms;
+  const zone *dma = &ms.node_data[0]->node_zones[ZONE_DMA];
+  ASSERT_NE(dma->zone_start_pfn % pageblock_nr_pages, 0u);
+  __free_page(ms, alloc_page(ms, GFP_KERNEL));
+  const unsigned long pcp_pages = nr_free_pcp_pages(ms);
+  ASSERT_GT(pcp_pages, 0u);
+  EXPECT_EQ(set_migratetype_isolate(ms, pfn_to_page(ms, dma->zone_start_pfn)), -EINVAL);
+  EXPECT_EQ(nr_free_pcp_pages(ms), pcp_pages);
+  EXPECT_EQ(get_pfnblock_migratetype(dma, dma->zone_start_pfn) == MIGRATE_ISOLATE, false);
+  EXPECT_EQ(f.check(), "");
 }
 
 // undo_isolate_page_range of an empty range does nothing, wherever it is.
