@@ -955,6 +955,47 @@ TEST(VmallocFaultInjection, EveryAllocationOfOneVmalloc) {
   EXPECT_EQ(at_rest(f), initial);
 }
 
+// A vmalloc whose area node cannot be allocated fails at once with the
+// out-of-memory warning, as Linux's alloc_vmap_area returns -ENOMEM before
+// its "overflow" path: no purge of the ranges waiting for one (they keep
+// waiting, no shootdown), nothing taken. failslab picks the call: vmalloc's
+// slab allocations are its vm_struct, then the area's node.
+TEST(VmallocFaultInjection, NodeFailureDoesNotPurge) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  slab_allocator &sa = *f.slab.sa;
+  warm_up(f);
+  void *a = vmalloc(*f.vs, 2 * PAGE_SIZE), *b = vmalloc(*f.vs, PAGE_SIZE);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  vfree(*f.vs, a);
+  const std::vector<std::pair<uintptr_t, uintptr_t>> waiting = f.lazy_ranges();
+  ASSERT_EQ(waiting.size(), 1u);
+  const page_state before = snapshot(*f.slab.mm.ms);
+  const unsigned long objects = active_objects(sa);
+  const unsigned long flushes = host::tlb_flushes;
+  sa.failslab.attr.probability = 100;
+  sa.failslab.attr.interval = 2;
+  sa.failslab.attr.times = 1;
+  sa.failslab.attr.verbose = 0;
+  sa.failslab.ignore_gfp_reclaim = false;
+  log_buf_clear();
+  EXPECT_EQ(vmalloc(*f.vs, PAGE_SIZE), nullptr);
+  sa.failslab.attr.probability = 0;
+  EXPECT_EQ(sa.failslab.attr.nr_failures, 1ul);
+  const std::string log = read_log();
+  EXPECT_EQ(log.rfind("vmalloc error: size 4096, out of memory, mode:", 0), 0u) << log;
+  EXPECT_EQ(count_of(log, "\n"), 1u) << log;
+  EXPECT_EQ(f.lazy_ranges(), waiting) << "the waiting range was purged";
+  EXPECT_EQ(host::tlb_flushes, flushes);
+  EXPECT_EQ(snapshot(*f.slab.mm.ms), before);
+  EXPECT_EQ(active_objects(sa), objects);
+  EXPECT_EQ(f.check(), "");
+  vfree(*f.vs, b);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
 // ================================================================ bad input
 
 // A bad vfree/vunmap and what must follow: exactly one "Trying to vfree()
@@ -1189,6 +1230,37 @@ TEST(VmapBadInput, BadArgumentsReturnNull) {
   EXPECT_EQ(f.check(), "");
 }
 
+// vmap of as many pages as the range has is refused as a bad argument (the
+// area needs its guard page too, so it can never fit): the warning says
+// so, and nothing is tried, so ranges waiting for the lazy purge stay
+// waiting (no purge, no shootdown). One page fewer fits exactly.
+TEST(VmapBadInput, MorePagesThanTheRangeHolds) {
+  vmalloc_fixture f;
+  constexpr unsigned RANGE = 8;
+  ASSERT_EQ(f.build(layout_kind::single_zone, VMALLOC_START_ADDR, VMALLOC_START_ADDR + RANGE * PAGE_SIZE), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  vfree(*f.vs, vmalloc(*f.vs, PAGE_SIZE));  // a range waiting for the purge
+  ASSERT_EQ(f.vs->space.nr_lazy, 1ul);
+  std::vector<page *> frames;
+  for (unsigned i = 0; i < RANGE; i++) frames.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+  const unsigned long flushes = host::tlb_flushes;
+  log_buf_clear();
+  EXPECT_EQ(vmap(*f.vs, frames.data(), RANGE, VM_MAP, PROT_READ), nullptr);
+  EXPECT_EQ(read_log(), "vmap: bad arguments (8 pages, prot 0x1)\n");
+  EXPECT_EQ(f.vs->space.nr_lazy, 1ul) << "no purge for a request that can never fit";
+  EXPECT_EQ(host::tlb_flushes, flushes);
+  EXPECT_EQ(f.check(), "");
+  void *v = vmap(*f.vs, frames.data(), RANGE - 1, VM_MAP, PROT_READ);
+  ASSERT_NE(v, nullptr) << "the purge frees the waiting range; then RANGE - 1 pages and the guard fill it";
+  EXPECT_EQ(uptr(v), VMALLOC_START_ADDR);
+  EXPECT_EQ(f.check(), "");
+  vunmap(*f.vs, v);
+  for (page *p : frames) __free_pages(ms, p, 0);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
 // vmap keeps no pointer into the caller's array (Linux's vmap does not; the
 // array is often temporary): after the array is overwritten and freed, the
 // mapping, vmalloc_to_page, the checker and vunmap all still see the pages
@@ -1412,6 +1484,41 @@ TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
   EXPECT_EQ(vmallocinfo(*f.vs), "");
   EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
   EXPECT_EQ(vmalloc_total_pages(*f.vs), (VMALLOC_END_ADDR - VMALLOC_START_ADDR) / PAGE_SIZE);
+  EXPECT_EQ(f.check(), "");
+}
+
+// vmalloc_init owns every field of the vmalloc_system: whatever the memory
+// held before (not zeroed, or a system set up again), it starts with
+// nothing counted (VmallocUsed 0, no lazy pages, no errors) and no
+// symbolizer (vmallocinfo prints callers as addresses); the checker agrees
+// with it through a vmalloc, a bad vfree, a vfree and the purge.
+TEST(VmallocInit, DirtyMemoryStartsEmpty) {
+  vmalloc_fixture f;
+  memset(static_cast<void *>(f.vs.get()), 0xa5, sizeof(vmalloc_system));
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
+  EXPECT_EQ(f.vs->errors, 0ul);
+  EXPECT_EQ(f.vs->vmap_lazy_nr, 0ul);
+  EXPECT_EQ(f.vs->migrating, 0u);
+  EXPECT_EQ(f.vs->movable_pages, 0ul);
+  EXPECT_EQ(f.lazy_table_pages(), 0ul);
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(vmallocinfo(*f.vs), "");
+  void *p = site_vmalloc(*f.vs, 3 * PAGE_SIZE);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 3ul);
+  const vm_struct *vm = vmap_find_busy_at(&f.vs->space, uptr(p))->vm;
+  EXPECT_EQ(vmallocinfo(*f.vs), expected_line(f, {uptr(p), 3, "", false, false}, addr_str(vm->caller)) + "\n");
+  EXPECT_EQ(f.check(), "");
+  log_buf_clear();
+  vfree(*f.vs, static_cast<char *>(p) + PAGE_SIZE);
+  EXPECT_EQ(f.vs->errors, 1ul);
+  vfree(*f.vs, p);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
+  EXPECT_EQ(f.vs->vmap_lazy_nr, 4ul);
+  EXPECT_EQ(f.check(), "");
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.vs->vmap_lazy_nr, 0ul);
   EXPECT_EQ(f.check(), "");
 }
 

@@ -350,6 +350,60 @@ TEST(VmapAreaChecker, FirstNodeInTheFreeTreeOrUnused) {
   EXPECT_EQ(vmap_space_check(&space), nullptr);
 }
 
+// The checker holds each of the four trees (free, busy, lazy, purging) to
+// heap order: a child's priority above its parent's is reported, in any of
+// them; and it asks nothing of a root's priority (a node's priority is a
+// hash of its address, any u32: the largest one is a valid root).
+TEST(VmapAreaChecker, HeapOrderInEveryTree) {
+  std::vector<vmap_area> nodes(32);
+  size_t next = 1;
+  vmap_space space;
+  const uintptr_t base = 0x40000000ul;
+  vmap_space_init(&space, base, base + 32 * PAGE_SIZE, &nodes[0]);
+  vmap_area *a[12];
+  for (vmap_area *&va : a) {
+    vmap_nodes n{&nodes[next++], &nodes[next++], nullptr};
+    va = vmap_alloc_range(&space, PAGE_SIZE, PAGE_SIZE, n);
+    ASSERT_NE(va, nullptr);
+  }
+  // Two ranges purging, three lazy, two free gaps (one between lazy ranges,
+  // which do not merge with it), six busy.
+  vmap_lazy_range(&space, a[1]);
+  vmap_lazy_range(&space, a[3]);
+  uintptr_t ps, pe;
+  ASSERT_TRUE(vmap_begin_purge(&space, &ps, &pe));
+  for (unsigned i : {5u, 7u, 9u}) vmap_lazy_range(&space, a[i]);
+  vmap_area *freed[3];
+  ASSERT_EQ(vmap_free_range(&space, a[8], freed), 0u);
+  ASSERT_EQ(vmap_space_check(&space), nullptr);
+  ASSERT_EQ(space.nr_free, 2ul);
+  ASSERT_EQ(space.nr_busy, 6ul);
+  ASSERT_EQ(space.nr_lazy, 3ul);
+  ASSERT_EQ(space.nr_purging, 2ul);
+  const struct {
+    const char *name;
+    vmap_area *root;
+  } trees[] = {{"free", space.free_root},
+               {"busy", space.busy_root},
+               {"lazy", space.lazy_root},
+               {"purging", space.purging_root}};
+  for (const auto &t : trees) {
+    SCOPED_TRACE(t.name);
+    vmap_area *root = t.root;
+    vmap_area *child = root->left ? root->left : root->right;
+    ASSERT_NE(child, nullptr);
+    const u32 root_prio = root->prio, child_prio = child->prio;
+    root->prio = ~0u;
+    EXPECT_EQ(vmap_space_check(&space), nullptr) << "the largest priority at a root";
+    root->prio = 7;
+    child->prio = 8;
+    EXPECT_STREQ(vmap_space_check(&space), "a node breaks the heap order");
+    root->prio = root_prio;
+    child->prio = child_prio;
+    EXPECT_EQ(vmap_space_check(&space), nullptr);
+  }
+}
+
 // Twenty thousand areas in a row, half of them freed (every other one), the
 // holes refilled by first fit, aligned requests that no hole can hold (they
 // go past the holes), and everything freed in random order: every answer is
