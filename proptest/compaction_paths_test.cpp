@@ -450,8 +450,10 @@ TEST(CompactionRules, VmallocMigrationAndFreeAfterIsolate) {
 // frame is the migrator's until then): a vfree started on another CPU while
 // the migration's shootdown is done but its new leaf not yet written has
 // taken the area from lookups but not returned; once the migration ends it
-// frees the new frame, and the old one goes back to the migrator.
-TEST(CompactionRules, VfreeWaitsForAMigrationOfItsArea) {
+// frees the new frame, and the old one goes back to the migrator. The
+// migrating page is the area's first, then its last.
+void vfree_during_migration(unsigned migrating) {
+  SCOPED_TRACE(testing::Message() << "page " << migrating << " migrating");
   slabt::cpu_reset reset;
   vmalloc_fixture f;
   ASSERT_EQ(f.build(layout_kind::single_zone), 0);
@@ -465,7 +467,7 @@ TEST(CompactionRules, VfreeWaitsForAMigrationOfItsArea) {
   v = vmalloc_movable(*f.vs, 3 * PAGE_SIZE);
   ASSERT_NE(v, nullptr);
   const uintptr_t va = reinterpret_cast<uintptr_t>(v);
-  page *old = vmalloc_to_page(*f.vs, static_cast<char *>(v) + PAGE_SIZE);
+  page *old = vmalloc_to_page(*f.vs, static_cast<char *>(v) + migrating * PAGE_SIZE);
   list_head l;
   INIT_LIST_HEAD(&l);
   ASSERT_TRUE(isolate_movable_page(ms, old, MIGRATE_SYNC));
@@ -513,6 +515,11 @@ TEST(CompactionRules, VfreeWaitsForAMigrationOfItsArea) {
   EXPECT_EQ(f.check(), "");
   vm_unmap_aliases(*f.vs);
   EXPECT_EQ(f.check(), "");
+}
+
+TEST(CompactionRules, VfreeWaitsForAMigrationOfItsArea) {
+  vfree_during_migration(0);
+  vfree_during_migration(2);
 }
 
 // ---- the free path ------------------------------------------------------------------------
