@@ -59,6 +59,12 @@ void warm_up(vmalloc_fixture &f) {
   vm_unmap_aliases(*f.vs);
 }
 
+// A single-zone fixture over [VMALLOC_START_ADDR, + range bytes), warmed up.
+void build_range(vmalloc_fixture &f, unsigned long range) {
+  ASSERT_EQ(f.build(layout_kind::single_zone, VMALLOC_START_ADDR, VMALLOC_START_ADDR + range), 0);
+  warm_up(f);
+}
+
 // What must come back when everything is freed: the free pages (buddy and
 // per-CPU, after settling) and the page-table pages.
 struct rest_state {
@@ -1131,8 +1137,7 @@ TEST(VmallocBadInput, BadFreesAreReportedAndChangeNothing) {
 TEST(VmallocBadInput, RefusedRequestsTakeNothing) {
   vmalloc_fixture f;
   constexpr unsigned long RANGE = 64 * PAGE_SIZE;
-  ASSERT_EQ(f.build(layout_kind::single_zone, VMALLOC_START_ADDR, VMALLOC_START_ADDR + RANGE), 0);
-  warm_up(f);
+  ASSERT_NO_FATAL_FAILURE(build_range(f, RANGE));
   const rest_state initial = at_rest(f);
   struct refused {
     std::function<void *()> call;
@@ -1237,9 +1242,8 @@ TEST(VmapBadInput, BadArgumentsReturnNull) {
 TEST(VmapBadInput, MorePagesThanTheRangeHolds) {
   vmalloc_fixture f;
   constexpr unsigned RANGE = 8;
-  ASSERT_EQ(f.build(layout_kind::single_zone, VMALLOC_START_ADDR, VMALLOC_START_ADDR + RANGE * PAGE_SIZE), 0);
+  ASSERT_NO_FATAL_FAILURE(build_range(f, RANGE * PAGE_SIZE));
   mem_system &ms = *f.slab.mm.ms;
-  warm_up(f);
   vfree(*f.vs, vmalloc(*f.vs, PAGE_SIZE));  // a range waiting for the purge
   ASSERT_EQ(f.vs->space.nr_lazy, 1ul);
   std::vector<page *> frames;
@@ -1519,6 +1523,127 @@ TEST(VmallocInit, DirtyMemoryStartsEmpty) {
   EXPECT_EQ(f.check(), "");
   vm_unmap_aliases(*f.vs);
   EXPECT_EQ(f.vs->vmap_lazy_nr, 0ul);
+  EXPECT_EQ(f.check(), "");
+}
+
+// vmalloc_init refuses a missing page table, an empty or reversed range and
+// a range whose start or end is not page-aligned, with -EINVAL, writing
+// nothing; the smallest good range (one page) is taken.
+TEST(VmallocInit, BadRangesAreEinval) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.slab.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  const uintptr_t s = VMALLOC_START_ADDR;
+  const struct {
+    bool table;
+    uintptr_t start, end;
+    const char *what;
+  } bad[] = {{false, s, s + 16 * PAGE_SIZE, "no page table"},
+             {true, s, s, "empty"},
+             {true, s + PAGE_SIZE, s, "reversed"},
+             {true, s + 8, s + 16 * PAGE_SIZE, "start not aligned"},
+             {true, s, s + 16 * PAGE_SIZE - 8, "end not aligned"},
+             {true, s + 1, s + 1 + 16 * PAGE_SIZE, "both off by one byte"}};
+  std::vector<unsigned char> pattern(sizeof(vmalloc_system), 0xa5);
+  for (const auto &b : bad) {
+    SCOPED_TRACE(b.what);
+    memcpy(static_cast<void *>(f.vs.get()), pattern.data(), pattern.size());
+    EXPECT_EQ(vmalloc_init(f.vs.get(), ms, *f.slab.sa, b.table ? &f.pt : nullptr, b.start, b.end), -EINVAL);
+    EXPECT_EQ(memcmp(static_cast<const void *>(f.vs.get()), pattern.data(), pattern.size()), 0) << "written";
+  }
+  memset(static_cast<void *>(f.vs.get()), 0, sizeof(vmalloc_system));
+  ASSERT_EQ(vmalloc_init(f.vs.get(), ms, *f.slab.sa, &f.pt, s, s + PAGE_SIZE), 0);
+  EXPECT_EQ(vmalloc_total_pages(*f.vs), 1ul);
+  unregister_movable_ops(ms, &f.vs->mops);
+}
+
+// __vmalloc_node's align: the area starts at a multiple of it (the free
+// space skipped to get there stays free for the next request), and an
+// alignment below a page (0, 1, 8, half a page) means a page, as in
+// Linux, where callers commonly pass 1.
+TEST(VmallocAlign, AreasStartAtTheAlignment) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  warm_up(f);
+  auto align_up_to = [](uintptr_t x, uintptr_t a) { return (x + a - 1) / a * a; };
+  void *first = vmalloc(*f.vs, PAGE_SIZE);  // the next free page is not 64 KiB-aligned
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(uptr(first) + 2 * PAGE_SIZE, align_up_to(uptr(first) + 2 * PAGE_SIZE, SZ_64K));
+  void *aligned = __vmalloc_node(*f.vs, 3 * PAGE_SIZE, SZ_64K, GFP_KERNEL, NUMA_NO_NODE, nullptr);
+  ASSERT_NE(aligned, nullptr);
+  EXPECT_EQ(uptr(aligned), align_up_to(uptr(first) + 2 * PAGE_SIZE, SZ_64K));
+  void *gap = vmalloc(*f.vs, PAGE_SIZE);
+  EXPECT_EQ(uptr(gap), uptr(first) + 2 * PAGE_SIZE) << "the space skipped for the alignment is still free";
+  std::vector<void *> small;
+  for (unsigned long align : {0ul, 1ul, 8ul, PAGE_SIZE / 2}) {
+    SCOPED_TRACE(align);
+    void *p = __vmalloc_node(*f.vs, 2 * PAGE_SIZE, align, GFP_KERNEL, NUMA_NO_NODE, nullptr);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(uptr(p) % PAGE_SIZE, 0u);
+    EXPECT_TRUE(write_pattern(f, uptr(p), 2, 0x3c));
+    EXPECT_TRUE(pattern_holds(f, uptr(p), 2, 0x3c, true));
+    small.push_back(p);
+  }
+  EXPECT_EQ(f.check(), "");
+  for (void *p : small) vfree(*f.vs, p);
+  vfree(*f.vs, gap);
+  vfree(*f.vs, aligned);
+  vfree(*f.vs, first);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
+// __GFP_NOWARN silences the warnings of failures the caller may expect (a
+// size of 0 or past the range, no memory) and nothing else: flags that
+// cannot sleep and an alignment that is not a power of two are the
+// caller's bug and warn anyway, their mode printed without __GFP_NOWARN.
+// Each warning is one line, "vmalloc error: size N, WHY, mode:0xGFP".
+TEST(VmallocBadInput, NowarnSilencesOnlyExpectedFailures) {
+  vmalloc_fixture f;
+  constexpr unsigned long RANGE = 16 * PAGE_SIZE;
+  ASSERT_NO_FATAL_FAILURE(build_range(f, RANGE));
+  auto line = [](unsigned long size, const char *why, gfp_t gfp) {
+    char buf[160];
+    snprintf(buf, sizeof(buf), "vmalloc error: size %lu, %s, mode:%#x\n", size, why, unsigned(gfp));
+    return std::string(buf);
+  };
+  const gfp_t nowarn = GFP_KERNEL | __GFP_NOWARN;
+  // Runs fn with every page allocation failing (fail_page_alloc, silent).
+  mem_system &ms = *f.slab.mm.ms;
+  auto failing_pages = [&](const std::function<void *()> &fn) {
+    ms.fail_page_alloc.attr.probability = 100;
+    ms.fail_page_alloc.attr.times = -1;
+    ms.fail_page_alloc.attr.verbose = 0;
+    ms.fail_page_alloc.min_order = 0;
+    ms.fail_page_alloc.ignore_gfp_reclaim = false;
+    void *p = fn();
+    ms.fail_page_alloc.attr.probability = 0;
+    return p;
+  };
+  struct call {
+    std::function<void *()> fn;
+    std::string warning;  // "" when silent
+  };
+  vmalloc_system &vs = *f.vs;
+  const call calls[] = {
+      {[&] { return __vmalloc(vs, 0, nowarn); }, ""},
+      {[&] { return __vmalloc(vs, RANGE, nowarn); }, ""},
+      {[&] { return failing_pages([&] { return __vmalloc(vs, PAGE_SIZE, nowarn); }); }, ""},
+      {[&] { return __vmalloc(vs, 0, GFP_KERNEL); }, line(0, "size 0", GFP_KERNEL)},
+      {[&] { return __vmalloc(vs, RANGE, GFP_KERNEL); }, line(RANGE, "larger than the vmalloc range", GFP_KERNEL)},
+      {[&] { return failing_pages([&] { return __vmalloc(vs, PAGE_SIZE, GFP_KERNEL); }); },
+       line(PAGE_SIZE, "out of memory", GFP_KERNEL)},
+      {[&] { return __vmalloc(vs, PAGE_SIZE, GFP_ATOMIC | __GFP_NOWARN); },
+       line(PAGE_SIZE, "flags that cannot sleep (vmalloc needs __GFP_DIRECT_RECLAIM)", GFP_ATOMIC)},
+      {[&] { return __vmalloc_node(vs, PAGE_SIZE, 3 * PAGE_SIZE, nowarn, NUMA_NO_NODE, nullptr); },
+       line(PAGE_SIZE, "alignment not a power of two", GFP_KERNEL)},
+  };
+  for (size_t i = 0; i < std::size(calls); i++) {
+    SCOPED_TRACE(i);
+    log_buf_clear();
+    EXPECT_EQ(calls[i].fn(), nullptr);
+    EXPECT_EQ(read_log(), calls[i].warning);
+  }
   EXPECT_EQ(f.check(), "");
 }
 
