@@ -1307,6 +1307,7 @@ CALL_SITE(site_vmalloc, vmalloc(vs, n))
 CALL_SITE(site_vmalloc_user, vmalloc_user(vs, n))
 CALL_SITE(site_vmalloc_node1, vmalloc_node(vs, n, 1))
 CALL_SITE(site_vzalloc, vzalloc(vs, n))
+CALL_SITE(site_vmalloc_movable, vmalloc_movable(vs, n))
 #undef CALL_SITE
 __attribute__((noinline)) void *site_vmap(vmalloc_system &vs, page **pages, unsigned n) {
   void *p = vmap(vs, pages, n, VM_MAP, PROT_READ);
@@ -1322,6 +1323,7 @@ const site sites[] = {{reinterpret_cast<const void *>(&site_vmalloc), "site_vmal
                       {reinterpret_cast<const void *>(&site_vmalloc_user), "site_vmalloc_user"},
                       {reinterpret_cast<const void *>(&site_vmalloc_node1), "site_vmalloc_node1"},
                       {reinterpret_cast<const void *>(&site_vzalloc), "site_vzalloc"},
+                      {reinterpret_cast<const void *>(&site_vmalloc_movable), "site_vmalloc_movable"},
                       {reinterpret_cast<const void *>(&site_vmap), "site_vmap"}};
 
 // Names an address by the call site whose code it lies in (the nearest
@@ -1644,6 +1646,34 @@ TEST(VmallocBadInput, NowarnSilencesOnlyExpectedFailures) {
     EXPECT_EQ(calls[i].fn(), nullptr);
     EXPECT_EQ(read_log(), calls[i].warning);
   }
+  EXPECT_EQ(f.check(), "");
+}
+
+// A movable area's line says so after "vmalloc" (this kernel's word: Linux's
+// vmalloc memory never moves), with the pages= and per-node counts of any
+// area; its pages count in VmallocUsed like any vmalloc area's.
+TEST(VmallocInfo, MovableAreaSaysSo) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  warm_up(f);
+  f.vs->symbolize = name_site;
+  void *plain = site_vmalloc(*f.vs, 2 * PAGE_SIZE);
+  void *mov = site_vmalloc_movable(*f.vs, 3 * PAGE_SIZE);
+  ASSERT_NE(plain, nullptr);
+  ASSERT_NE(mov, nullptr);
+  char want_mov[160];
+  snprintf(want_mov, sizeof(want_mov), "0x%016lx-0x%016lx %7lu site_vmalloc_movable pages=3 vmalloc movable N0=3",
+           static_cast<unsigned long>(uptr(mov)), static_cast<unsigned long>(uptr(mov) + 4 * PAGE_SIZE), 4 * PAGE_SIZE);
+  const std::string want = expected_line(f, {uptr(plain), 2, "site_vmalloc", false, false}, "site_vmalloc") + "\n" +
+                           want_mov + "\n";
+  EXPECT_EQ(vmallocinfo(*f.vs), want);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 5ul);
+  EXPECT_EQ(f.vs->movable_pages, 3ul);
+  vfree(*f.vs, mov);
+  vfree(*f.vs, plain);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
+  EXPECT_EQ(f.vs->movable_pages, 0ul);
+  vm_unmap_aliases(*f.vs);
   EXPECT_EQ(f.check(), "");
 }
 
