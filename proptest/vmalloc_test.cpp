@@ -1337,6 +1337,13 @@ void name_site(const void *addr, char *buf, size_t size) {
   snprintf(buf, size, "%s", best ? best->name : "unknown");
 }
 
+// A single-zone fixture, warmed up, whose callers are named by call site.
+void build_named(vmalloc_fixture &f) {
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  warm_up(f);
+  f.vs->symbolize = name_site;
+}
+
 std::string vmallocinfo(vmalloc_system &vs) {
   std::string text;
   seq_out out{[](void *ctx, const char *str, size_t len) {
@@ -1654,9 +1661,7 @@ TEST(VmallocBadInput, NowarnSilencesOnlyExpectedFailures) {
 // area; its pages count in VmallocUsed like any vmalloc area's.
 TEST(VmallocInfo, MovableAreaSaysSo) {
   vmalloc_fixture f;
-  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
-  warm_up(f);
-  f.vs->symbolize = name_site;
+  ASSERT_NO_FATAL_FAILURE(build_named(f));
   void *plain = site_vmalloc(*f.vs, 2 * PAGE_SIZE);
   void *mov = site_vmalloc_movable(*f.vs, 3 * PAGE_SIZE);
   ASSERT_NE(plain, nullptr);
@@ -1686,9 +1691,7 @@ TEST(VmallocInfo, MovableAreaSaysSo) {
 // look.
 TEST(VmallocDescribe, NamesTheAreaAndItsGuardPage) {
   vmalloc_fixture f;
-  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
-  warm_up(f);
-  f.vs->symbolize = name_site;
+  ASSERT_NO_FATAL_FAILURE(build_named(f));
   void *a = site_vmalloc(*f.vs, 3 * PAGE_SIZE);
   void *b = site_vzalloc(*f.vs, PAGE_SIZE);
   void *c = site_vmalloc(*f.vs, PAGE_SIZE);
