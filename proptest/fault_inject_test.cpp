@@ -10,6 +10,7 @@
 #include <asm/stacktrace.h>
 
 #include <algorithm>
+#include <climits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -341,9 +342,15 @@ TEST(FaultInjectRules, BootSyntax) {
   ASSERT_EQ(setup_fault_attr(a, "1,5,4096,0x10"), 0);
   EXPECT_EQ(a.times, 16);
   EXPECT_EQ(a.space, 4096);
+  // space and times are longs: LONG_MAX is the largest either takes.
+  ASSERT_EQ(setup_fault_attr(a, "1,0,9223372036854775807,9223372036854775807"), 0);
+  EXPECT_EQ(a.space, LONG_MAX);
+  EXPECT_EQ(a.times, LONG_MAX);
+  ASSERT_EQ(setup_fault_attr(a, "1,5,4096,0x10"), 0);
   const fault_attr kept = a;
   for (const char *bad : {"", "1", "1,2,3", "1,2,3,4,5", "0,10,0,1", "1,101,0,1", "1,10,-5,1", "1,10,0,-2",
-                          "x,10,0,1", "1,,0,1", "1,10,0,", "1,10,0,1 ", "-1,10,0,1"}) {
+                          "x,10,0,1", "1,,0,1", "1,10,0,", "1,10,0,1 ", "-1,10,0,1", "1,10,9223372036854775808,1",
+                          "1,10,0,9223372036854775808", "1,10,0,-10", "1,10,0,-1x", "1,10,-1,1", "1,10,0,1-"}) {
     EXPECT_EQ(setup_fault_attr(a, bad), -EINVAL) << '"' << bad << '"';
     EXPECT_EQ(a.interval, kept.interval) << bad;
     EXPECT_EQ(a.probability, kept.probability) << bad;
