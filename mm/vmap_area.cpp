@@ -340,7 +340,9 @@ const char *vmap_space_check(const vmap_space *vs) {
   uintptr_t at = vs->start;
   bool last_free = false;
   const char *error = nullptr;
+  unsigned long reached = 0;  // a range inside another is never reached
   while (at < vs->end && !error) {
+    reached++;
     vmap_area *fr = floor_node(vs->free_root, at);
     vmap_area *starting[3] = {floor_node(vs->busy_root, at), floor_node(vs->lazy_root, at),
                               floor_node(vs->purging_root, at)};
@@ -364,6 +366,8 @@ const char *vmap_space_check(const vmap_space *vs) {
     }
   }
   if (!error && at != vs->end) error = "the ranges run past the end of the space";
+  if (!error && reached != vs->nr_free + vs->nr_busy + vs->nr_lazy + vs->nr_purging)
+    error = "a range lies inside another (the ranges overlap)";
   if (!error && (floor_node(vs->free_root, vs->first->va_start) == vs->first) == vs->first_unused)
     error = vs->first_unused ? "the space's first node is marked unused but is in the free tree"
                              : "the space's first node is neither in the free tree nor marked unused";
