@@ -510,7 +510,7 @@ TEST(PgtableMap, BadArgumentsAreEinval) {
 // Table pages need both halves of pt_alloc_ops: a map may allocate tables
 // and, on -ENOMEM, must give back those it took. Ops missing either half are
 // a missing argument (-EINVAL) however little the call would need, and
-// nothing is taken or mapped.
+// nothing is taken or mapped; an unmap without free_table changes nothing.
 TEST(PgtableMap, OpsMissingAHalfAreEinval) {
   pt_env e;
   ASSERT_EQ(e.init_err, 0);
@@ -526,6 +526,15 @@ TEST(PgtableMap, OpsMissingAHalfAreEinval) {
   }
   EXPECT_EQ(e.pool.free_pages.size(), pool_free);
   EXPECT_TRUE(take_snapshot(e) == before);
+  EXPECT_FALSE(pgtable_walk(e.pt, SZ_4G, nullptr));
+  // An unmap gives tables back, so it needs free_table: without it, -EINVAL
+  // and the mapping stays.
+  ASSERT_EQ(e.map(SZ_4G, SZ_1G, PAGE_SIZE, PROT_READ, 0), 0);
+  const snapshot mapped = take_snapshot(e);
+  EXPECT_EQ(pgtable_unmap(&e.pt, SZ_4G, PAGE_SIZE, no_free), -EINVAL);
+  EXPECT_TRUE(take_snapshot(e) == mapped);
+  EXPECT_TRUE(pgtable_walk(e.pt, SZ_4G, nullptr));
+  EXPECT_EQ(e.unmap(SZ_4G, PAGE_SIZE), 0);
   EXPECT_FALSE(pgtable_walk(e.pt, SZ_4G, nullptr));
 }
 
