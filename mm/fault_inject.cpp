@@ -59,14 +59,17 @@ static bool take_space(fault_attr &attr, long size) {
   return false;
 }
 
-// One failure off times, unless unlimited; false when another CPU took the last.
-static bool take_one_time(fault_attr &attr) {
+// One failure off times, unless unlimited; false when another CPU took the
+// last. *was: times as this failure found it (what Linux's report prints:
+// its fail_dump comes before the decrement).
+static bool take_one_time(fault_attr &attr, long *was) {
   long times = atomic_load_long(&attr.times);
   while (times != -1) {
     if (times == 0) return false;
     if (__atomic_compare_exchange_n(&attr.times, &times, times - 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-      return true;
+      break;
   }
+  *was = times;
   return true;
 }
 
@@ -80,11 +83,12 @@ bool should_fail(fault_attr &attr, const char *name, long size, bool nowarn) {
     if (n % attr.interval) return false;
   }
   if (attr.probability <= random_below_100(attr)) return false;
-  if (!take_one_time(attr)) return false;
+  long times;
+  if (!take_one_time(attr, &times)) return false;
   __atomic_fetch_add(&attr.nr_failures, 1, __ATOMIC_RELAXED);
   if (attr.verbose && !nowarn) {
     printk(KERN_NOTICE "FAULT_INJECTION: forcing a failure.\nname %s, interval %lu, probability %lu, space %ld, times %ld\n",
-           name, attr.interval, attr.probability, atomic_load_long(&attr.space), atomic_load_long(&attr.times));
+           name, attr.interval, attr.probability, atomic_load_long(&attr.space), times);
     if (attr.verbose > 1) dump_stack();
   }
   return true;

@@ -16,6 +16,10 @@
 //   4. it is the interval-th call to get here (interval <= 1: every one);
 //   5. a random number below 100 is less than probability.
 // A failure takes one off times (unless -1) and is counted in nr_failures.
+// With verbose >= 1, and unless the caller passed nowarn, it is reported as
+// Linux's fail_dump does ("FAULT_INJECTION: forcing a failure.", then "name
+// N, interval I, probability P, space S, times T", T as the failure found
+// it, before its own decrement); verbose >= 2 adds a backtrace.
 //
 // Thread-safe: the counters are atomic; the settings are written while no
 // allocation runs (at boot, or by a test between operations).
@@ -31,7 +35,7 @@ struct fault_attr {
   long times = 1;                 // failures still allowed; -1: no limit
   long space = 0;                 // bytes to let through first
   unsigned verbose = 2;           // 0: silent, 1: one line per failure, 2: and a backtrace
-  unsigned stacktrace_depth = 32;
+  unsigned stacktrace_depth = 32;  // frames the caller filter looks at (at most 64)
   uintptr_t require_start = 0, require_end = 0;  // require_end == 0: no requirement
   uintptr_t reject_start = 0, reject_end = 0;
 

@@ -134,7 +134,6 @@ static page *mapped_frame(vmalloc_system &vs, uintptr_t addr) {
 // private_ instead, and the free drops this owner's reference only.
 static phys_addr_t unmap_area_pages_noflush(vmalloc_system &vs, uintptr_t addr, unsigned count, bool free_frames,
                                             bool movable) {
-  if (!count) return 0;
   list_head frames;
   INIT_LIST_HEAD(&frames);
   page *isolated = nullptr;

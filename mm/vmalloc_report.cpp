@@ -16,6 +16,9 @@
 namespace {
 
 constexpr unsigned BATCH = 16;
+// The purge list's batch looks one range further in each tree, to tell
+// whether more follow.
+constexpr unsigned LOOKAHEAD = BATCH + 1;
 
 struct area_line {
   uintptr_t start, end;
@@ -45,12 +48,12 @@ void collect_from(const vmap_area *t, uintptr_t from, uintptr_t (*out)[2], unsig
 void show_purge_info(vmalloc_system &vs, seq_out &out) {
   uintptr_t from = vs.space.start;
   for (;;) {
-    uintptr_t lazy[BATCH + 1][2], purging[BATCH + 1][2], ranges[BATCH][2];
+    uintptr_t lazy[LOOKAHEAD][2], purging[LOOKAHEAD][2], ranges[BATCH][2];
     unsigned nl = 0, np = 0, n = 0;
     {
       spin_lock_irqsave_guard g(vs.lock);
-      collect_from(vs.space.lazy_root, from, lazy, BATCH + 1, nl);
-      collect_from(vs.space.purging_root, from, purging, BATCH + 1, np);
+      collect_from(vs.space.lazy_root, from, lazy, LOOKAHEAD, nl);
+      collect_from(vs.space.purging_root, from, purging, LOOKAHEAD, np);
     }
     unsigned il = 0, ip = 0;
     while (n < BATCH && (il < nl || ip < np)) {

@@ -336,11 +336,15 @@ const char *vmap_space_check(const vmap_space *vs) {
   if (lw.nodes != vs->nr_lazy || pw.nodes != vs->nr_purging)
     return "nr_lazy or nr_purging does not match the trees";
   // Walk all four in address order: exactly one range starts where the
-  // last one ended, until they tile [start, end); free ranges never adjacent.
+  // last one ended, until they tile [start, end) (check_tree kept every
+  // range inside it, so the walk ends at end exactly); free ranges never
+  // adjacent.
   uintptr_t at = vs->start;
   bool last_free = false;
   const char *error = nullptr;
+  unsigned long reached = 0;  // a range inside another is never reached
   while (at < vs->end && !error) {
+    reached++;
     vmap_area *fr = floor_node(vs->free_root, at);
     vmap_area *starting[3] = {floor_node(vs->busy_root, at), floor_node(vs->lazy_root, at),
                               floor_node(vs->purging_root, at)};
@@ -363,7 +367,8 @@ const char *vmap_space_check(const vmap_space *vs) {
       last_free = false;
     }
   }
-  if (!error && at != vs->end) error = "the ranges run past the end of the space";
+  if (!error && reached != vs->nr_free + vs->nr_busy + vs->nr_lazy + vs->nr_purging)
+    error = "a range lies inside another (the ranges overlap)";
   if (!error && (floor_node(vs->free_root, vs->first->va_start) == vs->first) == vs->first_unused)
     error = vs->first_unused ? "the space's first node is marked unused but is in the free tree"
                              : "the space's first node is neither in the free tree nor marked unused";

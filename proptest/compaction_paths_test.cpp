@@ -5,6 +5,10 @@
 // The machine and the test owner are in proptest/compaction_rules_fixture.h.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "proptest/compaction_rules_fixture.h"
 
 namespace {
@@ -439,6 +443,83 @@ TEST(CompactionRules, VmallocMigrationAndFreeAfterIsolate) {
   EXPECT_FALSE(PageIsolated(second));
   EXPECT_EQ(ms.bad_pages, bad);
   EXPECT_EQ(f.check(), "");
+}
+
+// vfree of a movable area waits for a migration of one of its pages to end
+// before it unmaps anything (a migration entry is no leaf to unmap, and the
+// frame is the migrator's until then): a vfree started on another CPU while
+// the migration's shootdown is done but its new leaf not yet written has
+// taken the area from lookups but not returned; once the migration ends it
+// frees the new frame, and the old one goes back to the migrator. The
+// migrating page is the area's first, then its last.
+void vfree_during_migration(unsigned migrating) {
+  SCOPED_TRACE(testing::Message() << "page " << migrating << " migrating");
+  slabt::cpu_reset reset;
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  static vmalloc_fixture *fp;
+  static void *v;
+  static std::atomic<bool> done, detached, done_during_migration;
+  static std::atomic<unsigned> calls;
+  static std::thread *freer;
+  fp = &f;
+  v = vmalloc_movable(*f.vs, 3 * PAGE_SIZE);
+  ASSERT_NE(v, nullptr);
+  const uintptr_t va = reinterpret_cast<uintptr_t>(v);
+  page *old = vmalloc_to_page(*f.vs, static_cast<char *>(v) + migrating * PAGE_SIZE);
+  list_head l;
+  INIT_LIST_HEAD(&l);
+  ASSERT_TRUE(isolate_movable_page(ms, old, MIGRATE_SYNC));
+  list_add_tail(&old->lru, &l);
+  done = detached = done_during_migration = false;
+  calls = 0;
+  std::thread t;
+  freer = &t;
+  host_shootdown_observer = [](uintptr_t, size_t) {
+    if (calls++) return;
+    *freer = std::thread([] {
+      host_set_cpu(1);
+      vfree(*fp->vs, v);
+      done = true;
+    });
+    // Wait until the vfree has taken the area (so it is running), then give
+    // it a while to finish: it must not, while the migration entry is there.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!detached && std::chrono::steady_clock::now() < give_up) {
+      {
+        spin_lock_irqsave_guard g(fp->vs->lock);
+        vmap_area *a = vmap_find_busy_at(&fp->vs->space, reinterpret_cast<uintptr_t>(v));
+        detached = !a || !a->vm;
+      }
+      std::this_thread::yield();
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    while (!done && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    done_during_migration = done.load();
+  };
+  unsigned moved = 0;
+  const int left = migrate_pages(ms, &l, new_page_any, put_page_back, &ms, MIGRATE_SYNC, MR_COMPACTION, &moved);
+  host_shootdown_observer = nullptr;
+  if (t.joinable()) t.join();
+  EXPECT_EQ(left, 0);
+  EXPECT_EQ(moved, 1u);
+  EXPECT_TRUE(detached.load()) << "the vfree never started";
+  EXPECT_FALSE(done_during_migration.load()) << "vfree returned while a page of its area was migrating";
+  EXPECT_TRUE(done.load());
+  EXPECT_EQ(page_ref_count(old), 0);
+  EXPECT_FALSE(PageMovable(old));
+  EXPECT_EQ(f.vs->migrating, 0u);
+  EXPECT_EQ(f.vs->movable_pages, 0ul);
+  for (unsigned i = 0; i < 3; i++) EXPECT_FALSE(pgtable_walk(f.pt, va + i * PAGE_SIZE, nullptr)) << i;
+  EXPECT_EQ(f.check(), "");
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
+TEST(CompactionRules, VfreeWaitsForAMigrationOfItsArea) {
+  vfree_during_migration(0);
+  vfree_during_migration(2);
 }
 
 // ---- the free path ------------------------------------------------------------------------

@@ -9,7 +9,10 @@
 
 #include <asm/stacktrace.h>
 
+#include <algorithm>
+#include <climits>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,18 @@ extern "C" __attribute__((noinline)) bool fault_test_caller_a(fault_attr *a) {
 }
 extern "C" __attribute__((noinline)) bool fault_test_caller_b(fault_attr *a) {
   bool r = should_fail(*a, "test", 1);
+  asm volatile("" ::: "memory");
+  return r;
+}
+// A call made n frames below fault_test_deep_root, for the caller filter's
+// depth: each level is one more frame between the root and should_fail.
+extern "C" __attribute__((noinline)) bool fault_test_deep(fault_attr *a, unsigned n) {
+  bool r = n ? fault_test_deep(a, n - 1) : should_fail(*a, "test", 1);
+  asm volatile("" ::: "memory");
+  return r;
+}
+extern "C" __attribute__((noinline)) bool fault_test_deep_root(fault_attr *a, unsigned n) {
+  bool r = fault_test_deep(a, n);
   asm volatile("" ::: "memory");
   return r;
 }
@@ -149,6 +164,172 @@ TEST(FaultInjectRules, CallerFilter) {
   EXPECT_FALSE(fault_test_caller_a(&shallow));
 }
 
+// A frame belongs to its call instruction, the byte before the return
+// address (a call can be a function's last instruction, its return address
+// then the next function's first byte): a range that ends at the return
+// address holds the call, one that ends a byte before it does not, nor
+// does one that starts at it.
+TEST(FaultInjectRules, CallerFilterTakesTheCallNotTheReturnAddress) {
+  uintptr_t a_start, a_end;
+  ASSERT_TRUE(host_function_range(reinterpret_cast<const void *>(&fault_test_caller_a), &a_start, &a_end));
+  // The return address of caller_a's call to should_fail, from the backtrace
+  // of a verbose failure.
+  fault_attr v = always();
+  v.verbose = 2;
+  log_buf_clear();
+  ASSERT_TRUE(fault_test_caller_a(&v));
+  uintptr_t ret = 0;
+  std::istringstream in(read_log());
+  for (std::string line; std::getline(in, line);) {
+    unsigned long pc;
+    if (sscanf(line.c_str(), " [<%lx>]", &pc) == 1 && pc > a_start && pc <= a_end) ret = pc;
+  }
+  ASSERT_NE(ret, 0u);
+  const struct {
+    uintptr_t start, end;
+    bool holds_the_call;
+  } ranges[] = {{ret - 1, ret, true}, {a_start, ret, true}, {ret - 8, ret - 1, false}, {ret, ret + 8, false}};
+  for (const auto &r : ranges) {
+    fault_attr req = always();
+    req.require_start = r.start;
+    req.require_end = r.end;
+    EXPECT_EQ(fault_test_caller_a(&req), r.holds_the_call) << "require [ret" << long(r.start - ret) << ", ret"
+                                                           << long(r.end - ret) << ")";
+    fault_attr rej = always();
+    rej.reject_start = r.start;
+    rej.reject_end = r.end;
+    EXPECT_EQ(fault_test_caller_a(&rej), !r.holds_the_call) << "reject [ret" << long(r.start - ret) << ", ret"
+                                                            << long(r.end - ret) << ")";
+  }
+}
+
+// stacktrace_depth is how many return addresses the caller filter looks
+// at, up to 64 (the trace it saves; Linux caps it too): a required caller d
+// frames up is found with depth d + 1 and not with depth d, for every d
+// below 64, and never from further up, however deep the setting.
+TEST(FaultInjectRules, CallerFilterDepth) {
+  uintptr_t start, end;
+  ASSERT_TRUE(host_function_range(reinterpret_cast<const void *>(&fault_test_deep_root), &start, &end));
+  fault_attr a = always();
+  a.require_start = start;
+  a.require_end = end;
+  // The root's frame at n = 0: the smallest depth that finds it, less one.
+  a.stacktrace_depth = 0;
+  while (a.stacktrace_depth < 20 && !fault_test_deep_root(&a, 0)) a.stacktrace_depth++;
+  ASSERT_LT(a.stacktrace_depth, 20u) << "the root is a few frames above should_fail";
+  ASSERT_GT(a.stacktrace_depth, 0u);
+  const unsigned base = a.stacktrace_depth - 1;
+  for (unsigned n = 0; base + n < 70; n++) {
+    const unsigned d = base + n;  // the root's frame index
+    SCOPED_TRACE(testing::Message() << "root " << d << " frames up");
+    for (unsigned depth : {d, d + 1, 1000u}) {
+      a.stacktrace_depth = depth;
+      const bool found = d < std::min(depth, 64u);
+      EXPECT_EQ(fault_test_deep_root(&a, n), found) << "depth " << depth;
+    }
+  }
+}
+
+// The report of an injected failure is Linux's fail_dump: two lines at
+// KERN_NOTICE naming the point and its settings, times as the failure found
+// it (before its own decrement), space as it is left; verbose 2 adds a
+// backtrace through the failing call's caller; verbose 0, or a caller's
+// nowarn (__GFP_NOWARN), prints nothing, though the call still fails.
+TEST(FaultInjectReport, FailDumpExactly) {
+  uintptr_t a_start, a_end;
+  ASSERT_TRUE(host_function_range(reinterpret_cast<const void *>(&fault_test_caller_a), &a_start, &a_end));
+  fault_attr a = always();
+  a.verbose = 1;
+  a.times = 3;
+  a.space = 10;
+  a.interval = 1;
+  log_buf_clear();
+  EXPECT_FALSE(should_fail(a, "fail_page_alloc", 4));  // space 10 covers 4: 6 left
+  EXPECT_EQ(read_log(), "");
+  EXPECT_TRUE(should_fail(a, "fail_page_alloc", 8));
+  EXPECT_EQ(read_log(),
+            "FAULT_INJECTION: forcing a failure.\n"
+            "name fail_page_alloc, interval 1, probability 100, space 6, times 3\n");
+  EXPECT_EQ(a.times, 2);
+
+  fault_attr u = always();
+  u.verbose = 1;
+  u.interval = 2;
+  u.probability = 100;
+  log_buf_clear();
+  EXPECT_FALSE(should_fail(u, "failslab", 64));
+  EXPECT_TRUE(should_fail(u, "failslab", 64));
+  EXPECT_EQ(read_log(),
+            "FAULT_INJECTION: forcing a failure.\n"
+            "name failslab, interval 2, probability 100, space 0, times -1\n");
+
+  // Silent: verbose 0, or nowarn at any verbosity.
+  for (unsigned verbose : {0u, 1u, 2u}) {
+    fault_attr q = always();
+    q.verbose = verbose;
+    log_buf_clear();
+    EXPECT_TRUE(should_fail(q, "test", 1, /*nowarn=*/true)) << verbose;
+    if (verbose == 0) {
+      EXPECT_TRUE(should_fail(q, "test", 1));
+    }
+    EXPECT_EQ(read_log(), "") << "verbose " << verbose;
+    EXPECT_EQ(q.nr_failures, verbose == 0 ? 2ul : 1ul);
+  }
+
+  // verbose 2: the two lines, then a backtrace that passes through the caller.
+  fault_attr v = always();
+  v.verbose = 2;
+  log_buf_clear();
+  EXPECT_TRUE(fault_test_caller_a(&v));
+  const std::string log = read_log();
+  const std::string head =
+      "FAULT_INJECTION: forcing a failure.\nname test, interval 1, probability 100, space 0, times -1\nCall Trace:\n";
+  ASSERT_EQ(log.substr(0, head.size()), head) << log;
+  bool through_caller = false;
+  unsigned frames = 0;
+  std::istringstream in(log.substr(head.size()));
+  for (std::string line; std::getline(in, line); frames++) {
+    unsigned long pc = 0;
+    ASSERT_EQ(sscanf(line.c_str(), " [<%lx>]", &pc), 1) << line;
+    through_caller |= pc > a_start && pc <= a_end;
+  }
+  EXPECT_GT(frames, 0u);
+  EXPECT_TRUE(through_caller) << log;
+  v.verbose = 1;
+  log_buf_clear();
+  EXPECT_TRUE(fault_test_caller_a(&v));
+  EXPECT_EQ(read_log().find("Call Trace:"), std::string::npos);
+}
+
+// The decisions are those of xorshift64* (Vigna, "An experimental
+// exploration of Marsaglia's xorshift generators, scrambled", 2016: shifts
+// 12, 25, 27, multiplier 0x2545f4914f6cdd1d) from the seed, its output's
+// high half reduced mod 100: a run's failures replay from its seed on any
+// build. The model below is that published generator.
+TEST(FaultInjectRules, DecisionsReplayFromTheSeed) {
+  struct xorshift64star {
+    u64 s;
+    u64 next() {
+      s ^= s >> 12;
+      s ^= s << 25;
+      s ^= s >> 27;
+      return s * 0x2545f4914f6cdd1dULL;
+    }
+  };
+  for (u64 seed : {0x853c49e6748fea9bULL, 1ULL, 0x123456789abcdefULL}) {
+    for (unsigned long p : {1ul, 37ul, 50ul, 99ul}) {
+      fault_attr a = always();
+      a.probability = p;
+      a.random_state = seed;
+      xorshift64star model{seed};
+      for (unsigned i = 0; i < 2000; i++) {
+        const unsigned r = unsigned((model.next() >> 32) % 100);
+        ASSERT_EQ(should_fail(a, "test", 1), r < p) << "seed " << seed << " probability " << p << " call " << i;
+      }
+    }
+  }
+}
+
 // The boot syntax: four fields, interval >= 1, probability <= 100, space
 // >= 0, times >= -1. Anything else is refused and changes nothing.
 TEST(FaultInjectRules, BootSyntax) {
@@ -161,9 +342,15 @@ TEST(FaultInjectRules, BootSyntax) {
   ASSERT_EQ(setup_fault_attr(a, "1,5,4096,0x10"), 0);
   EXPECT_EQ(a.times, 16);
   EXPECT_EQ(a.space, 4096);
+  // space and times are longs: LONG_MAX is the largest either takes.
+  ASSERT_EQ(setup_fault_attr(a, "1,0,9223372036854775807,9223372036854775807"), 0);
+  EXPECT_EQ(a.space, LONG_MAX);
+  EXPECT_EQ(a.times, LONG_MAX);
+  ASSERT_EQ(setup_fault_attr(a, "1,5,4096,0x10"), 0);
   const fault_attr kept = a;
   for (const char *bad : {"", "1", "1,2,3", "1,2,3,4,5", "0,10,0,1", "1,101,0,1", "1,10,-5,1", "1,10,0,-2",
-                          "x,10,0,1", "1,,0,1", "1,10,0,", "1,10,0,1 ", "-1,10,0,1"}) {
+                          "x,10,0,1", "1,,0,1", "1,10,0,", "1,10,0,1 ", "-1,10,0,1", "1,10,9223372036854775808,1",
+                          "1,10,0,9223372036854775808", "1,10,0,-10", "1,10,0,-1x", "1,10,-1,1", "1,10,0,1-"}) {
     EXPECT_EQ(setup_fault_attr(a, bad), -EINVAL) << '"' << bad << '"';
     EXPECT_EQ(a.interval, kept.interval) << bad;
     EXPECT_EQ(a.probability, kept.probability) << bad;

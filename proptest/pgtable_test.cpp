@@ -507,6 +507,37 @@ TEST(PgtableMap, BadArgumentsAreEinval) {
   EXPECT_TRUE(take_snapshot(e) == before);
 }
 
+// Table pages need both halves of pt_alloc_ops: a map may allocate tables
+// and, on -ENOMEM, must give back those it took. Ops missing either half are
+// a missing argument (-EINVAL) however little the call would need, and
+// nothing is taken or mapped; an unmap without free_table changes nothing.
+TEST(PgtableMap, OpsMissingAHalfAreEinval) {
+  pt_env e;
+  ASSERT_EQ(e.init_err, 0);
+  const snapshot before = take_snapshot(e);
+  const size_t pool_free = e.pool.free_pages.size();
+  const pt_alloc_ops no_free = {table_pool::alloc, nullptr, &e.pool};
+  const pt_alloc_ops no_alloc = {nullptr, table_pool::free, &e.pool};
+  for (const pt_alloc_ops &ops : {no_free, no_alloc}) {
+    EXPECT_EQ(pgtable_map(&e.pt, SZ_4G, SZ_1G, PAGE_SIZE, PROT_READ, 0, ops), -EINVAL);
+    page_table pt{};
+    EXPECT_EQ(pgtable_init(&pt, ops), -EINVAL);
+    EXPECT_EQ(pt.root, 0u);
+  }
+  EXPECT_EQ(e.pool.free_pages.size(), pool_free);
+  EXPECT_TRUE(take_snapshot(e) == before);
+  EXPECT_FALSE(pgtable_walk(e.pt, SZ_4G, nullptr));
+  // An unmap gives tables back, so it needs free_table: without it, -EINVAL
+  // and the mapping stays.
+  ASSERT_EQ(e.map(SZ_4G, SZ_1G, PAGE_SIZE, PROT_READ, 0), 0);
+  const snapshot mapped = take_snapshot(e);
+  EXPECT_EQ(pgtable_unmap(&e.pt, SZ_4G, PAGE_SIZE, no_free), -EINVAL);
+  EXPECT_TRUE(take_snapshot(e) == mapped);
+  EXPECT_TRUE(pgtable_walk(e.pt, SZ_4G, nullptr));
+  EXPECT_EQ(e.unmap(SZ_4G, PAGE_SIZE), 0);
+  EXPECT_FALSE(pgtable_walk(e.pt, SZ_4G, nullptr));
+}
+
 // Where a huge leaf would cover an existing empty lower table, the mapping
 // goes into that table with smaller leaves instead of failing.
 TEST(PgtableMap, HugeLeafOverEmptyTableUsesSmallerLeaves) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -62,6 +63,21 @@ std::vector<std::string> lines_of(const std::string &text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) out.push_back(line);
   return out;
+}
+
+// The last step of a purge a test began by hand (vmap_begin_purge, the
+// first step, without the rest): the ranges free, their nodes back.
+void finish_purge_by_hand(vmalloc_fixture &f) {
+  vmap_area *unused = nullptr;
+  {
+    spin_lock_irqsave_guard g(f.vs->lock);
+    f.vs->vmap_lazy_nr -= vmap_finish_purge(&f.vs->space, &unused);
+  }
+  while (unused) {
+    vmap_area *va = unused;
+    unused = va->left;
+    kfree(*f.slab.sa, va);
+  }
 }
 
 // Counts the shootdowns (flush_tlb_kernel_range) while it lives: the
@@ -280,22 +296,105 @@ TEST(VmallocInfo, PurgingRangesListedInAddressOrder) {
   ASSERT_EQ(got.size(), 5u);
   const unsigned waiting[] = {0, 1, 2, 4};  // a[3] is the one live area, listed first
   for (unsigned i = 0; i < 4; i++) EXPECT_EQ(got[1 + i], unpurged_line(a[waiting[i]], a[waiting[i]] + 2 * PAGE_SIZE));
-  // The purge's last step, by hand: the ranges free, their nodes back.
-  vmap_area *unused = nullptr;
-  {
-    spin_lock_irqsave_guard g(f.vs->lock);
-    f.vs->vmap_lazy_nr -= vmap_finish_purge(&f.vs->space, &unused);
-  }
-  while (unused) {
-    vmap_area *va = unused;
-    unused = va->left;
-    kfree(*f.slab.sa, va);
-  }
+  finish_purge_by_hand(f);
   EXPECT_EQ(lazy_nr(f), 2ul);
   EXPECT_EQ(f.check(), "");
   vfree(*f.vs, vptr(a[3]));
   vm_unmap_aliases(*f.vs);
   EXPECT_EQ(f.vs->space.nr_free, 1ul);
+}
+
+// While a purge's flush is under way (seen from host_shootdown_observer,
+// once the shootdown is done and before the ranges are free), the ranges
+// it took still count as waiting: for_each_lazy_range_locked lists them
+// (the TLB check relies on it to allow their stale entries), and so do
+// vmallocinfo's unpurged lines; after the purge, neither lists any.
+TEST(VmallocLazyPurge, RangesListedWhileTheirFlushIsUnderWay) {
+  static vmalloc_fixture *fp;
+  static std::vector<range> seen;
+  static std::vector<std::string> info;
+  static unsigned calls;
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  vfree(*f.vs, vmalloc(*f.vs, 1));
+  vm_unmap_aliases(*f.vs);
+  std::vector<uintptr_t> addrs;
+  for (unsigned i = 0; i < 6; i++) addrs.push_back(uaddr(vmalloc(*f.vs, (i + 1) * PAGE_SIZE)));
+  std::vector<range> want;
+  std::vector<std::string> unpurged;
+  for (unsigned i : {0u, 2u, 3u, 5u}) {
+    vfree(*f.vs, vptr(addrs[i]));
+    want.push_back({addrs[i], addrs[i] + (i + 2) * PAGE_SIZE});
+    unpurged.push_back(unpurged_line(addrs[i], addrs[i] + (i + 2) * PAGE_SIZE));
+  }
+  ASSERT_EQ(f.lazy_ranges(), want);
+  fp = &f;
+  calls = 0;
+  host_shootdown_observer = [](uintptr_t, size_t) {
+    if (calls++) return;
+    seen = fp->lazy_ranges();
+    info = lines_of(vmallocinfo(*fp->vs));
+  };
+  vm_unmap_aliases(*f.vs);
+  host_shootdown_observer = nullptr;
+  EXPECT_EQ(calls, 1u);
+  EXPECT_EQ(seen, want);
+  ASSERT_EQ(info.size(), 6u);
+  EXPECT_EQ(std::vector<std::string>(info.begin() + 2, info.end()), unpurged);
+  EXPECT_TRUE(f.lazy_ranges().empty());
+  EXPECT_EQ(lines_of(vmallocinfo(*f.vs)).size(), 2u);
+  EXPECT_EQ(f.check(), "");
+  vfree(*f.vs, vptr(addrs[1]));
+  vfree(*f.vs, vptr(addrs[4]));
+  vm_unmap_aliases(*f.vs);
+}
+
+// Hundreds of ranges waiting (far more than the report's batch of 16, and
+// from both the lazy and the purging tree): each listed exactly once, in
+// address order, however the batches fall.
+TEST(VmallocInfo, HundredsOfUnpurgedRanges) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  vfree(*f.vs, vmalloc(*f.vs, 1));
+  vm_unmap_aliases(*f.vs);
+  constexpr unsigned N = 400;
+  std::vector<uintptr_t> addrs;
+  for (unsigned i = 0; i < N; i++) {
+    addrs.push_back(uaddr(vmalloc(*f.vs, PAGE_SIZE)));
+    ASSERT_NE(addrs.back(), 0u);
+  }
+  // Every third range first (they go to the purging tree), then the rest but
+  // one in seven (left live), from the top down.
+  std::map<uintptr_t, std::string> unpurged;
+  for (unsigned i = 0; i < N; i += 3) {
+    vfree(*f.vs, vptr(addrs[i]));
+    unpurged[addrs[i]] = unpurged_line(addrs[i], addrs[i] + 2 * PAGE_SIZE);
+  }
+  uintptr_t start, end;
+  {
+    spin_lock_irqsave_guard g(f.vs->lock);
+    ASSERT_TRUE(vmap_begin_purge(&f.vs->space, &start, &end));
+  }
+  for (unsigned i = N; i-- > 0;) {
+    if (i % 3 == 0 || i % 7 == 0) continue;
+    vfree(*f.vs, vptr(addrs[i]));
+    unpurged[addrs[i]] = unpurged_line(addrs[i], addrs[i] + 2 * PAGE_SIZE);
+  }
+  ASSERT_GT(f.vs->space.nr_lazy, 200ul);
+  ASSERT_GT(f.vs->space.nr_purging, 100ul);
+  std::vector<std::string> want;
+  for (const auto &[a, line] : unpurged) want.push_back(line);
+  std::vector<std::string> got = lines_of(vmallocinfo(*f.vs));
+  const size_t live = N - unpurged.size();
+  ASSERT_EQ(got.size(), live + unpurged.size());
+  EXPECT_EQ(std::vector<std::string>(got.begin() + long(live), got.end()), want);
+  finish_purge_by_hand(f);
+  EXPECT_EQ(f.check(), "");
+  for (unsigned i = 0; i < N; i++)
+    if (i % 3 && i % 7 == 0) vfree(*f.vs, vptr(addrs[i]));
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(lines_of(vmallocinfo(*f.vs)).size(), 0u);
+  EXPECT_EQ(f.check(), "");
 }
 
 // ================================================ the checker against damage

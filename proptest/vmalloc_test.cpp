@@ -59,6 +59,12 @@ void warm_up(vmalloc_fixture &f) {
   vm_unmap_aliases(*f.vs);
 }
 
+// A single-zone fixture over [VMALLOC_START_ADDR, + range bytes), warmed up.
+void build_range(vmalloc_fixture &f, unsigned long range) {
+  ASSERT_EQ(f.build(layout_kind::single_zone, VMALLOC_START_ADDR, VMALLOC_START_ADDR + range), 0);
+  warm_up(f);
+}
+
 // What must come back when everything is freed: the free pages (buddy and
 // per-CPU, after settling) and the page-table pages.
 struct rest_state {
@@ -955,6 +961,47 @@ TEST(VmallocFaultInjection, EveryAllocationOfOneVmalloc) {
   EXPECT_EQ(at_rest(f), initial);
 }
 
+// A vmalloc whose area node cannot be allocated fails at once with the
+// out-of-memory warning, as Linux's alloc_vmap_area returns -ENOMEM before
+// its "overflow" path: no purge of the ranges waiting for one (they keep
+// waiting, no shootdown), nothing taken. failslab picks the call: vmalloc's
+// slab allocations are its vm_struct, then the area's node.
+TEST(VmallocFaultInjection, NodeFailureDoesNotPurge) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  slab_allocator &sa = *f.slab.sa;
+  warm_up(f);
+  void *a = vmalloc(*f.vs, 2 * PAGE_SIZE), *b = vmalloc(*f.vs, PAGE_SIZE);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  vfree(*f.vs, a);
+  const std::vector<std::pair<uintptr_t, uintptr_t>> waiting = f.lazy_ranges();
+  ASSERT_EQ(waiting.size(), 1u);
+  const page_state before = snapshot(*f.slab.mm.ms);
+  const unsigned long objects = active_objects(sa);
+  const unsigned long flushes = host::tlb_flushes;
+  sa.failslab.attr.probability = 100;
+  sa.failslab.attr.interval = 2;
+  sa.failslab.attr.times = 1;
+  sa.failslab.attr.verbose = 0;
+  sa.failslab.ignore_gfp_reclaim = false;
+  log_buf_clear();
+  EXPECT_EQ(vmalloc(*f.vs, PAGE_SIZE), nullptr);
+  sa.failslab.attr.probability = 0;
+  EXPECT_EQ(sa.failslab.attr.nr_failures, 1ul);
+  const std::string log = read_log();
+  EXPECT_EQ(log.rfind("vmalloc error: size 4096, out of memory, mode:", 0), 0u) << log;
+  EXPECT_EQ(count_of(log, "\n"), 1u) << log;
+  EXPECT_EQ(f.lazy_ranges(), waiting) << "the waiting range was purged";
+  EXPECT_EQ(host::tlb_flushes, flushes);
+  EXPECT_EQ(snapshot(*f.slab.mm.ms), before);
+  EXPECT_EQ(active_objects(sa), objects);
+  EXPECT_EQ(f.check(), "");
+  vfree(*f.vs, b);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
 // ================================================================ bad input
 
 // A bad vfree/vunmap and what must follow: exactly one "Trying to vfree()
@@ -1090,8 +1137,7 @@ TEST(VmallocBadInput, BadFreesAreReportedAndChangeNothing) {
 TEST(VmallocBadInput, RefusedRequestsTakeNothing) {
   vmalloc_fixture f;
   constexpr unsigned long RANGE = 64 * PAGE_SIZE;
-  ASSERT_EQ(f.build(layout_kind::single_zone, VMALLOC_START_ADDR, VMALLOC_START_ADDR + RANGE), 0);
-  warm_up(f);
+  ASSERT_NO_FATAL_FAILURE(build_range(f, RANGE));
   const rest_state initial = at_rest(f);
   struct refused {
     std::function<void *()> call;
@@ -1189,6 +1235,36 @@ TEST(VmapBadInput, BadArgumentsReturnNull) {
   EXPECT_EQ(f.check(), "");
 }
 
+// vmap of as many pages as the range has is refused as a bad argument (the
+// area needs its guard page too, so it can never fit): the warning says
+// so, and nothing is tried, so ranges waiting for the lazy purge stay
+// waiting (no purge, no shootdown). One page fewer fits exactly.
+TEST(VmapBadInput, MorePagesThanTheRangeHolds) {
+  vmalloc_fixture f;
+  constexpr unsigned RANGE = 8;
+  ASSERT_NO_FATAL_FAILURE(build_range(f, RANGE * PAGE_SIZE));
+  mem_system &ms = *f.slab.mm.ms;
+  vfree(*f.vs, vmalloc(*f.vs, PAGE_SIZE));  // a range waiting for the purge
+  ASSERT_EQ(f.vs->space.nr_lazy, 1ul);
+  std::vector<page *> frames;
+  for (unsigned i = 0; i < RANGE; i++) frames.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+  const unsigned long flushes = host::tlb_flushes;
+  log_buf_clear();
+  EXPECT_EQ(vmap(*f.vs, frames.data(), RANGE, VM_MAP, PROT_READ), nullptr);
+  EXPECT_EQ(read_log(), "vmap: bad arguments (8 pages, prot 0x1)\n");
+  EXPECT_EQ(f.vs->space.nr_lazy, 1ul) << "no purge for a request that can never fit";
+  EXPECT_EQ(host::tlb_flushes, flushes);
+  EXPECT_EQ(f.check(), "");
+  void *v = vmap(*f.vs, frames.data(), RANGE - 1, VM_MAP, PROT_READ);
+  ASSERT_NE(v, nullptr) << "the purge frees the waiting range; then RANGE - 1 pages and the guard fill it";
+  EXPECT_EQ(uptr(v), VMALLOC_START_ADDR);
+  EXPECT_EQ(f.check(), "");
+  vunmap(*f.vs, v);
+  for (page *p : frames) __free_pages(ms, p, 0);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
 // vmap keeps no pointer into the caller's array (Linux's vmap does not; the
 // array is often temporary): after the array is overwritten and freed, the
 // mapping, vmalloc_to_page, the checker and vunmap all still see the pages
@@ -1231,6 +1307,7 @@ CALL_SITE(site_vmalloc, vmalloc(vs, n))
 CALL_SITE(site_vmalloc_user, vmalloc_user(vs, n))
 CALL_SITE(site_vmalloc_node1, vmalloc_node(vs, n, 1))
 CALL_SITE(site_vzalloc, vzalloc(vs, n))
+CALL_SITE(site_vmalloc_movable, vmalloc_movable(vs, n))
 #undef CALL_SITE
 __attribute__((noinline)) void *site_vmap(vmalloc_system &vs, page **pages, unsigned n) {
   void *p = vmap(vs, pages, n, VM_MAP, PROT_READ);
@@ -1246,6 +1323,7 @@ const site sites[] = {{reinterpret_cast<const void *>(&site_vmalloc), "site_vmal
                       {reinterpret_cast<const void *>(&site_vmalloc_user), "site_vmalloc_user"},
                       {reinterpret_cast<const void *>(&site_vmalloc_node1), "site_vmalloc_node1"},
                       {reinterpret_cast<const void *>(&site_vzalloc), "site_vzalloc"},
+                      {reinterpret_cast<const void *>(&site_vmalloc_movable), "site_vmalloc_movable"},
                       {reinterpret_cast<const void *>(&site_vmap), "site_vmap"}};
 
 // Names an address by the call site whose code it lies in (the nearest
@@ -1257,6 +1335,13 @@ void name_site(const void *addr, char *buf, size_t size) {
         (!best || uptr(s.fn) > uptr(best->fn)))
       best = &s;
   snprintf(buf, size, "%s", best ? best->name : "unknown");
+}
+
+// A single-zone fixture, warmed up, whose callers are named by call site.
+void build_named(vmalloc_fixture &f) {
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  warm_up(f);
+  f.vs->symbolize = name_site;
 }
 
 std::string vmallocinfo(vmalloc_system &vs) {
@@ -1415,6 +1500,188 @@ TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
   EXPECT_EQ(f.check(), "");
 }
 
+// vmalloc_init owns every field of the vmalloc_system: whatever the memory
+// held before (not zeroed, or a system set up again), it starts with
+// nothing counted (VmallocUsed 0, no lazy pages, no errors) and no
+// symbolizer (vmallocinfo prints callers as addresses); the checker agrees
+// with it through a vmalloc, a bad vfree, a vfree and the purge.
+TEST(VmallocInit, DirtyMemoryStartsEmpty) {
+  vmalloc_fixture f;
+  memset(static_cast<void *>(f.vs.get()), 0xa5, sizeof(vmalloc_system));
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
+  EXPECT_EQ(f.vs->errors, 0ul);
+  EXPECT_EQ(f.vs->vmap_lazy_nr, 0ul);
+  EXPECT_EQ(f.vs->migrating, 0u);
+  EXPECT_EQ(f.vs->movable_pages, 0ul);
+  EXPECT_EQ(f.lazy_table_pages(), 0ul);
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(vmallocinfo(*f.vs), "");
+  void *p = site_vmalloc(*f.vs, 3 * PAGE_SIZE);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 3ul);
+  const vm_struct *vm = vmap_find_busy_at(&f.vs->space, uptr(p))->vm;
+  EXPECT_EQ(vmallocinfo(*f.vs), expected_line(f, {uptr(p), 3, "", false, false}, addr_str(vm->caller)) + "\n");
+  EXPECT_EQ(f.check(), "");
+  log_buf_clear();
+  vfree(*f.vs, static_cast<char *>(p) + PAGE_SIZE);
+  EXPECT_EQ(f.vs->errors, 1ul);
+  vfree(*f.vs, p);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
+  EXPECT_EQ(f.vs->vmap_lazy_nr, 4ul);
+  EXPECT_EQ(f.check(), "");
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.vs->vmap_lazy_nr, 0ul);
+  EXPECT_EQ(f.check(), "");
+}
+
+// vmalloc_init refuses a missing page table, an empty or reversed range and
+// a range whose start or end is not page-aligned, with -EINVAL, writing
+// nothing; the smallest good range (one page) is taken.
+TEST(VmallocInit, BadRangesAreEinval) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.slab.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  const uintptr_t s = VMALLOC_START_ADDR;
+  const struct {
+    bool table;
+    uintptr_t start, end;
+    const char *what;
+  } bad[] = {{false, s, s + 16 * PAGE_SIZE, "no page table"},
+             {true, s, s, "empty"},
+             {true, s + PAGE_SIZE, s, "reversed"},
+             {true, s + 8, s + 16 * PAGE_SIZE, "start not aligned"},
+             {true, s, s + 16 * PAGE_SIZE - 8, "end not aligned"},
+             {true, s + 1, s + 1 + 16 * PAGE_SIZE, "both off by one byte"}};
+  std::vector<unsigned char> pattern(sizeof(vmalloc_system), 0xa5);
+  for (const auto &b : bad) {
+    SCOPED_TRACE(b.what);
+    memcpy(static_cast<void *>(f.vs.get()), pattern.data(), pattern.size());
+    EXPECT_EQ(vmalloc_init(f.vs.get(), ms, *f.slab.sa, b.table ? &f.pt : nullptr, b.start, b.end), -EINVAL);
+    EXPECT_EQ(memcmp(static_cast<const void *>(f.vs.get()), pattern.data(), pattern.size()), 0) << "written";
+  }
+  memset(static_cast<void *>(f.vs.get()), 0, sizeof(vmalloc_system));
+  ASSERT_EQ(vmalloc_init(f.vs.get(), ms, *f.slab.sa, &f.pt, s, s + PAGE_SIZE), 0);
+  EXPECT_EQ(vmalloc_total_pages(*f.vs), 1ul);
+  unregister_movable_ops(ms, &f.vs->mops);
+}
+
+// __vmalloc_node's align: the area starts at a multiple of it (the free
+// space skipped to get there stays free for the next request), and an
+// alignment below a page (0, 1, 8, half a page) means a page, as in
+// Linux, where callers commonly pass 1.
+TEST(VmallocAlign, AreasStartAtTheAlignment) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  warm_up(f);
+  auto align_up_to = [](uintptr_t x, uintptr_t a) { return (x + a - 1) / a * a; };
+  void *first = vmalloc(*f.vs, PAGE_SIZE);  // the next free page is not 64 KiB-aligned
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(uptr(first) + 2 * PAGE_SIZE, align_up_to(uptr(first) + 2 * PAGE_SIZE, SZ_64K));
+  void *aligned = __vmalloc_node(*f.vs, 3 * PAGE_SIZE, SZ_64K, GFP_KERNEL, NUMA_NO_NODE, nullptr);
+  ASSERT_NE(aligned, nullptr);
+  EXPECT_EQ(uptr(aligned), align_up_to(uptr(first) + 2 * PAGE_SIZE, SZ_64K));
+  void *gap = vmalloc(*f.vs, PAGE_SIZE);
+  EXPECT_EQ(uptr(gap), uptr(first) + 2 * PAGE_SIZE) << "the space skipped for the alignment is still free";
+  std::vector<void *> small;
+  for (unsigned long align : {0ul, 1ul, 8ul, PAGE_SIZE / 2}) {
+    SCOPED_TRACE(align);
+    void *p = __vmalloc_node(*f.vs, 2 * PAGE_SIZE, align, GFP_KERNEL, NUMA_NO_NODE, nullptr);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(uptr(p) % PAGE_SIZE, 0u);
+    EXPECT_TRUE(write_pattern(f, uptr(p), 2, 0x3c));
+    EXPECT_TRUE(pattern_holds(f, uptr(p), 2, 0x3c, true));
+    small.push_back(p);
+  }
+  EXPECT_EQ(f.check(), "");
+  for (void *p : small) vfree(*f.vs, p);
+  vfree(*f.vs, gap);
+  vfree(*f.vs, aligned);
+  vfree(*f.vs, first);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
+// __GFP_NOWARN silences the warnings of failures the caller may expect (a
+// size of 0 or past the range, no memory) and nothing else: flags that
+// cannot sleep and an alignment that is not a power of two are the
+// caller's bug and warn anyway, their mode printed without __GFP_NOWARN.
+// Each warning is one line, "vmalloc error: size N, WHY, mode:0xGFP".
+TEST(VmallocBadInput, NowarnSilencesOnlyExpectedFailures) {
+  vmalloc_fixture f;
+  constexpr unsigned long RANGE = 16 * PAGE_SIZE;
+  ASSERT_NO_FATAL_FAILURE(build_range(f, RANGE));
+  auto line = [](unsigned long size, const char *why, gfp_t gfp) {
+    char buf[160];
+    snprintf(buf, sizeof(buf), "vmalloc error: size %lu, %s, mode:%#x\n", size, why, unsigned(gfp));
+    return std::string(buf);
+  };
+  const gfp_t nowarn = GFP_KERNEL | __GFP_NOWARN;
+  // Runs fn with every page allocation failing (fail_page_alloc, silent).
+  mem_system &ms = *f.slab.mm.ms;
+  auto failing_pages = [&](const std::function<void *()> &fn) {
+    ms.fail_page_alloc.attr.probability = 100;
+    ms.fail_page_alloc.attr.times = -1;
+    ms.fail_page_alloc.attr.verbose = 0;
+    ms.fail_page_alloc.min_order = 0;
+    ms.fail_page_alloc.ignore_gfp_reclaim = false;
+    void *p = fn();
+    ms.fail_page_alloc.attr.probability = 0;
+    return p;
+  };
+  struct call {
+    std::function<void *()> fn;
+    std::string warning;  // "" when silent
+  };
+  vmalloc_system &vs = *f.vs;
+  const call calls[] = {
+      {[&] { return __vmalloc(vs, 0, nowarn); }, ""},
+      {[&] { return __vmalloc(vs, RANGE, nowarn); }, ""},
+      {[&] { return failing_pages([&] { return __vmalloc(vs, PAGE_SIZE, nowarn); }); }, ""},
+      {[&] { return __vmalloc(vs, 0, GFP_KERNEL); }, line(0, "size 0", GFP_KERNEL)},
+      {[&] { return __vmalloc(vs, RANGE, GFP_KERNEL); }, line(RANGE, "larger than the vmalloc range", GFP_KERNEL)},
+      {[&] { return failing_pages([&] { return __vmalloc(vs, PAGE_SIZE, GFP_KERNEL); }); },
+       line(PAGE_SIZE, "out of memory", GFP_KERNEL)},
+      {[&] { return __vmalloc(vs, PAGE_SIZE, GFP_ATOMIC | __GFP_NOWARN); },
+       line(PAGE_SIZE, "flags that cannot sleep (vmalloc needs __GFP_DIRECT_RECLAIM)", GFP_ATOMIC)},
+      {[&] { return __vmalloc_node(vs, PAGE_SIZE, 3 * PAGE_SIZE, nowarn, NUMA_NO_NODE, nullptr); },
+       line(PAGE_SIZE, "alignment not a power of two", GFP_KERNEL)},
+  };
+  for (size_t i = 0; i < std::size(calls); i++) {
+    SCOPED_TRACE(i);
+    log_buf_clear();
+    EXPECT_EQ(calls[i].fn(), nullptr);
+    EXPECT_EQ(read_log(), calls[i].warning);
+  }
+  EXPECT_EQ(f.check(), "");
+}
+
+// A movable area's line says so after "vmalloc" (this kernel's word: Linux's
+// vmalloc memory never moves), with the pages= and per-node counts of any
+// area; its pages count in VmallocUsed like any vmalloc area's.
+TEST(VmallocInfo, MovableAreaSaysSo) {
+  vmalloc_fixture f;
+  ASSERT_NO_FATAL_FAILURE(build_named(f));
+  void *plain = site_vmalloc(*f.vs, 2 * PAGE_SIZE);
+  void *mov = site_vmalloc_movable(*f.vs, 3 * PAGE_SIZE);
+  ASSERT_NE(plain, nullptr);
+  ASSERT_NE(mov, nullptr);
+  char want_mov[160];
+  snprintf(want_mov, sizeof(want_mov), "0x%016lx-0x%016lx %7lu site_vmalloc_movable pages=3 vmalloc movable N0=3",
+           static_cast<unsigned long>(uptr(mov)), static_cast<unsigned long>(uptr(mov) + 4 * PAGE_SIZE), 4 * PAGE_SIZE);
+  const std::string want = expected_line(f, {uptr(plain), 2, "site_vmalloc", false, false}, "site_vmalloc") + "\n" +
+                           want_mov + "\n";
+  EXPECT_EQ(vmallocinfo(*f.vs), want);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 5ul);
+  EXPECT_EQ(f.vs->movable_pages, 3ul);
+  vfree(*f.vs, mov);
+  vfree(*f.vs, plain);
+  EXPECT_EQ(vmalloc_used_pages(*f.vs), 0ul);
+  EXPECT_EQ(f.vs->movable_pages, 0ul);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
 // ========================================================== vmalloc_describe
 
 // What a fault report says of an address: in an area's guard page, "vmalloc
@@ -1424,9 +1691,7 @@ TEST(VmallocInfo, OneLinePerAreaInAddressOrder) {
 // look.
 TEST(VmallocDescribe, NamesTheAreaAndItsGuardPage) {
   vmalloc_fixture f;
-  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
-  warm_up(f);
-  f.vs->symbolize = name_site;
+  ASSERT_NO_FATAL_FAILURE(build_named(f));
   void *a = site_vmalloc(*f.vs, 3 * PAGE_SIZE);
   void *b = site_vzalloc(*f.vs, PAGE_SIZE);
   void *c = site_vmalloc(*f.vs, PAGE_SIZE);

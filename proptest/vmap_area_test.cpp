@@ -350,6 +350,132 @@ TEST(VmapAreaChecker, FirstNodeInTheFreeTreeOrUnused) {
   EXPECT_EQ(vmap_space_check(&space), nullptr);
 }
 
+// The checker holds each of the four trees (free, busy, lazy, purging) to
+// heap order: a child's priority above its parent's is reported, in any of
+// them; and it asks nothing of a root's priority (a node's priority is a
+// hash of its address, any u32: the largest one is a valid root).
+// A space of 32 pages with ranges in all four trees: twelve one-page areas
+// from the start, of which 1 and 3 purging, 5, 7 and 9 lazy, 8 free (a gap
+// between lazy ranges, which does not merge with it), the other six busy;
+// the free rest from page 12 on.
+struct VmapAreaTrees : ::testing::Test {
+  std::vector<vmap_area> nodes = std::vector<vmap_area>(32);
+  vmap_space space;
+  const uintptr_t base = 0x40000000ul;
+  vmap_area *a[12] = {};
+  void SetUp() override {
+    size_t next = 1;
+    vmap_space_init(&space, base, base + 32 * PAGE_SIZE, &nodes[0]);
+    for (vmap_area *&va : a) {
+      vmap_nodes n{&nodes[next], &nodes[next + 1], nullptr};
+      next += 2;
+      va = vmap_alloc_range(&space, PAGE_SIZE, PAGE_SIZE, n);
+      ASSERT_NE(va, nullptr);
+    }
+    vmap_lazy_range(&space, a[1]);
+    vmap_lazy_range(&space, a[3]);
+    uintptr_t ps, pe;
+    ASSERT_TRUE(vmap_begin_purge(&space, &ps, &pe));
+    for (unsigned i : {5u, 7u, 9u}) vmap_lazy_range(&space, a[i]);
+    vmap_area *freed[3];
+    ASSERT_EQ(vmap_free_range(&space, a[8], freed), 0u);
+    ASSERT_EQ(vmap_space_check(&space), nullptr);
+    ASSERT_EQ(space.nr_free, 2ul);
+    ASSERT_EQ(space.nr_busy, 6ul);
+    ASSERT_EQ(space.nr_lazy, 3ul);
+    ASSERT_EQ(space.nr_purging, 2ul);
+  }
+  // The checker names the damage fn does, and is clean once undo undoes it.
+  template <class Damage, class Undo>
+  void expect_named(const char *why, Damage damage, Undo undo) {
+    damage();
+    EXPECT_STREQ(vmap_space_check(&space), why);
+    undo();
+    EXPECT_EQ(vmap_space_check(&space), nullptr) << "undone";
+  }
+  vmap_area *free_node_at(unsigned page) {
+    vmap_area *t = space.free_root;
+    const uintptr_t at = base + page * PAGE_SIZE;
+    while (t && t->va_start != at) t = at < t->va_start ? t->left : t->right;
+    return t;
+  }
+};
+
+// The checker holds each of the four trees (free, busy, lazy, purging) to
+// heap order: a child's priority above its parent's is reported, in any of
+// them; and it asks nothing of a root's priority (a node's priority is a
+// hash of its address, any u32: the largest one is a valid root).
+TEST_F(VmapAreaTrees, HeapOrderInEveryTree) {
+  const struct {
+    const char *name;
+    vmap_area *root;
+  } trees[] = {{"free", space.free_root},
+               {"busy", space.busy_root},
+               {"lazy", space.lazy_root},
+               {"purging", space.purging_root}};
+  for (const auto &t : trees) {
+    SCOPED_TRACE(t.name);
+    vmap_area *root = t.root;
+    vmap_area *child = root->left ? root->left : root->right;
+    ASSERT_NE(child, nullptr);
+    const u32 root_prio = root->prio, child_prio = child->prio;
+    root->prio = ~0u;
+    EXPECT_EQ(vmap_space_check(&space), nullptr) << "the largest priority at a root";
+    root->prio = 7;
+    child->prio = 8;
+    EXPECT_STREQ(vmap_space_check(&space), "a node breaks the heap order");
+    root->prio = root_prio;
+    child->prio = child_prio;
+    EXPECT_EQ(vmap_space_check(&space), nullptr);
+  }
+}
+
+// Each way a tree or the tiling can break is named: an empty range or one
+// not page-aligned (in whichever tree), a free node's subtree_max_size off,
+// a gap before a range, two free ranges that touch (not merged), and a
+// range hidden inside one of another tree (the walk from range to range
+// never reaches it).
+TEST_F(VmapAreaTrees, DamageIsNamed) {
+  vmap_area *gap = free_node_at(8), *tail = free_node_at(12);
+  ASSERT_NE(gap, nullptr);
+  ASSERT_NE(tail, nullptr);
+  for (vmap_area *va : {a[10], a[7], a[3], gap}) {  // busy, lazy, purging, free
+    SCOPED_TRACE((va->va_start - base) / PAGE_SIZE);
+    const uintptr_t end = va->va_end;
+    expect_named("a node out of order or empty", [&] { va->va_end = va->va_start; }, [&] { va->va_end = end; });
+    expect_named("a range is not page-aligned", [&] { va->va_start += 8; }, [&] { va->va_start -= 8; });
+  }
+  expect_named("a free node's subtree_max_size is wrong", [&] { tail->subtree_max_size += PAGE_SIZE; },
+               [&] { tail->subtree_max_size -= PAGE_SIZE; });
+  // The free tail one page shorter at its start (its size kept right up
+  // the tree): nothing starts at page 12.
+  vmap_area *root = space.free_root;
+  auto shrink_tail = [&](long by) {
+    tail->va_start += by;
+    tail->subtree_max_size -= by;
+    if (root != tail) root->subtree_max_size -= by;
+  };
+  expect_named("a gap or an overlap between the free, busy and lazily freed ranges", [&] { shrink_tail(PAGE_SIZE); },
+               [&] { shrink_tail(-long(PAGE_SIZE)); });
+  // The free gap at page 8 grown over a[9..11] (lazy, busy, busy) to the
+  // free tail: two free ranges touch.
+  const unsigned long gap_max = gap->subtree_max_size;
+  expect_named(
+      "two free ranges touch (not merged)",
+      [&] {
+        gap->va_end = tail->va_start;
+        gap->subtree_max_size = std::max(gap_max, 4 * PAGE_SIZE);
+      },
+      [&] {
+        gap->va_end = gap->va_start + PAGE_SIZE;
+        gap->subtree_max_size = gap_max;
+      });
+  // Busy a[6] grown over lazy a[7]: every walk step finds one range, but
+  // a[7] is never reached.
+  expect_named("a range lies inside another (the ranges overlap)", [&] { a[6]->va_end += PAGE_SIZE; },
+               [&] { a[6]->va_end -= PAGE_SIZE; });
+}
+
 // Twenty thousand areas in a row, half of them freed (every other one), the
 // holes refilled by first fit, aligned requests that no hole can hold (they
 // go past the holes), and everything freed in random order: every answer is
