@@ -31,8 +31,8 @@ page *addr_to_slab(const mem_system &ms, const void *addr) { return virt_to_slab
 
 // ---- slab pages ---------------------------------------------------------------------
 
-// A slab head's fields as a new slab has them and a freed page must (the
-// page allocator does not clear them): cache and freelist, counts, owner.
+// A new slab head's fields: cache and freelist, counts, owner. The page
+// allocator leaves them as the page's last owner did.
 static void reset_slab_page(page *slab, kmem_cache *s, void *freelist) {
   slab->slab_cache = s;
   slab->freelist = freelist;
@@ -97,8 +97,10 @@ void discard_slab(kmem_cache *s, page *slab) {
     slab[1].index = 0;
     slab[1].private_ = 0;
   }
+  // Nothing else to clear: the page allocator clears mapping and index
+  // (slab_cache, freelist) and sets private_ (inuse, lost) on a free, and
+  // an unfrozen slab has no owner, remote flag or free in flight left.
   clear_page_flag(slab, PG_slab);
-  reset_slab_page(slab, nullptr, nullptr);
   __free_pages(ms, slab, s->order);
 }
 
