@@ -195,6 +195,31 @@ RC_GTEST_PROP(SlabSizing, AnyCacheFollowsTheRules, ()) {
   RC_ASSERT(!::testing::Test::HasFailure());
 }
 
+// A node keeps min_partial free slabs for the next allocations and gives
+// the rest back (Linux's discard of an empty slab when the node already
+// has min_partial): once every object of min_partial + 3 slabs is freed
+// and the CPU's slabs are back with the node, exactly min_partial slabs
+// are left, all free, and kmem_cache_shrink gives those back.
+TEST(SlabSizing, NodeKeepsMinPartialFreeSlabs) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  for (unsigned size : {64u, 4096u, 16384u, 65536u}) {
+    kmem_cache *s = kmem_cache_create(*f.sa, "kept", size, 0, 0, nullptr);
+    ASSERT_NE(s, nullptr);
+    SCOPED_TRACE("size " + std::to_string(size) + ", min_partial " + std::to_string(s->min_partial));
+    std::vector<void *> objs;
+    for (unsigned i = 0; i < (s->min_partial + 3) * s->objects; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    for (void *p : objs) kmem_cache_free(s, p);
+    flush_this_cpu(s);
+    EXPECT_EQ(s->node[0].nr_free, s->min_partial);
+    EXPECT_EQ(s->node[0].nr_slabs, s->min_partial);
+    EXPECT_EQ(f.check(), "");
+    EXPECT_EQ(kmem_cache_shrink(s), s->min_partial << s->order);
+    EXPECT_EQ(kmem_cache_destroy(s), 0);
+  }
+}
+
 // ============================================================ secrets
 
 // Each cache's freelist secret is the next output of splitmix64 (Steele,
