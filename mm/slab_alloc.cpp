@@ -92,14 +92,13 @@ void discard_slab(kmem_cache *s, page *slab) {
   __atomic_fetch_sub(&n->nr_slabs, 1ul, __ATOMIC_RELAXED);
   __atomic_fetch_sub(&n->total_objects, (unsigned long)s->objects, __ATOMIC_RELAXED);
   mod_node_page_state(ms.node_data[page_to_nid(slab)], slab_stat(s), -(long(1) << s->order));
-  if (s->bitmap_offset == 0) {
-    slab[1].mapping = nullptr;
-    slab[1].index = 0;
-    slab[1].private_ = 0;
-  }
-  // Nothing else to clear: the page allocator clears mapping and index
-  // (slab_cache, freelist) and sets private_ (inuse, lost) on a free, and
-  // an unfrozen slab has no owner, remote flag or free in flight left.
+  // Of the bitmaps in the first tail page only `onlist` (index) can be
+  // set: a slab given back holds no object, so `allocated` (mapping) and
+  // `remote` (private_) are 0, as a free page's fields must be. Nothing
+  // else to clear: the page allocator clears the head's mapping and index
+  // (slab_cache, freelist) and sets its private_ (inuse, lost) on a free,
+  // and an unfrozen slab has no owner, remote flag or free in flight left.
+  if (s->bitmap_offset == 0) slab[1].index = 0;
   clear_page_flag(slab, PG_slab);
   __free_pages(ms, slab, s->order);
 }

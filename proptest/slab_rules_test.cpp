@@ -362,7 +362,8 @@ unsigned long expected_shrinker_count(const slab_allocator &sa) {
 }
 
 // The count, at rest (nothing), with free slabs on the nodes, with CPUs
-// owning slabs of caches of several orders, and after a scan.
+// owning slabs of caches of several orders, and after a scan, which says
+// how many pages it freed (its return and nr_scanned).
 TEST(SlabShrinker, CountIsTheFreeSlabsAndTheCpusSlabs) {
   cpu_reset reset;
   for (layout_kind k : {layout_kind::single_zone, layout_kind::two_nodes}) {
@@ -394,11 +395,207 @@ TEST(SlabShrinker, CountIsTheFreeSlabsAndTheCpusSlabs) {
       EXPECT_EQ(count, expected_shrinker_count(sa));
       EXPECT_NE(count, SHRINK_EMPTY);
     }
+    // A scan reports what it gave back, as freed and as nr_scanned.
     sc.nr_to_scan = ~0ul;
-    sh->scan_objects(sh, &sc);
+    const slab_totals before = slab_pages(sa);
+    const unsigned long freed = sh->scan_objects(sh, &sc);
+    const slab_totals after = slab_pages(sa);
+    EXPECT_GT(freed, 0ul);
+    EXPECT_EQ(freed, before.reclaimable_pages + before.unreclaimable_pages - after.reclaimable_pages -
+                         after.unreclaimable_pages);
+    EXPECT_EQ(sc.nr_scanned, freed);
     EXPECT_EQ(sh->count_objects(sh, &sc), SHRINK_EMPTY);
     EXPECT_EQ(f.check(), "");
   }
+}
+
+// ============================================================ CPUs' slabs
+
+// A free into a slab on its node's partial list leaves the slab with the
+// node; only a slab that was full becomes the freeing CPU's (Linux's
+// __slab_free: put_cpu_partial only when the slab had no free object).
+TEST(CpuSlabRules, FreeIntoANodePartialSlabLeavesItWithTheNode) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  kmem_cache *s = kmem_cache_create(*f.sa, "stays", 100, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  void *a = kmem_cache_alloc(s, GFP_KERNEL), *b = kmem_cache_alloc(s, GFP_KERNEL);
+  ASSERT_TRUE(a && b);
+  page *slab = addr_to_slab(*f.mm.ms, a);
+  flush_this_cpu(s);
+  ASSERT_EQ(s->node[0].nr_partial, 1ul);
+  host_set_cpu(1);
+  kmem_cache_free(s, a);
+  EXPECT_EQ(slab->slab_frozen, 0u);
+  EXPECT_EQ(s->cpu_slab[1].nr_partial, 0u);
+  EXPECT_EQ(s->node[0].nr_partial, 1ul);
+  EXPECT_EQ(f.check(), "");
+  kmem_cache_free(s, b);
+  host_set_cpu(0);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+}
+
+// What an interrupt's allocation does to an allocation that is waiting for
+// a new slab page (outside its section): the page allocator's test hook
+// runs on the same CPU in the middle of the outer allocation, takes an
+// object (a new slab becomes the CPU's) and frees into full slabs, which
+// fill the CPU's partial list. The outer allocation's new slab then joins
+// that list, and the oldest partial slab goes back to the node so that the
+// list stays at cpu_partial_slabs: the counts match the lists and every
+// slab is owned exactly once.
+struct nested_ctx {
+  kmem_cache *s;
+  std::vector<void *> *to_free;  // one object of each of some full slabs
+  void *nested = nullptr;
+  bool inside = false;
+};
+
+bool allocate_meanwhile(void *arg, gfp_t, unsigned) {
+  nested_ctx &c = *static_cast<nested_ctx *>(arg);
+  if (c.inside || c.nested) return false;
+  c.inside = true;
+  c.nested = kmem_cache_alloc(c.s, GFP_KERNEL);
+  for (void *p : *c.to_free) kmem_cache_free(c.s, p);
+  c.inside = false;
+  return false;
+}
+
+TEST(CpuSlabRules, NewSlabArrivingWhenTheCpuHasOneJoinsItsPartialList) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.mm.ms;
+  kmem_cache *s = kmem_cache_create(*f.sa, "meanwhile", 1000, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  const unsigned limit = s->cpu_partial_slabs;
+  ASSERT_GE(limit, 2u);
+  // CPU 0 fills limit + 1 slabs, all full on the node.
+  std::vector<void *> objs;
+  for (unsigned i = 0; i < (limit + 1) * s->objects; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  flush_this_cpu(s);
+  ASSERT_EQ(s->node[0].nr_full, limit + 1ul);
+  std::vector<void *> to_free;
+  std::vector<page *> adopted;
+  for (unsigned k = 0; k < limit; k++) {
+    to_free.push_back(objs[k * s->objects]);
+    adopted.push_back(addr_to_slab(ms, objs[k * s->objects]));
+  }
+  nested_ctx ctx{s, &to_free};
+  host_set_cpu(1);
+  ms.pcp_disabled = true;
+  ms.should_fail_alloc_page = allocate_meanwhile;
+  ms.fail_alloc_ctx = &ctx;
+  void *outer = kmem_cache_alloc(s, GFP_KERNEL);
+  ms.should_fail_alloc_page = nullptr;
+  ms.pcp_disabled = false;
+  ASSERT_NE(ctx.nested, nullptr);
+  ASSERT_NE(outer, nullptr);
+  page *nested_slab = addr_to_slab(ms, ctx.nested);
+  EXPECT_EQ(s->cpu_slab[1].slab, nested_slab);
+  EXPECT_EQ(addr_to_slab(ms, outer), nested_slab) << "the outer allocation takes the CPU's slab";
+  EXPECT_EQ(s->cpu_slab[1].nr_partial, limit);
+  unsigned listed = 0;
+  list_for_each(e, &s->cpu_slab[1].partial) listed++;
+  EXPECT_EQ(listed, limit);
+  EXPECT_EQ(adopted.front()->slab_frozen, 0u) << "the oldest went back to the node";
+  for (unsigned k = 1; k < limit; k++) EXPECT_EQ(adopted[k]->slab_frozen, 2u) << k;
+  EXPECT_EQ(s->node[0].nr_slabs, limit + 3ul);
+  EXPECT_EQ(f.check(), "");
+  kmem_cache_free(s, outer);
+  kmem_cache_free(s, ctx.nested);
+  host_set_cpu(0);
+  for (unsigned i = 0; i < objs.size(); i++)
+    if (i % s->objects || i >= limit * s->objects) kmem_cache_free(s, objs[i]);
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(f.sa->errors, 0ul);
+}
+
+// A slab given back to the page allocator leaves its pages as a free page
+// must be (prep_new_page relies on it: no mapping, index 0), also the
+// first tail page whose mapping, index and private_ words held the bitmaps
+// of a slab of at most 64 objects; and a discarded slab page is no slab.
+TEST(SlabRules, DiscardedSlabPagesAreCleanFreePages) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  kmem_cache *s = kmem_cache_create(*f.sa, "tail-maps", 2000, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->bitmap_offset, 0u) << "bitmaps in the first tail page";
+  std::vector<void *> objs;
+  for (unsigned i = 0; i < s->objects; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  page *slab = addr_to_slab(*f.mm.ms, objs[0]);
+  ASSERT_NE(slab, nullptr);
+  for (void *p : objs) kmem_cache_free(s, p);
+  EXPECT_EQ(kmem_cache_shrink(s), 1ul << s->order);
+  EXPECT_FALSE(PageSlab(slab));
+  for (unsigned i = 0; i < 1u << s->order; i++) {
+    SCOPED_TRACE("page " + std::to_string(i));
+    EXPECT_EQ(slab[i].mapping, nullptr);
+    EXPECT_EQ(slab[i].index, 0ul);
+  }
+  EXPECT_EQ(slab[1].private_, 0ul);
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+}
+
+// ============================================================ debugging and hardening
+
+// SLAB_RED_ZONE: the red zone after a held object reads SLUB_RED_ACTIVE,
+// after a free one SLUB_RED_INACTIVE (never handed out yet, or freed), as
+// Linux's init_object sets them.
+TEST(SlabDebugRules, RedZoneSaysWhetherTheObjectIsHeld) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  kmem_cache *s = kmem_cache_create(*f.sa, "zoned", 40, 0, SLAB_RED_ZONE, nullptr);
+  ASSERT_NE(s, nullptr);
+  ASSERT_GE(s->red_zone, 8u);
+  u8 *a = static_cast<u8 *>(kmem_cache_alloc(s, GFP_KERNEL));
+  u8 *b = static_cast<u8 *>(kmem_cache_alloc(s, GFP_KERNEL));
+  ASSERT_TRUE(a && b);
+  page *slab = addr_to_slab(*f.mm.ms, a);
+  u8 *never = slab_base(*f.mm.ms, slab) + size_t(s->objects - 1) * s->size;
+  ASSERT_TRUE(never != a && never != b);
+  EXPECT_TRUE(bytes_are(a + 40, s->red_zone, SLUB_RED_ACTIVE));
+  EXPECT_TRUE(bytes_are(never + 40, s->red_zone, SLUB_RED_INACTIVE));
+  kmem_cache_free(s, a);
+  EXPECT_TRUE(bytes_are(a + 40, s->red_zone, SLUB_RED_INACTIVE));
+  EXPECT_TRUE(bytes_are(b + 40, s->red_zone, SLUB_RED_ACTIVE));
+  kmem_cache_free(s, b);
+  EXPECT_EQ(f.sa->errors, 0ul);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+}
+
+// The hardened link is tied to the slot it is stored in (Linux mixes in
+// the slot's address): a link copied from another free object's slot, a
+// valid stored value there, is caught at the first allocation that would
+// follow it, as a link that names no free object; and the allocation that
+// reports it leaves the CPU's section (local_lock_irqrestore) like any.
+TEST(SlabDebugRules, LinkCopiedFromAnotherSlotIsCaught) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  kmem_cache *s = kmem_cache_create(*f.sa, "victim", 48, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  void *first = kmem_cache_alloc(s, GFP_KERNEL);
+  ASSERT_NE(first, nullptr);
+  page *slab = addr_to_slab(*f.mm.ms, first);
+  u8 *head = static_cast<u8 *>(slab->freelist);
+  u8 *next = static_cast<u8 *>(freelist_decode(s, head, *freelist_slot(s, head)));
+  ASSERT_NE(next, nullptr);
+  ASSERT_NE(freelist_decode(s, next, *freelist_slot(s, next)), nullptr);
+  *freelist_slot(s, head) = *freelist_slot(s, next);
+  void *got = nullptr;
+  expect_report(f, "victim", head, false, "Freelist link corrupted", [&] { got = kmem_cache_alloc(s, GFP_KERNEL); },
+                {false, false});
+  EXPECT_EQ(got, head);
+  EXPECT_EQ(host::cpu_holds[0].busy, 0u) << "CPU 0 is still inside local_lock_irqsave";
+  EXPECT_EQ(s->corrupted, 1ul);
+  kmem_cache_free(s, got);
+  kmem_cache_free(s, first);
+  EXPECT_EQ(f.check(), "");
 }
 
 }  // namespace
