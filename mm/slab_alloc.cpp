@@ -31,8 +31,8 @@ page *addr_to_slab(const mem_system &ms, const void *addr) { return virt_to_slab
 
 // ---- slab pages ---------------------------------------------------------------------
 
-// A slab head's fields as a new slab has them and a freed page must (the
-// page allocator does not clear them): cache and freelist, counts, owner.
+// A new slab head's fields: cache and freelist, counts, owner. The page
+// allocator leaves them as the page's last owner did.
 static void reset_slab_page(page *slab, kmem_cache *s, void *freelist) {
   slab->slab_cache = s;
   slab->freelist = freelist;
@@ -92,13 +92,14 @@ void discard_slab(kmem_cache *s, page *slab) {
   __atomic_fetch_sub(&n->nr_slabs, 1ul, __ATOMIC_RELAXED);
   __atomic_fetch_sub(&n->total_objects, (unsigned long)s->objects, __ATOMIC_RELAXED);
   mod_node_page_state(ms.node_data[page_to_nid(slab)], slab_stat(s), -(long(1) << s->order));
-  if (s->bitmap_offset == 0) {
-    slab[1].mapping = nullptr;
-    slab[1].index = 0;
-    slab[1].private_ = 0;
-  }
+  // Of the bitmaps in the first tail page only `onlist` (index) can be
+  // set: a slab given back holds no object, so `allocated` (mapping) and
+  // `remote` (private_) are 0, as a free page's fields must be. Nothing
+  // else to clear: the page allocator clears the head's mapping and index
+  // (slab_cache, freelist) and sets its private_ (inuse, lost) on a free,
+  // and an unfrozen slab has no owner, remote flag or free in flight left.
+  if (s->bitmap_offset == 0) slab[1].index = 0;
   clear_page_flag(slab, PG_slab);
-  reset_slab_page(slab, nullptr, nullptr);
   __free_pages(ms, slab, s->order);
 }
 

@@ -531,7 +531,9 @@ TEST(KmallocOom, FailedPageAllocationGivesNull) {
 // ------------------------------------------------------------------ reports
 
 // A report's object line prints the address once, as "Object 0x<16 hex
-// digits>", like Linux's "Object 0x%p" with its unprefixed %p.
+// digits>", like Linux's "Object 0x%p" with its unprefixed %p; the report
+// is Linux's slab_bug block: a line of 77 '=', the BUG line, a line of 77
+// '-', then the object line.
 TEST(KmallocReport, ObjectLineShowsTheAddressOnce) {
   cpu_reset reset;
   slab_fixture f;
@@ -541,6 +543,10 @@ TEST(KmallocReport, ObjectLineShowsTheAddressOnce) {
   kfree(*f.sa, p);
   std::string log = expect_report(f, "kmalloc-64", p, true, "already free", [&] { kfree(*f.sa, p); });
   EXPECT_NE(log.find("Object " + addr_str(p) + " in cache kmalloc-64"), std::string::npos) << log;
+  const std::string block = std::string(77, '=') + "\nBUG kmalloc-64 (Not tainted): kfree: object already free";
+  const size_t at = log.find(block);
+  ASSERT_NE(at, std::string::npos) << log;
+  EXPECT_EQ(log.substr(log.find('\n', at + block.size()), 80), "\n" + std::string(77, '-') + "\nO") << log;
   u64 on_stack = 0;
   log = expect_report(f, "kmalloc", &on_stack, true, "not a kmalloc object", [&] { kfree(*f.sa, &on_stack); });
   EXPECT_NE(log.find("Object " + addr_str(&on_stack) + ":"), std::string::npos) << log;

@@ -1,6 +1,6 @@
 // Edges of the slab allocator that the main properties do not reach: flags a
-// slab cannot honour, a slab page the page allocator refuses, and tearing
-// an allocator down while a cache still has live objects.
+// slab cannot honour, a slab page the page allocator refuses, tearing an
+// allocator down while a cache still has live objects, and destroying NULL.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -82,6 +82,11 @@ TEST_F(SlabEdge, DestroyKeepsCacheWithLiveObjects) {
   EXPECT_TRUE(PageSlab(slab));
   EXPECT_EQ(page_ref_count(slab), 1);
   EXPECT_EQ(addr_to_slab(*f.mm.ms, obj), slab);
+}
+
+// kmem_cache_destroy(NULL) does nothing and succeeds, as in Linux.
+TEST_F(SlabEdge, DestroyOfNullIsANoOp) {
+  slabt::expect_no_report(f, [] { EXPECT_EQ(kmem_cache_destroy(nullptr), 0); });
 }
 
 }  // namespace

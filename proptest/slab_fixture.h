@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -242,6 +243,18 @@ inline std::string kmalloc_name(size_t size, kmalloc_cache_type t = KMALLOC_NORM
       return std::string(prefix[t]) + "kmalloc-" + infix[t] +
              (c >= 1024 ? std::to_string(c / 1024) + "k" : std::to_string(c));
   return "?";
+}
+
+// The alignment a cache must give: what was asked, at least 8, and with
+// SLAB_HWCACHE_ALIGN a cache line, halved while the object fits in half.
+inline size_t expected_cache_align(unsigned size, unsigned align, slab_flags_t flags) {
+  size_t a = std::max(align, 8u);
+  if (flags & SLAB_HWCACHE_ALIGN) {
+    size_t line = 64;
+    while (size <= line / 2 && line > 8) line /= 2;
+    a = std::max(a, line);
+  }
+  return a;
 }
 
 inline size_t count_of(const std::string &hay, const std::string &needle) {

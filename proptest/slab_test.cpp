@@ -53,18 +53,6 @@ bool has_zone(const mem_system &ms, zone_type idx) {
   return false;
 }
 
-// The alignment a cache must give: what was asked, at least 8, and with
-// SLAB_HWCACHE_ALIGN a cache line, halved while the object fits in half.
-size_t expected_cache_align(unsigned size, unsigned align, slab_flags_t flags) {
-  size_t a = std::max(align, 8u);
-  if (flags & SLAB_HWCACHE_ALIGN) {
-    size_t line = 64;
-    while (size <= line / 2 && line > 8) line /= 2;
-    a = std::max(a, line);
-  }
-  return a;
-}
-
 bool is_pow2(size_t n) { return n && !(n & (n - 1)); }
 
 // ======================================================= random sequences
