@@ -488,4 +488,77 @@ TEST_F(CheckDamageSlab, CacheListCycle) {
   s->list.next = next;
 }
 
+
+// The alignment must be a power of two that divides the slot size: 0, and
+// 24 and 3 (which do divide 48), are named; 16 passes.
+struct CheckDamageSlabAlign : one_cache_test<48> {};
+
+TEST_F(CheckDamageSlabAlign, PowerOfTwoDividingTheSize) {
+  ASSERT_EQ(s->size, 48u);
+  ASSERT_EQ(f.check(), "");
+  const unsigned align = s->align;
+  for (unsigned bad : {0u, 24u, 3u}) {
+    s->align = bad;
+    EXPECT_EQ(f.check(), "1 violations:\nslab edge: size 48 is not a multiple of a power-of-two alignment " +
+                             std::to_string(bad) + "\n");
+  }
+  s->align = 16;
+  EXPECT_EQ(f.check(), "");
+  s->align = align;
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// ---- the edges of the vmalloc range ------------------------------------------------------
+
+// Leaves right below the range and right at its end are the neighbours'
+// (vmalloc's leaf scan covers [start, end) only); the first and last page
+// inside it, with no area there, are named.
+TEST(CheckDamageVmallocRange, LeavesAtTheEdges) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  page *frame = alloc_pages(*f.slab.mm.ms, GFP_KERNEL, 0);
+  ASSERT_NE(frame, nullptr);
+  const phys_addr_t pa = page_to_phys(*f.slab.mm.ms, frame);
+  const uintptr_t start = f.vs->space.start, end = f.vs->space.end;
+  auto map = [&](uintptr_t a) { return pgtable_map(f.vs->pt, a, pa, PAGE_SIZE, PROT_READ | PROT_GLOBAL, 0, f.vs->pt_ops); };
+  auto unmap = [&](uintptr_t a) { return pgtable_unmap(f.vs->pt, a, PAGE_SIZE, f.vs->pt_ops); };
+  ASSERT_EQ(map(start - PAGE_SIZE), 0);
+  ASSERT_EQ(map(end), 0);
+  EXPECT_EQ(f.check(), "");
+  ASSERT_EQ(map(start), 0);
+  ASSERT_EQ(map(end - PAGE_SIZE), 0);
+  EXPECT_EQ(f.check(), "2 violations:\nvmalloc: " + hex(start) + " (4096 bytes) is mapped outside every area\nvmalloc: " +
+                           hex(end - PAGE_SIZE) + " (4096 bytes) is mapped outside every area\n");
+  for (uintptr_t a : {start - PAGE_SIZE, start, end - PAGE_SIZE, end}) ASSERT_EQ(unmap(a), 0);
+  EXPECT_EQ(f.check(), "");
+  __free_pages(*f.slab.mm.ms, frame, 0);
+}
+
+// An area at PAGE_SIZE, the lowest one that has a page below it, has that
+// page (page 0) checked too.
+TEST(CheckDamageVmallocRange, PageBelowAnAreaAtPageSize) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone, PAGE_SIZE, 65 * PAGE_SIZE), 0);
+  void *p = vmalloc(*f.vs, PAGE_SIZE);
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(p), PAGE_SIZE);
+  static char buf[1024];
+  auto run = [&] {
+    check_report r = make_check_report(buf, sizeof(buf));
+    return check_vmalloc(*f.vs, r);
+  };
+  EXPECT_EQ(run(), 0u) << buf;
+  page *frame = alloc_pages(*f.slab.mm.ms, GFP_KERNEL, 0);
+  ASSERT_NE(frame, nullptr);
+  ASSERT_EQ(pgtable_map(f.vs->pt, 0, page_to_phys(*f.slab.mm.ms, frame), PAGE_SIZE, PROT_READ | PROT_GLOBAL, 0,
+                        f.vs->pt_ops),
+            0);
+  EXPECT_EQ(run(), 1u);
+  EXPECT_EQ(std::string(buf), "vmalloc: the page below area 0x1000 is mapped\n");
+  ASSERT_EQ(pgtable_unmap(f.vs->pt, 0, PAGE_SIZE, f.vs->pt_ops), 0);
+  EXPECT_EQ(run(), 0u) << buf;
+  vfree(*f.vs, p);
+  __free_pages(*f.slab.mm.ms, frame, 0);
+}
+
 }  // namespace

@@ -155,6 +155,8 @@ TEST_F(CheckDamagePageAlloc, PerCpuSettings) {
   zone *z = zone_of(ZONE_DMA32);
   per_cpu_pages &pcp = z->pcp[1];
   const int high = pcp.high;
+  pcp.high = pcp.batch;  // as low as high may go
+  EXPECT_EQ(f.check(), "");
   pcp.high = pcp.batch - 1;
   expect_finds(f.check(), {where(z) + "cpu 1 pcp.high " + std::to_string(pcp.high) + " is below pcp.batch"});
   pcp.high = high;
@@ -288,6 +290,139 @@ TEST_F(CheckDamagePageAlloc, PcpFlagOffTheLists) {
   p->private_ = priv;
   ASSERT_EQ(f.check(), "");
   __free_pages(ms, p, 0);
+}
+
+
+// A list pointer that leads to the head of any CPU's per-CPU list, CPU 0's
+// included, is named as that head.
+TEST_F(CheckDamagePageAlloc, StrayPointerToEachCpusPcpHead) {
+  zone *z = zone_of(ZONE_DMA32);
+  int mt;
+  const int k = order_with(z, 2, &mt);
+  ASSERT_GE(k, 0);
+  list_head *first = z->free_area[k].free_list[mt].next, *second = first->next;
+  const std::string list =
+      where(z) + "free_area[" + std::to_string(k) + "].free_list[" + migratetype_names[mt] + "]: ";
+  for (unsigned cpu = 0; cpu < f.ms->nr_cpus; cpu++)
+    for (unsigned i : {0u, NR_PCP_LISTS - 1}) {
+      first->next = &z->pcp[cpu].lists[i];
+      expect_finds(f.check(), {list + "entry 1 is the head of cpu " + std::to_string(cpu) + " pcp.lists[" +
+                               std::to_string(i) + "], not a page of this zone"});
+    }
+  first->next = second;
+}
+
+// A negative per-CPU count is named as such (and NR_PCP_PAGES, the counts'
+// sum, with it), not compared with the pages on its lists: no number of
+// pages could match it.
+TEST_F(CheckDamagePageAlloc, NegativePcpCount) {
+  zone *z = zone_of(ZONE_DMA32);
+  per_cpu_pages &pcp = z->pcp[1];
+  for (const list_head &l : pcp.lists) ASSERT_TRUE(list_empty(&l));
+  ASSERT_EQ(pcp.count, 0);
+  pcp.count = -1;
+  EXPECT_EQ(f.check(), "2 violations:\n" + where(z) + "cpu 1 pcp.count is -1\n" + where(z) +
+                           "NR_PCP_PAGES is -1 but the per-CPU counts add up to 0\n");
+  pcp.count = 0;
+}
+
+// A free page's order is bounded by the lists it may be on: MAX_PAGE_ORDER
+// on the buddy lists, the last per-CPU order on the per-CPU lists.
+TEST_F(CheckDamagePageAlloc, FreeOrderAboveItsLists) {
+  zone *z = zone_of(ZONE_DMA32);
+  int mt;
+  const int k = order_with(z, 1, &mt);
+  ASSERT_GE(k, 0);
+  page *b = list_first_entry(&z->free_area[k].free_list[mt], page, lru);
+  b->private_ = MAX_PAGE_ORDER + 1;
+  expect_finds(f.check(), {where(z) + "free pfn " + hex(pfn(b)) + " has order " + std::to_string(MAX_PAGE_ORDER + 1) +
+                           ", above " + std::to_string(MAX_PAGE_ORDER)});
+  b->private_ = unsigned(k);
+
+  page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_NOWARN, 0);
+  ASSERT_NE(p, nullptr);
+  __free_pages(*f.ms, p, 0);
+  ASSERT_TRUE(PagePcp(p));
+  ASSERT_EQ(f.check(), "");
+  p->private_ = NR_PCP_ORDERS;
+  expect_finds(f.check(), {where(page_zone(*f.ms, p)) + "free pfn " + hex(pfn(p)) + " has order " +
+                           std::to_string(NR_PCP_ORDERS) + ", above " + std::to_string(NR_PCP_ORDERS - 1)});
+  p->private_ = 0;
+}
+
+// Pages nobody owns (an allocation whose reference is gone) are named: one
+// page as a page, a run of them as a range with its length.
+TEST_F(CheckDamagePageAlloc, PagesNobodyOwns) {
+  mem_system &ms = *f.ms;
+  page *single = alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 0);
+  page *four = alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 2);
+  ASSERT_TRUE(single && four);
+  ASSERT_EQ(f.check(), "");
+  set_page_count(single, 0);
+  expect_finds(f.check(), {where(page_zone(ms, single)) + "pfn " + hex(pfn(single)) +
+                           " is neither free, allocated nor reserved"});
+  set_page_count(single, 1);
+  set_page_count(four, 0);
+  expect_finds(f.check(), {where(page_zone(ms, four)) + "pfns " + hex(pfn(four)) + "-" + hex(pfn(four) + 3) +
+                           " (4 pages) are neither free, allocated nor reserved"});
+  set_page_count(four, 1);
+  ASSERT_EQ(f.check(), "");
+  __free_pages(ms, single, 0);
+  __free_pages(ms, four, 2);
+}
+
+// A zone's idx must be its place in its node.
+TEST_F(CheckDamagePageAlloc, ZoneIdx) {
+  zone *z = zone_of(ZONE_NORMAL);
+  z->idx = ZONE_DMA32;
+  expect_finds(f.check(), {"node 0 zone Normal: idx is " + std::to_string(int(ZONE_DMA32))});
+  z->idx = ZONE_NORMAL;
+}
+
+// A free block whose order takes it past its zone's end is named, and the
+// types of its pageblocks are read inside the zone only (the ones beyond
+// belong to the next zone, or to nobody). DMA32 ends half-way through a
+// MAX_PAGE_ORDER block here, so its last free block has order
+// MAX_PAGE_ORDER - 1; it is moved to the MAX_PAGE_ORDER list of its type.
+TEST_F(CheckDamagePageAlloc, FreeBlockPastTheZoneEnd) {
+  constexpr unsigned long base = 0x80000000ul >> PAGE_SHIFT, half = 1ul << (MAX_PAGE_ORDER - 1);
+  ASSERT_EQ(f.build({{0x80000000, 128 * SZ_1M, 0}}, layout_with_limits(0, base + 32 * half + half, PFN_MAX)), 0);
+  ASSERT_EQ(f.check(), "");
+  zone *z = zone_of(ZONE_DMA32);
+  const unsigned long end = zone_end_pfn(z);
+  ASSERT_EQ(end, base + 33 * half);
+  page *last = z->zone_mem_map + (end - half - z->zone_start_pfn);
+  ASSERT_TRUE(PageBuddy(last));
+  ASSERT_EQ(last->private_, MAX_PAGE_ORDER - 1);
+  // A type neither the zone's other pageblocks nor empty bitmap bits have.
+  const int mt = get_pfnblock_migratetype(z, end - half);
+  set_pfnblock_flags_mask(z, end - half, MIGRATE_RECLAIMABLE, MIGRATETYPE_MASK);
+  list_del(&last->lru);
+  z->free_area[MAX_PAGE_ORDER - 1].nr_free--;
+  list_add(&last->lru, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_RECLAIMABLE]);
+  z->free_area[MAX_PAGE_ORDER].nr_free++;
+  last->private_ = MAX_PAGE_ORDER;
+  const std::string report = f.check();
+  expect_finds(report, {where(z) + "free block at pfn " + hex(end - half) + " of order " +
+                        std::to_string(MAX_PAGE_ORDER) + " runs past the zone end " + hex(end)});
+  EXPECT_EQ(report.find("is in a pageblock of type"), std::string::npos) << report;
+  list_del(&last->lru);
+  z->free_area[MAX_PAGE_ORDER].nr_free--;
+  list_add(&last->lru, &z->free_area[MAX_PAGE_ORDER - 1].free_list[mt]);
+  z->free_area[MAX_PAGE_ORDER - 1].nr_free++;
+  last->private_ = MAX_PAGE_ORDER - 1;
+  set_pfnblock_flags_mask(z, end - half, unsigned(mt), MIGRATETYPE_MASK);
+}
+
+// With nr_cpus out of range the checker reports that, and reads the
+// per-CPU thresholds as of one CPU: on a one-CPU machine nothing else is
+// wrong.
+TEST_F(CheckDamagePageAlloc, NoCpusOnAOneCpuMachine) {
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
+  ASSERT_EQ(f.check(), "");
+  f.ms->nr_cpus = 0;
+  EXPECT_EQ(f.check(), "1 violations:\nnr_cpus is 0, not 1.." + std::to_string(NR_CPUS) + "\n");
+  f.ms->nr_cpus = 1;
 }
 
 }  // namespace
