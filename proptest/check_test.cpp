@@ -258,6 +258,35 @@ TEST(CheckReport, FullBufferKeepsCounting) {
   EXPECT_EQ(std::string(buf), std::string("violation numbe"));
 }
 
+// A line cut by the end of the buffer keeps what fits, down to a single
+// character, and gets no newline; after that nothing is added; nothing is
+// ever written past r.size.
+TEST(CheckReport, CutToTheLastByte) {
+  char area[24];
+  std::memset(area, 'x', sizeof(area));
+  check_report r = make_check_report(area, 9);
+  check_fail(r, "abcdef");  // 7 bytes with its newline: 2 left
+  EXPECT_STREQ(area, "abcdef\n");
+  check_fail(r, "%s", "XYZ");  // one character and the terminator
+  EXPECT_STREQ(area, "abcdef\nX");
+  EXPECT_EQ(r.len, 8u);
+  check_fail(r, "more");
+  EXPECT_STREQ(area, "abcdef\nX");
+  EXPECT_EQ(r.len, 8u);
+  EXPECT_EQ(r.violations, 3u);
+  EXPECT_EQ(std::string(area + 9, sizeof(area) - 9), std::string(sizeof(area) - 9, 'x'));
+}
+
+// A line that fits with its newline and the terminator exactly gets its
+// newline.
+TEST(CheckReport, LineThatFitsExactly) {
+  char buf[8];
+  check_report r = make_check_report(buf, sizeof(buf));
+  check_fail(r, "abcdef");
+  EXPECT_STREQ(buf, "abcdef\n");
+  EXPECT_EQ(r.len, 7u);
+}
+
 // A report without a buffer only counts.
 TEST(CheckReport, NoBuffer) {
   check_report r = make_check_report(nullptr, 0);
