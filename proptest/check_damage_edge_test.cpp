@@ -260,8 +260,12 @@ TEST_F(CheckDamageSlab, Geometry) {
   s->objects = too_many;
   expect_finds(f.check(), {std::to_string(too_many) + " objects of " + size + " bytes overflow a slab of " +
                            std::to_string(PAGE_SIZE << s->order)});
-  s->objects = 4096;
-  expect_finds(f.check(), {"bitmaps at offset"});
+  s->objects = 4096;  // as many as the checker can follow: only the bitmaps no longer fit
+  const std::string at_most = f.check();
+  expect_finds(at_most, {"bitmaps at offset"});
+  EXPECT_EQ(at_most.find("objects per slab"), std::string::npos) << at_most;
+  s->objects = 4097;
+  expect_finds(f.check(), {name + "4097 objects per slab (1..4096)"});
   s->objects = saved.objects;
   s->cpu_partial_slabs = 65;
   expect_finds(f.check(), {"cpu_partial_slabs 65 out of range (1..64)"});
@@ -453,11 +457,14 @@ TEST(CheckDamageSlabPoison, Overwritten) {
   ASSERT_NE(free_obj, nullptr);
   ASSERT_EQ(f.check(), "");
 
-  const u8 saved = free_obj[1];
-  free_obj[1] = 0;
-  expect_finds(f.check(), {"free object " + slabt::addr_str(free_obj) + " has its poison overwritten"});
-  free_obj[1] = saved;
-  ASSERT_EQ(f.check(), "");
+  // Any byte: the first, the last two (POISON_FREE, then POISON_END).
+  for (unsigned i : {0u, 1u, s->object_size - 2, s->object_size - 1}) {
+    const u8 saved = free_obj[i];
+    free_obj[i] = 0;
+    expect_finds(f.check(), {"free object " + slabt::addr_str(free_obj) + " has its poison overwritten"});
+    free_obj[i] = saved;
+    ASSERT_EQ(f.check(), "");
+  }
 
   kmem_cache_free(s, obj);
   // Freed on this CPU's slab: the freelist's head now.
@@ -490,7 +497,7 @@ TEST_F(CheckDamageSlab, CacheListCycle) {
 
 
 // The alignment must be a power of two that divides the slot size: 0, and
-// 24 and 3 (which do divide 48), are named; 16 passes.
+// 24 and 3 (which do divide 48), are named; 1, 2 and 16 pass.
 struct CheckDamageSlabAlign : one_cache_test<48> {};
 
 TEST_F(CheckDamageSlabAlign, PowerOfTwoDividingTheSize) {
@@ -502,8 +509,10 @@ TEST_F(CheckDamageSlabAlign, PowerOfTwoDividingTheSize) {
     EXPECT_EQ(f.check(), "1 violations:\nslab edge: size 48 is not a multiple of a power-of-two alignment " +
                              std::to_string(bad) + "\n");
   }
-  s->align = 16;
-  EXPECT_EQ(f.check(), "");
+  for (unsigned good : {1u, 2u, 16u}) {
+    s->align = good;
+    EXPECT_EQ(f.check(), "") << "alignment " << good;
+  }
   s->align = align;
   EXPECT_EQ(kmem_cache_destroy(s), 0);
   EXPECT_EQ(f.check(), "");
