@@ -30,7 +30,8 @@ struct call_report {
   }
 };
 
-// Entries of a list, at most `limit` (a corrupted list must not hang the check).
+// Entries of a list, counted up to limit + 1 (a corrupted list must not
+// hang the check, and a count past limit says the walk was cut).
 unsigned long bounded_length(const list_head *head, unsigned long limit) {
   unsigned long n = 0;
   for (const list_head *e = head->next; e != head && n <= limit; e = e->next) n++;
