@@ -143,6 +143,16 @@ TEST_F(CheckCallsDamage, ReturnedBlockPlace) {
   EXPECT_EQ(f.check(), "");
 }
 
+// __GFP_THISNODE without a node (NUMA_NO_NODE) holds the block to none.
+TEST_F(CheckCallsDamage, ThisNodeWithoutANode) {
+  page *p = alloc_pages(ms(), GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  unsigned long n;
+  EXPECT_EQ(run(&n, [&] { check_alloc_call(ms(), p, 0, GFP_KERNEL | __GFP_THISNODE, NUMA_NO_NODE); }), "");
+  EXPECT_EQ(n, 0ul);
+  __free_pages(ms(), p, 0);
+}
+
 // ---- coalescing after a free ---------------------------------------------------------------
 
 // Splits the free MAX_PAGE_ORDER block at head into its two halves, both
@@ -240,6 +250,30 @@ TEST_F(CheckCallsDamage, UnmergedBuddies) {
   EXPECT_EQ(f.check(), "");
 }
 
+// A block's buddy is looked for in its own zone only: where DMA32 ends
+// half-way through a MAX_PAGE_ORDER block, its last free block (order
+// MAX_PAGE_ORDER - 1) has its buddy position in Normal, whose first free
+// block has that order too. They are no pair.
+TEST(CheckCallsZones, BuddyAcrossTheZoneEndIsNoPair) {
+  mm_fixture f;
+  constexpr unsigned long base = 0x80000000ul >> PAGE_SHIFT, half = 1ul << (MAX_PAGE_ORDER - 1);
+  ASSERT_EQ(f.build({{0x80000000, 128 * SZ_1M, 0}}, layout_with_limits(0, base + 33 * half, PFN_MAX)), 0);
+  mem_system &ms = *f.ms;
+  const zone *dma32 = &ms.node_data[0]->node_zones[ZONE_DMA32];
+  const unsigned long end = zone_end_pfn(dma32);
+  ASSERT_EQ(end, base + 33 * half);
+  const page *last = pfn_to_page(ms, end - half), *next = pfn_to_page(ms, end);
+  ASSERT_TRUE(PageBuddy(last) && PageBuddy(next));
+  ASSERT_EQ(last->private_, MAX_PAGE_ORDER - 1);
+  ASSERT_EQ(next->private_, MAX_PAGE_ORDER - 1);
+  log_buf_clear();
+  check_free_call(ms, end - half);
+  check_free_call(ms, end);
+  EXPECT_EQ(ms.check_violations, 0ul);
+  EXPECT_EQ(slabt::read_log(), "");
+  EXPECT_EQ(f.check(), "");
+}
+
 // ---- this CPU's per-CPU list ----------------------------------------------------------------
 
 // This CPU's per-CPU list is left alone while its lock is held (an
@@ -250,6 +284,9 @@ TEST_F(CheckCallsDamage, BusyPcpListIsSkipped) {
   page *p = freed_to_pcp();
   ASSERT_NE(p, nullptr);
   const unsigned long at = pfn(p);
+  page *q = alloc_pages(ms(), GFP_KERNEL, 0);
+  ASSERT_NE(q, nullptr);
+  ASSERT_EQ(page_zone(ms(), q), zone_of(ZONE_NORMAL));
   pcp.count += 1;
   unsigned long n;
   spin_lock(&pcp.lock);
@@ -257,12 +294,15 @@ TEST_F(CheckCallsDamage, BusyPcpListIsSkipped) {
   EXPECT_TRUE(spin_is_locked(&pcp.lock));
   spin_unlock(&pcp.lock);
   const std::string log = run(&n, [&] { check_free_call(ms(), at); });
+  const std::string want = "zone Normal: CPU 0's pcp count is " + std::to_string(pcp.count) + ", its lists hold " +
+                           std::to_string(pcp.count - 1) + " pages";
   EXPECT_EQ(n, 1ul) << log;
-  EXPECT_NE(log.find("zone Normal: CPU 0's pcp count is " + std::to_string(pcp.count) + ", its lists hold " +
-                     std::to_string(pcp.count - 1) + " pages"),
-            std::string::npos)
-      << log;
+  EXPECT_NE(log.find(want), std::string::npos) << log;
+  // The same after an allocation from the zone.
+  EXPECT_NE(alloc_call(q, 0, GFP_KERNEL, &n).find(want), std::string::npos);
+  EXPECT_EQ(n, 1ul);
   pcp.count -= 1;
+  __free_pages(ms(), q, 0);
   EXPECT_EQ(f.check(), "");
 }
 
