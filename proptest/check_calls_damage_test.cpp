@@ -307,8 +307,8 @@ TEST_F(CheckCallsDamage, BusyPcpListIsSkipped) {
 }
 
 // A per-CPU list that loops without coming back to its head is walked only
-// so far: the check ends, and counts that list one entry past the walk's
-// limit of 2^20, so that a cut walk never passes for a real list.
+// so far: the check ends, and counts that list one entry past the zone's
+// pages, more than any real list can hold.
 TEST_F(CheckCallsDamage, LoopingPcpListIsCutOff) {
   per_cpu_pages &pcp = zone_of(ZONE_NORMAL)->pcp[0];
   page *p = freed_to_pcp();
@@ -332,7 +332,7 @@ TEST_F(CheckCallsDamage, LoopingPcpListIsCutOff) {
   p->lru.next = next;
   EXPECT_EQ(n, 1ul) << log;
   EXPECT_NE(log.find("zone Normal: CPU 0's pcp count is " + std::to_string(pcp.count) + ", its lists hold " +
-                     std::to_string(others + (1l << 20) + 1) + " pages"),
+                     std::to_string(others + long(zone_of(ZONE_NORMAL)->spanned_pages) + 1) + " pages"),
             std::string::npos)
       << log;
   EXPECT_EQ(f.check(), "");
@@ -351,6 +351,12 @@ TEST_F(CheckCallsDamage, ContigRangePlace) {
   EXPECT_NE(log.find(fmt("contig: [%#lx, +%lu) is not in one zone", boundary - 8, 16)), std::string::npos) << log;
   log = run(&n, [&] { check_contig_call(ms(), 0, 1, GFP_KERNEL); });
   EXPECT_NE(log.find("contig: [0, +1) is not in one zone"), std::string::npos) << log;
+  // Up to the zone's last page is in it; one page further is not (only the
+  // place is looked at here).
+  log = run(&n, [&] { check_contig_call(ms(), boundary - 16, 16, GFP_KERNEL); });
+  EXPECT_EQ(log.find("is not in one zone"), std::string::npos) << log;
+  log = run(&n, [&] { check_contig_call(ms(), boundary - 15, 16, GFP_KERNEL); });
+  EXPECT_NE(log.find(fmt("contig: [%#lx, +%lu) is not in one zone", boundary - 15, 16)), std::string::npos) << log;
 
   page *c = alloc_contig_pages(ms(), 16, GFP_KERNEL | __GFP_DMA32, 0);
   ASSERT_NE(c, nullptr);
