@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mm/check.h"
@@ -36,6 +37,16 @@ struct CheckDamagePageAlloc : ::testing::Test {
     return "node " + std::to_string(z->zone_pgdat->node_id) + " zone " + zone_names[z->idx] + ": ";
   }
   unsigned long pfn(const page *p) const { return page_to_pfn(*f.ms, p); }
+  // How the list walk names a buddy list.
+  std::string list_name(const zone *z, int k, int mt) const {
+    return where(z) + "free_area[" + std::to_string(k) + "].free_list[" + migratetype_names[mt] + "]";
+  }
+  // The first block on the list of the highest order with n blocks or more
+  // (its order in *k, its type in *mt).
+  page *first_block(const zone *z, unsigned long n, int *k, int *mt) const {
+    *k = order_with(z, n, mt);
+    return *k < 0 ? nullptr : list_first_entry(&z->free_area[*k].free_list[*mt], page, lru);
+  }
   // The highest order with a list of at least n blocks on zone z's buddy
   // lists, and that list's type (mt).
   int order_with(const zone *z, unsigned long n, int *mt) const {
@@ -297,19 +308,144 @@ TEST_F(CheckDamagePageAlloc, PcpFlagOffTheLists) {
 // included, is named as that head.
 TEST_F(CheckDamagePageAlloc, StrayPointerToEachCpusPcpHead) {
   zone *z = zone_of(ZONE_DMA32);
-  int mt;
-  const int k = order_with(z, 2, &mt);
-  ASSERT_GE(k, 0);
+  int k, mt;
+  ASSERT_NE(first_block(z, 2, &k, &mt), nullptr);
   list_head *first = z->free_area[k].free_list[mt].next, *second = first->next;
-  const std::string list =
-      where(z) + "free_area[" + std::to_string(k) + "].free_list[" + migratetype_names[mt] + "]: ";
+  const std::string list = list_name(z, k, mt) + ": ";
   for (unsigned cpu = 0; cpu < f.ms->nr_cpus; cpu++)
     for (unsigned i : {0u, NR_PCP_LISTS - 1}) {
       first->next = &z->pcp[cpu].lists[i];
       expect_finds(f.check(), {list + "entry 1 is the head of cpu " + std::to_string(cpu) + " pcp.lists[" +
                                std::to_string(i) + "], not a page of this zone"});
     }
+  // A CPU that is not online has no list in use: its head is just an address.
+  ASSERT_LT(f.ms->nr_cpus, NR_CPUS);
+  first->next = &z->pcp[f.ms->nr_cpus].lists[0];
+  expect_finds(f.check(), {list + "entry 1 is " + ptr(first->next) + ", not a page of this zone"});
+  // The free lists' heads, of the first and last order and type.
+  for (unsigned o : {0u, MAX_PAGE_ORDER})
+    for (unsigned t : {0u, unsigned(MIGRATE_TYPES) - 1}) {
+      first->next = &z->free_area[o].free_list[t];
+      expect_finds(f.check(), {list + "entry 1 is the head of free_area[" + std::to_string(o) + "].free_list[" +
+                               migratetype_names[t] + "], not a page of this zone"});
+    }
+  // A page of another zone.
+  zone *normal = zone_of(ZONE_NORMAL);
+  first->next = &normal->zone_mem_map[5].lru;
+  expect_finds(f.check(), {list + "entry 1 is pfn " + hex(normal->zone_start_pfn + 5) + " of node 0, not a page of this zone"});
   first->next = second;
+}
+
+// A broken list is named where it breaks, once: nothing is counted from a
+// walk that did not close (its nr_free, the zone's counters). The same for
+// a per-CPU list.
+TEST_F(CheckDamagePageAlloc, BrokenListIsNamedOnce) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  ASSERT_NE(first_block(z, 2, &k, &mt), nullptr);
+  list_head *first = z->free_area[k].free_list[mt].next, *second = first->next;
+  list_head *nowhere = reinterpret_cast<list_head *>(0x1230);
+  // The break, and the two pages on either side of it, which lost a link.
+  auto named_once = [&](const zone *zz, const std::string &list, list_head *a, list_head *b,
+                        const char *kind) {
+    const std::string at = where(zz);
+    const std::string what = std::string(" is PG_") + kind + " but not linked into a " +
+                             (kind[0] == 'b' ? "free_area" : "per-CPU") + " list of order ";
+    const page *pa = list_entry(a, page, lru), *pb = list_entry(b, page, lru);
+    if (pfn(pb) < pfn(pa)) std::swap(pa, pb);  // named in pfn order
+    EXPECT_EQ(f.check(), "3 violations:\n" + at + list + ": entry 1 is " + ptr(nowhere) +
+                             ", not a page of this zone\n" + at + "pfn " + hex(pfn(pa)) + what +
+                             std::to_string(pa->private_) + "\n" + at + "pfn " + hex(pfn(pb)) + what +
+                             std::to_string(pb->private_) + "\n");
+  };
+  first->next = nowhere;
+  named_once(z, list_name(z, k, mt).substr(where(z).size()), first, second, "buddy");
+  first->next = second;
+
+  mem_system &ms = *f.ms;
+  std::vector<page *> held;
+  for (int i = 0; i < 3; i++) held.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+  for (page *p : held) {
+    ASSERT_NE(p, nullptr);
+    __free_pages(ms, p, 0);
+    ASSERT_TRUE(PagePcp(p));
+  }
+  const zone *pz = page_zone(ms, held[2]);
+  ASSERT_EQ(held[2]->lru.prev, &pz->pcp[0].lists[0]);  // the newest on CPU 0's first list
+  list_head *pfirst = &held[2]->lru, *psecond = pfirst->next;
+  pfirst->next = nowhere;
+  named_once(pz, "cpu 0 pcp.lists[0]", pfirst, psecond, "pcp");
+  pfirst->next = psecond;
+}
+
+// A CPU that is not online keeps nothing on its per-CPU lists: a page put
+// there is no per-CPU list's page, and its count no per-CPU count.
+TEST_F(CheckDamagePageAlloc, PageOnAnOfflineCpusList) {
+  mem_system &ms = *f.ms;
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  zone *z = page_zone(ms, p);
+  per_cpu_pages &off = z->pcp[ms.nr_cpus];
+  ASSERT_TRUE(list_empty(&off.lists[0]));
+  const int ref = page_ref_count(p);
+  set_page_count(p, 0);
+  set_page_flag(p, PG_pcp);
+  p->private_ = 0;
+  list_add(&p->lru, &off.lists[0]);
+  off.count = 1;
+  expect_finds(f.check(), {where(z) + "pfn " + hex(pfn(p)) + " is PG_pcp but not linked into a per-CPU list of order 0",
+                           where(z) + "1 pages are PG_pcp but 0 of them are on the per-CPU lists"});
+  off.count = 0;
+  list_del(&p->lru);
+  clear_page_flag(p, PG_pcp);
+  set_page_count(p, ref);
+  __free_pages(ms, p, 0);
+}
+
+// The head's prev must be the last entry.
+TEST_F(CheckDamagePageAlloc, HeadPrevNotTheLastEntry) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  ASSERT_NE(first_block(z, 2, &k, &mt), nullptr);
+  list_head *head = &z->free_area[k].free_list[mt], *last = head->prev;
+  head->prev = head->next;
+  expect_finds(f.check(), {list_name(z, k, mt) + ": the head's prev is not the last entry"});
+  head->prev = last;
+}
+
+// A page inside a free block, buddy or per-CPU, with a reference is named
+// with the kind of block it is in.
+TEST_F(CheckDamagePageAlloc, ReferenceInsideAFreeBlock) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  page *b = first_block(z, 1, &k, &mt);
+  ASSERT_NE(b, nullptr);
+  ASSERT_GE(k, 1);
+  set_page_count(b + 1, 1);
+  expect_finds(f.check(), {where(z) + "pfn " + hex(pfn(b) + 1) + " in the free block at pfn " + hex(pfn(b)) +
+                           " (order " + std::to_string(k) + ") has refcount 1"});
+  set_page_count(b + 1, 0);
+
+  page *p = alloc_pages(*f.ms, GFP_KERNEL, 1);
+  ASSERT_NE(p, nullptr);
+  __free_pages(*f.ms, p, 1);
+  ASSERT_TRUE(PagePcp(p));
+  set_page_count(p + 1, 1);
+  expect_finds(f.check(), {where(page_zone(*f.ms, p)) + "pfn " + hex(pfn(p) + 1) + " in the per-CPU free block at pfn " +
+                           hex(pfn(p)) + " (order 1) has refcount 1"});
+  set_page_count(p + 1, 0);
+}
+
+// A listed page without any flag is named as such ("flags none").
+TEST_F(CheckDamagePageAlloc, ListedPageWithoutFlags) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  page *b = first_block(z, 1, &k, &mt);
+  ASSERT_NE(b, nullptr);
+  const u64 flags = b->flags;
+  b->flags &= ~PAGEFLAGS_MASK;
+  expect_finds(f.check(), {list_name(z, k, mt) + ": pfn " + hex(pfn(b)) + " is listed but not PG_buddy (flags none)"});
+  b->flags = flags;
 }
 
 // A negative per-CPU count is named as such (and NR_PCP_PAGES, the counts'
@@ -330,10 +466,9 @@ TEST_F(CheckDamagePageAlloc, NegativePcpCount) {
 // on the buddy lists, the last per-CPU order on the per-CPU lists.
 TEST_F(CheckDamagePageAlloc, FreeOrderAboveItsLists) {
   zone *z = zone_of(ZONE_DMA32);
-  int mt;
-  const int k = order_with(z, 1, &mt);
-  ASSERT_GE(k, 0);
-  page *b = list_first_entry(&z->free_area[k].free_list[mt], page, lru);
+  int k, mt;
+  page *b = first_block(z, 1, &k, &mt);
+  ASSERT_NE(b, nullptr);
   b->private_ = MAX_PAGE_ORDER + 1;
   expect_finds(f.check(), {where(z) + "free pfn " + hex(pfn(b)) + " has order " + std::to_string(MAX_PAGE_ORDER + 1) +
                            ", above " + std::to_string(MAX_PAGE_ORDER)});
