@@ -346,21 +346,25 @@ TEST_F(CheckDamagePageAlloc, BrokenListIsNamedOnce) {
   list_head *first = z->free_area[k].free_list[mt].next, *second = first->next;
   list_head *nowhere = reinterpret_cast<list_head *>(0x1230);
   // The break, and the two pages on either side of it, which lost a link.
-  auto named_once = [&](const zone *zz, const std::string &list, list_head *a, list_head *b,
-                        const char *kind) {
+  auto named_once = [&](const zone *zz, const std::string &broken, list_head *a, list_head *b, const char *kind) {
     const std::string at = where(zz);
     const std::string what = std::string(" is PG_") + kind + " but not linked into a " +
                              (kind[0] == 'b' ? "free_area" : "per-CPU") + " list of order ";
     const page *pa = list_entry(a, page, lru), *pb = list_entry(b, page, lru);
     if (pfn(pb) < pfn(pa)) std::swap(pa, pb);  // named in pfn order
-    EXPECT_EQ(f.check(), "3 violations:\n" + at + list + ": entry 1 is " + ptr(nowhere) +
-                             ", not a page of this zone\n" + at + "pfn " + hex(pfn(pa)) + what +
+    EXPECT_EQ(f.check(), "3 violations:\n" + broken + "\n" + at + "pfn " + hex(pfn(pa)) + what +
                              std::to_string(pa->private_) + "\n" + at + "pfn " + hex(pfn(pb)) + what +
                              std::to_string(pb->private_) + "\n");
   };
+  const std::string list = list_name(z, k, mt);
   first->next = nowhere;
-  named_once(z, list_name(z, k, mt).substr(where(z).size()), first, second, "buddy");
+  named_once(z, list + ": entry 1 is " + ptr(nowhere) + ", not a page of this zone", first, second, "buddy");
   first->next = second;
+  second->prev = first->prev;  // the head
+  named_once(z, list + ": pfn " + hex(pfn(list_entry(second, page, lru))) +
+                    " (entry 1) does not link back to the entry before it",
+             first, second, "buddy");
+  second->prev = first;
 
   mem_system &ms = *f.ms;
   std::vector<page *> held;
@@ -374,7 +378,8 @@ TEST_F(CheckDamagePageAlloc, BrokenListIsNamedOnce) {
   ASSERT_EQ(held[2]->lru.prev, &pz->pcp[0].lists[0]);  // the newest on CPU 0's first list
   list_head *pfirst = &held[2]->lru, *psecond = pfirst->next;
   pfirst->next = nowhere;
-  named_once(pz, "cpu 0 pcp.lists[0]", pfirst, psecond, "pcp");
+  named_once(pz, where(pz) + "cpu 0 pcp.lists[0]: entry 1 is " + ptr(nowhere) + ", not a page of this zone", pfirst,
+             psecond, "pcp");
   pfirst->next = psecond;
 }
 
