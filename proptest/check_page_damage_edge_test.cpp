@@ -216,9 +216,14 @@ TEST_F(CheckDamagePageAlloc, AllocatedBlock) {
   ASSERT_EQ(f.check(), "");
   const std::string at = where(page_zone(ms, p));
 
+  // Read as a single page: the rest of the block belongs to nobody, and the
+  // counts no longer add up; nothing else.
   p->alloc_order = MAX_PAGE_ORDER + 1;
-  expect_finds(f.check(), {at + "allocated pfn " + hex(pfn(p)) + " has alloc_order " +
-                           std::to_string(MAX_PAGE_ORDER + 1) + ", above " + std::to_string(MAX_PAGE_ORDER)});
+  const std::string report = f.check();
+  EXPECT_EQ(report.substr(0, report.find("NR_ZONE_ALLOCATED")),
+            "4 violations:\n" + at + "allocated pfn " + hex(pfn(p)) + " has alloc_order " +
+                std::to_string(MAX_PAGE_ORDER + 1) + ", above " + std::to_string(MAX_PAGE_ORDER) + "\n" + at + "pfns " +
+                hex(pfn(p) + 1) + "-" + hex(pfn(p) + 3) + " (3 pages) are neither free, allocated nor reserved\n" + at);
   // An order the block's pfn is not aligned to.
   unsigned misaligned = 1;
   while (misaligned < MAX_PAGE_ORDER && pfn(p) % (1ul << misaligned) == 0) misaligned++;
@@ -407,6 +412,85 @@ TEST_F(CheckDamagePageAlloc, PageOnAnOfflineCpusList) {
   __free_pages(ms, p, 0);
 }
 
+// A per-CPU count of 0 with pages on the lists is named (0 is a count like
+// any other); a batch below 1 is named.
+TEST_F(CheckDamagePageAlloc, PcpCountZeroAndBatch) {
+  mem_system &ms = *f.ms;
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  __free_pages(ms, p, 0);
+  zone *z = page_zone(ms, p);
+  per_cpu_pages &pcp = z->pcp[0];
+  const int count = pcp.count;
+  ASSERT_GT(count, 0);
+  pcp.count = 0;
+  expect_finds(f.check(), {where(z) + "cpu 0 pcp.count is 0 but its lists hold " + std::to_string(count) + " pages"});
+  pcp.count = count;
+  const int batch = pcp.batch;
+  pcp.batch = 0;
+  expect_finds(f.check(), {where(z) + "cpu 0 pcp.batch is 0, below 1"});
+  pcp.batch = 1;
+  EXPECT_EQ(f.check(), "");
+  pcp.batch = batch;
+}
+
+// A free block must be aligned to its order and carry no allocation order;
+// a PG_buddy block of the highest order off its list is named too.
+TEST_F(CheckDamagePageAlloc, FreeBlockShape) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  page *b = first_block(z, 1, &k, &mt);
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(k, int(MAX_PAGE_ORDER));
+  b->alloc_order = 2;
+  expect_finds(f.check(), {where(z) + "free pfn " + hex(pfn(b)) + " has alloc_order 2"});
+  b->alloc_order = 0;
+  // An allocated page at an odd pfn, marked a free block of order 1.
+  mem_system &ms = *f.ms;
+  page *pages[2] = {alloc_pages(ms, GFP_KERNEL, 0), alloc_pages(ms, GFP_KERNEL, 0)};
+  ASSERT_TRUE(pages[0] && pages[1]);
+  page *odd = pfn(pages[0]) % 2 ? pages[0] : pages[1];
+  ASSERT_EQ(pfn(odd) % 2, 1ul);
+  set_page_count(odd, 0);
+  set_page_flag(odd, PG_buddy);
+  odd->private_ = 1;
+  expect_finds(f.check(), {where(page_zone(ms, odd)) + "free block at pfn " + hex(pfn(odd)) +
+                           " is not aligned to its order 1"});
+  clear_page_flag(odd, PG_buddy);
+  odd->private_ = 0;
+  set_page_count(odd, 1);
+  for (page *q : pages) __free_pages(ms, q, 0);
+  list_del(&b->lru);
+  z->free_area[k].nr_free--;
+  expect_finds(f.check(), {where(z) + "pfn " + hex(pfn(b)) + " is PG_buddy but not linked into a free_area list of order " +
+                           std::to_string(k)});
+  list_add(&b->lru, &z->free_area[k].free_list[mt]);
+  z->free_area[k].nr_free++;
+}
+
+// A movable page is an order-0 allocation and nothing else.
+TEST_F(CheckDamagePageAlloc, MovableMarksOnOtherAllocations) {
+  mem_system &ms = *f.ms;
+  page *four = alloc_pages(ms, GFP_KERNEL, 2);
+  page *one = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_TRUE(four && one);
+  const std::string at = where(page_zone(ms, four));
+  set_page_flag(four, PG_isolated);
+  expect_finds(f.check(), {at + "pfn " + hex(pfn(four)) + " is isolated but an allocation of order 2"});
+  clear_page_flag(four, PG_isolated);
+  set_page_flag(one, PG_isolated);
+  for (pageflags other : {PG_slab, PG_head, PG_large_kmalloc}) {
+    set_page_flag(one, other);
+    const char *what = other == PG_slab ? "a slab" : other == PG_head ? "a compound head" : "a large kmalloc";
+    expect_finds(f.check(), {where(page_zone(ms, one)) + "pfn " + hex(pfn(one)) + " is isolated and also " + what});
+    clear_page_flag(one, other);
+  }
+  clear_page_flag(one, PG_isolated);
+  EXPECT_EQ(f.check(), "");
+  __free_pages(ms, four, 2);
+  __free_pages(ms, one, 0);
+}
+
 // The head's prev must be the last entry.
 TEST_F(CheckDamagePageAlloc, HeadPrevNotTheLastEntry) {
   zone *z = zone_of(ZONE_DMA32);
@@ -474,9 +558,14 @@ TEST_F(CheckDamagePageAlloc, FreeOrderAboveItsLists) {
   int k, mt;
   page *b = first_block(z, 1, &k, &mt);
   ASSERT_NE(b, nullptr);
+  // The block is read as a single page: the rest of it belongs to nobody.
   b->private_ = MAX_PAGE_ORDER + 1;
-  expect_finds(f.check(), {where(z) + "free pfn " + hex(pfn(b)) + " has order " + std::to_string(MAX_PAGE_ORDER + 1) +
-                           ", above " + std::to_string(MAX_PAGE_ORDER)});
+  const std::string bad = std::to_string(MAX_PAGE_ORDER + 1);
+  EXPECT_EQ(f.check(), "3 violations:\n" + list_name(z, k, mt) + ": pfn " + hex(pfn(b)) + " has order " + bad +
+                           " in private_, not " + std::to_string(k) + "\n" + where(z) + "free pfn " + hex(pfn(b)) +
+                           " has order " + bad + ", above " + std::to_string(MAX_PAGE_ORDER) + "\n" + where(z) +
+                           "pfns " + hex(pfn(b) + 1) + "-" + hex(pfn(b) + (1ul << k) - 1) + " (" +
+                           std::to_string((1ul << k) - 1) + " pages) are neither free, allocated nor reserved\n");
   b->private_ = unsigned(k);
 
   page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_NOWARN, 0);
@@ -485,8 +574,12 @@ TEST_F(CheckDamagePageAlloc, FreeOrderAboveItsLists) {
   ASSERT_TRUE(PagePcp(p));
   ASSERT_EQ(f.check(), "");
   p->private_ = NR_PCP_ORDERS;
-  expect_finds(f.check(), {where(page_zone(*f.ms, p)) + "free pfn " + hex(pfn(p)) + " has order " +
-                           std::to_string(NR_PCP_ORDERS) + ", above " + std::to_string(NR_PCP_ORDERS - 1)});
+  const std::string at = where(page_zone(*f.ms, p));
+  ASSERT_EQ(p->lru.prev, &page_zone(*f.ms, p)->pcp[0].lists[0]);
+  EXPECT_EQ(f.check(), "2 violations:\n" + at + "cpu 0 pcp.lists[0]: pfn " + hex(pfn(p)) + " has order " +
+                           std::to_string(NR_PCP_ORDERS) + " in private_, not 0\n" + at + "free pfn " + hex(pfn(p)) +
+                           " has order " + std::to_string(NR_PCP_ORDERS) + ", above " +
+                           std::to_string(NR_PCP_ORDERS - 1) + "\n");
   p->private_ = 0;
 }
 
