@@ -491,6 +491,71 @@ TEST_F(CheckDamagePageAlloc, MovableMarksOnOtherAllocations) {
   __free_pages(ms, one, 0);
 }
 
+// The pages after a free block's head carry nothing of an owner: no flag,
+// no allocation order, no compound tail mark. The pages after an allocation's
+// head are no heads themselves, and an order-1 compound allocation's tail
+// points at its head.
+TEST_F(CheckDamagePageAlloc, MarksInsideBlocks) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  page *b = first_block(z, 1, &k, &mt);
+  ASSERT_NE(b, nullptr);
+  page *t = b + 3;
+  const std::string in = where(z) + "pfn " + hex(pfn(t)) + " in the free block at pfn " + hex(pfn(b));
+  set_page_flag(t, PG_slab);
+  expect_finds(f.check(), {in + " has flags slab"});
+  clear_page_flag(t, PG_slab);
+  t->alloc_order = 1;
+  expect_finds(f.check(), {in + " has alloc_order 1"});
+  t->alloc_order = 0;
+  t->compound_head = reinterpret_cast<uintptr_t>(b) | 1;
+  expect_finds(f.check(), {in + " still has compound_head " + hex(t->compound_head)});
+  t->compound_head = 0;
+
+  mem_system &ms = *f.ms;
+  page *four = alloc_pages(ms, GFP_KERNEL, 2);
+  page *pair = alloc_pages(ms, GFP_KERNEL | __GFP_COMP, 1);
+  ASSERT_TRUE(four && pair);
+  set_page_flag(four + 1, PG_head);
+  expect_finds(f.check(), {where(page_zone(ms, four)) + "pfn " + hex(pfn(four) + 1) + " in the allocation at pfn " +
+                           hex(pfn(four)) + " is PG_head"});
+  clear_page_flag(four + 1, PG_head);
+  const unsigned long head = pair[1].compound_head;
+  pair[1].compound_head = head + sizeof(page);
+  expect_finds(f.check(), {where(page_zone(ms, pair)) + "compound tail pfn " + hex(pfn(pair) + 1) + " has compound_head " +
+                           hex(head + sizeof(page))});
+  pair[1].compound_head = head;
+  EXPECT_EQ(f.check(), "");
+  __free_pages(ms, four, 2);
+  __free_pages(ms, pair, 1);
+}
+
+// A run of pages nobody owns at the very end of a zone is named too; a page
+// marked reserved beyond the zone's reserved count is named with the count.
+TEST_F(CheckDamagePageAlloc, UnownedAtTheZoneEndAndReservedCount) {
+  zone *z = zone_of(ZONE_DMA32);
+  const unsigned long end = zone_end_pfn(z);
+  page *last = z->zone_mem_map + (end - (1ul << MAX_PAGE_ORDER) - z->zone_start_pfn);
+  ASSERT_TRUE(PageBuddy(last));
+  ASSERT_EQ(last->private_, MAX_PAGE_ORDER);
+  clear_page_flag(last, PG_buddy);
+  expect_finds(f.check(), {where(z) + "pfns " + hex(end - (1ul << MAX_PAGE_ORDER)) + "-" + hex(end - 1) + " (" +
+                           std::to_string(1ul << MAX_PAGE_ORDER) + " pages) are neither free, allocated nor reserved"});
+  set_page_flag(last, PG_buddy);
+
+  mem_system &ms = *f.ms;
+  page *p = alloc_pages(ms, GFP_KERNEL | __GFP_DMA32, 0);
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(page_zone(ms, p), z);
+  const unsigned long reserved = z->spanned_pages - z->managed_pages;
+  set_page_flag(p, PG_reserved);
+  expect_finds(f.check(), {where(z) + std::to_string(reserved + 1) + " pages are PG_reserved, but spanned_pages " +
+                           std::to_string(z->spanned_pages) + " - managed_pages " + std::to_string(z->managed_pages) +
+                           " is " + std::to_string(reserved)});
+  clear_page_flag(p, PG_reserved);
+  __free_pages(ms, p, 0);
+}
+
 // The head's prev must be the last entry.
 TEST_F(CheckDamagePageAlloc, HeadPrevNotTheLastEntry) {
   zone *z = zone_of(ZONE_DMA32);
