@@ -518,6 +518,47 @@ TEST_F(CheckDamageSlabAlign, PowerOfTwoDividingTheSize) {
   EXPECT_EQ(f.check(), "");
 }
 
+// A slab of order 0 keeps its bitmaps beside its objects, at a nonzero
+// offset; a bigger slab of at most 64 objects keeps them in its first tail
+// page (offset 0). A cache of 2048-byte objects is such a slab and passes;
+// at 64 objects it still may, at 65 it may not; an order-0 slab with offset
+// 0 is named.
+TEST(CheckDamageSlabBitmaps, InTheFirstTailPage) {
+  slab_fixture f;
+  slabt::cpu_reset reset;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  kmem_cache *big = kmem_cache_create(*f.sa, "tailmap", 2048, 8, 0, nullptr);
+  kmem_cache *small = kmem_cache_create(*f.sa, "besides", 64, 8, 0, nullptr);
+  ASSERT_TRUE(big && small);
+  ASSERT_GT(big->order, 0u);
+  ASSERT_EQ(big->bitmap_offset, 0u);
+  ASSERT_EQ(small->order, 0u);
+  ASSERT_NE(small->bitmap_offset, 0u);
+  void *obj = kmem_cache_alloc(big, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  EXPECT_EQ(f.check(), "");
+  const unsigned objects = big->objects;
+  for (unsigned n : {64u, 65u}) {
+    big->objects = n;
+    const std::string report = f.check();  // other geometry is wrong too: only the bitmaps' place matters here
+    EXPECT_EQ(report.find("slab tailmap: bitmaps at offset 0 do not fit beside " + std::to_string(n) + " objects") !=
+                  std::string::npos,
+              n > 64)
+        << report;
+  }
+  big->objects = objects;
+  const unsigned offset = small->bitmap_offset;
+  small->bitmap_offset = 0;
+  expect_finds(f.check(), {"slab besides: bitmaps at offset 0 do not fit beside " + std::to_string(small->objects) +
+                           " objects"});
+  small->bitmap_offset = offset;
+  EXPECT_EQ(f.check(), "");
+  kmem_cache_free(big, obj);
+  kmem_cache_shrink(big);
+  EXPECT_EQ(kmem_cache_destroy(big), 0);
+  EXPECT_EQ(kmem_cache_destroy(small), 0);
+}
+
 // ---- the edges of the vmalloc range ------------------------------------------------------
 
 // Leaves right below the range and right at its end are the neighbours'
