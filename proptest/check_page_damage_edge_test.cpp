@@ -463,7 +463,8 @@ TEST_F(CheckDamagePageAlloc, FreeBlockShape) {
   list_del(&b->lru);
   z->free_area[k].nr_free--;
   expect_finds(f.check(), {where(z) + "pfn " + hex(pfn(b)) + " is PG_buddy but not linked into a free_area list of order " +
-                           std::to_string(k)});
+                               std::to_string(k),
+                           " pages are PG_buddy but "});
   list_add(&b->lru, &z->free_area[k].free_list[mt]);
   z->free_area[k].nr_free++;
 }
@@ -554,6 +555,19 @@ TEST_F(CheckDamagePageAlloc, UnownedAtTheZoneEndAndReservedCount) {
                            " is " + std::to_string(reserved)});
   clear_page_flag(p, PG_reserved);
   __free_pages(ms, p, 0);
+}
+
+// Watermarks in any other order than min <= low <= high <= promo are named
+// as such (besides the formula they break).
+TEST_F(CheckDamagePageAlloc, WatermarksOutOfOrder) {
+  zone *z = zone_of(ZONE_DMA32);
+  unsigned long *wm = z->_watermark;
+  const unsigned long high = wm[WMARK_HIGH];
+  wm[WMARK_HIGH] = wm[WMARK_LOW] - 1;
+  expect_finds(f.check(), {where(z) + "watermarks out of order: min " + std::to_string(wm[WMARK_MIN]) + " low " +
+                           std::to_string(wm[WMARK_LOW]) + " high " + std::to_string(wm[WMARK_HIGH]) + " promo " +
+                           std::to_string(wm[WMARK_PROMO])});
+  wm[WMARK_HIGH] = high;
 }
 
 // The head's prev must be the last entry.

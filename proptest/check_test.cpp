@@ -330,17 +330,18 @@ TEST(CheckPageAlloc, FreshHighmemMovableLayoutPasses) {
 }
 
 // Linux caps a highmem or movable zone's min watermark at 128 pages
-// (clamp(managed / 1024, SWAP_CLUSTER_MAX, 128)): a Movable zone of some
-// 560 MiB has min 128, not managed / 1024, and the layout passes.
+// (clamp(managed / 1024, SWAP_CLUSTER_MAX, 128)): a Movable zone whose
+// managed / 1024 is 129, just past the cap, has min 128, and the layout
+// passes.
 TEST(CheckPageAlloc, LargeMovableZoneMinIsCapped) {
   mm_fixture f;
   constexpr unsigned long base = 0x80000000 >> PAGE_SHIFT, step = SZ_16M >> PAGE_SHIFT;
   mem_layout l = layout_with_limits(0, base + step, base + 2 * step);
   l.max_zone_pfn[ZONE_HIGHMEM] = base + 3 * step;
   l.max_zone_pfn[ZONE_MOVABLE] = PFN_MAX;
-  ASSERT_EQ(f.build({{0x80000000, 608 * SZ_1M, 0}}, l), 0);
+  ASSERT_EQ(f.build({{0x80000000, 575 * SZ_1M, 0}}, l), 0);
   const zone *movable = &f.ms->node_data[0]->node_zones[ZONE_MOVABLE];
-  ASSERT_GT(movable->managed_pages / 1024, 128u);
+  ASSERT_EQ(movable->managed_pages / 1024, 129u) << movable->managed_pages;
   EXPECT_EQ(min_wmark_pages(movable), 128u);
   EXPECT_EQ(f.check(), "");
 }
