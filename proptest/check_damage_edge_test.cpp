@@ -267,11 +267,26 @@ TEST_F(CheckDamageSlab, Geometry) {
   s->objects = 4097;
   expect_finds(f.check(), {name + "4097 objects per slab (1..4096)"});
   s->objects = saved.objects;
+  s->cpu_partial_slabs = 64;
+  EXPECT_EQ(f.check(), "");
   s->cpu_partial_slabs = 65;
   expect_finds(f.check(), {"cpu_partial_slabs 65 out of range (1..64)"});
   s->cpu_partial_slabs = 0;
   expect_finds(f.check(), {"cpu_partial_slabs 0 out of range"});
   s->cpu_partial_slabs = saved.cpu_partial_slabs;
+  // Bitmaps beside the objects end within the slab: to its last byte, not one further.
+  const unsigned bitmaps = unsigned(NR_SLAB_BITMAPS * 8 * bitmap_words(s));
+  ASSERT_NE(s->bitmap_offset, 0u);
+  s->bitmap_offset = unsigned(PAGE_SIZE << s->order) - bitmaps;
+  EXPECT_EQ(f.check(), "");
+  s->bitmap_offset++;
+  expect_finds(f.check(), {name + "bitmaps at offset " + std::to_string(s->bitmap_offset) + " do not fit beside " +
+                           std::to_string(s->objects) + " objects"});
+  s->bitmap_offset = saved.bitmap_offset;
+  s->bitmap_words++;
+  expect_finds(f.check(), {name + "bitmap_words " + std::to_string(s->bitmap_words) + " for " +
+                           std::to_string(s->objects) + " objects"});
+  s->bitmap_words = saved.bitmap_words;
   s->slab_mask = saved.slab_mask >> 1;
   expect_finds(f.check(), {"slab mask "});
   s->slab_mask = saved.slab_mask;
@@ -543,6 +558,10 @@ TEST(CheckDamageSlabBitmaps, InTheFirstTailPage) {
     const std::string report = f.check();  // other geometry is wrong too: only the bitmaps' place matters here
     EXPECT_EQ(report.find("slab tailmap: bitmaps at offset 0 do not fit beside " + std::to_string(n) + " objects") !=
                   std::string::npos,
+              n > 64)
+        << report;
+    // One bitmap word holds 64 objects' bits; 65 need two.
+    EXPECT_EQ(report.find("slab tailmap: bitmap_words 1 for " + std::to_string(n) + " objects") != std::string::npos,
               n > 64)
         << report;
   }
