@@ -118,6 +118,45 @@ TEST_F(CheckDamageVmalloc, MapsFreeFrame) {
   ASSERT_EQ(map(page_va(0), w.pa, PROT_READ | PROT_WRITE | PROT_GLOBAL), 0);
 }
 
+// The frame behind a vmalloc page must be allocated and this area's page:
+// each mark of a free, slab or reserved page, a missing reference, another
+// owner or another index is named with the frame.
+TEST_F(CheckDamageVmalloc, FrameNotThisAreasPage) {
+  mem_system &ms = *f.slab.mm.ms;
+  const phys_addr_t pa = walk(page_va(1)).pa;
+  page *frame = pfn_to_page(ms, PHYS_PFN(pa));
+  ASSERT_NE(frame, nullptr);
+  const std::string not_allocated = "page 1 of area " + hex(area) + " maps " + hex(pa) + ", which is not an allocated frame";
+  for (pageflags flag : {PG_buddy, PG_pcp, PG_slab, PG_reserved}) {
+    set_page_flag(frame, flag);
+    expect_finds(f.check(), {not_allocated});
+    clear_page_flag(frame, flag);
+  }
+  set_page_count(frame, 0);
+  expect_finds(f.check(), {not_allocated});
+  set_page_count(frame, 1);
+  const std::string owned = "page 1 of area " + hex(area) + " maps " + hex(pa) + ", which is owned by ";
+  frame->index = 2;
+  expect_finds(f.check(), {owned});
+  frame->index = 1;
+  void *mapping = frame->mapping;
+  frame->mapping = nullptr;
+  expect_finds(f.check(), {owned});
+  frame->mapping = mapping;
+}
+
+// A movable area is a vmalloc allocation (VM_ALLOC), and the movable page
+// count is the movable areas' pages.
+TEST_F(CheckDamageVmalloc, MovableFlagsAndCount) {
+  const unsigned long flags = vm->flags;
+  vm->flags = (flags & ~VM_ALLOC) | VM_MOVABLE;
+  expect_finds(f.check(), {"area " + hex(area) + " is VM_MOVABLE but not VM_ALLOC"});
+  vm->flags = flags;
+  f.vs->movable_pages++;
+  expect_finds(f.check(), {"vmalloc: movable_pages is 1, the movable areas hold 0"});
+  f.vs->movable_pages--;
+}
+
 // A mapped guard page would let an overrun go unnoticed: it is named, and
 // its leaf is outside every area's pages.
 TEST_F(CheckDamageVmalloc, GuardMapped) {
