@@ -101,6 +101,21 @@ TEST_F(CheckDamageCompaction, MigrationEntryFromAFreeFrame) {
   end_migration(0, leaf);
 }
 
+// The entry's old frame, isolated right, marked free (buddy or per-CPU):
+// each mark alone is named.
+TEST_F(CheckDamageCompaction, MigrationEntryFromAFrameMarkedFree) {
+  page *old = frame(mov + PAGE_SIZE);
+  isolate(old);
+  pte_t leaf = start_migration(1, old);
+  for (pageflags flag : {PG_buddy, PG_pcp}) {
+    set_page_flag(old, flag);
+    expect_finds(f.check(), {migrating_from(1, old)});
+    clear_page_flag(old, flag);
+  }
+  end_migration(1, leaf);
+  unisolate(old);
+}
+
 // The entry's old frame is the page's own, movable, but not isolated (no
 // flag, one reference).
 TEST_F(CheckDamageCompaction, MigrationEntryFromAFrameNotIsolated) {
