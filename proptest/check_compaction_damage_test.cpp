@@ -165,6 +165,25 @@ TEST_F(CheckDamageCompaction, MigrationEntryInAnAreaNotMovable) {
   f.vs->migrating--;
 }
 
+// A migration entry outside every area's pages: in a movable area's guard
+// page (its last page, one past its mapped ones), and where no area is.
+TEST_F(CheckDamageCompaction, MigrationEntryOutsideTheAreas) {
+  page *old = frame(mov);
+  const uintptr_t guard = mov + 4 * PAGE_SIZE, nowhere = plain + 3 * PAGE_SIZE;
+  ASSERT_EQ(vmap_find_busy(&f.vs->space, guard)->va_end, guard + PAGE_SIZE);
+  ASSERT_EQ(vmap_find_busy(&f.vs->space, nowhere), nullptr);
+  for (uintptr_t at : {guard, nowhere}) {
+    pte_t *e = slot(at);
+    ASSERT_NE(e, nullptr);
+    ASSERT_EQ(*e, 0u);
+    *e = make_migration_entry(page_to_phys(*ms, old), 1);
+    f.vs->migrating++;
+    expect_finds(f.check(), {"vmalloc: migration entry at " + hex(at) + " outside every area's pages"});
+    *e = 0;
+    f.vs->migrating--;
+  }
+}
+
 // The count of migrations in progress against the entries in the table,
 // both ways.
 TEST_F(CheckDamageCompaction, MigratingCountWrong) {
