@@ -116,6 +116,23 @@ TEST_F(CheckDamageMobility, TypesUnderBlocksBelowTheZoneEnd) {
   __free_pages(*f.ms, taken, 0);
 }
 
+// An isolated pageblock goes back to the type it saved, which must be an
+// ordinary one (a HighAtomic reserve is never isolated); a pageblock not
+// isolated keeps no saved type.
+TEST_F(CheckDamageMobility, SavedTypeOfAnIsolatedPageblock) {
+  page *p = first_free(MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+  ASSERT_NE(p, nullptr);
+  const unsigned long b = pfn(p);
+  set_pfnblock_flags_mask(z, b, MIGRATE_HIGHATOMIC << PB_isolate_saved, PB_ISOLATE_SAVED_MASK);
+  expect_finds(f.check(), {where() + "pageblock at pfn " + hex(b) + " is Movable but keeps a saved type " +
+                           std::to_string(MIGRATE_HIGHATOMIC) + " (an isolation not undone)"});
+  poke_type(z, b, MIGRATE_ISOLATE);
+  expect_finds(f.check(), {where() + "isolated pageblock at pfn " + hex(b) + " would go back to type " +
+                           std::to_string(MIGRATE_HIGHATOMIC) + ", not an ordinary one"});
+  poke_type(z, b, MIGRATE_MOVABLE);
+  set_pfnblock_flags_mask(z, b, 0, PB_ISOLATE_SAVED_MASK);
+}
+
 // The highatomic count against the HIGHATOMIC pageblocks, both ways.
 TEST_F(CheckDamageMobility, HighatomicCountAndPageblocksDisagree) {
   page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_DMA32, pageblock_order);

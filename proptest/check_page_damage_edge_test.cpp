@@ -190,6 +190,10 @@ TEST_F(CheckDamagePageAlloc, EmptyZoneHoldsSomething) {
   z->pcp[0].count = 4;
   expect_finds(f.check(), {at + "cpu 0 pcp.count is 4 in a zone without pages"});
   z->pcp[0].count = 0;
+  z->nr_reserved_highatomic = pageblock_nr_pages;
+  expect_finds(f.check(), {at + "nr_reserved_highatomic is " + std::to_string(pageblock_nr_pages) +
+                           " in a zone without pages"});
+  z->nr_reserved_highatomic = 0;
 }
 
 TEST_F(CheckDamagePageAlloc, FreePageWithOwnerFlag) {
