@@ -473,4 +473,53 @@ TEST_F(CheckCallsDamage, SlabObjectFromElsewhere) {
   EXPECT_EQ(kmem_cache_destroy(b), 0);
 }
 
+// The walk of this CPU's own slab's freelist goes past its first entry
+// (object 0 of the slab here) to the object handed out.
+TEST_F(CheckCallsDamage, SlabHandOutDeepInTheFreelist) {
+  kmem_cache *c = kmem_cache_create(*f.slab.sa, "cc-deep", 48, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  void *a = kmem_cache_alloc(c, GFP_KERNEL), *b = kmem_cache_alloc(c, GFP_KERNEL);
+  ASSERT_TRUE(a && b);
+  page *slab = addr_to_slab(ms(), a);
+  ASSERT_EQ(slab_obj_index(ms(), c, slab, a), 0);
+  kmem_cache_free(c, b);
+  kmem_cache_free(c, a);  // the freelist: a (object 0), then b
+  ASSERT_EQ(slab->freelist, a);
+  unsigned long n;
+  const std::string log = run(&n, [&] { check_slab_alloc_call(c, b); });
+  EXPECT_NE(log.find("cc-deep: object " + damage::ptr(b) + " handed out while still on CPU 0's slab's freelist"),
+            std::string::npos)
+      << log;
+  kmem_cache_shrink(c);
+  EXPECT_EQ(kmem_cache_destroy(c), 0);
+}
+
+// After vmalloc: an address that is no busy area is named, and a busy
+// area's pages are checked. After vfree: a range another area has taken
+// since is that area's business.
+TEST_F(CheckCallsDamage, VmallocAndVfreeCalls) {
+  unsigned long n;
+  void *v = vmalloc(*f.vs, 2 * PAGE_SIZE);
+  ASSERT_NE(v, nullptr);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(v);
+  EXPECT_EQ(run(&n, [&] { check_vmalloc_call(*f.vs, v); }), "");
+  void *nowhere = reinterpret_cast<void *>(f.vs->space.end - 8 * PAGE_SIZE);
+  std::string log = run(&n, [&] { check_vmalloc_call(*f.vs, nowhere); });
+  EXPECT_NE(log.find("vmalloc: " + damage::ptr(nowhere) + " is not a busy area"), std::string::npos) << log;
+  pt_walk_result w{};
+  ASSERT_TRUE(pgtable_walk(f.pt, at + PAGE_SIZE, &w));
+  ASSERT_EQ(pgtable_unmap(&f.pt, at + PAGE_SIZE, PAGE_SIZE, f.vs->pt_ops), 0);
+  log = run(&n, [&] { check_vmalloc_call(*f.vs, v); });
+  EXPECT_NE(log.find("vmalloc: page 1 of area " + fmt("%#lx", at) + " is not mapped"), std::string::npos) << log;
+  ASSERT_EQ(pgtable_map(&f.pt, at + PAGE_SIZE, w.pa, PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_GLOBAL, 0, f.vs->pt_ops),
+            0);
+  vfree(*f.vs, v);
+  vm_unmap_aliases(*f.vs);  // the lazily freed range is purged, free for the next area
+  void *again = vmalloc(*f.vs, 2 * PAGE_SIZE);
+  ASSERT_EQ(again, v);  // the same range, taken again
+  EXPECT_EQ(run(&n, [&] { check_vfree_call(*f.vs, at, at + 2 * PAGE_SIZE); }), "");
+  vfree(*f.vs, again);
+  EXPECT_EQ(f.check(), "");
+}
+
 }  // namespace
