@@ -30,7 +30,8 @@ struct call_report {
   }
 };
 
-// Entries of a list, at most `limit` (a corrupted list must not hang the check).
+// Entries of a list, counted up to limit + 1 (a corrupted list must not
+// hang the check, and a count past limit says the walk was cut).
 unsigned long bounded_length(const list_head *head, unsigned long limit) {
   unsigned long n = 0;
   for (const list_head *e = head->next; e != head && n <= limit; e = e->next) n++;
@@ -54,13 +55,14 @@ void check_zone_counters_locked(check_report &r, const zone *z) {
 }
 
 // This CPU's list of z: count against what its lists hold (skipped when its
-// lock is busy: an interrupted holder may be mid-update).
+// lock is busy: an interrupted holder may be mid-update). No list holds more
+// entries than the zone has pages.
 void check_this_pcp(check_report &r, zone *z) {
   per_cpu_pages *pcp = &z->pcp[smp_processor_id() & (NR_CPUS - 1)];
   if (!spin_trylock(&pcp->lock)) return;
   long held = 0;
   for (unsigned i = 0; i < NR_PCP_LISTS; i++)
-    held += long(bounded_length(&pcp->lists[i], 1ul << 20)) << (i / MIGRATE_PCPTYPES);
+    held += long(bounded_length(&pcp->lists[i], z->spanned_pages)) << (i / MIGRATE_PCPTYPES);
   long count = pcp->count;
   spin_unlock(&pcp->lock);
   if (held != count) check_fail(r, "zone %s: CPU %u's pcp count is %ld, its lists hold %ld pages", z->name,

@@ -199,9 +199,9 @@ TEST(CheckCalls, SlabDoubleHandOutIsReported) {
 TEST(CheckCalls, SlabHandOutStillOnOwnFreelistOnEveryCpu) {
   cpu_reset reset_cpu;
   checked_machine m;
-  ASSERT_EQ(m.build(layout_kind::single_zone), 0);
+  ASSERT_EQ(m.build(layout_kind::two_nodes), 0);
   mem_system &ms = m.ms();
-  ASSERT_GE(ms.nr_cpus, 2u);
+  ASSERT_GE(ms.nr_cpus, 4u);
   slab_allocator &sa = *m.f.slab.sa;
   kmem_cache *c = kmem_cache_create(sa, "cc-test", 48, 0, 0, nullptr);
   ASSERT_NE(c, nullptr);
@@ -313,4 +313,85 @@ TEST(CheckPgtable, KernelTableRules) {
   ASSERT_EQ(pgtable_unmap(&f.pt, va, PAGE_SIZE, f.vs->pt_ops), 0);
   EXPECT_EQ(run(), 0u) << buf;
   __free_pages(ms, frame, 0);
+}
+
+// Each CPU's call checks that CPU's own per-CPU list: a count off on it is
+// reported, with the CPU, by the next free on that CPU; one off on another
+// CPU's list is not this call's to see (that list may be mid-update).
+TEST(CheckCalls, EachCpuChecksItsOwnPcpList) {
+  cpu_reset reset_cpu;
+  checked_machine m;
+  ASSERT_EQ(m.build(layout_kind::two_nodes), 0);
+  mem_system &ms = m.ms();
+  ASSERT_GE(ms.nr_cpus, 4u);
+  for (unsigned cpu = 0; cpu < ms.nr_cpus; cpu++) {
+    SCOPED_TRACE("cpu " + std::to_string(cpu));
+    host_set_cpu(cpu);
+    page *p = alloc_pages(ms, GFP_KERNEL, 0);
+    ASSERT_NE(p, nullptr);
+    zone *z = page_zone(ms, p);
+    // Another CPU's list damaged: nothing to say.
+    const unsigned other = cpu ^ 2;
+    z->pcp[other].count += 1;
+    __free_pages(ms, p, 0);
+    EXPECT_EQ(ms.check_violations, 0ul);
+    z->pcp[other].count -= 1;
+    // This CPU's own.
+    p = alloc_pages(ms, GFP_KERNEL, 0);
+    ASSERT_NE(p, nullptr);
+    ASSERT_EQ(page_zone(ms, p), z);
+    z->pcp[cpu].count += 1;
+    log_buf_clear();
+    __free_pages(ms, p, 0);
+    EXPECT_EQ(ms.check_violations, 1ul);
+    const std::string want = std::string("zone ") + z->name + ": CPU " + std::to_string(cpu) + "'s pcp count is " +
+                             std::to_string(z->pcp[cpu].count) + ", its lists hold " +
+                             std::to_string(z->pcp[cpu].count - 1) + " pages";
+    EXPECT_NE(read_log().find(want), std::string::npos) << read_log();
+    z->pcp[cpu].count -= 1;
+    ms.check_violations = 0;
+  }
+  EXPECT_EQ(m.f.check(), std::string());
+}
+
+// __GFP_THISNODE: a block from the requested node passes; one from another
+// node is reported with both nodes. Without the flag any node may serve.
+TEST(CheckCalls, ThisNodeIsChecked) {
+  checked_machine m;
+  ASSERT_EQ(m.build(layout_kind::two_nodes), 0);
+  mem_system &ms = m.ms();
+  for (int nid = 0; nid < 2; nid++) {
+    page *p = alloc_pages_node(ms, nid, GFP_KERNEL | __GFP_THISNODE, 0);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(page_to_nid(p), nid);
+    EXPECT_EQ(ms.check_violations, 0ul);
+    __free_pages(ms, p, 0);
+  }
+  page *p = alloc_pages_node(ms, 1, GFP_KERNEL | __GFP_THISNODE, 0);
+  ASSERT_NE(p, nullptr);
+  check_alloc_call(ms, p, 0, GFP_KERNEL, 0);
+  EXPECT_EQ(ms.check_violations, 0ul);
+  log_buf_clear();
+  check_alloc_call(ms, p, 0, GFP_KERNEL | __GFP_THISNODE, 0);
+  EXPECT_EQ(ms.check_violations, 1ul);
+  char want[96];
+  snprintf(want, sizeof(want), "alloc: __GFP_THISNODE for node 0, but pfn %#lx is on node 1", page_to_pfn(ms, p));
+  EXPECT_NE(read_log().find(want), std::string::npos) << read_log();
+  ms.check_violations = 0;
+  __free_pages(ms, p, 0);
+  EXPECT_EQ(ms.check_violations, 0ul);
+}
+
+// A pfn without a struct page (a hole, or beyond memory) has nothing to
+// check after a free: the call says nothing and touches nothing.
+TEST(CheckCalls, FreeCallOfAPfnWithoutAPage) {
+  checked_machine m;
+  ASSERT_EQ(m.build(layout_kind::two_nodes), 0);
+  mem_system &ms = m.ms();
+  for (unsigned long pfn : {0ul, ms.node_data[0]->node_start_pfn - 1, PFN_MAX + 1}) {
+    ASSERT_EQ(pfn_to_page(ms, pfn), nullptr);
+    check_free_call(ms, pfn);
+  }
+  EXPECT_EQ(ms.check_violations, 0ul);
+  EXPECT_EQ(m.f.check(), std::string());
 }

@@ -101,6 +101,21 @@ TEST_F(CheckDamageCompaction, MigrationEntryFromAFreeFrame) {
   end_migration(0, leaf);
 }
 
+// The entry's old frame, isolated right, marked free (buddy or per-CPU):
+// each mark alone is named.
+TEST_F(CheckDamageCompaction, MigrationEntryFromAFrameMarkedFree) {
+  page *old = frame(mov + PAGE_SIZE);
+  isolate(old);
+  pte_t leaf = start_migration(1, old);
+  for (pageflags flag : {PG_buddy, PG_pcp}) {
+    set_page_flag(old, flag);
+    expect_finds(f.check(), {migrating_from(1, old)});
+    clear_page_flag(old, flag);
+  }
+  end_migration(1, leaf);
+  unisolate(old);
+}
+
 // The entry's old frame is the page's own, movable, but not isolated (no
 // flag, one reference).
 TEST_F(CheckDamageCompaction, MigrationEntryFromAFrameNotIsolated) {
@@ -148,6 +163,25 @@ TEST_F(CheckDamageCompaction, MigrationEntryInAnAreaNotMovable) {
                            hex(page_to_phys(*ms, p)) + "), but the area is not movable"});
   *slot(plain) = leaf;
   f.vs->migrating--;
+}
+
+// A migration entry outside every area's pages: in a movable area's guard
+// page (its last page, one past its mapped ones), and where no area is.
+TEST_F(CheckDamageCompaction, MigrationEntryOutsideTheAreas) {
+  page *old = frame(mov);
+  const uintptr_t guard = mov + 4 * PAGE_SIZE, nowhere = plain + 3 * PAGE_SIZE;
+  ASSERT_EQ(vmap_find_busy(&f.vs->space, guard)->va_end, guard + PAGE_SIZE);
+  ASSERT_EQ(vmap_find_busy(&f.vs->space, nowhere), nullptr);
+  for (uintptr_t at : {guard, nowhere}) {
+    pte_t *e = slot(at);
+    ASSERT_NE(e, nullptr);
+    ASSERT_EQ(*e, 0u);
+    *e = make_migration_entry(page_to_phys(*ms, old), 1);
+    f.vs->migrating++;
+    expect_finds(f.check(), {"vmalloc: migration entry at " + hex(at) + " outside every area's pages"});
+    *e = 0;
+    f.vs->migrating--;
+  }
 }
 
 // The count of migrations in progress against the entries in the table,

@@ -118,6 +118,45 @@ TEST_F(CheckDamageVmalloc, MapsFreeFrame) {
   ASSERT_EQ(map(page_va(0), w.pa, PROT_READ | PROT_WRITE | PROT_GLOBAL), 0);
 }
 
+// The frame behind a vmalloc page must be allocated and this area's page:
+// each mark of a free, slab or reserved page, a missing reference, another
+// owner or another index is named with the frame.
+TEST_F(CheckDamageVmalloc, FrameNotThisAreasPage) {
+  mem_system &ms = *f.slab.mm.ms;
+  const phys_addr_t pa = walk(page_va(1)).pa;
+  page *frame = pfn_to_page(ms, PHYS_PFN(pa));
+  ASSERT_NE(frame, nullptr);
+  const std::string not_allocated = "page 1 of area " + hex(area) + " maps " + hex(pa) + ", which is not an allocated frame";
+  for (pageflags flag : {PG_buddy, PG_pcp, PG_slab, PG_reserved}) {
+    set_page_flag(frame, flag);
+    expect_finds(f.check(), {not_allocated});
+    clear_page_flag(frame, flag);
+  }
+  set_page_count(frame, 0);
+  expect_finds(f.check(), {not_allocated});
+  set_page_count(frame, 1);
+  const std::string owned = "page 1 of area " + hex(area) + " maps " + hex(pa) + ", which is owned by ";
+  frame->index = 2;
+  expect_finds(f.check(), {owned});
+  frame->index = 1;
+  void *mapping = frame->mapping;
+  frame->mapping = nullptr;
+  expect_finds(f.check(), {owned});
+  frame->mapping = mapping;
+}
+
+// A movable area is a vmalloc allocation (VM_ALLOC), and the movable page
+// count is the movable areas' pages.
+TEST_F(CheckDamageVmalloc, MovableFlagsAndCount) {
+  const unsigned long flags = vm->flags;
+  vm->flags = (flags & ~VM_ALLOC) | VM_MOVABLE;
+  expect_finds(f.check(), {"area " + hex(area) + " is VM_MOVABLE but not VM_ALLOC"});
+  vm->flags = flags;
+  f.vs->movable_pages++;
+  expect_finds(f.check(), {"vmalloc: movable_pages is 1, the movable areas hold 0"});
+  f.vs->movable_pages--;
+}
+
 // A mapped guard page would let an overrun go unnoticed: it is named, and
 // its leaf is outside every area's pages.
 TEST_F(CheckDamageVmalloc, GuardMapped) {
@@ -260,14 +299,33 @@ TEST_F(CheckDamageSlab, Geometry) {
   s->objects = too_many;
   expect_finds(f.check(), {std::to_string(too_many) + " objects of " + size + " bytes overflow a slab of " +
                            std::to_string(PAGE_SIZE << s->order)});
-  s->objects = 4096;
-  expect_finds(f.check(), {"bitmaps at offset"});
+  s->objects = 4096;  // as many as the checker can follow: only the bitmaps no longer fit
+  const std::string at_most = f.check();
+  expect_finds(at_most, {"bitmaps at offset"});
+  EXPECT_EQ(at_most.find("objects per slab"), std::string::npos) << at_most;
+  s->objects = 4097;
+  expect_finds(f.check(), {name + "4097 objects per slab (1..4096)"});
   s->objects = saved.objects;
+  s->cpu_partial_slabs = 64;
+  EXPECT_EQ(f.check(), "");
   s->cpu_partial_slabs = 65;
   expect_finds(f.check(), {"cpu_partial_slabs 65 out of range (1..64)"});
   s->cpu_partial_slabs = 0;
   expect_finds(f.check(), {"cpu_partial_slabs 0 out of range"});
   s->cpu_partial_slabs = saved.cpu_partial_slabs;
+  // Bitmaps beside the objects end within the slab: to its last byte, not one further.
+  const unsigned bitmaps = unsigned(NR_SLAB_BITMAPS * 8 * bitmap_words(s));
+  ASSERT_NE(s->bitmap_offset, 0u);
+  s->bitmap_offset = unsigned(PAGE_SIZE << s->order) - bitmaps;
+  EXPECT_EQ(f.check(), "");
+  s->bitmap_offset++;
+  expect_finds(f.check(), {name + "bitmaps at offset " + std::to_string(s->bitmap_offset) + " do not fit beside " +
+                           std::to_string(s->objects) + " objects"});
+  s->bitmap_offset = saved.bitmap_offset;
+  s->bitmap_words++;
+  expect_finds(f.check(), {name + "bitmap_words " + std::to_string(s->bitmap_words) + " for " +
+                           std::to_string(s->objects) + " objects"});
+  s->bitmap_words = saved.bitmap_words;
   s->slab_mask = saved.slab_mask >> 1;
   expect_finds(f.check(), {"slab mask "});
   s->slab_mask = saved.slab_mask;
@@ -453,11 +511,14 @@ TEST(CheckDamageSlabPoison, Overwritten) {
   ASSERT_NE(free_obj, nullptr);
   ASSERT_EQ(f.check(), "");
 
-  const u8 saved = free_obj[1];
-  free_obj[1] = 0;
-  expect_finds(f.check(), {"free object " + slabt::addr_str(free_obj) + " has its poison overwritten"});
-  free_obj[1] = saved;
-  ASSERT_EQ(f.check(), "");
+  // Any byte: the first, the last two (POISON_FREE, then POISON_END).
+  for (unsigned i : {0u, 1u, s->object_size - 2, s->object_size - 1}) {
+    const u8 saved = free_obj[i];
+    free_obj[i] = 0;
+    expect_finds(f.check(), {"free object " + slabt::addr_str(free_obj) + " has its poison overwritten"});
+    free_obj[i] = saved;
+    ASSERT_EQ(f.check(), "");
+  }
 
   kmem_cache_free(s, obj);
   // Freed on this CPU's slab: the freelist's head now.
@@ -486,6 +547,126 @@ TEST_F(CheckDamageSlab, CacheListCycle) {
   s->list.next = &s->list;
   expect_finds(f.check(), {"slab: the cache list does not come back to its head"});
   s->list.next = next;
+}
+
+
+// The alignment must be a power of two that divides the slot size: 0, and
+// 24 and 3 (which do divide 48), are named; 1, 2 and 16 pass.
+struct CheckDamageSlabAlign : one_cache_test<48> {};
+
+TEST_F(CheckDamageSlabAlign, PowerOfTwoDividingTheSize) {
+  ASSERT_EQ(s->size, 48u);
+  ASSERT_EQ(f.check(), "");
+  const unsigned align = s->align;
+  for (unsigned bad : {0u, 24u, 3u}) {
+    s->align = bad;
+    EXPECT_EQ(f.check(), "1 violations:\nslab edge: size 48 is not a multiple of a power-of-two alignment " +
+                             std::to_string(bad) + "\n");
+  }
+  for (unsigned good : {1u, 2u, 16u}) {
+    s->align = good;
+    EXPECT_EQ(f.check(), "") << "alignment " << good;
+  }
+  s->align = align;
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// A slab of order 0 keeps its bitmaps beside its objects, at a nonzero
+// offset; a bigger slab of at most 64 objects keeps them in its first tail
+// page (offset 0). A cache of 2048-byte objects is such a slab and passes;
+// at 64 objects it still may, at 65 it may not; an order-0 slab with offset
+// 0 is named.
+TEST(CheckDamageSlabBitmaps, InTheFirstTailPage) {
+  slab_fixture f;
+  slabt::cpu_reset reset;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  kmem_cache *big = kmem_cache_create(*f.sa, "tailmap", 2048, 8, 0, nullptr);
+  kmem_cache *small = kmem_cache_create(*f.sa, "besides", 64, 8, 0, nullptr);
+  ASSERT_TRUE(big && small);
+  ASSERT_GT(big->order, 0u);
+  ASSERT_EQ(big->bitmap_offset, 0u);
+  ASSERT_EQ(small->order, 0u);
+  ASSERT_NE(small->bitmap_offset, 0u);
+  void *obj = kmem_cache_alloc(big, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  EXPECT_EQ(f.check(), "");
+  const unsigned objects = big->objects;
+  for (unsigned n : {64u, 65u}) {
+    big->objects = n;
+    const std::string report = f.check();  // other geometry is wrong too: only the bitmaps' place matters here
+    EXPECT_EQ(report.find("slab tailmap: bitmaps at offset 0 do not fit beside " + std::to_string(n) + " objects") !=
+                  std::string::npos,
+              n > 64)
+        << report;
+    // One bitmap word holds 64 objects' bits; 65 need two.
+    EXPECT_EQ(report.find("slab tailmap: bitmap_words 1 for " + std::to_string(n) + " objects") != std::string::npos,
+              n > 64)
+        << report;
+  }
+  big->objects = objects;
+  const unsigned offset = small->bitmap_offset;
+  small->bitmap_offset = 0;
+  expect_finds(f.check(), {"slab besides: bitmaps at offset 0 do not fit beside " + std::to_string(small->objects) +
+                           " objects"});
+  small->bitmap_offset = offset;
+  EXPECT_EQ(f.check(), "");
+  kmem_cache_free(big, obj);
+  kmem_cache_shrink(big);
+  EXPECT_EQ(kmem_cache_destroy(big), 0);
+  EXPECT_EQ(kmem_cache_destroy(small), 0);
+}
+
+// ---- the edges of the vmalloc range ------------------------------------------------------
+
+// Leaves right below the range and right at its end are the neighbours'
+// (vmalloc's leaf scan covers [start, end) only); the first and last page
+// inside it, with no area there, are named.
+TEST(CheckDamageVmallocRange, LeavesAtTheEdges) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  page *frame = alloc_pages(*f.slab.mm.ms, GFP_KERNEL, 0);
+  ASSERT_NE(frame, nullptr);
+  const phys_addr_t pa = page_to_phys(*f.slab.mm.ms, frame);
+  const uintptr_t start = f.vs->space.start, end = f.vs->space.end;
+  auto map = [&](uintptr_t a) { return pgtable_map(f.vs->pt, a, pa, PAGE_SIZE, PROT_READ | PROT_GLOBAL, 0, f.vs->pt_ops); };
+  auto unmap = [&](uintptr_t a) { return pgtable_unmap(f.vs->pt, a, PAGE_SIZE, f.vs->pt_ops); };
+  ASSERT_EQ(map(start - PAGE_SIZE), 0);
+  ASSERT_EQ(map(end), 0);
+  EXPECT_EQ(f.check(), "");
+  ASSERT_EQ(map(start), 0);
+  ASSERT_EQ(map(end - PAGE_SIZE), 0);
+  EXPECT_EQ(f.check(), "2 violations:\nvmalloc: " + hex(start) + " (4096 bytes) is mapped outside every area\nvmalloc: " +
+                           hex(end - PAGE_SIZE) + " (4096 bytes) is mapped outside every area\n");
+  for (uintptr_t a : {start - PAGE_SIZE, start, end - PAGE_SIZE, end}) ASSERT_EQ(unmap(a), 0);
+  EXPECT_EQ(f.check(), "");
+  __free_pages(*f.slab.mm.ms, frame, 0);
+}
+
+// An area at PAGE_SIZE, the lowest one that has a page below it, has that
+// page (page 0) checked too.
+TEST(CheckDamageVmallocRange, PageBelowAnAreaAtPageSize) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone, PAGE_SIZE, 65 * PAGE_SIZE), 0);
+  void *p = vmalloc(*f.vs, PAGE_SIZE);
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(p), PAGE_SIZE);
+  static char buf[1024];
+  auto run = [&] {
+    check_report r = make_check_report(buf, sizeof(buf));
+    return check_vmalloc(*f.vs, r);
+  };
+  EXPECT_EQ(run(), 0u) << buf;
+  page *frame = alloc_pages(*f.slab.mm.ms, GFP_KERNEL, 0);
+  ASSERT_NE(frame, nullptr);
+  ASSERT_EQ(pgtable_map(f.vs->pt, 0, page_to_phys(*f.slab.mm.ms, frame), PAGE_SIZE, PROT_READ | PROT_GLOBAL, 0,
+                        f.vs->pt_ops),
+            0);
+  EXPECT_EQ(run(), 1u);
+  EXPECT_EQ(std::string(buf), "vmalloc: the page below area 0x1000 is mapped\n");
+  ASSERT_EQ(pgtable_unmap(f.vs->pt, 0, PAGE_SIZE, f.vs->pt_ops), 0);
+  EXPECT_EQ(run(), 0u) << buf;
+  vfree(*f.vs, p);
+  __free_pages(*f.slab.mm.ms, frame, 0);
 }
 
 }  // namespace

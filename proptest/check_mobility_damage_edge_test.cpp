@@ -71,7 +71,66 @@ TEST_F(CheckDamageMobility, PageblockRetypedUnderItsFreeBlocks) {
   poke_type(z, second, 6);
   expect_finds(f.check(), {where() + "pageblock at pfn " + hex(second) + " has type 6, not a migrate type",
                            "is in a pageblock of type (invalid)"});
+  // MIGRATE_TYPES itself is the first value that is no type (and has no name).
+  poke_type(z, second, MIGRATE_TYPES);
+  expect_finds(f.check(), {where() + "pageblock at pfn " + hex(second) + " has type " + std::to_string(MIGRATE_TYPES) +
+                               ", not a migrate type",
+                           "free_list[Movable]: pfn " + hex(pfn(p)) + " (order 10) is in a pageblock of type (invalid)"});
   poke_type(z, second, MIGRATE_MOVABLE);
+}
+
+// The type of every pageblock under a free block is checked, wherever the
+// block lies and whatever its order: a MAX_PAGE_ORDER block with more
+// memory above it (its second pageblock), and a block of an order inside
+// one pageblock.
+TEST_F(CheckDamageMobility, TypesUnderBlocksBelowTheZoneEnd) {
+  const unsigned long end = zone_end_pfn(z);
+  page *low = nullptr;
+  list_for_each(e, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_MOVABLE]) {
+    page *p = list_entry(e, page, lru);
+    if (!low || pfn(p) < pfn(low)) low = p;
+  }
+  ASSERT_NE(low, nullptr);
+  ASSERT_LT(pfn(low) + (1ul << MAX_PAGE_ORDER), end);
+  const unsigned long second = pfn(low) + pageblock_nr_pages;
+  poke_type(z, second, MIGRATE_RECLAIMABLE);
+  expect_finds(f.check(), {where() + "free_area[10].free_list[Movable]: pfn " + hex(pfn(low)) +
+                           " (order 10) is in a pageblock of type Reclaimable"});
+  poke_type(z, second, MIGRATE_MOVABLE);
+
+  // An order-0 allocation splits a block: free blocks of every order below.
+  page *taken = alloc_pages(*f.ms, GFP_KERNEL | __GFP_DMA32, 0);
+  ASSERT_NE(taken, nullptr);
+  ASSERT_EQ(page_zone(*f.ms, taken), z);
+  page *mid = nullptr;
+  int mt = 0;
+  for (; mt < int(MIGRATE_PCPTYPES) && !mid; mt++) mid = first_free(5, mt);
+  mt--;
+  ASSERT_NE(mid, nullptr);
+  ASSERT_LT(pfn(mid) + 32, end);
+  const int other = mt == MIGRATE_RECLAIMABLE ? MIGRATE_UNMOVABLE : MIGRATE_RECLAIMABLE;
+  poke_type(z, pfn(mid), unsigned(other));
+  expect_finds(f.check(), {where() + "free_area[5].free_list[" + migratetype_names[mt] + "]: pfn " + hex(pfn(mid)) +
+                           " (order 5) is in a pageblock of type " + migratetype_names[other]});
+  poke_type(z, pfn(mid), unsigned(mt));
+  __free_pages(*f.ms, taken, 0);
+}
+
+// An isolated pageblock goes back to the type it saved, which must be an
+// ordinary one (a HighAtomic reserve is never isolated); a pageblock not
+// isolated keeps no saved type.
+TEST_F(CheckDamageMobility, SavedTypeOfAnIsolatedPageblock) {
+  page *p = first_free(MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+  ASSERT_NE(p, nullptr);
+  const unsigned long b = pfn(p);
+  set_pfnblock_flags_mask(z, b, MIGRATE_HIGHATOMIC << PB_isolate_saved, PB_ISOLATE_SAVED_MASK);
+  expect_finds(f.check(), {where() + "pageblock at pfn " + hex(b) + " is Movable but keeps a saved type " +
+                           std::to_string(MIGRATE_HIGHATOMIC) + " (an isolation not undone)"});
+  poke_type(z, b, MIGRATE_ISOLATE);
+  expect_finds(f.check(), {where() + "isolated pageblock at pfn " + hex(b) + " would go back to type " +
+                           std::to_string(MIGRATE_HIGHATOMIC) + ", not an ordinary one"});
+  poke_type(z, b, MIGRATE_MOVABLE);
+  set_pfnblock_flags_mask(z, b, 0, PB_ISOLATE_SAVED_MASK);
 }
 
 // The highatomic count against the HIGHATOMIC pageblocks, both ways.

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mm/check.h"
@@ -36,6 +37,16 @@ struct CheckDamagePageAlloc : ::testing::Test {
     return "node " + std::to_string(z->zone_pgdat->node_id) + " zone " + zone_names[z->idx] + ": ";
   }
   unsigned long pfn(const page *p) const { return page_to_pfn(*f.ms, p); }
+  // How the list walk names a buddy list.
+  std::string list_name(const zone *z, int k, int mt) const {
+    return where(z) + "free_area[" + std::to_string(k) + "].free_list[" + migratetype_names[mt] + "]";
+  }
+  // The first block on the list of the highest order with n blocks or more
+  // (its order in *k, its type in *mt).
+  page *first_block(const zone *z, unsigned long n, int *k, int *mt) const {
+    *k = order_with(z, n, mt);
+    return *k < 0 ? nullptr : list_first_entry(&z->free_area[*k].free_list[*mt], page, lru);
+  }
   // The highest order with a list of at least n blocks on zone z's buddy
   // lists, and that list's type (mt).
   int order_with(const zone *z, unsigned long n, int *mt) const {
@@ -155,6 +166,8 @@ TEST_F(CheckDamagePageAlloc, PerCpuSettings) {
   zone *z = zone_of(ZONE_DMA32);
   per_cpu_pages &pcp = z->pcp[1];
   const int high = pcp.high;
+  pcp.high = pcp.batch;  // as low as high may go
+  EXPECT_EQ(f.check(), "");
   pcp.high = pcp.batch - 1;
   expect_finds(f.check(), {where(z) + "cpu 1 pcp.high " + std::to_string(pcp.high) + " is below pcp.batch"});
   pcp.high = high;
@@ -177,6 +190,10 @@ TEST_F(CheckDamagePageAlloc, EmptyZoneHoldsSomething) {
   z->pcp[0].count = 4;
   expect_finds(f.check(), {at + "cpu 0 pcp.count is 4 in a zone without pages"});
   z->pcp[0].count = 0;
+  z->nr_reserved_highatomic = pageblock_nr_pages;
+  expect_finds(f.check(), {at + "nr_reserved_highatomic is " + std::to_string(pageblock_nr_pages) +
+                           " in a zone without pages"});
+  z->nr_reserved_highatomic = 0;
 }
 
 TEST_F(CheckDamagePageAlloc, FreePageWithOwnerFlag) {
@@ -203,9 +220,14 @@ TEST_F(CheckDamagePageAlloc, AllocatedBlock) {
   ASSERT_EQ(f.check(), "");
   const std::string at = where(page_zone(ms, p));
 
+  // Read as a single page: the rest of the block belongs to nobody, and the
+  // counts no longer add up; nothing else.
   p->alloc_order = MAX_PAGE_ORDER + 1;
-  expect_finds(f.check(), {at + "allocated pfn " + hex(pfn(p)) + " has alloc_order " +
-                           std::to_string(MAX_PAGE_ORDER + 1) + ", above " + std::to_string(MAX_PAGE_ORDER)});
+  const std::string report = f.check();
+  EXPECT_EQ(report.substr(0, report.find("NR_ZONE_ALLOCATED")),
+            "4 violations:\n" + at + "allocated pfn " + hex(pfn(p)) + " has alloc_order " +
+                std::to_string(MAX_PAGE_ORDER + 1) + ", above " + std::to_string(MAX_PAGE_ORDER) + "\n" + at + "pfns " +
+                hex(pfn(p) + 1) + "-" + hex(pfn(p) + 3) + " (3 pages) are neither free, allocated nor reserved\n" + at);
   // An order the block's pfn is not aligned to.
   unsigned misaligned = 1;
   while (misaligned < MAX_PAGE_ORDER && pfn(p) % (1ul << misaligned) == 0) misaligned++;
@@ -288,6 +310,435 @@ TEST_F(CheckDamagePageAlloc, PcpFlagOffTheLists) {
   p->private_ = priv;
   ASSERT_EQ(f.check(), "");
   __free_pages(ms, p, 0);
+}
+
+
+// A list pointer that leads to the head of any CPU's per-CPU list, CPU 0's
+// included, is named as that head.
+TEST_F(CheckDamagePageAlloc, StrayPointerToEachCpusPcpHead) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  ASSERT_NE(first_block(z, 2, &k, &mt), nullptr);
+  list_head *first = z->free_area[k].free_list[mt].next, *second = first->next;
+  const std::string list = list_name(z, k, mt) + ": ";
+  for (unsigned cpu = 0; cpu < f.ms->nr_cpus; cpu++)
+    for (unsigned i : {0u, NR_PCP_LISTS - 1}) {
+      first->next = &z->pcp[cpu].lists[i];
+      expect_finds(f.check(), {list + "entry 1 is the head of cpu " + std::to_string(cpu) + " pcp.lists[" +
+                               std::to_string(i) + "], not a page of this zone"});
+    }
+  // A CPU that is not online has no list in use: its head is just an address.
+  ASSERT_LT(f.ms->nr_cpus, NR_CPUS);
+  first->next = &z->pcp[f.ms->nr_cpus].lists[0];
+  expect_finds(f.check(), {list + "entry 1 is " + ptr(first->next) + ", not a page of this zone"});
+  // The free lists' heads, of the first and last order and type.
+  for (unsigned o : {0u, MAX_PAGE_ORDER})
+    for (unsigned t : {0u, unsigned(MIGRATE_TYPES) - 1}) {
+      first->next = &z->free_area[o].free_list[t];
+      expect_finds(f.check(), {list + "entry 1 is the head of free_area[" + std::to_string(o) + "].free_list[" +
+                               migratetype_names[t] + "], not a page of this zone"});
+    }
+  // A page of another zone.
+  zone *normal = zone_of(ZONE_NORMAL);
+  first->next = &normal->zone_mem_map[5].lru;
+  expect_finds(f.check(), {list + "entry 1 is pfn " + hex(normal->zone_start_pfn + 5) + " of node 0, not a page of this zone"});
+  first->next = second;
+}
+
+// A broken list is named where it breaks, once: nothing is counted from a
+// walk that did not close (its nr_free, the zone's counters). The same for
+// a per-CPU list.
+TEST_F(CheckDamagePageAlloc, BrokenListIsNamedOnce) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  ASSERT_NE(first_block(z, 2, &k, &mt), nullptr);
+  list_head *first = z->free_area[k].free_list[mt].next, *second = first->next;
+  list_head *nowhere = reinterpret_cast<list_head *>(0x1230);
+  // The break, and the two pages on either side of it, which lost a link.
+  auto named_once = [&](const zone *zz, const std::string &broken, list_head *a, list_head *b, const char *kind) {
+    const std::string at = where(zz);
+    const std::string what = std::string(" is PG_") + kind + " but not linked into a " +
+                             (kind[0] == 'b' ? "free_area" : "per-CPU") + " list of order ";
+    const page *pa = list_entry(a, page, lru), *pb = list_entry(b, page, lru);
+    if (pfn(pb) < pfn(pa)) std::swap(pa, pb);  // named in pfn order
+    EXPECT_EQ(f.check(), "3 violations:\n" + broken + "\n" + at + "pfn " + hex(pfn(pa)) + what +
+                             std::to_string(pa->private_) + "\n" + at + "pfn " + hex(pfn(pb)) + what +
+                             std::to_string(pb->private_) + "\n");
+  };
+  const std::string list = list_name(z, k, mt);
+  first->next = nowhere;
+  named_once(z, list + ": entry 1 is " + ptr(nowhere) + ", not a page of this zone", first, second, "buddy");
+  first->next = second;
+  second->prev = first->prev;  // the head
+  named_once(z, list + ": pfn " + hex(pfn(list_entry(second, page, lru))) +
+                    " (entry 1) does not link back to the entry before it",
+             first, second, "buddy");
+  second->prev = first;
+
+  mem_system &ms = *f.ms;
+  std::vector<page *> held;
+  for (int i = 0; i < 3; i++) held.push_back(alloc_pages(ms, GFP_KERNEL, 0));
+  for (page *p : held) {
+    ASSERT_NE(p, nullptr);
+    __free_pages(ms, p, 0);
+    ASSERT_TRUE(PagePcp(p));
+  }
+  const zone *pz = page_zone(ms, held[2]);
+  ASSERT_EQ(held[2]->lru.prev, &pz->pcp[0].lists[0]);  // the newest on CPU 0's first list
+  list_head *pfirst = &held[2]->lru, *psecond = pfirst->next;
+  pfirst->next = nowhere;
+  named_once(pz, where(pz) + "cpu 0 pcp.lists[0]: entry 1 is " + ptr(nowhere) + ", not a page of this zone", pfirst,
+             psecond, "pcp");
+  pfirst->next = psecond;
+}
+
+// A CPU that is not online keeps nothing on its per-CPU lists: a page put
+// there is no per-CPU list's page, and its count no per-CPU count.
+TEST_F(CheckDamagePageAlloc, PageOnAnOfflineCpusList) {
+  mem_system &ms = *f.ms;
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  zone *z = page_zone(ms, p);
+  per_cpu_pages &off = z->pcp[ms.nr_cpus];
+  ASSERT_TRUE(list_empty(&off.lists[0]));
+  const int ref = page_ref_count(p);
+  set_page_count(p, 0);
+  set_page_flag(p, PG_pcp);
+  p->private_ = 0;
+  list_add(&p->lru, &off.lists[0]);
+  off.count = 1;
+  expect_finds(f.check(), {where(z) + "pfn " + hex(pfn(p)) + " is PG_pcp but not linked into a per-CPU list of order 0",
+                           where(z) + "1 pages are PG_pcp but 0 of them are on the per-CPU lists"});
+  off.count = 0;
+  list_del(&p->lru);
+  clear_page_flag(p, PG_pcp);
+  set_page_count(p, ref);
+  __free_pages(ms, p, 0);
+}
+
+// A per-CPU count of 0 with pages on the lists is named (0 is a count like
+// any other); a batch below 1 is named.
+TEST_F(CheckDamagePageAlloc, PcpCountZeroAndBatch) {
+  mem_system &ms = *f.ms;
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  __free_pages(ms, p, 0);
+  zone *z = page_zone(ms, p);
+  per_cpu_pages &pcp = z->pcp[0];
+  const int count = pcp.count;
+  ASSERT_GT(count, 0);
+  pcp.count = 0;
+  expect_finds(f.check(), {where(z) + "cpu 0 pcp.count is 0 but its lists hold " + std::to_string(count) + " pages"});
+  pcp.count = count;
+  const int batch = pcp.batch;
+  pcp.batch = 0;
+  expect_finds(f.check(), {where(z) + "cpu 0 pcp.batch is 0, below 1"});
+  pcp.batch = 1;
+  EXPECT_EQ(f.check(), "");
+  pcp.batch = batch;
+}
+
+// A free block must be aligned to its order and carry no allocation order;
+// a PG_buddy block of the highest order off its list is named too.
+TEST_F(CheckDamagePageAlloc, FreeBlockShape) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  page *b = first_block(z, 1, &k, &mt);
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(k, int(MAX_PAGE_ORDER));
+  b->alloc_order = 2;
+  expect_finds(f.check(), {where(z) + "free pfn " + hex(pfn(b)) + " has alloc_order 2"});
+  b->alloc_order = 0;
+  // An allocated page at an odd pfn, marked a free block of order 1.
+  mem_system &ms = *f.ms;
+  page *pages[2] = {alloc_pages(ms, GFP_KERNEL, 0), alloc_pages(ms, GFP_KERNEL, 0)};
+  ASSERT_TRUE(pages[0] && pages[1]);
+  page *odd = pfn(pages[0]) % 2 ? pages[0] : pages[1];
+  ASSERT_EQ(pfn(odd) % 2, 1ul);
+  set_page_count(odd, 0);
+  set_page_flag(odd, PG_buddy);
+  odd->private_ = 1;
+  expect_finds(f.check(), {where(page_zone(ms, odd)) + "free block at pfn " + hex(pfn(odd)) +
+                           " is not aligned to its order 1"});
+  clear_page_flag(odd, PG_buddy);
+  odd->private_ = 0;
+  set_page_count(odd, 1);
+  for (page *q : pages) __free_pages(ms, q, 0);
+  list_del(&b->lru);
+  z->free_area[k].nr_free--;
+  expect_finds(f.check(), {where(z) + "pfn " + hex(pfn(b)) + " is PG_buddy but not linked into a free_area list of order " +
+                               std::to_string(k),
+                           " pages are PG_buddy but "});
+  list_add(&b->lru, &z->free_area[k].free_list[mt]);
+  z->free_area[k].nr_free++;
+}
+
+// A movable page is an order-0 allocation and nothing else.
+TEST_F(CheckDamagePageAlloc, MovableMarksOnOtherAllocations) {
+  mem_system &ms = *f.ms;
+  page *four = alloc_pages(ms, GFP_KERNEL, 2);
+  page *one = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_TRUE(four && one);
+  const std::string at = where(page_zone(ms, four));
+  set_page_flag(four, PG_isolated);
+  expect_finds(f.check(), {at + "pfn " + hex(pfn(four)) + " is isolated but an allocation of order 2"});
+  clear_page_flag(four, PG_isolated);
+  set_page_flag(one, PG_isolated);
+  for (pageflags other : {PG_slab, PG_head, PG_large_kmalloc}) {
+    set_page_flag(one, other);
+    const char *what = other == PG_slab ? "a slab" : other == PG_head ? "a compound head" : "a large kmalloc";
+    expect_finds(f.check(), {where(page_zone(ms, one)) + "pfn " + hex(pfn(one)) + " is isolated and also " + what});
+    clear_page_flag(one, other);
+  }
+  clear_page_flag(one, PG_isolated);
+  EXPECT_EQ(f.check(), "");
+  __free_pages(ms, four, 2);
+  __free_pages(ms, one, 0);
+}
+
+// The pages after a free block's head carry nothing of an owner: no flag,
+// no allocation order, no compound tail mark. The pages after an allocation's
+// head are no heads themselves, and an order-1 compound allocation's tail
+// points at its head.
+TEST_F(CheckDamagePageAlloc, MarksInsideBlocks) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  page *b = first_block(z, 1, &k, &mt);
+  ASSERT_NE(b, nullptr);
+  page *t = b + 3;
+  const std::string in = where(z) + "pfn " + hex(pfn(t)) + " in the free block at pfn " + hex(pfn(b));
+  set_page_flag(t, PG_slab);
+  expect_finds(f.check(), {in + " has flags slab"});
+  clear_page_flag(t, PG_slab);
+  t->alloc_order = 1;
+  expect_finds(f.check(), {in + " has alloc_order 1"});
+  t->alloc_order = 0;
+  t->compound_head = reinterpret_cast<uintptr_t>(b) | 1;
+  expect_finds(f.check(), {in + " still has compound_head " + hex(t->compound_head)});
+  t->compound_head = 0;
+
+  mem_system &ms = *f.ms;
+  page *four = alloc_pages(ms, GFP_KERNEL, 2);
+  page *pair = alloc_pages(ms, GFP_KERNEL | __GFP_COMP, 1);
+  ASSERT_TRUE(four && pair);
+  set_page_flag(four + 1, PG_head);
+  expect_finds(f.check(), {where(page_zone(ms, four)) + "pfn " + hex(pfn(four) + 1) + " in the allocation at pfn " +
+                           hex(pfn(four)) + " is PG_head"});
+  clear_page_flag(four + 1, PG_head);
+  const unsigned long head = pair[1].compound_head;
+  pair[1].compound_head = head + sizeof(page);
+  expect_finds(f.check(), {where(page_zone(ms, pair)) + "compound tail pfn " + hex(pfn(pair) + 1) + " has compound_head " +
+                           hex(head + sizeof(page))});
+  pair[1].compound_head = head;
+  EXPECT_EQ(f.check(), "");
+  __free_pages(ms, four, 2);
+  __free_pages(ms, pair, 1);
+}
+
+// A run of pages nobody owns at the very end of a zone is named too; a page
+// marked reserved beyond the zone's reserved count is named with the count.
+TEST_F(CheckDamagePageAlloc, UnownedAtTheZoneEndAndReservedCount) {
+  zone *z = zone_of(ZONE_DMA32);
+  const unsigned long end = zone_end_pfn(z);
+  page *last = z->zone_mem_map + (end - (1ul << MAX_PAGE_ORDER) - z->zone_start_pfn);
+  ASSERT_TRUE(PageBuddy(last));
+  ASSERT_EQ(last->private_, MAX_PAGE_ORDER);
+  clear_page_flag(last, PG_buddy);
+  expect_finds(f.check(), {where(z) + "pfns " + hex(end - (1ul << MAX_PAGE_ORDER)) + "-" + hex(end - 1) + " (" +
+                           std::to_string(1ul << MAX_PAGE_ORDER) + " pages) are neither free, allocated nor reserved"});
+  set_page_flag(last, PG_buddy);
+
+  mem_system &ms = *f.ms;
+  page *p = alloc_pages(ms, GFP_KERNEL | __GFP_DMA32, 0);
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(page_zone(ms, p), z);
+  const unsigned long reserved = z->spanned_pages - z->managed_pages;
+  set_page_flag(p, PG_reserved);
+  expect_finds(f.check(), {where(z) + std::to_string(reserved + 1) + " pages are PG_reserved, but spanned_pages " +
+                           std::to_string(z->spanned_pages) + " - managed_pages " + std::to_string(z->managed_pages) +
+                           " is " + std::to_string(reserved)});
+  clear_page_flag(p, PG_reserved);
+  __free_pages(ms, p, 0);
+}
+
+// Watermarks in any other order than min <= low <= high <= promo are named
+// as such (besides the formula they break).
+TEST_F(CheckDamagePageAlloc, WatermarksOutOfOrder) {
+  zone *z = zone_of(ZONE_DMA32);
+  unsigned long *wm = z->_watermark;
+  const unsigned long high = wm[WMARK_HIGH];
+  wm[WMARK_HIGH] = wm[WMARK_LOW] - 1;
+  expect_finds(f.check(), {where(z) + "watermarks out of order: min " + std::to_string(wm[WMARK_MIN]) + " low " +
+                           std::to_string(wm[WMARK_LOW]) + " high " + std::to_string(wm[WMARK_HIGH]) + " promo " +
+                           std::to_string(wm[WMARK_PROMO])});
+  wm[WMARK_HIGH] = high;
+}
+
+// The head's prev must be the last entry.
+TEST_F(CheckDamagePageAlloc, HeadPrevNotTheLastEntry) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  ASSERT_NE(first_block(z, 2, &k, &mt), nullptr);
+  list_head *head = &z->free_area[k].free_list[mt], *last = head->prev;
+  head->prev = head->next;
+  expect_finds(f.check(), {list_name(z, k, mt) + ": the head's prev is not the last entry"});
+  head->prev = last;
+}
+
+// A page inside a free block, buddy or per-CPU, with a reference is named
+// with the kind of block it is in.
+TEST_F(CheckDamagePageAlloc, ReferenceInsideAFreeBlock) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  page *b = first_block(z, 1, &k, &mt);
+  ASSERT_NE(b, nullptr);
+  ASSERT_GE(k, 1);
+  set_page_count(b + 1, 1);
+  expect_finds(f.check(), {where(z) + "pfn " + hex(pfn(b) + 1) + " in the free block at pfn " + hex(pfn(b)) +
+                           " (order " + std::to_string(k) + ") has refcount 1"});
+  set_page_count(b + 1, 0);
+
+  page *p = alloc_pages(*f.ms, GFP_KERNEL, 1);
+  ASSERT_NE(p, nullptr);
+  __free_pages(*f.ms, p, 1);
+  ASSERT_TRUE(PagePcp(p));
+  set_page_count(p + 1, 1);
+  expect_finds(f.check(), {where(page_zone(*f.ms, p)) + "pfn " + hex(pfn(p) + 1) + " in the per-CPU free block at pfn " +
+                           hex(pfn(p)) + " (order 1) has refcount 1"});
+  set_page_count(p + 1, 0);
+}
+
+// A listed page without any flag is named as such ("flags none").
+TEST_F(CheckDamagePageAlloc, ListedPageWithoutFlags) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  page *b = first_block(z, 1, &k, &mt);
+  ASSERT_NE(b, nullptr);
+  const u64 flags = b->flags;
+  b->flags &= ~PAGEFLAGS_MASK;
+  expect_finds(f.check(), {list_name(z, k, mt) + ": pfn " + hex(pfn(b)) + " is listed but not PG_buddy (flags none)"});
+  b->flags = flags;
+}
+
+// A negative per-CPU count is named as such (and NR_PCP_PAGES, the counts'
+// sum, with it), not compared with the pages on its lists: no number of
+// pages could match it.
+TEST_F(CheckDamagePageAlloc, NegativePcpCount) {
+  zone *z = zone_of(ZONE_DMA32);
+  per_cpu_pages &pcp = z->pcp[1];
+  for (const list_head &l : pcp.lists) ASSERT_TRUE(list_empty(&l));
+  ASSERT_EQ(pcp.count, 0);
+  pcp.count = -1;
+  EXPECT_EQ(f.check(), "2 violations:\n" + where(z) + "cpu 1 pcp.count is -1\n" + where(z) +
+                           "NR_PCP_PAGES is -1 but the per-CPU counts add up to 0\n");
+  pcp.count = 0;
+}
+
+// A free page's order is bounded by the lists it may be on: MAX_PAGE_ORDER
+// on the buddy lists, the last per-CPU order on the per-CPU lists.
+TEST_F(CheckDamagePageAlloc, FreeOrderAboveItsLists) {
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  page *b = first_block(z, 1, &k, &mt);
+  ASSERT_NE(b, nullptr);
+  // The block is read as a single page: the rest of it belongs to nobody.
+  b->private_ = MAX_PAGE_ORDER + 1;
+  const std::string bad = std::to_string(MAX_PAGE_ORDER + 1);
+  EXPECT_EQ(f.check(), "3 violations:\n" + list_name(z, k, mt) + ": pfn " + hex(pfn(b)) + " has order " + bad +
+                           " in private_, not " + std::to_string(k) + "\n" + where(z) + "free pfn " + hex(pfn(b)) +
+                           " has order " + bad + ", above " + std::to_string(MAX_PAGE_ORDER) + "\n" + where(z) +
+                           "pfns " + hex(pfn(b) + 1) + "-" + hex(pfn(b) + (1ul << k) - 1) + " (" +
+                           std::to_string((1ul << k) - 1) + " pages) are neither free, allocated nor reserved\n");
+  b->private_ = unsigned(k);
+
+  page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_NOWARN, 0);
+  ASSERT_NE(p, nullptr);
+  __free_pages(*f.ms, p, 0);
+  ASSERT_TRUE(PagePcp(p));
+  ASSERT_EQ(f.check(), "");
+  p->private_ = NR_PCP_ORDERS;
+  const std::string at = where(page_zone(*f.ms, p));
+  ASSERT_EQ(p->lru.prev, &page_zone(*f.ms, p)->pcp[0].lists[0]);
+  EXPECT_EQ(f.check(), "2 violations:\n" + at + "cpu 0 pcp.lists[0]: pfn " + hex(pfn(p)) + " has order " +
+                           std::to_string(NR_PCP_ORDERS) + " in private_, not 0\n" + at + "free pfn " + hex(pfn(p)) +
+                           " has order " + std::to_string(NR_PCP_ORDERS) + ", above " +
+                           std::to_string(NR_PCP_ORDERS - 1) + "\n");
+  p->private_ = 0;
+}
+
+// Pages nobody owns (an allocation whose reference is gone) are named: one
+// page as a page, a run of them as a range with its length.
+TEST_F(CheckDamagePageAlloc, PagesNobodyOwns) {
+  mem_system &ms = *f.ms;
+  page *single = alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 0);
+  page *four = alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 2);
+  ASSERT_TRUE(single && four);
+  ASSERT_EQ(f.check(), "");
+  set_page_count(single, 0);
+  expect_finds(f.check(), {where(page_zone(ms, single)) + "pfn " + hex(pfn(single)) +
+                           " is neither free, allocated nor reserved"});
+  set_page_count(single, 1);
+  set_page_count(four, 0);
+  expect_finds(f.check(), {where(page_zone(ms, four)) + "pfns " + hex(pfn(four)) + "-" + hex(pfn(four) + 3) +
+                           " (4 pages) are neither free, allocated nor reserved"});
+  set_page_count(four, 1);
+  ASSERT_EQ(f.check(), "");
+  __free_pages(ms, single, 0);
+  __free_pages(ms, four, 2);
+}
+
+// A zone's idx must be its place in its node.
+TEST_F(CheckDamagePageAlloc, ZoneIdx) {
+  zone *z = zone_of(ZONE_NORMAL);
+  z->idx = ZONE_DMA32;
+  expect_finds(f.check(), {"node 0 zone Normal: idx is " + std::to_string(int(ZONE_DMA32))});
+  z->idx = ZONE_NORMAL;
+}
+
+// A free block whose order takes it past its zone's end is named, and the
+// types of its pageblocks are read inside the zone only (the ones beyond
+// belong to the next zone, or to nobody). DMA32 ends half-way through a
+// MAX_PAGE_ORDER block here, so its last free block has order
+// MAX_PAGE_ORDER - 1; it is moved to the MAX_PAGE_ORDER list of its type.
+TEST_F(CheckDamagePageAlloc, FreeBlockPastTheZoneEnd) {
+  constexpr unsigned long base = 0x80000000ul >> PAGE_SHIFT, half = 1ul << (MAX_PAGE_ORDER - 1);
+  ASSERT_EQ(f.build({{0x80000000, 128 * SZ_1M, 0}}, layout_with_limits(0, base + 32 * half + half, PFN_MAX)), 0);
+  ASSERT_EQ(f.check(), "");
+  zone *z = zone_of(ZONE_DMA32);
+  const unsigned long end = zone_end_pfn(z);
+  ASSERT_EQ(end, base + 33 * half);
+  page *last = z->zone_mem_map + (end - half - z->zone_start_pfn);
+  ASSERT_TRUE(PageBuddy(last));
+  ASSERT_EQ(last->private_, MAX_PAGE_ORDER - 1);
+  // A type neither the zone's other pageblocks nor empty bitmap bits have.
+  const int mt = get_pfnblock_migratetype(z, end - half);
+  set_pfnblock_flags_mask(z, end - half, MIGRATE_RECLAIMABLE, MIGRATETYPE_MASK);
+  list_del(&last->lru);
+  z->free_area[MAX_PAGE_ORDER - 1].nr_free--;
+  list_add(&last->lru, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_RECLAIMABLE]);
+  z->free_area[MAX_PAGE_ORDER].nr_free++;
+  last->private_ = MAX_PAGE_ORDER;
+  const std::string report = f.check();
+  expect_finds(report, {where(z) + "free block at pfn " + hex(end - half) + " of order " +
+                        std::to_string(MAX_PAGE_ORDER) + " runs past the zone end " + hex(end)});
+  EXPECT_EQ(report.find("is in a pageblock of type"), std::string::npos) << report;
+  list_del(&last->lru);
+  z->free_area[MAX_PAGE_ORDER].nr_free--;
+  list_add(&last->lru, &z->free_area[MAX_PAGE_ORDER - 1].free_list[mt]);
+  z->free_area[MAX_PAGE_ORDER - 1].nr_free++;
+  last->private_ = MAX_PAGE_ORDER - 1;
+  set_pfnblock_flags_mask(z, end - half, unsigned(mt), MIGRATETYPE_MASK);
+}
+
+// With nr_cpus out of range the checker reports that, and reads the
+// per-CPU thresholds as of one CPU: on a one-CPU machine nothing else is
+// wrong.
+TEST_F(CheckDamagePageAlloc, NoCpusOnAOneCpuMachine) {
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
+  ASSERT_EQ(f.check(), "");
+  f.ms->nr_cpus = 0;
+  EXPECT_EQ(f.check(), "1 violations:\nnr_cpus is 0, not 1.." + std::to_string(NR_CPUS) + "\n");
+  f.ms->nr_cpus = 1;
 }
 
 }  // namespace

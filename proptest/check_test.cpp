@@ -258,6 +258,35 @@ TEST(CheckReport, FullBufferKeepsCounting) {
   EXPECT_EQ(std::string(buf), std::string("violation numbe"));
 }
 
+// A line cut by the end of the buffer keeps what fits, down to a single
+// character, and gets no newline; after that nothing is added; nothing is
+// ever written past r.size.
+TEST(CheckReport, CutToTheLastByte) {
+  char area[24];
+  std::memset(area, 'x', sizeof(area));
+  check_report r = make_check_report(area, 9);
+  check_fail(r, "abcdef");  // 7 bytes with its newline: 2 left
+  EXPECT_STREQ(area, "abcdef\n");
+  check_fail(r, "%s", "XYZ");  // one character and the terminator
+  EXPECT_STREQ(area, "abcdef\nX");
+  EXPECT_EQ(r.len, 8u);
+  check_fail(r, "more");
+  EXPECT_STREQ(area, "abcdef\nX");
+  EXPECT_EQ(r.len, 8u);
+  EXPECT_EQ(r.violations, 3u);
+  EXPECT_EQ(std::string(area + 9, sizeof(area) - 9), std::string(sizeof(area) - 9, 'x'));
+}
+
+// A line that fits with its newline and the terminator exactly gets its
+// newline.
+TEST(CheckReport, LineThatFitsExactly) {
+  char buf[8];
+  check_report r = make_check_report(buf, sizeof(buf));
+  check_fail(r, "abcdef");
+  EXPECT_STREQ(buf, "abcdef\n");
+  EXPECT_EQ(r.len, 7u);
+}
+
 // A report without a buffer only counts.
 TEST(CheckReport, NoBuffer) {
   check_report r = make_check_report(nullptr, 0);
@@ -297,6 +326,23 @@ int build_highmem_movable(mm_fixture &f) {
 TEST(CheckPageAlloc, FreshHighmemMovableLayoutPasses) {
   mm_fixture f;
   ASSERT_EQ(build_highmem_movable(f), 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Linux caps a highmem or movable zone's min watermark at 128 pages
+// (clamp(managed / 1024, SWAP_CLUSTER_MAX, 128)): a Movable zone whose
+// managed / 1024 is 129, just past the cap, has min 128, and the layout
+// passes.
+TEST(CheckPageAlloc, LargeMovableZoneMinIsCapped) {
+  mm_fixture f;
+  constexpr unsigned long base = 0x80000000 >> PAGE_SHIFT, step = SZ_16M >> PAGE_SHIFT;
+  mem_layout l = layout_with_limits(0, base + step, base + 2 * step);
+  l.max_zone_pfn[ZONE_HIGHMEM] = base + 3 * step;
+  l.max_zone_pfn[ZONE_MOVABLE] = PFN_MAX;
+  ASSERT_EQ(f.build({{0x80000000, 575 * SZ_1M, 0}}, l), 0);
+  const zone *movable = &f.ms->node_data[0]->node_zones[ZONE_MOVABLE];
+  ASSERT_EQ(movable->managed_pages / 1024, 129u) << movable->managed_pages;
+  EXPECT_EQ(min_wmark_pages(movable), 128u);
   EXPECT_EQ(f.check(), "");
 }
 

@@ -352,6 +352,57 @@ TEST_F(VmstatCheck, FindsNodeDeltaBeyondThreshold) {
   d = old;
 }
 
+// A delta of exactly its threshold either way is within range; one past
+// it is named. Every CPU's deltas are read, the table's first and last, and
+// every item, the first and the last; a zone's and a node's alike (the total
+// moves with the delta, so that only the delta's range is in question).
+TEST_F(VmstatCheck, DeltaAtThresholdIsWithin) {
+  pglist_data *pgdat = z->zone_pgdat;
+  // Delta d at exactly the threshold, then one past it; `name` is how the
+  // report names it.
+  auto probe = [&](s8 &d, long &total, const std::string &name, int sign) {
+    SCOPED_TRACE(name + " sign " + std::to_string(sign));
+    const s8 old = d;
+    d = s8(sign * t);
+    total -= d - old;
+    EXPECT_EQ(f.check(), "");
+    d = s8(sign * (t + 1));
+    total -= sign;
+    expect_finds(f.check(), {name + " is " + std::to_string(sign * (t + 1)) + ", beyond its threshold " +
+                             std::to_string(t)});
+    total += d - old;
+    d = old;
+  };
+  for (unsigned cpu : {0u, NR_CPUS - 1})
+    for (int sign : {1, -1}) {
+      const std::string on = "CPU " + std::to_string(cpu) + "'s ";
+      for (unsigned i : {0u, unsigned(NR_VM_ZONE_STAT_ITEMS) - 1})
+        probe(z->per_cpu_zonestats[cpu].vm_stat_diff[i], z->vm_stat[i],
+              where() + on + "vm_stat_diff[" + std::to_string(i) + "]", sign);
+      for (unsigned i : {0u, unsigned(NR_VM_NODE_STAT_ITEMS) - 1})
+        probe(pgdat->per_cpu_nodestats[cpu].vm_node_stat_diff[i], pgdat->vm_stat[i],
+              "node 0: " + on + "vm_node_stat_diff[" + std::to_string(i) + "]", sign);
+    }
+}
+
+// Every CPU's threshold is compared, the table's first and last, a zone's
+// with calculate_normal_threshold and a node's with its largest zone's.
+TEST_F(VmstatCheck, FindsWrongThresholdOnEveryCpu) {
+  pglist_data *pgdat = z->zone_pgdat;
+  for (unsigned cpu : {0u, NR_CPUS - 1}) {
+    s8 &th = z->per_cpu_zonestats[cpu].stat_threshold;
+    th = s8(t + 1);
+    expect_finds(f.check(), {where() + "CPU " + std::to_string(cpu) + "'s vm stats threshold is " +
+                             std::to_string(t + 1) + " but calculate_normal_threshold gives " + std::to_string(t)});
+    th = s8(t);
+    s8 &nth = pgdat->per_cpu_nodestats[cpu].stat_threshold;
+    nth = s8(t - 1);
+    expect_finds(f.check(), {"node 0: CPU " + std::to_string(cpu) + "'s vm stats threshold is " +
+                             std::to_string(t - 1) + " but its largest zone's is " + std::to_string(t)});
+    nth = s8(t);
+  }
+}
+
 // ---------------------------------------------------------------- layout
 
 // What mmzone.h's static_asserts say, as a reader can check it at run time:
