@@ -720,11 +720,12 @@ void check_node_spans(const mem_system &ms, check_report &r) {
     }
   }
   if (!any) check_fail(r, "no node has memory");
-  // pfn_to_page's table: an entry is empty (search) or the span and mem_map
-  // of the one node that meets its section.
+  // pfn_to_page's table: each entry is the span and mem_map of the one node
+  // that meets its section, or empty (the slow search) when none or several
+  // do. An empty entry where one node meets the section would still answer
+  // right, only slowly: it is reported all the same.
   for (unsigned sec = 0; sec < NR_MEM_SECTIONS; sec++) {
     const mem_section &got = ms.mem_sections[sec];
-    if (!got.nr_pfns) continue;
     const mem_section want = mem_section_of(ms, sec);
     if (got.mem_map != want.mem_map || got.start_pfn != want.start_pfn || got.nr_pfns != want.nr_pfns)
       check_fail(r, "section %u: pfn_to_page's entry covers 0x%lx-0x%lx with mem_map 0x%lx, its node 0x%lx-0x%lx with 0x%lx",

@@ -573,8 +573,15 @@ unsigned long __get_free_pages(gfp_t gfp, unsigned order) { return __get_free_pa
 unsigned long get_zeroed_page(gfp_t gfp) { return get_zeroed_page(*system_mem, gfp); }
 
 #ifdef MM_HOST
-void fast_kasan_poison(const zone *z, const page *p, unsigned order) { kasan_poison_pages(z, p, order); }
-void fast_kasan_unpoison(const zone *z, const page *p, unsigned order) { kasan_unpoison_pages(z, p, order); }
+fast_path_counts host_fast_path_served;
+void fast_path_served_alloc(const zone *z, const page *p, unsigned order) {
+  __atomic_fetch_add(&host_fast_path_served.allocs, 1, __ATOMIC_RELAXED);
+  kasan_unpoison_pages(z, p, order);
+}
+void fast_path_served_free(const zone *z, const page *p, unsigned order) {
+  __atomic_fetch_add(&host_fast_path_served.frees, 1, __ATOMIC_RELAXED);
+  kasan_poison_pages(z, p, order);
+}
 #endif
 
 // ---- freeing -------------------------------------------------------------------------

@@ -28,17 +28,24 @@
 #include "mm/page.h"
 #include "mm/page_alloc_internal.h"
 
-// ---- KASAN ----------------------------------------------------------------------------
-// The host's test objects are built once, without the sanitizer, and linked
-// both with host_mm and with host_mm_asan (proptest/meson.build): the body
-// below, inlined into them, asks the library it is linked with to poison
-// (page_alloc.cpp). The kernel's hooks are empty and inline.
+// ---- what a served request still does --------------------------------------------
+// KASAN's poisoning. The host's test objects are built once, without the
+// sanitizer, and linked both with host_mm and with host_mm_asan
+// (proptest/meson.build): the host's hooks, out of line, ask the library
+// they are linked with to poison, and also count what the fast paths
+// served, since a fast path that always hands on to the general path gives
+// the same answers, only slower, and nothing else would tell. The kernel's
+// hooks are empty and inline.
 #ifdef MM_HOST
-void fast_kasan_poison(const zone *z, const page *p, unsigned order);
-void fast_kasan_unpoison(const zone *z, const page *p, unsigned order);
+struct fast_path_counts {
+  unsigned long allocs, frees;  // relaxed atomic increments
+};
+extern fast_path_counts host_fast_path_served;
+void fast_path_served_alloc(const zone *z, const page *p, unsigned order);
+void fast_path_served_free(const zone *z, const page *p, unsigned order);
 #else
-inline void fast_kasan_poison(const zone *z, const page *p, unsigned order) { kasan_poison_pages(z, p, order); }
-inline void fast_kasan_unpoison(const zone *z, const page *p, unsigned order) { kasan_unpoison_pages(z, p, order); }
+inline void fast_path_served_alloc(const zone *z, const page *p, unsigned order) { kasan_unpoison_pages(z, p, order); }
+inline void fast_path_served_free(const zone *z, const page *p, unsigned order) { kasan_poison_pages(z, p, order); }
 #endif
 
 // ---- the general paths the fast ones fall back to (page_alloc.cpp) ----------------
@@ -174,7 +181,7 @@ __attribute__((always_inline)) inline page *alloc_pages_fastpath(mem_system &ms,
     page *p = pcp_take_locked(pcp, order_to_pindex(route_migratetype(route, gfp), order), order);
     spin_unlock(&pcp->lock);
     if (likely(p != nullptr)) {
-      fast_kasan_unpoison(pcp->owner, p, order);
+      fast_path_served_alloc(pcp->owner, p, order);
       // A free page's alloc_order is 0 (reset_freed_page; the checker
       // verifies it): a constant order 0 leaves it.
       if (order != 0) p->alloc_order = u8(order);
@@ -202,7 +209,7 @@ __attribute__((always_inline)) inline void free_pages_fastpath(mem_system &ms, p
       if (likely(mt < MIGRATE_PCPTYPES)) {
         set_page_count(p, 0);
         reset_freed_page(p, order);
-        fast_kasan_poison(pcp->owner, p, order);
+        fast_path_served_free(pcp->owner, p, order);
         bool over_high = pcp_put_locked(pcp, p, order, mt, flags);
         spin_unlock(&pcp->lock);
         if (unlikely(over_high)) drain_pcp_excess(pcp);

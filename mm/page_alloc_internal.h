@@ -36,16 +36,17 @@ inline void account_freepages(zone *z, long nr_pages, int mt) {
   if (mt != MIGRATE_ISOLATE) __mod_zone_page_state(z, NR_FREE_PAGES, nr_pages);
 }
 
-inline void __add_to_free_list(zone *z, page *p, unsigned order, int mt, bool tail = false) {
+// At the head: a block freed or split off is the next one handed out (no
+// caller needs Linux's to-tail placement).
+inline void __add_to_free_list(zone *z, page *p, unsigned order, int mt) {
   set_page_flag(p, PG_buddy);
   p->private_ = order;
-  if (tail) list_add_tail(&p->lru, &z->free_area[order].free_list[mt]);
-  else list_add(&p->lru, &z->free_area[order].free_list[mt]);
+  list_add(&p->lru, &z->free_area[order].free_list[mt]);
   add_locked(z->free_area[order].nr_free, 1);
 }
 
-inline void add_to_free_list(zone *z, page *p, unsigned order, int mt, bool tail = false) {
-  __add_to_free_list(z, p, order, mt, tail);
+inline void add_to_free_list(zone *z, page *p, unsigned order, int mt) {
+  __add_to_free_list(z, p, order, mt);
   account_freepages(z, long(1) << order, mt);
 }
 

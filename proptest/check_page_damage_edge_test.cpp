@@ -123,8 +123,8 @@ TEST_F(CheckDamagePageAlloc, NodeWithoutMemMap) {
 }
 
 // pfn_to_page's table: an entry whose mem_map or span is not its node's is
-// named; an empty one (search) is always allowed, and pfn_to_page still
-// finds the page.
+// named, and so is one left empty (pfn_to_page still finds the page, by
+// the slow search).
 TEST_F(CheckDamagePageAlloc, SectionTable) {
   const unsigned long pfn = node()->node_start_pfn + 5;
   const unsigned sec = unsigned(pfn >> PFN_SECTION_SHIFT);
@@ -137,11 +137,18 @@ TEST_F(CheckDamagePageAlloc, SectionTable) {
   f.ms->mem_sections[sec].nr_pfns++;
   expect_finds(f.check(), {"section " + std::to_string(sec) + ": pfn_to_page's entry covers"});
   f.ms->mem_sections[sec] = mem_section{0, 0, 0};
-  EXPECT_EQ(f.check(), "");
+  expect_finds(f.check(), {"section " + std::to_string(sec) + ": pfn_to_page's entry covers 0x0-0x0 with mem_map 0x0"});
   EXPECT_EQ(pfn_to_page(*f.ms, pfn), node()->node_mem_map + 5) << "an empty entry sends pfn_to_page to the search";
   f.ms->mem_sections[sec] = saved;
+  EXPECT_EQ(f.check(), "");
   EXPECT_EQ(pfn_to_page(*f.ms, pfn), node()->node_mem_map + 5);
   EXPECT_EQ(pfn_to_page(*f.ms, node()->node_start_pfn - 1), nullptr) << "below the node, in its section";
+  // Past the table (64 GiB and up), and the highest pfn there is: no page,
+  // and no read past the table.
+  for (unsigned long far : {(unsigned long)NR_MEM_SECTIONS << PFN_SECTION_SHIFT, ~0ul >> PAGE_SHIFT, ~0ul}) {
+    EXPECT_EQ(pfn_to_page_table(*f.ms, far), nullptr) << hex(far);
+    EXPECT_EQ(pfn_to_page(*f.ms, far), nullptr) << hex(far);
+  }
 }
 
 TEST_F(CheckDamagePageAlloc, NodeSpansOverlap) {

@@ -297,7 +297,10 @@ RC_GTEST_PROP(PageAllocFast, WatermarkRefusesAtLowPlusReserve, ()) {
   z->_watermark[WMARK_HIGH] = z->_watermark[WMARK_LOW];
   ms.node_data[0]->kswapd_wanted = false;
   const unsigned long pcp_allocs = z->pcp[0].pgalloc;
-  page *p = dma32_request ? alloc_page(ms, GFP_KERNEL | __GFP_DMA32) : alloc_page(ms, GFP_KERNEL);
+  // The constant call folds the classzone; the run-time one reads the route's.
+  const bool constant = *rc::gen::arbitrary<bool>();
+  page *p = constant ? (dma32_request ? alloc_page(ms, GFP_KERNEL | __GFP_DMA32) : alloc_page(ms, GFP_KERNEL))
+                     : alloc_pages_var(ms, dma32_request ? GFP_KERNEL | __GFP_DMA32 : GFP_KERNEL, 0);
   const bool woke = ms.node_data[0]->kswapd_wanted;
   z->nr_reserved_highatomic = 0;
   z->lowmem_reserve[cz] = saved_reserve[0];
@@ -310,6 +313,76 @@ RC_GTEST_PROP(PageAllocFast, WatermarkRefusesAtLowPlusReserve, ()) {
   __free_page(ms, p);
   ms.node_data[0]->kswapd_wanted = false;
   RC_ASSERT(f.check() == "");
+}
+
+// The fast paths serve what they may: a small ordinary block from a list
+// that has one, in a zone above its watermark, constant request or not; and
+// they hand everything else to the general path. Both give the same
+// answers (ConstantCallMatchesRuntimeCall), so only the host's count of
+// what the fast paths served tells a fast path from one that never serves.
+TEST_F(PageAllocFastMachine, FastPathsServeSmallOrdinaryRequests) {
+  auto served = [] { return host_fast_path_served; };
+  for (unsigned order = 0; order <= PAGE_ALLOC_COSTLY_ORDER; order++) {
+    SCOPED_TRACE("order " + std::to_string(order));
+    for (bool constant : {true, false}) {
+      // A block of the order on this CPU's list first.
+      page *warm = alloc_pages_var(ms(), GFP_KERNEL, order);
+      ASSERT_NE(warm, nullptr);
+      fast_path_counts before = served();
+      __free_pages_var(ms(), warm, order);
+      EXPECT_EQ(served().frees, before.frees + 1) << "an ordinary free goes to the list";
+      before = served();
+      page *p = nullptr;
+      if (constant) {
+        switch (order) {
+          case 0: p = alloc_pages(ms(), GFP_KERNEL, 0); break;
+          case 1: p = alloc_pages(ms(), GFP_KERNEL, 1); break;
+          case 2: p = alloc_pages(ms(), GFP_KERNEL, 2); break;
+          default: p = alloc_pages(ms(), GFP_KERNEL, 3); break;
+        }
+      } else {
+        p = alloc_pages_var(ms(), GFP_KERNEL, order);
+      }
+      EXPECT_EQ(p, warm) << "the newest block on the list";
+      EXPECT_EQ(served().allocs, before.allocs + 1);
+      // Flags the fast path leaves alone, and a zone at its low mark: the
+      // general path serves, from the same list.
+      for (gfp_t gfp : {GFP_KERNEL | __GFP_ZERO, GFP_KERNEL | __GFP_COMP, GFP_KERNEL | __GFP_THISNODE}) {
+        __free_pages_var(ms(), p, order);
+        before = served();
+        p = alloc_pages_var(ms(), gfp, order);
+        EXPECT_EQ(p, warm) << "gfp " << gfp;
+        EXPECT_EQ(served().allocs, before.allocs) << "gfp " << gfp;
+        if (gfp & __GFP_COMP) {
+          // A compound head (order > 0) is no ordinary free either.
+          before = served();
+          __free_pages_var(ms(), p, order);
+          EXPECT_EQ(served().frees, before.frees + (order == 0 ? 1 : 0));
+          p = alloc_pages_var(ms(), GFP_KERNEL, order);
+          ASSERT_NE(p, nullptr);
+          warm = p;
+        }
+      }
+      __free_pages_var(ms(), p, order);
+      const unsigned long low = dma32()._watermark[WMARK_LOW];
+      dma32()._watermark[WMARK_LOW] = (unsigned long)zone_page_state(&dma32(), NR_FREE_PAGES);
+      before = served();
+      p = alloc_pages_var(ms(), GFP_KERNEL | __GFP_NOWARN, order);
+      dma32()._watermark[WMARK_LOW] = low;
+      EXPECT_NE(p, nullptr);
+      EXPECT_EQ(served().allocs, before.allocs) << "at the low mark";
+      __free_pages_var(ms(), p, order);
+    }
+  }
+  // Above the costly order: the buddy lists, both ways.
+  fast_path_counts before = served();
+  page *big = alloc_pages(ms(), GFP_KERNEL, PAGE_ALLOC_COSTLY_ORDER + 1);
+  ASSERT_NE(big, nullptr);
+  __free_pages(ms(), big, PAGE_ALLOC_COSTLY_ORDER + 1);
+  EXPECT_EQ(served().allocs, before.allocs);
+  EXPECT_EQ(served().frees, before.frees);
+  ms().node_data[0]->kswapd_wanted = false;
+  EXPECT_EQ(f.check(), "");
 }
 
 namespace {

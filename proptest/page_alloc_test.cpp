@@ -1707,6 +1707,13 @@ TEST(PageAllocPcp, BulkFreeTakesTheListsInTurn) {
   pcp.high = pcp.count;
   drain_pcp_excess(&pcp);
   expect_lists({2, 2, 1, 1});
+  // 4 pages: an order-0 block (3 left), an order-1 block (1 left), and an
+  // order-2 block although only 1 page was left to give: a block goes
+  // whole.
+  pcp.batch = 4;
+  pcp.high = pcp.count;
+  drain_pcp_excess(&pcp);
+  expect_lists({3, 3, 2, 1});
   pcp.high = high;
   pcp.batch = batch;
   drain_local_pages(ms);

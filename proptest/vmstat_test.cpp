@@ -50,11 +50,16 @@ TEST(VmstatThreshold, NormalThresholdFollowsTheFormula) {
 // Linux's rule: high + threshold * CPUs when that drift exceeds low - min,
 // else no mark.
 RC_GTEST_PROP(VmstatThreshold, DriftMarkRule, ()) {
-  const unsigned long min = *rc::gen::inRange(0ul, 100000ul);
-  const unsigned long low = min + *rc::gen::inRange(0ul, 5000ul);
-  const unsigned long high = low + (low - min);
   const int t = *rc::gen::inRange(0, MAX_STAT_THRESHOLD + 1);
   const unsigned cpus = *rc::gen::inRange(1u, 65u);
+  // The gap at, or one either side of, the drift as often as anywhere else:
+  // "exceeds" is strict.
+  const unsigned long drift = static_cast<unsigned long>(t) * cpus;
+  const unsigned long gap = *rc::gen::oneOf(rc::gen::inRange(0ul, 5000ul),
+                                            rc::gen::element(drift, drift + 1, drift ? drift - 1 : 0));
+  const unsigned long min = *rc::gen::inRange(0ul, 100000ul);
+  const unsigned long low = min + gap;
+  const unsigned long high = low + (low - min);
   const unsigned long mark = percpu_drift_mark_for(min, low, high, t, cpus);
   if (static_cast<unsigned long>(t) * cpus > low - min) RC_ASSERT(mark == high + static_cast<unsigned long>(t) * cpus);
   else RC_ASSERT(mark == 0ul);
@@ -163,6 +168,47 @@ RC_GTEST_PROP(VmstatDrift, SafeCheckReadsTheSnapshotBelowTheMark, ()) {
 // A delta past the threshold goes to the total at once and the delta
 // restarts at 0; within it, only the delta moves. A fold of another CPU
 // moves its deltas into the totals and changes no sum.
+// Linux's readers never give a negative count. A counter can sum below 0 for
+// a moment (one CPU's frees folded, another's allocations still in its
+// delta): zone_page_state, the snapshots and global_node_page_state read
+// 0 then, and the exact value as soon as it is positive again.
+TEST(VmstatReaders, NeverBelowZero) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 16 * SZ_1M, 2), 0);
+  drain_all_pages(*f.ms);
+  zone *z = first_managed_zone(*f.ms);
+  pglist_data *n = f.ms->node_data[0];
+  const long zone_saved = z->vm_stat[NR_ZONE_ALLOCATED], node_saved = n->vm_stat[NR_SLAB_RECLAIMABLE];
+  const s8 zone_delta = z->per_cpu_zonestats[1].vm_stat_diff[NR_ZONE_ALLOCATED];
+  const s8 node_delta = n->per_cpu_nodestats[1].vm_node_stat_diff[NR_SLAB_RECLAIMABLE];
+  const long zone_pcp = zone_page_state_pcp(z, NR_ZONE_ALLOCATED);
+  for (long total : {-5l, -1l, 0l, 1l, 5l}) {
+    SCOPED_TRACE("total " + std::to_string(total));
+    const long want = total < 0 ? 0 : total;
+    z->vm_stat[NR_ZONE_ALLOCATED] = total - zone_pcp;
+    z->per_cpu_zonestats[1].vm_stat_diff[NR_ZONE_ALLOCATED] = 0;
+    EXPECT_EQ(zone_page_state(z, NR_ZONE_ALLOCATED), want);
+    // The same total with 3 of it still in CPU 1's delta: only the snapshot sees it.
+    z->vm_stat[NR_ZONE_ALLOCATED] = total - zone_pcp - 3;
+    z->per_cpu_zonestats[1].vm_stat_diff[NR_ZONE_ALLOCATED] = 3;
+    EXPECT_EQ(zone_page_state_snapshot(z, NR_ZONE_ALLOCATED), want);
+    EXPECT_EQ(zone_page_state_sum(z, NR_ZONE_ALLOCATED), total) << "the checker's sum is not clamped";
+
+    n->per_cpu_nodestats[1].vm_node_stat_diff[NR_SLAB_RECLAIMABLE] = 0;
+    n->vm_stat[NR_SLAB_RECLAIMABLE] = total;
+    EXPECT_EQ(global_node_page_state(*f.ms, NR_SLAB_RECLAIMABLE), static_cast<unsigned long>(want));
+    n->vm_stat[NR_SLAB_RECLAIMABLE] = total + 3;
+    n->per_cpu_nodestats[1].vm_node_stat_diff[NR_SLAB_RECLAIMABLE] = -3;
+    EXPECT_EQ(node_page_state_snapshot(n, NR_SLAB_RECLAIMABLE), want);
+    EXPECT_EQ(global_node_page_state_snapshot(*f.ms, NR_SLAB_RECLAIMABLE), static_cast<unsigned long>(want));
+  }
+  z->vm_stat[NR_ZONE_ALLOCATED] = zone_saved;
+  z->per_cpu_zonestats[1].vm_stat_diff[NR_ZONE_ALLOCATED] = zone_delta;
+  n->vm_stat[NR_SLAB_RECLAIMABLE] = node_saved;
+  n->per_cpu_nodestats[1].vm_node_stat_diff[NR_SLAB_RECLAIMABLE] = node_delta;
+  EXPECT_EQ(f.check(), "");
+}
+
 TEST(VmstatFold, ThresholdFoldsAndCpuFold) {
   cpu_reset reset;
   mm_fixture f;

@@ -366,6 +366,24 @@ RC_GTEST_PROP(WatermarkFormula, LowmemReserve, ()) {
                   model_lowmem_reserve(managed[nid], ratio, i, j));
 }
 
+// As mem_system_init leaves a machine: vm.lowmem_reserve_ratio at Linux's
+// default "256 256 32 0 0" (DMA and DMA32 keep 1/256 of what lies above
+// them, Normal 1/32), and every zone's lowmem_reserve from it.
+TEST(WatermarkFormula, InitReservesWithLinuxsDefaultRatios) {
+  mm_fixture f;
+  ASSERT_EQ(build_three_zones(f), 0);
+  const int linux_ratio[MAX_NR_ZONES] = {256, 256, 32, 0, 0};
+  EXPECT_EQ(std::vector<int>(f.ms->lowmem_reserve_ratio, f.ms->lowmem_reserve_ratio + MAX_NR_ZONES),
+            std::vector<int>(linux_ratio, linux_ratio + MAX_NR_ZONES));
+  const pglist_data *n = f.ms->node_data[0];
+  zone_sizes managed{};
+  for (int i = 0; i < int(MAX_NR_ZONES); i++) managed[i] = n->node_zones[i].managed_pages;
+  ASSERT_GT(managed[ZONE_DMA] * managed[ZONE_DMA32] * managed[ZONE_NORMAL], 0u);
+  for (int i = 0; i < int(MAX_NR_ZONES); i++)
+    for (int j = 0; j < int(MAX_NR_ZONES); j++)
+      EXPECT_EQ(n->node_zones[i].lowmem_reserve[j], model_lowmem_reserve(managed, linux_ratio, i, j)) << i << " " << j;
+}
+
 // The brief's three-zone case by hand: DMA 3840, DMA32 4096, Normal 8192
 // pages with ratios 256/256/32.
 TEST(WatermarkFormula, LowmemReserveHandWorked) {

@@ -17,6 +17,7 @@
 
 #include "kernel/numa.h"
 #include "mm/page_alloc.h"
+#include "mm/page_alloc_internal.h"
 #include "proptest/mm_fixture.h"
 
 namespace {
@@ -184,5 +185,21 @@ RC_GTEST_PROP(Zonelist, NodeOrderIsLinuxs, ()) {
   for (size_t i = 0; i < nodes.size(); i++)
     RC_ASSERT(show(node_order_of(*f.ms, nodes[i])) == show(want[i]));
   RC_ASSERT(zonelists_follow_node_order(*f.ms) == "");
+  // The node a request for nid is served from: nid itself when it has
+  // memory, the nearest node with memory to a memoryless one (ties to the
+  // lowest id), and the first node with memory for a nid that names no node
+  // (NUMA_NO_NODE, or out of range). A CPU on a memoryless node is charged
+  // to that nearest node.
+  auto model_nearest = [&](int nid) {
+    if (nid < 0 || nid >= int(MAX_NUMNODES)) return nodes[0];
+    if (std::find(nodes.begin(), nodes.end(), nid) != nodes.end()) return nid;
+    int best = nodes[0];
+    for (int n : nodes)
+      if (m.layout.node_distance[nid][n] < m.layout.node_distance[nid][best]) best = n;
+    return best;
+  };
+  for (int nid = -3; nid < int(MAX_NUMNODES) + 3; nid++)
+    RC_ASSERT(nearest_memory_node(*f.ms, nid) == model_nearest(nid));
+  for (unsigned c = 0; c < cpus; c++) RC_ASSERT(f.ms->cpu_to_node[c] == model_nearest(cpu_nodes[c]));
   RC_ASSERT(f.check() == "");
 }
