@@ -141,6 +141,15 @@ def is_binary(toks, i):
     return i > 0 and operand_end(toks[i - 1]) and toks[i - 1].text not in STOP_WORDS
 
 
+def expect_hint(toks, i, lo):
+    """Whether the constant at i is __builtin_expect's expected value: a
+    branch-layout hint, so every change to it is equivalent."""
+    if toks[i - 1].text != "," or toks[i + 1].text != ")":
+        return False
+    opening = _match_back(toks, i + 1, lo)
+    return opening > lo and toks[opening - 1].text == "__builtin_expect"
+
+
 def _match_back(toks, j, lo):
     """Index of the bracket that opens the one closing at j (or lo)."""
     depth = 0
@@ -344,7 +353,8 @@ def find_mutants(toks, lo_body, hi_body):
                                   f"{t.text} -> {SWAP[t.text]}"))
         # Integer constants.
         if t.kind == "number" and re.fullmatch(r"(0[xX][0-9a-fA-F']+|\d[\d']*)[uUlL]*", t.text) and \
-                toks[i - 1].text not in ("[", "#") and not (toks[i - 1].text == "-" and not is_binary(toks, i - 1)):
+                toks[i - 1].text not in ("[", "#") and not (toks[i - 1].text == "-" and not is_binary(toks, i - 1)) \
+                and not expect_hint(toks, i, lo_body):
             out.append(Mutant("crcr", i, i + 1, f"({t.text} + 1)", f"{t.text} -> {t.text} + 1"))
             out.append(Mutant("crcr", i, i + 1, f"({t.text} - 1)", f"{t.text} -> {t.text} - 1"))
         # Conditions of if and while.
