@@ -14,17 +14,12 @@ namespace {
 struct pt_checker {
   const page_table &pt;
   check_report &r;
-  unsigned long leaves = 0;
-  unsigned long migration_entries = 0;
 
   void entry(pte_t pte, unsigned level, uintptr_t va) {
     if (!(pte & PTE_V)) {
       // Nothing of a cleared entry may be left behind (pgtable_unmap writes 0);
       // the one invalid entry with content is a 4 KiB leaf's migration entry.
-      if (level == 0 && migration_entry_well_formed(pte)) {
-        migration_entries++;
-        return;
-      }
+      if (level == 0 && migration_entry_well_formed(pte)) return;
       if (pte) check_fail(r, "pgtable: 0x%lx: invalid entry holds bits %#lx at level %u", va, (unsigned long)pte, level);
       return;
     }
@@ -44,7 +39,6 @@ struct pt_checker {
   }
 
   void leaf(pte_t pte, unsigned level, uintptr_t va) {
-    leaves++;
     const unsigned long size = sv39_level_size(level);
     if ((pte & PTE_W) && (pte & PTE_X))
       check_fail(r, "pgtable: 0x%lx (%lu KiB): leaf is writable and executable (W+X)", va, size >> 10);

@@ -426,7 +426,8 @@ static bool free_to_node_locked(kmem_cache *s, kmem_cache_node *n, page *slab, u
   freelist_push(s, slab, maps, obj, i);
   if (__atomic_load_n(&slab->slab_remote, __ATOMIC_SEQ_CST)) collect_remote(s, slab);
   kmem_cache_cpu *c = &s->cpu_slab[cpu];
-  if (was_full && slab->inuse && c->nr_partial < s->cpu_partial_slabs) {
+  // free_to_other has made room on the CPU's partial list for a full slab.
+  if (was_full && slab->inuse) {
     freeze_slab(slab, cpu);
     list_add(&slab->slab_list, &c->partial);
     c->nr_partial++;

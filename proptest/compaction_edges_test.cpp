@@ -588,3 +588,21 @@ TEST(CompactionEdges, FallbackMayStealFromHalfAPageblockOrForUnmovable) {
 
 
 }  // namespace
+
+// A zone whose last pageblock holds one page: cached positions outside the
+// zone start the free scanner at that pageblock (pageblock_start_pfn of
+// the last pfn), and a compaction from both ends is a whole-zone one.
+TEST(CompactionEdges, FreeScannerStartsInAOnePageLastPageblock) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(f.build({{0x80000000, 8 * SZ_1M + PAGE_SIZE, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX, 1)), 0);
+  zone *z = &f.ms->node_data[0]->node_zones[ZONE_DMA32];
+  ASSERT_EQ(zone_end_pfn(z) % pageblock_nr_pages, 1u);
+  z->compact_cached_migrate_pfn = 0;
+  z->compact_cached_free_pfn = 0;
+  compact_control cc = compact_control_for(*f.ms, z, -1, MIGRATE_SYNC);
+  cc.whole_zone = false;
+  compact_zone(&cc);
+  EXPECT_TRUE(cc.whole_zone);
+  EXPECT_EQ(f.check(), "");
+}

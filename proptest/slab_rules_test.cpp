@@ -436,6 +436,34 @@ TEST(CpuSlabRules, FreeIntoANodePartialSlabLeavesItWithTheNode) {
   EXPECT_EQ(kmem_cache_destroy(s), 0);
 }
 
+// A free into a full slab takes it onto the freeing CPU's partial list;
+// once that list holds cpu_partial_slabs, its oldest slab goes back to the
+// node's partial list first, so the list stays at the limit.
+TEST(CpuSlabRules, FreeIntoAFullSlabStopsAtCpuPartialSlabs) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  kmem_cache *s = kmem_cache_create(*f.sa, "atlimit", 1000, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  const unsigned limit = s->cpu_partial_slabs;
+  std::vector<void *> objs;
+  for (unsigned i = 0; i < (limit + 1) * s->objects; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  flush_this_cpu(s);
+  ASSERT_EQ(s->node[0].nr_full, limit + 1ul);
+  for (unsigned k = 0; k <= limit; k++) {
+    kmem_cache_free(s, objs[k * s->objects]);
+    const bool to_cpu = k < limit;
+    EXPECT_EQ(s->cpu_slab[0].nr_partial, to_cpu ? k + 1 : limit) << k;
+    EXPECT_EQ(s->node[0].nr_partial, to_cpu ? 0ul : 1ul) << k;
+  }
+  EXPECT_EQ(f.check(), "");
+  for (unsigned k = 0; k <= limit; k++) objs[k * s->objects] = nullptr;
+  for (void *o : objs)
+    if (o) kmem_cache_free(s, o);
+  flush_this_cpu(s);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+}
+
 // What an interrupt's allocation does to an allocation that is waiting for
 // a new slab page (outside its section): the page allocator's test hook
 // runs on the same CPU in the middle of the outer allocation, takes an

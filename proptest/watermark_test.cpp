@@ -279,8 +279,14 @@ TEST(WatermarkFormula, MinFreeKbytesHandWorked) {
 RC_GTEST_PROP(WatermarkFormula, PerZoneMarks, ()) {
   const int nr_nodes = *uniform(1, 3);
   std::vector<zone_sizes> managed(size_t(nr_nodes), zone_sizes{});
+  // HighMem and Movable's fixed min is managed / 1024 within 32..128: sizes
+  // at those edges (31 to 33 and 127 to 129 KiB-pages) come often.
+  const auto at_small_min_edges = rc::gen::map(
+      rc::gen::pair(rc::gen::element(31ul, 32ul, 33ul, 127ul, 128ul, 129ul), rc::gen::inRange(0ul, 1024ul)),
+      [](std::pair<unsigned long, unsigned long> e) { return e.first * 1024 + e.second; });
   for (zone_sizes &n : managed)
-    for (unsigned long &m : n) m = *gen_size(26);
+    for (int i = 0; i < int(MAX_NR_ZONES); i++)
+      n[i] = is_lowmem(i) ? *gen_size(26) : *rc::gen::oneOf(gen_size(26), at_small_min_edges);
   managed[0][ZONE_DMA32] += *uniform(1ul, 1ul << 20);  // some lowmem to share min over
   hand_system hs(managed);
   hs.ms->min_free_kbytes = *uniform(128, 262145);
@@ -368,13 +374,18 @@ RC_GTEST_PROP(WatermarkFormula, LowmemReserve, ()) {
 
 // As mem_system_init leaves a machine: vm.lowmem_reserve_ratio at Linux's
 // default "256 256 32 0 0" (DMA and DMA32 keep 1/256 of what lies above
-// them, Normal 1/32), and every zone's lowmem_reserve from it.
+// them, Normal 1/32), and every zone's lowmem_reserve from it; the other
+// tunables at Linux's defaults too.
 TEST(WatermarkFormula, InitReservesWithLinuxsDefaultRatios) {
   mm_fixture f;
   ASSERT_EQ(build_three_zones(f), 0);
   const int linux_ratio[MAX_NR_ZONES] = {256, 256, 32, 0, 0};
   EXPECT_EQ(std::vector<int>(f.ms->lowmem_reserve_ratio, f.ms->lowmem_reserve_ratio + MAX_NR_ZONES),
             std::vector<int>(linux_ratio, linux_ratio + MAX_NR_ZONES));
+  // The other vm sysctls' defaults, as Linux boots with them.
+  EXPECT_EQ(f.ms->watermark_scale_factor, 10);
+  EXPECT_EQ(f.ms->compaction_proactiveness, 20);
+  EXPECT_EQ(f.ms->extfrag_threshold, 500);
   const pglist_data *n = f.ms->node_data[0];
   zone_sizes managed{};
   for (int i = 0; i < int(MAX_NR_ZONES); i++) managed[i] = n->node_zones[i].managed_pages;
