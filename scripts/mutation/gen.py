@@ -130,6 +130,7 @@ PREC = {"*": 13, "/": 13, "%": 13, "+": 12, "-": 12, "<<": 11, ">>": 11, "<": 9,
 ASSIGN = {"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "|=", "^="}
 OPEN = {"(": ")", "[": "]", "{": "}"}
 CLOSE = {v: k for k, v in OPEN.items()}
+SIZEOF_LIKE = {"sizeof", "alignof", "__alignof__", "_Alignof"}
 STOP_WORDS = {"return", "case", "throw", "else", "do", "co_return", "co_yield", "new", "delete", "sizeof"}
 
 
@@ -176,7 +177,9 @@ def left_extent(toks, i, prec, lo):
                 # The header of an if, while, for or switch, or of a loop macro
                 # (for_each_zone(...) x += ...): a ) followed by a name is no cast.
                 return j + 1
-            j = k - 1
+            # sizeof(T) or alignof(T) is one operand: the name goes with it
+            # (else `sizeof(void *) - 1` would read as a cast of -1).
+            j = k - 2 if t.text == ")" and k > lo and toks[k - 1].text in SIZEOF_LIKE else k - 1
             continue
         if t.text == ">" and _closes_template(toks, j):
             k = j - 1
