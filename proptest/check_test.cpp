@@ -316,13 +316,10 @@ int build_highmem_movable(mm_fixture &f) {
   return f.build({{0x80000000, 64 * SZ_1M, 0}}, l);
 }
 
-// A fresh layout with HighMem and Movable memory passes too.
-// FAILS against the current mm/watermark.cpp, which is wrong here: Linux's
-// __setup_per_zone_wmarks (since 6.5: "Calculate total number of
-// !ZONE_HIGHMEM and !ZONE_MOVABLE pages") leaves ZONE_MOVABLE out of
-// lowmem_pages and caps its min like highmem's (clamp(managed / 1024, 32,
-// 128)); is_highmem_idx() there covers ZONE_HIGHMEM only, so every zone's
-// watermarks come out different from Linux's in this layout.
+// A fresh layout with HighMem and Movable memory passes too. It pins the
+// checker's copy of Linux's rule (__setup_per_zone_wmarks since 6.5):
+// ZONE_MOVABLE stays out of lowmem_pages and its min is capped like
+// HighMem's, clamp(managed / 1024, 32, 128).
 TEST(CheckPageAlloc, FreshHighmemMovableLayoutPasses) {
   mm_fixture f;
   ASSERT_EQ(build_highmem_movable(f), 0);
