@@ -315,6 +315,92 @@ TEST(CheckPgtable, KernelTableRules) {
   __free_pages(ms, frame, 0);
 }
 
+// Each rule's exact line, with the leaf's size in KiB where the line gives
+// it, for every way a leaf or a pointer entry can break it: the A/D rule in
+// both halves (no A; writable without D) and not for a read-only leaf
+// without D; every leaf bit on a pointer entry; the user half down to
+// address 0 and up to its last page; and a table with no root.
+TEST(CheckPgtable, EachRuleHasItsExactLine) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  page *frame = alloc_pages(ms, GFP_KERNEL, 0);
+  const phys_addr_t pa = page_to_phys(ms, frame);
+  const uintptr_t va = VMALLOC_START_ADDR + 16 * PAGE_SIZE, ro = va + PAGE_SIZE;
+  ASSERT_EQ(pgtable_map(&f.pt, va, pa, PAGE_SIZE, PROT_READ | PROT_WRITE, 0, f.vs->pt_ops), 0);
+  ASSERT_EQ(pgtable_map(&f.pt, ro, pa, PAGE_SIZE, PROT_READ, 0, f.vs->pt_ops), 0);
+  char buf[4096];
+  auto run = [&] {
+    check_report r = make_check_report(buf, sizeof(buf));
+    return check_pgtable(f.pt, r);
+  };
+  auto expect_one = [&](const std::string &line) {
+    EXPECT_EQ(run(), 1u) << buf;
+    EXPECT_EQ(std::string(buf), line + "\n");
+  };
+  auto hex = [](unsigned long v) {  // as the checker prints both addresses and entries ("0x%lx")
+    char s[32];
+    snprintf(s, sizeof(s), "0x%lx", v);
+    return std::string(s);
+  };
+  ASSERT_EQ(run(), 0u) << buf;
+  pte_t *e = leaf_entry(f.pt, va), *r = leaf_entry(f.pt, ro);
+  ASSERT_NE(e, nullptr);
+  ASSERT_NE(r, nullptr);
+  const pte_t good = *e, good_ro = *r;
+  ASSERT_TRUE((good & PTE_A) && (good & PTE_D) && (good & PTE_W)) << hex(good);
+  const std::string at = "pgtable: " + hex(va);
+  *e = good | PTE_X;
+  expect_one(at + " (4 KiB): leaf is writable and executable (W+X)");
+  *e = good | PTE_U;
+  expect_one(at + " (4 KiB): user-accessible leaf in the kernel table");
+  *e = good & ~PTE_A;
+  expect_one(at + ": leaf " + hex(good & ~PTE_A) + " lacks A (or D on a writable leaf)");
+  *e = good & ~PTE_D;
+  expect_one(at + ": leaf " + hex(good & ~PTE_D) + " lacks A (or D on a writable leaf)");
+  *e = good;
+  *r = good_ro & ~PTE_D;
+  EXPECT_EQ(run(), 0u) << "a read-only leaf needs no D: " << buf;
+  *r = good_ro & ~PTE_A;
+  expect_one("pgtable: " + hex(ro) + ": leaf " + hex(good_ro & ~PTE_A) + " lacks A (or D on a writable leaf)");
+  *r = good_ro;
+  // The level-1 entry that points at the leaf's table.
+  pte_t *pmd = nullptr;
+  {
+    phys_addr_t table = f.pt.root;
+    pte_t *slot = &pgtable_detail::table_ptr(table)[sv39_index(va, 2)];
+    table = pte_to_phys(*slot);
+    pmd = &pgtable_detail::table_ptr(table)[sv39_index(va, 1)];
+  }
+  const pte_t pointer = *pmd;
+  const uintptr_t pmd_va = va & ~(sv39_level_size(1) - 1);
+  for (pte_t bit : {PTE_A, PTE_D, PTE_U, PTE_G}) {
+    *pmd = pointer | bit;
+    expect_one("pgtable: " + hex(pmd_va) + ": pointer entry " + hex(pointer | bit) + " at level 1 has leaf bits");
+  }
+  *pmd = pointer;
+  ASSERT_EQ(run(), 0u) << buf;
+  // The user half: every address below the hole, from 0 to its last page.
+  for (uintptr_t user : {uintptr_t(0), (uintptr_t(1) << 38) - PAGE_SIZE}) {
+    ASSERT_EQ(pgtable_map(&f.pt, user, pa, PAGE_SIZE, PROT_READ, 0, f.vs->pt_ops), 0);
+    expect_one("pgtable: " + hex(user) + " (4 KiB): mapping in the user half of the kernel table");
+    ASSERT_EQ(pgtable_unmap(&f.pt, user, PAGE_SIZE, f.vs->pt_ops), 0);
+  }
+  // Each call returns what it added to a report that already holds lines.
+  check_report rep = make_check_report(buf, sizeof(buf));
+  check_fail(rep, "earlier");
+  *e = good | PTE_X;
+  EXPECT_EQ(check_pgtable(f.pt, rep), 1u);
+  *e = good;
+  page_table none{};
+  EXPECT_EQ(check_pgtable(none, rep), 1u);
+  EXPECT_EQ(rep.violations, 3u);
+  EXPECT_EQ(std::string(buf), "earlier\n" + at + " (4 KiB): leaf is writable and executable (W+X)\npgtable: no root table\n");
+  ASSERT_EQ(pgtable_unmap(&f.pt, va, 2 * PAGE_SIZE, f.vs->pt_ops), 0);
+  EXPECT_EQ(run(), 0u) << buf;
+  __free_pages(ms, frame, 0);
+}
+
 // Each CPU's call checks that CPU's own per-CPU list: a count off on it is
 // reported, with the CPU, by the next free on that CPU; one off on another
 // CPU's list is not this call's to see (that list may be mid-update).
