@@ -137,7 +137,6 @@ TEST(CompactionEdges, MigrationScannerPassesOverFreeAndCompoundBlocksAtOnce) {
   EXPECT_EQ(c2.total_migrate_scanned, 1ul);
 
   __free_pages(*m.ms, comp, 4);
-  m.release_all();
   for (unsigned long pfn = b; pfn < b + pageblock_nr_pages; pfn++) {
     if (pfn == b + 2 || pfn == b + 3) continue;
     if (pfn >= b + 16 && pfn < b + 32) continue;
@@ -145,6 +144,7 @@ TEST(CompactionEdges, MigrationScannerPassesOverFreeAndCompoundBlocksAtOnce) {
     if (pfn == b + 32 || pfn == b + 200 || pfn == b + 300) continue;
     __free_pages(*m.ms, m.pg(pfn), 0);
   }
+  m.release_all();
   EXPECT_EQ(m.check(), "");
 }
 

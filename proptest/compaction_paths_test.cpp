@@ -95,6 +95,44 @@ TEST(CompactionRules, Order1MovableCompactsOnlyAfterReclaim) {
   EXPECT_EQ(m.check(), "");
 }
 
+// should_compact_retry: direct compaction that fails at the default
+// priority (sync light, which heeds the pageblock skip hints) is tried again
+// at the highest, which ignores them; without that retry a request the
+// hints hide every source and target from would fail.
+TEST(CompactionRules, FailedCompactionRetriesAtAHigherPriority) {
+  machine m;
+  m.fragment();
+  for (unsigned i = 0; i < m.nr_blocks(); i++)
+    set_pfnblock_flags_mask(m.z, m.block(i), 1ul << PB_migrate_skip, 1ul << PB_migrate_skip);
+  const unsigned long stall = vm_event(*m.ms, COMPACTSTALL), ok = vm_event(*m.ms, COMPACTSUCCESS),
+                      fail = vm_event(*m.ms, COMPACTFAIL);
+  page *p = alloc_pages(*m.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_NOWARN, 1);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(vm_event(*m.ms, COMPACTSTALL) - stall, 2ul);
+  EXPECT_EQ(vm_event(*m.ms, COMPACTFAIL) - fail, 1ul);
+  EXPECT_EQ(vm_event(*m.ms, COMPACTSUCCESS) - ok, 1ul);
+  EXPECT_FALSE(m.owner->moved.empty());
+  __free_pages(*m.ms, p, 1);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// An order-0 request never compacts: a free page is a whole order-0 block,
+// so no move of pages can make one. It fails after reclaim alone.
+TEST(CompactionRules, Order0NeverCompacts) {
+  machine m;
+  m.fragment();
+  while (page *p = alloc_pages(*m.ms, GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY, 0)) m.pins.push_back({p, 0});
+  recording_shrinker rec(*m.ms);
+  const unsigned long stall = vm_event(*m.ms, COMPACTSTALL);
+  EXPECT_EQ(alloc_pages(*m.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_NOWARN, 0), nullptr);
+  EXPECT_FALSE(rec.stalls_at_call.empty());
+  EXPECT_EQ(vm_event(*m.ms, COMPACTSTALL), stall);
+  EXPECT_EQ(m.owner->isolate_calls, 0ul);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
 // No direct reclaim, no direct compaction: kswapd is woken for the order,
 // and kswapd hands the order to kcompactd, which compacts.
 TEST(CompactionRules, AtomicNeverCompactsButKcompactdDoes) {

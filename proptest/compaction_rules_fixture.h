@@ -119,12 +119,15 @@ struct machine {
   zone *z = nullptr;
   std::unique_ptr<test_owner> owner;
   std::vector<std::pair<page *, unsigned>> pins;  // unmovable blocks the test holds
+  unsigned long free_at_start = 0;
 
   machine() {
     EXPECT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
     ms = f.ms.get();
     z = &ms->node_data[0]->node_zones[ZONE_DMA32];
     owner = std::make_unique<test_owner>(*ms);
+    drain_all_pages(*ms);
+    free_at_start = zone_page_state_snapshot(z, NR_FREE_PAGES);
   }
   ~machine() {
     owner.reset();
@@ -207,6 +210,9 @@ struct machine {
     for (page *p : all) owner->release(p);
     unpin();
     drain_all_pages(*ms);
+    // What an allocation path took and neither handed out nor gave back
+    // (a page compaction caught, then dropped) is missing here.
+    EXPECT_EQ(zone_page_state_snapshot(z, NR_FREE_PAGES), free_at_start) << "pages lost by the allocator";
   }
   alloc_context ac(int mt) { return alloc_context{ms->node_data[0], ZONE_DMA32, false, mt}; }
 };

@@ -26,11 +26,22 @@ std::mutex seen_lock;
 std::set<std::pair<unsigned, std::string>> *seen;
 const char *trace_path;
 
+// The test under way, kept by a listener: UnitTest::current_test_info()
+// takes gtest's mutex, and a traced run evaluates MM_MUT on every line of
+// the hot paths, from every test thread at once.
+std::atomic<const testing::TestInfo *> current_test;
+
+struct current_test_listener : testing::EmptyTestEventListener {
+  void OnTestStart(const testing::TestInfo &t) override { current_test.store(&t, std::memory_order_release); }
+  void OnTestEnd(const testing::TestInfo &) override { current_test.store(nullptr, std::memory_order_release); }
+};
+
 struct mutant_runtime {
   mutant_runtime() {
     if (const char *e = std::getenv("MM_MUTANT")) mm_mutant_active = std::atol(e);
     if ((trace_path = std::getenv("MM_MUTANT_TRACE"))) {
       seen = new std::set<std::pair<unsigned, std::string>>;
+      testing::UnitTest::GetInstance()->listeners().Append(new current_test_listener);
       mm_mutant_tracing = 1;
     }
   }
@@ -47,7 +58,7 @@ struct mutant_runtime {
 }  // namespace
 
 void mm_mutant_reached(unsigned id) {
-  const testing::TestInfo *t = testing::UnitTest::GetInstance()->current_test_info();
+  const testing::TestInfo *t = current_test.load(std::memory_order_acquire);
   const void *key = t ? static_cast<const void *>(t) : &runtime;
   if (id >= MAX_IDS || last_test[id].load(std::memory_order_relaxed) == key) return;
   last_test[id].store(key, std::memory_order_relaxed);
