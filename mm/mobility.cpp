@@ -71,15 +71,14 @@ static void split_large_free_block(zone *z, unsigned long start) {
     add_to_free_list(z, zone_pfn_to_page(z, b), pageblock_order, mt);
 }
 
-long move_freepages_block(zone *z, unsigned long pfn, int old_mt, int new_mt) {
-  if (!zone_spans_pageblock(z, pfn)) return -1;
+bool move_freepages_block(zone *z, unsigned long pfn, int old_mt, int new_mt) {
+  if (!zone_spans_pageblock(z, pfn)) return false;
   unsigned long start = pageblock_start_pfn(pfn), end = start + pageblock_nr_pages;
   split_large_free_block(z, start);
   // The type the pageblock really gets (without grouping, every ordinary
   // type is MIGRATE_UNMOVABLE): its free blocks go to that type's lists.
   set_pageblock_migratetype(z, start, new_mt);
   new_mt = get_pfnblock_migratetype(z, start);
-  long moved = 0;
   for (unsigned long pos = start; pos < end;) {
     page *p = zone_pfn_to_page(z, pos);
     if (!PageBuddy(p)) {
@@ -89,7 +88,6 @@ long move_freepages_block(zone *z, unsigned long pfn, int old_mt, int new_mt) {
     unsigned order = unsigned(p->private_);
     move_to_free_list(z, p, order, old_mt, new_mt);
     pos += 1ul << order;
-    moved += 1l << order;
   }
   // A pageblock that is one free block may now merge with its buddy (Linux
   // leaves the two apart until one of them is freed again): so merging is
@@ -99,7 +97,7 @@ long move_freepages_block(zone *z, unsigned long pfn, int old_mt, int new_mt) {
     del_from_free_list(z, head, pageblock_order, new_mt);
     __free_one_page(z, start, pageblock_order, new_mt);
   }
-  return moved;
+  return true;
 }
 
 // Free pages in the pageblock at start (which lies wholly in the zone).
@@ -226,7 +224,7 @@ void reserve_highatomic_pageblock(zone *z, page *p, unsigned order) {
   // Only ordinary pageblocks: not one already reserved, nor an isolated one.
   if (!migratetype_is_mergeable(mt)) return;
   if (order < pageblock_order) {
-    if (move_freepages_block(z, pfn, mt, MIGRATE_HIGHATOMIC) < 0) return;
+    if (!move_freepages_block(z, pfn, mt, MIGRATE_HIGHATOMIC)) return;
     add_locked(z->nr_reserved_highatomic, pageblock_nr_pages);
   } else {
     // The allocation covers its pageblocks: no free page to move.

@@ -130,9 +130,9 @@ void change_pageblock_range(zone *z, unsigned long pfn, unsigned order, int mt);
 // and gives the pageblock that type. A free block larger than a pageblock
 // that covers it is split into pageblocks first; a wholly free pageblock is
 // merged with its buddy afterwards, where the merging rules allow. Returns
-// the pages moved, or -1 (and changes nothing) when the pageblock is not
-// wholly in the zone.
-long move_freepages_block(zone *z, unsigned long pfn, int old_mt, int new_mt);
+// false (and changes nothing) when the pageblock is not wholly in the zone:
+// as in Linux 6.10, no caller needs the number of pages moved.
+bool move_freepages_block(zone *z, unsigned long pfn, int old_mt, int new_mt);
 // Linux's __rmqueue_fallback (6.10): a block of another type for a request
 // of start_mt whose own lists are empty, stealing its pageblock when the
 // rules allow. Returns the block (split to `order`), or nullptr.

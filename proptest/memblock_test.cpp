@@ -459,6 +459,15 @@ TEST(Memblock, CapacityLimitsTheResult) {
   for (unsigned k = 0; k < INIT_MEMBLOCK_REGIONS; k++)
     ASSERT_EQ(memblock_add_node(*mb, 4 * k * PAGE_SIZE, 3 * PAGE_SIZE, k < 2 ? 0 : 1, 0), 0);
   const memblock full = *mb;
+  {
+    // A count past the array is one violation, and the regions the array
+    // does hold are still checked (their sum matches: nothing more to say).
+    auto damaged = std::make_unique<memblock>(full);
+    damaged->memory.cnt = INIT_MEMBLOCK_REGIONS + 1;
+    char report[256];
+    EXPECT_EQ(memblock_check(*damaged, report, sizeof(report)), 1);
+    EXPECT_STREQ(report, "memory.cnt 129 exceeds the capacity 128\n");
+  }
   EXPECT_EQ(memblock_add_node(*mb, 4 * INIT_MEMBLOCK_REGIONS * PAGE_SIZE, PAGE_SIZE, 0, 0),
             -ENOSPC);
   EXPECT_EQ(memblock_remove(*mb, PAGE_SIZE, PAGE_SIZE), -ENOSPC);

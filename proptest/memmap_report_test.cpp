@@ -32,6 +32,22 @@ std::string memmap(const mem_system &ms, int nid = -1, const char *zone = nullpt
   return text;
 }
 
+// The colour picture without its escapes, each checked to be a type's
+// colour or the reset: it must be the plain picture character for character.
+std::string without_colours(const std::string &col) {
+  std::string plain = col;
+  for (size_t at; (at = plain.find('\033')) != std::string::npos;) {
+    const size_t end = plain.find('m', at);
+    if (end == std::string::npos) return "(an escape without its end) " + col;
+    const std::string code = plain.substr(at, end + 1 - at);
+    EXPECT_TRUE(code == "\033[0m" || code == "\033[31m" || code == "\033[32m" || code == "\033[33m" ||
+                code == "\033[35m" || code == "\033[34m")
+        << code.substr(1);
+    plain.erase(at, end + 1 - at);
+  }
+  return plain;
+}
+
 // The picture as the free lists say it should be: header, rows, legend,
 // buddyinfo line, for every populated zone.
 std::string expected_memmap(const mem_system &ms) {
@@ -152,6 +168,7 @@ TEST(MemmapReport, BlocksOfKnownTypes) {
   EXPECT_NE(col.find("\033[34m~"), std::string::npos) << col;
   EXPECT_NE(col.find("\033[0m\n"), std::string::npos);
   EXPECT_EQ(pic.find('\033'), std::string::npos);
+  EXPECT_EQ(without_colours(col), memmap(ms, 0, z->name, false));
   ASSERT_EQ(unset_migratetype_isolate(ms, pfn_to_page(ms, iso), MIGRATE_MOVABLE), 0);
   __free_pages(ms, mov, pageblock_order);
   __free_pages(ms, unmov, pageblock_order);
@@ -173,6 +190,22 @@ TEST(MemmapReport, SmallZonesUseSmallCellsAndBadSelectionsPrintNothing) {
   EXPECT_EQ(err, -ENOENT);
   EXPECT_NE(memmap(*f.ms, 0, z->name, false, &err), "");
   EXPECT_EQ(err, 0);
+}
+
+// A zone that starts inside a row: the cells before it hold no memory and
+// no type, print blank, and get no colour.
+TEST(MemmapReport, CellsOfNoMemoryAreBlankAndUncoloured) {
+  mm_fixture f;
+  ASSERT_EQ(f.build({{0x80000000ul + SZ_1M, 32 * SZ_1M, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX, 1)), 0);
+  zone *z = first_managed_zone(*f.ms);
+  const std::string pic = memmap(*f.ms), col = memmap(*f.ms, -1, nullptr, true);
+  EXPECT_EQ(pic, expected_memmap(*f.ms));
+  const size_t row = pic.find("\n  ") + 1, first = row + 13;  // "  %#10lx " before the cells
+  ASSERT_NE(row, 0u);
+  const unsigned long blank = (z->zone_start_pfn % (MEMMAP_ROW_CELLS * memmap_cell_pages(z))) / memmap_cell_pages(z);
+  ASSERT_GT(blank, 0ul);
+  EXPECT_EQ(pic.substr(first, blank), std::string(blank, ' ')) << pic;
+  EXPECT_EQ(without_colours(col), pic);
 }
 
 }  // namespace

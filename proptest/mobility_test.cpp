@@ -147,7 +147,7 @@ TEST(Mobility, PartialPageblockNeverMoves) {
   zone *z = zones_of(*f.ms)[0];
   ASSERT_FALSE(pageblock_aligned(z->zone_start_pfn));
   spin_lock_irqsave_guard g(z->lock);
-  EXPECT_EQ(move_freepages_block(z, z->zone_start_pfn, MIGRATE_MOVABLE, MIGRATE_UNMOVABLE), -1);
+  EXPECT_FALSE(move_freepages_block(z, z->zone_start_pfn, MIGRATE_MOVABLE, MIGRATE_UNMOVABLE));
   EXPECT_EQ(get_pfnblock_migratetype(z, z->zone_start_pfn), MIGRATE_MOVABLE);
   EXPECT_TRUE(list_empty(&z->free_area[0].free_list[MIGRATE_UNMOVABLE]));
 }

@@ -153,8 +153,12 @@ TEST(PageAllocEdge, SystemInstanceForms) {
   ASSERT_NE(z, 0ul);
   const u8 *bytes = reinterpret_cast<const u8 *>(z);
   for (unsigned i = 0; i < PAGE_SIZE; i++) ASSERT_EQ(bytes[i], 0) << i;
-  EXPECT_EQ(free_total(ms), before - 4 - 1 - 2 - 1);
+  page *one = alloc_page(GFP_KERNEL);
+  ASSERT_NE(one, nullptr);
+  EXPECT_EQ(pfn_to_page(ms, page_to_pfn(ms, one)), one);
+  EXPECT_EQ(free_total(ms), before - 4 - 1 - 2 - 1 - 1);
   EXPECT_EQ(f.check(), "");
+  __free_pages(one, 0);
 
   __free_pages(p, 2);
   __free_pages(n1, 0);

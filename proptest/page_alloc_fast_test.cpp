@@ -469,7 +469,7 @@ TEST_F(PageAllocFastMachine, FreeReadsThePageblockType) {
   const int saved = get_pfnblock_migratetype(z, pfn);
   {
     spin_lock_irqsave_guard g(z->lock);
-    ASSERT_GE(move_freepages_block(z, pfn, saved, MIGRATE_HIGHATOMIC), 0);
+    ASSERT_TRUE(move_freepages_block(z, pfn, saved, MIGRATE_HIGHATOMIC));
   }
   EXPECT_EQ(get_pageblock_migratetype(z, p), MIGRATE_HIGHATOMIC);
   const int count = pcp().count;
@@ -481,7 +481,7 @@ TEST_F(PageAllocFastMachine, FreeReadsThePageblockType) {
   {
     spin_lock_irqsave_guard g(z->lock);
     EXPECT_NE(free_block_holding(z, pfn), nullptr);
-    ASSERT_GE(move_freepages_block(z, pfn, MIGRATE_HIGHATOMIC, saved), 0);
+    ASSERT_TRUE(move_freepages_block(z, pfn, MIGRATE_HIGHATOMIC, saved));
   }
   EXPECT_EQ(f.check(), "");
 }

@@ -3,6 +3,7 @@
 // ranges mapped; check_table() compares the real table with it and returns a
 // description of every difference, so that assertions stay in the test frame.
 #include "mm/pgtable.h"
+#include "mm/pgtable_iter.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -765,6 +766,33 @@ RC_GTEST_PROP(PgtableTables, DestroyGivesBackEveryTable, ()) {
   RC_ASSERT(e.pool.in_use.empty());
   RC_ASSERT(e.pool.errors.empty());
   RC_ASSERT(pgtable_count_tables(e.pt) == 0ul);
+}
+
+// A second destroy, or one of no table at all, gives nothing back twice.
+TEST(PgtableTables, DestroyOfNothingDoesNothing) {
+  pt_env e;
+  ASSERT_EQ(e.init_err, 0);
+  pgtable_destroy(&e.pt, e.pool.ops());
+  EXPECT_TRUE(e.pool.in_use.empty());
+  pgtable_destroy(&e.pt, e.pool.ops());
+  pgtable_destroy(nullptr, e.pool.ops());
+  EXPECT_TRUE(e.pool.errors.empty());
+  EXPECT_EQ(e.pt.root, 0ul);
+}
+
+// A walk reports exactly the permission bits the entry holds, for every
+// combination (an execute-only leaf, which pgtable_map never makes, reads
+// as PROT_EXEC alone).
+TEST(PgtableTables, EntryBitsToProtExactly) {
+  const std::pair<pte_t, unsigned> bits[] = {{PTE_R, PROT_READ}, {PTE_W, PROT_WRITE}, {PTE_X, PROT_EXEC},
+                                             {PTE_U, PROT_USER}, {PTE_G, PROT_GLOBAL}};
+  for (unsigned combo = 0; combo < 32; combo++) {
+    pte_t pte = PTE_V | PTE_A | PTE_D;
+    unsigned want = 0;
+    for (unsigned k = 0; k < 5; k++)
+      if (combo & (1u << k)) pte |= bits[k].first, want |= bits[k].second;
+    EXPECT_EQ(pgtable_detail::pte_to_prot(pte), want) << combo;
+  }
 }
 
 // pgtable_init fails with -ENOMEM when no page can be had, leaving pt alone.
