@@ -192,7 +192,7 @@ def left_extent(toks, i, prec, lo):
         if t.text in OPEN or t.text in ("}", ";", ",", "?", ":") or t.text in ASSIGN or t.text in STOP_WORDS:
             return j + 1
         p = PREC.get(t.text)
-        if p is not None and p <= prec and is_binary(toks, j):
+        if p is not None and p < prec and is_binary(toks, j):
             return j + 1
         j -= 1
     return j + 1
