@@ -162,82 +162,58 @@ TEST(Mobility, ClaimOfALargerBlockRetypesEveryPageblockInIt) {
 }
 
 // A request that finds a block of another type claims its pageblock when
-// at least half the pageblock is free (here exactly half, and no page in
-// use counts as alike for a movable request): Linux's
-// free_pages + alike_pages >= pageblock_nr_pages / 2.
-TEST(Mobility, ExactlyHalfAPageblockFreeIsClaimed) {
+// at least half the pageblock is free (Linux's free_pages + alike_pages >=
+// pageblock_nr_pages / 2; no page in use counts as alike for a movable
+// request). An UNMOVABLE pageblock with free blocks whose buddies are in
+// use, and a movable order-4 request: exactly half free (one order-8 block)
+// is claimed, one page short (orders 7 down to 0, 255 pages) is not.
+TEST(Mobility, HalfAPageblockFreeIsClaimedOnePageLessIsNot) {
   cpu_reset reset;
   mm_fixture f;
   ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
   f.ms->pcp_disabled = true;
   zone *z = zones_of(*f.ms)[0];
-  // Two order-8 blocks of one pageblock: the second comes from the first's buddy.
-  page *a = alloc_pages(*f.ms, GFP_HIGHUSER_MOVABLE, pageblock_order - 1);
-  page *b = alloc_pages(*f.ms, GFP_HIGHUSER_MOVABLE, pageblock_order - 1);
-  ASSERT_TRUE(a && b);
-  const unsigned long pa = page_to_pfn(*f.ms, a), pb = page_to_pfn(*f.ms, b);
-  ASSERT_EQ(pa ^ pb, 1ul << (pageblock_order - 1));
-  const unsigned long start = pa & ~(pageblock_nr_pages - 1);
-  {
-    spin_lock_irqsave_guard g(z->lock);
-    set_pageblock_migratetype(z, start, MIGRATE_UNMOVABLE);
-  }
-  __free_pages(*f.ms, a, pageblock_order - 1);  // half the pageblock free, on the UNMOVABLE list
-  ASSERT_EQ(z->free_area[pageblock_order - 1].nr_free, 1ul);
-  page *got;
-  {
-    spin_lock_irqsave_guard g(z->lock);
-    got = __rmqueue_fallback(z, 4, MIGRATE_MOVABLE, 0);
-    ASSERT_NE(got, nullptr);
-    EXPECT_EQ(get_pfnblock_migratetype(z, start), MIGRATE_MOVABLE);
-    const unsigned long pfn = page_to_pfn(*f.ms, got);
-    __free_one_page(z, pfn, 4, get_pfnblock_migratetype(z, pfn));
-  }
-  __free_pages(*f.ms, b, pageblock_order - 1);
-  EXPECT_EQ(f.check(), "");
-}
-
-// Less than half a pageblock free is not claimed: one page short of half
-// (255 pages, free blocks of orders 7 down to 0 whose buddies are in use)
-// of an UNMOVABLE pageblock gives a movable order-4 request its pages, and
-// the pageblock keeps its type.
-TEST(Mobility, OnePageShortOfHalfAPageblockIsNotClaimed) {
-  cpu_reset reset;
-  mm_fixture f;
-  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
-  f.ms->pcp_disabled = true;
-  zone *z = zones_of(*f.ms)[0];
-  page *block = alloc_pages(*f.ms, GFP_HIGHUSER_MOVABLE, pageblock_order);
-  ASSERT_NE(block, nullptr);
-  const unsigned long start = page_to_pfn(*f.ms, block);
-  // Order k at the start of the range left after the order k+1 piece and
-  // its buddy in use: 0 (7), 256 (6), 384 (5), ... 508 (0).
-  std::vector<std::pair<unsigned long, unsigned>> pieces;
+  // Frees the pieces (offset, order) of a pageblock held whole, asks, says
+  // whether the pageblock became MOVABLE, and puts everything back.
+  auto claimed = [&](const std::vector<std::pair<unsigned long, unsigned>> &pieces) {
+    page *block = alloc_pages(*f.ms, GFP_HIGHUSER_MOVABLE, pageblock_order);
+    EXPECT_NE(block, nullptr);
+    if (!block) return false;
+    const unsigned long start = page_to_pfn(*f.ms, block);
+    bool movable;
+    {
+      spin_lock_irqsave_guard g(z->lock);
+      set_pageblock_migratetype(z, start, MIGRATE_UNMOVABLE);
+      for (auto [off, k] : pieces) __free_one_page(z, start + off, k, MIGRATE_UNMOVABLE);
+      page *got = __rmqueue_fallback(z, 4, MIGRATE_MOVABLE, 0);
+      EXPECT_NE(got, nullptr);
+      const int mt = get_pfnblock_migratetype(z, start);
+      movable = mt == MIGRATE_MOVABLE;
+      // Not claimed, the pages come from the largest block found; claimed,
+      // from the smallest movable block, which may be elsewhere.
+      if (!movable) {
+        EXPECT_EQ(got, pfn_to_page(*f.ms, start + pieces[0].first));
+      }
+      if (got) __free_one_page(z, page_to_pfn(*f.ms, got), 4, get_pfnblock_migratetype(z, page_to_pfn(*f.ms, got)));
+      for (auto [off, k] : pieces) {
+        page *p = pfn_to_page(*f.ms, start + off);
+        EXPECT_TRUE(PageBuddy(p) && p->private_ == k) << off;
+        del_from_free_list(z, p, k, mt);
+      }
+      set_pageblock_migratetype(z, start, MIGRATE_MOVABLE);
+    }
+    __free_pages(*f.ms, block, pageblock_order);
+    return movable;
+  };
+  EXPECT_TRUE(claimed({{0, pageblock_order - 1}}));
+  // Order k at the start of what is left after the order k+1 piece and its
+  // buddy: 0 (7), 256 (6), 384 (5), ... 508 (0).
+  std::vector<std::pair<unsigned long, unsigned>> short_of_half;
   for (int k = 7, at = 0; k >= 0; k--) {
-    pieces.push_back({start + at, unsigned(k)});
+    short_of_half.push_back({unsigned(at), unsigned(k)});
     at += 2 << k;
   }
-  long free = 0;
-  for (auto [pfn, k] : pieces) free += 1l << k;
-  ASSERT_EQ(free, long(pageblock_nr_pages / 2) - 1);
-  {
-    spin_lock_irqsave_guard g(z->lock);
-    set_pageblock_migratetype(z, start, MIGRATE_UNMOVABLE);
-    for (auto [pfn, k] : pieces) __free_one_page(z, pfn, k, MIGRATE_UNMOVABLE);
-    page *got = __rmqueue_fallback(z, 4, MIGRATE_MOVABLE, 0);
-    ASSERT_NE(got, nullptr);
-    EXPECT_EQ(page_to_pfn(*f.ms, got), start);  // from the largest block
-    EXPECT_EQ(get_pfnblock_migratetype(z, start), MIGRATE_UNMOVABLE);
-    __free_one_page(z, start, 4, MIGRATE_UNMOVABLE);
-    // The pieces off the lists again, and the pageblock back as it was.
-    for (auto [pfn, k] : pieces) {
-      page *p = pfn_to_page(*f.ms, pfn);
-      ASSERT_TRUE(PageBuddy(p) && p->private_ == k) << pfn - start;
-      del_from_free_list(z, p, k, MIGRATE_UNMOVABLE);
-    }
-    set_pageblock_migratetype(z, start, MIGRATE_MOVABLE);
-  }
-  __free_pages(*f.ms, block, pageblock_order);
+  EXPECT_FALSE(claimed(short_of_half));
   EXPECT_EQ(f.check(), "");
 }
 
