@@ -129,6 +129,49 @@ TEST(ReclaimRules, KswapdRunsOnlyWhenWokenAndRoundsOncePerPriority) {
   EXPECT_EQ(m.check(), "");
 }
 
+// A shrinker of the test owner's pages: frees up to nr_to_scan of them a
+// call (to the per-CPU list, where kswapd's drain finds them).
+unsigned long owner_pages_count(shrinker *s, shrink_control *) {
+  return static_cast<machine *>(s->private_data)->owner->pages.size();
+}
+unsigned long owner_pages_scan(shrinker *s, shrink_control *sc) {
+  machine &m = *static_cast<machine *>(s->private_data);
+  unsigned long n = 0;
+  for (; n < sc->nr_to_scan && !m.owner->pages.empty(); n++) m.owner->release(*m.owner->pages.begin());
+  return n;
+}
+
+// kswapd_run returns the pages it freed, the growth of the node's free
+// pages, also when the node had none at all: every page taken (with the
+// watermarks at 0 for the filling), then kswapd woken with the owner's
+// pages to shrink. It stops once the node is balanced.
+TEST(ReclaimRules, KswapdCountsWhatItFreesFromANodeWithNoFreePage) {
+  machine m;
+  pglist_data *pgdat = m.ms->node_data[0];
+  kswapd_run(*m.ms);
+  unsigned long saved[NR_WMARK];
+  for (int i = 0; i < NR_WMARK; i++) saved[i] = m.z->_watermark[i], m.z->_watermark[i] = 0;
+  while (m.owner->alloc()) {
+  }
+  for (int i = 0; i < NR_WMARK; i++) m.z->_watermark[i] = saved[i];
+  ASSERT_EQ(free_pages(m.z), 0ul);
+  ASSERT_EQ(nr_free_pcp_pages(*m.ms), 0ul);
+  shrinker s = {};
+  s.count_objects = owner_pages_count;
+  s.scan_objects = owner_pages_scan;
+  s.private_data = &m;
+  register_shrinker(*m.ms, &s);
+  wakeup_kswapd(m.z, GFP_KERNEL, 0, ZONE_DMA32);
+  ASSERT_TRUE(pgdat->kswapd_wanted);
+  const unsigned long freed = kswapd_run(*m.ms);
+  EXPECT_GT(freed, 0ul);
+  EXPECT_EQ(freed, free_pages(m.z));
+  EXPECT_TRUE(pgdat_balanced(pgdat, 0, ZONE_DMA32));
+  unregister_shrinker(*m.ms, &s);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
 // wakeup_kswapd keeps the largest order any waker asked for since kswapd
 // last ran (Linux's kswapd_order only grows until kswapd takes it), and
 // kswapd takes it when it runs.
