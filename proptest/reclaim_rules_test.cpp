@@ -20,7 +20,7 @@ using namespace compaction_rules;
 // records its calls: how often it was counted, and each scan's nr_to_scan
 // and the nr_scanned it found on entry. It leaves nr_scanned alone, which
 // Linux reads as "looked at every object asked for".
-struct recording_shrinker {
+struct counting_shrinker {
   shrinker s = {};
   mem_system *ms;
   unsigned long objects;
@@ -29,7 +29,7 @@ struct recording_shrinker {
   std::vector<unsigned long> asked;
   std::vector<unsigned long> scanned_on_entry;
 
-  recording_shrinker(mem_system &m, unsigned long n, long batch, bool stop_every_scan = false)
+  counting_shrinker(mem_system &m, unsigned long n, long batch, bool stop_every_scan = false)
       : ms(&m), objects(n), stop(stop_every_scan) {
     s.count_objects = count;
     s.scan_objects = scan;
@@ -37,14 +37,14 @@ struct recording_shrinker {
     s.private_data = this;
     register_shrinker(m, &s);
   }
-  ~recording_shrinker() { unregister_shrinker(*ms, &s); }
-  static recording_shrinker *of(shrinker *s) { return static_cast<recording_shrinker *>(s->private_data); }
+  ~counting_shrinker() { unregister_shrinker(*ms, &s); }
+  static counting_shrinker *of(shrinker *s) { return static_cast<counting_shrinker *>(s->private_data); }
   static unsigned long count(shrinker *s, shrink_control *) {
     of(s)->counts++;
     return of(s)->objects;
   }
   static unsigned long scan(shrinker *s, shrink_control *sc) {
-    recording_shrinker *r = of(s);
+    counting_shrinker *r = of(s);
     r->asked.push_back(sc->nr_to_scan);
     r->scanned_on_entry.push_back(sc->nr_scanned);
     return r->stop ? SHRINK_STOP : sc->nr_to_scan;
@@ -62,7 +62,7 @@ int high_min_free_kbytes(const machine &m) { return int(free_pages(m.z) * 2 * (P
 TEST(ReclaimRules, ShrinkSlabAsksForEveryObjectInBatches) {
   machine m;
   ASSERT_TRUE(list_empty(&m.ms->shrinkers));
-  recording_shrinker big(*m.ms, 301, 0), single(*m.ms, 5, 1), empty(*m.ms, SHRINK_EMPTY, 0);
+  counting_shrinker big(*m.ms, 301, 0), single(*m.ms, 5, 1), empty(*m.ms, SHRINK_EMPTY, 0);
   EXPECT_EQ(shrink_slab(*m.ms, GFP_KERNEL, 0), 301ul + 5);
   EXPECT_EQ(big.asked, (std::vector<unsigned long>{128, 128, 45}));
   EXPECT_EQ(single.asked, std::vector<unsigned long>(5, 1));
@@ -82,13 +82,13 @@ TEST(ReclaimRules, ShrinkSlabAsksForEveryObjectInBatches) {
 TEST(ReclaimRules, DirectReclaimCountsEachShrinkerOncePerPriority) {
   machine m;
   {
-    recording_shrinker s(*m.ms, 1000, 0, true);
+    counting_shrinker s(*m.ms, 1000, 0, true);
     EXPECT_EQ(try_to_free_pages(*m.ms, GFP_KERNEL, 0, 0), 0ul);
     EXPECT_EQ(s.counts, 13ul);
     EXPECT_EQ(s.asked, (std::vector<unsigned long>{2, 6, 14, 30, 62, 124, 128, 128, 128, 128}));
   }
   {
-    recording_shrinker s(*m.ms, 1ul << 20, 16);
+    counting_shrinker s(*m.ms, 1ul << 20, 16);
     EXPECT_EQ(try_to_free_pages(*m.ms, GFP_KERNEL, 0, 0), 32ul);
     EXPECT_EQ(s.asked, (std::vector<unsigned long>{16, 16}));
     EXPECT_EQ(s.counts, 1ul);
@@ -105,7 +105,7 @@ TEST(ReclaimRules, KswapdRunsOnlyWhenWokenAndRoundsOncePerPriority) {
   machine m;
   pglist_data *pgdat = m.ms->node_data[0];
   kswapd_run(*m.ms);  // the machine's own wake-ups first
-  recording_shrinker s(*m.ms, 1000, 0, true);
+  counting_shrinker s(*m.ms, 1000, 0, true);
   const int high_kb = high_min_free_kbytes(m);
   {
     min_free_kbytes_scope high(*m.ms, high_kb);
