@@ -1,9 +1,11 @@
 // Migration, isolation and contiguous allocations at their edges (the
 // companion of compaction_edges_test.cpp): migrate_pages' passes, what
 // alloc_contig_range and alloc_contig_pages try and leave behind,
-// isolation's errors, and movable vmalloc: the owner's checks under its
-// lock, the migrating CPU's own entry, the TLB after a migration. The
-// machine and the test owner are compaction_rules_fixture.h's.
+// isolation's errors, the pageblocks a range touches and what stands in
+// their way, test_pages_isolated's walk, and movable vmalloc: the owner's
+// checks under its lock, the migrating CPU's own entry, waiting out
+// another's, the TLB after a migration. The machine and the test owner are
+// compaction_rules_fixture.h's.
 #include <gtest/gtest.h>
 
 #include <chrono>

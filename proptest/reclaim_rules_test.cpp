@@ -2,8 +2,8 @@
 // them: what shrink_slab asks each shrinker for and how (batches, the
 // nr_scanned a scan starts with), the priority rounds of direct reclaim and
 // kswapd (each shrinker counted once a round, and no round once the goal is
-// met), when kswapd runs at all, the order wakeup_kswapd keeps, and which
-// zones pgdat_balanced looks at. Direct reclaim's SWAP_CLUSTER_MAX and the
+// met), when kswapd runs at all and what it reports freed, the order
+// wakeup_kswapd keeps, and which zones pgdat_balanced looks at. Direct reclaim's SWAP_CLUSTER_MAX and the
 // zone index kswapd keeps are in compaction_edges_test.cpp.
 #include <gtest/gtest.h>
 
