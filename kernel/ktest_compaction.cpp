@@ -6,6 +6,7 @@
 // handler: arch/riscv/trap.cpp).
 #include <asm/traps.h>
 
+#include "kernel/errno.h"
 #include "kernel/ktest.h"
 #include "kernel/percpu.h"
 #include "kernel/printk.h"
@@ -298,7 +299,45 @@ void migration_waits_out_concurrent_access(ktest *t) {
   KTEST_EXPECT_EQ(t, bad_page_reports(), bad_before);
 }
 
+// Whether this hart takes interrupts (sstatus.SIE), as local_irq_save saw it.
+bool irqs_enabled() {
+  unsigned long flags = local_irq_save();
+  local_irq_restore(flags);
+  return flags != 0;
+}
+
+// vmalloc's migrate_page masks interrupts while its migration entry is live
+// and gives its caller back the state it had: this hart takes interrupts
+// again after a migration, and after a migrate_page refused with -EAGAIN
+// (the area freed after the isolation).
+void migration_gives_interrupts_back(ktest *t) {
+  KTEST_ASSERT_TRUE(t, irqs_enabled());
+  void *area = vmalloc_movable(vs(), PAGE_SIZE);
+  KTEST_ASSERT_TRUE(t, area != nullptr);
+  list_head l;
+  INIT_LIST_HEAD(&l);
+  page *p = vmalloc_to_page(vs(), area);
+  KTEST_ASSERT_TRUE(t, isolate_movable_page(ms(), p, MIGRATE_SYNC));
+  list_add(&p->lru, &l);
+  unsigned ok = 0;
+  KTEST_EXPECT_EQ(t, migrate_pages(ms(), &l, new_movable_page, put_unused_page, nullptr, MIGRATE_SYNC, MR_COMPACTION, &ok), 0);
+  KTEST_EXPECT_EQ(t, ok, 1u);
+  KTEST_EXPECT_TRUE(t, irqs_enabled());
+
+  p = vmalloc_to_page(vs(), area);
+  KTEST_ASSERT_TRUE(t, isolate_movable_page(ms(), p, MIGRATE_SYNC));
+  vfree(vs(), area);
+  page *dst = new_movable_page(p, nullptr);
+  KTEST_ASSERT_TRUE(t, dst != nullptr);
+  KTEST_EXPECT_EQ(t, vs().mops.migrate_page(dst, p, MIGRATE_SYNC), -EAGAIN);
+  KTEST_EXPECT_TRUE(t, irqs_enabled());
+  put_unused_page(dst, nullptr);
+  INIT_LIST_HEAD(&l);
+  list_add(&p->lru, &l);
+  putback_movable_pages(ms(), &l);
+}
+
 }  // namespace
 
 KTEST_SUITE(compaction, KTEST_CASE(compact_memory_moves_areas_and_frees_pageblocks),
-            KTEST_CASE(migration_waits_out_concurrent_access));
+            KTEST_CASE(migration_waits_out_concurrent_access), KTEST_CASE(migration_gives_interrupts_back));

@@ -46,27 +46,17 @@ bool isolate_movable_page(mem_system &ms, page *p, migrate_mode mode) {
   return ops && ops->isolate_page(p, mode);
 }
 
-// Drops the isolator's reference to a page that is no longer isolated;
-// frees it if the owner let go meanwhile. While the owner still holds its
-// reference the page may well be movable: only the last reference goes
-// through __free_pages, whose checks (no PG_movable, no PG_isolated) are
-// for a page being freed. The owner may drop its reference concurrently,
-// hence the compare-and-swap.
-static void put_isolated_ref(mem_system &ms, page *p) {
-  int count = __atomic_load_n(&p->_refcount, __ATOMIC_RELAXED);
-  while (count > 1)
-    if (__atomic_compare_exchange_n(&p->_refcount, &count, count - 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-      return;
-  __free_pages(ms, p, 0);
-}
-
 void putback_movable_pages(mem_system &ms, list_head *l) {
   while (!list_empty(l)) {
     page *p = list_first_entry(l, page, lru);
     list_del(&p->lru);
     // mapping stays the owner's while isolated (the locking rules).
     static_cast<const movable_operations *>(p->mapping)->putback_page(p);
-    put_isolated_ref(ms, p);
+    // The isolator's reference, as Linux's put_page: the page is freed if
+    // its owner let go meanwhile (__free_pages checks the flags of a page
+    // only at its last reference, so a movable page the owner still holds
+    // is fine).
+    __free_pages(ms, p, 0);
   }
 }
 
@@ -86,7 +76,7 @@ static int migrate_one(mem_system &ms, page *src, new_page_t get_new_page, free_
   // src is neither movable nor isolated now; the owner's reference went to
   // dst, the isolator's is the last.
   __atomic_fetch_sub(&src->_refcount, 1, __ATOMIC_RELAXED);
-  put_isolated_ref(ms, src);
+  __free_pages(ms, src, 0);
   return 0;
 }
 

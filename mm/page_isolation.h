@@ -38,5 +38,6 @@ void undo_isolate_page_range(mem_system &ms, unsigned long start_pfn, unsigned l
 int unset_migratetype_isolate(mem_system &ms, page *p, int migratetype);
 
 // 0 when every page of [start_pfn, end_pfn) is free on an isolated
-// pageblock's lists (what alloc_contig_range waits for), -EBUSY otherwise.
+// pageblock's lists (what alloc_contig_range waits for), -EBUSY otherwise,
+// a range not wholly in one zone included (the walk holds one zone's lock).
 int test_pages_isolated(mem_system &ms, unsigned long start_pfn, unsigned long end_pfn);

@@ -84,7 +84,6 @@ static int vmalloc_migrate_page(page *dst, page *src, migrate_mode) {
     __SetPageMovable(dst, &vs.mops);
     __ClearPageMovable(src);
     clear_page_flag(src, PG_isolated);
-    src->index = 0;
     // The leaf's release store publishes the copy to a hart waiting in
     // migration_entry_wait.
     __atomic_store_n(slot, (leaf & ~PTE_PPN_MASK) | phys_to_pte(page_to_phys(*vs.ms, dst)), __ATOMIC_RELEASE);

@@ -36,8 +36,9 @@ static unsigned long shrink_slab_at(mem_system &ms, gfp_t gfp, int nid, int prio
     shrink_control sc = {gfp, nid, 0, 0};
     unsigned long count = s->count_objects(s, &sc);
     if (count == 0 || count == SHRINK_EMPTY) continue;
+    // At most count for p >= 1 (DEFAULT_SEEKS is 2; a product that wraps is
+    // only smaller): Linux's clamp of the target to twice the count never bites.
     unsigned long total = priority == 0 ? count : (count >> priority) * 4 / DEFAULT_SEEKS;
-    if (total > count) total = count;
     unsigned long batch = s->batch > 0 ? static_cast<unsigned long>(s->batch) : SHRINK_BATCH;
     while (total > 0) {
       if (stop(freed)) return freed;

@@ -587,11 +587,33 @@ TEST(CompactionEdges, FallbackMayStealFromHalfAPageblockOrForUnmovable) {
 }
 
 
+// compact_zone owns every field of its control but the caller's
+// (compaction.h): a control whose last run ran out of targets (the zone at
+// its min watermark) compacts to the end when used again once memory is
+// there, rather than stopping after its first batch of migrations.
+TEST(CompactionEdges, AReusedControlIsNoLongerOutOfTargets) {
+  machine m;
+  m.fragment();
+  compact_control cc = m.cc(-1, MIGRATE_SYNC);
+  cc.ignore_skip_hint = true;
+  cc.whole_zone = true;
+  m.z->_watermark[WMARK_MIN] = free_pages(m.z);
+  EXPECT_EQ(compact_zone(&cc), COMPACT_CONTENDED);
+  EXPECT_TRUE(m.owner->moved.empty());
+  init_per_zone_wmark_min(*m.ms);
+  cc.whole_zone = true;
+  EXPECT_EQ(compact_zone(&cc), COMPACT_COMPLETE);
+  EXPECT_GT(cc.nr_migrated, COMPACT_CLUSTER_MAX);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
 }  // namespace
 
 // A zone whose last pageblock holds one page: cached positions outside the
 // zone start the free scanner at that pageblock (pageblock_start_pfn of
-// the last pfn), and a compaction from both ends is a whole-zone one.
+// the last pfn), a compaction from both ends is a whole-zone one, and the
+// reset when the scanners meet puts the free scanner's position there too.
 TEST(CompactionEdges, FreeScannerStartsInAOnePageLastPageblock) {
   slabt::cpu_reset reset;
   mm_fixture f;
@@ -604,5 +626,9 @@ TEST(CompactionEdges, FreeScannerStartsInAOnePageLastPageblock) {
   cc.whole_zone = false;
   compact_zone(&cc);
   EXPECT_TRUE(cc.whole_zone);
+  // The scanners met: the next pass starts from the ends again, the free
+  // scanner from the one-page pageblock (Linux's reset_cached_zone_pfns).
+  EXPECT_EQ(z->compact_cached_migrate_pfn, z->zone_start_pfn);
+  EXPECT_EQ(z->compact_cached_free_pfn, zone_end_pfn(z) - 1);
   EXPECT_EQ(f.check(), "");
 }

@@ -1,9 +1,11 @@
 // Migration, isolation and contiguous allocations at their edges (the
 // companion of compaction_edges_test.cpp): migrate_pages' passes, what
 // alloc_contig_range and alloc_contig_pages try and leave behind,
-// isolation's errors, and movable vmalloc: the owner's checks under its
-// lock, the migrating CPU's own entry, the TLB after a migration. The
-// machine and the test owner are compaction_rules_fixture.h's.
+// isolation's errors, the pageblocks a range touches and what stands in
+// their way, test_pages_isolated's walk, and movable vmalloc: the owner's
+// checks under its lock, the migrating CPU's own entry, waiting out
+// another's, the TLB after a migration. The machine and the test owner are
+// compaction_rules_fixture.h's.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -69,6 +71,36 @@ TEST(MigrationEdges, MigratePagesRetriesOnlyEagainAndStopsAtEnomem) {
   putback_movable_pages(*m.ms, &l);
   m.owner->refuse.clear();
   unregister_movable_ops(*m.ms, &busy_ops);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// A page whose owner let go of it after the isolation fails at once (its
+// owner's -EAGAIN for a page no longer movable: nothing to retry), and
+// migrate_pages goes on with the next page (as Linux, which gives up on
+// every page only at -ENOMEM): the second page moves, the first stays on
+// the list for the putback, which frees it.
+TEST(MigrationEdges, MigratePagesGoesOnPastAPageItsOwnerFreed) {
+  machine m;
+  page *a = m.owner->alloc(), *b = m.owner->alloc();
+  ASSERT_TRUE(a && b);
+  list_head l;
+  INIT_LIST_HEAD(&l);
+  for (page *p : {a, b}) {
+    ASSERT_TRUE(isolate_movable_page(*m.ms, p, MIGRATE_SYNC));
+    list_add_tail(&p->lru, &l);
+  }
+  m.owner->release(a);
+  const unsigned long b_pfn = m.owner->pfn(b);
+  g_no_target_for = nullptr;
+  unsigned done = 0;
+  EXPECT_EQ(migrate_pages(*m.ms, &l, new_page_except, free_target, m.ms, MIGRATE_SYNC, MR_COMPACTION, &done), 1);
+  EXPECT_EQ(done, 1u);
+  EXPECT_EQ(m.owner->moved.count(b_pfn), 1u);
+  ASSERT_FALSE(list_empty(&l));
+  EXPECT_EQ(list_first_entry(&l, page, lru), a);
+  putback_movable_pages(*m.ms, &l);
+  EXPECT_EQ(page_ref_count(a), 0);
   m.release_all();
   EXPECT_EQ(m.check(), "");
 }
@@ -319,6 +351,119 @@ TEST(MigrationEdges, UndoIsolateOfAnEmptyRangeDoesNothing) {
   EXPECT_EQ(m.check(), "");
 }
 
+// start_isolate_page_range isolates every pageblock the range touches (as
+// Linux, which aligns both ends to pageblocks): a range from late in one
+// pageblock to early in the next isolates both, though no page of the
+// second lies a pageblock's length after the start, and undo of the same
+// range gives both their types back. An undo ends at its end: the
+// pageblock right after it, isolated by another range, stays isolated.
+// A page freed to a per-CPU list in the range is no obstacle: the lists
+// are drained first.
+TEST(MigrationEdges, IsolateAndUndoCoverEveryPageblockTheRangeTouches) {
+  machine m;
+  const unsigned long b0 = m.block(4), b1 = m.block(5), b2 = m.block(6);
+  const int t0 = type_of(m.z, b0), t1 = type_of(m.z, b1), t2 = type_of(m.z, b2);
+  take_range(m, b0 + 3, 1);
+  __free_page(*m.ms, m.pg(b0 + 3));
+  ASSERT_TRUE(PagePcp(m.pg(b0 + 3)));
+  const unsigned long start = b1 - 8, end = b1 + 4;
+  EXPECT_EQ(start_isolate_page_range(*m.ms, start, end), 0);
+  EXPECT_EQ(type_of(m.z, b0), MIGRATE_ISOLATE);
+  EXPECT_EQ(type_of(m.z, b1), MIGRATE_ISOLATE);
+  EXPECT_EQ(type_of(m.z, b2), t2);
+  EXPECT_EQ(m.check(), "");
+  undo_isolate_page_range(*m.ms, start, end);
+  EXPECT_EQ(type_of(m.z, b0), t0);
+  EXPECT_EQ(type_of(m.z, b1), t1);
+  ASSERT_EQ(start_isolate_page_range(*m.ms, b2, b2 + 1), 0);
+  ASSERT_EQ(start_isolate_page_range(*m.ms, b0, b2), 0);
+  undo_isolate_page_range(*m.ms, b0, b2);
+  EXPECT_EQ(type_of(m.z, b1), t1);
+  EXPECT_EQ(type_of(m.z, b2), MIGRATE_ISOLATE);
+  undo_isolate_page_range(*m.ms, b2, b2 + 1);
+  EXPECT_EQ(type_of(m.z, b2), t2);
+  EXPECT_EQ(m.check(), "");
+}
+
+// What makes a page an obstacle to its pageblock's isolation (Linux's
+// has_unmovable_pages): a page isolated for migration whose owner let go
+// of it meanwhile (PG_isolated without PG_movable; the isolator's putback
+// frees it) is none; a reserved page is one, movable or not; and so is a
+// page whose last reference is gone, whatever its flags said when read
+// (it is on its way to a free list, a per-CPU one past the drain).
+TEST(MigrationEdges, IsolationObstaclesFreedIsolatedReservedUnreferenced) {
+  machine m;
+  const unsigned long b = m.block(4);
+  take_range(m, b + 10, 1);
+  page *p = m.pg(b + 10);
+  m.owner->adopt(p);
+  ASSERT_TRUE(isolate_movable_page(*m.ms, p, MIGRATE_SYNC));
+  m.owner->release(p);
+  ASSERT_TRUE(PageIsolated(p) && !PageMovable(p) && page_ref_count(p) == 1);
+  EXPECT_EQ(start_isolate_page_range(*m.ms, b, b + 1), 0);
+  undo_isolate_page_range(*m.ms, b, b + 1);
+  list_head l;
+  INIT_LIST_HEAD(&l);
+  list_add(&p->lru, &l);
+  putback_movable_pages(*m.ms, &l);
+  EXPECT_EQ(page_ref_count(p), 0);
+
+  take_range(m, b + 20, 1);
+  page *q = m.pg(b + 20);
+  m.owner->adopt(q);
+  set_page_flag(q, PG_reserved);
+  EXPECT_EQ(start_isolate_page_range(*m.ms, b, b + 1), -EBUSY);
+  clear_page_flag(q, PG_reserved);
+  set_page_count(q, 0);
+  EXPECT_EQ(start_isolate_page_range(*m.ms, b, b + 1), -EBUSY);
+  set_page_count(q, 1);
+  EXPECT_NE(type_of(m.z, b), MIGRATE_ISOLATE);
+  EXPECT_EQ(start_isolate_page_range(*m.ms, b, b + 1), 0);
+  undo_isolate_page_range(*m.ms, b, b + 1);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// test_pages_isolated walks the range's free blocks one by one: a free page
+// right before a page in use does not carry the walk past that one ([x,
+// x + 2) with x free and x + 1 held is -EBUSY, [x, x + 1) is fine).
+TEST(MigrationEdges, TestPagesIsolatedWalksEveryFreeBlock) {
+  machine m;
+  const unsigned long x = m.block(4);
+  take_range(m, x, 2);
+  m.owner->adopt(m.pg(x));
+  m.owner->adopt(m.pg(x + 1));
+  ASSERT_EQ(start_isolate_page_range(*m.ms, x, x + 1), 0);
+  m.owner->release(m.pg(x));
+  ASSERT_TRUE(PageBuddy(m.pg(x)));
+  EXPECT_EQ(test_pages_isolated(*m.ms, x, x + 2), -EBUSY);
+  EXPECT_EQ(test_pages_isolated(*m.ms, x, x + 1), 0);
+  undo_isolate_page_range(*m.ms, x, x + 1);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// A range may end at its zone's end; one that runs on into the next zone
+// is -EBUSY, even where the next zone's pageblock is isolated and free too
+// (the walk holds one zone's lock). DMA's last pageblock and DMA32's first.
+TEST(MigrationEdges, TestPagesIsolatedEndsAtTheZoneEnd) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_three_zones(f), 0);
+  mem_system &ms = *f.ms;
+  const zone *dma = &ms.node_data[0]->node_zones[ZONE_DMA];
+  const unsigned long end = zone_end_pfn(dma), last = end - pageblock_nr_pages;
+  ASSERT_EQ(start_isolate_page_range(ms, last, end), 0);
+  ASSERT_EQ(start_isolate_page_range(ms, end, end + pageblock_nr_pages), 0);
+  EXPECT_EQ(test_pages_isolated(ms, last, end), 0);
+  EXPECT_EQ(test_pages_isolated(ms, last + 5, end), 0);
+  EXPECT_EQ(test_pages_isolated(ms, end, end + pageblock_nr_pages), 0);
+  EXPECT_EQ(test_pages_isolated(ms, last, end + 1), -EBUSY);
+  undo_isolate_page_range(ms, last, end);
+  undo_isolate_page_range(ms, end, end + pageblock_nr_pages);
+  EXPECT_EQ(f.check(), "");
+}
+
 // ---- movable vmalloc: the owner's side ----------------------------------------------------------
 
 struct vmalloc_machine {
@@ -403,11 +548,60 @@ TEST(MigrationEdges, VmallocMovableSlotNotWithoutATable) {
   EXPECT_EQ(vm.f.check(), "");
 }
 
+// Nor for an index outside the space, even where the table maps that
+// address to the very frame: the kernel's table holds other mappings (the
+// direct map), whose leaves vmalloc must never take over. The address just
+// past the end, and the page just below the start.
+TEST(MigrationEdges, VmallocMovableSlotNotOutsideTheSpace) {
+  slabt::cpu_reset reset;
+  vmalloc_fixture f;
+  const uintptr_t start = VMALLOC_START_ADDR + SZ_16M, end = start + SZ_16M;
+  ASSERT_EQ(f.build(layout_kind::single_zone, start, end), 0);
+  vmalloc_system &vs = *f.vs;
+  void *v = vmalloc_movable(vs, PAGE_SIZE);
+  ASSERT_NE(v, nullptr);
+  page *p = vmalloc_to_page(vs, v);
+  for (uintptr_t outside : {end, start - PAGE_SIZE}) {
+    ASSERT_EQ(pgtable_map(&f.pt, outside, page_to_phys(*vs.ms, p), PAGE_SIZE, PROT_READ | PROT_WRITE, 0, vs.pt_ops), 0);
+    {
+      spin_lock_guard g(vs.pt_lock);
+      const unsigned long index = p->index;
+      p->index = outside;
+      EXPECT_EQ(vmalloc_movable_slot(vs, p), nullptr) << std::hex << outside;
+      p->index = index;
+      EXPECT_NE(vmalloc_movable_slot(vs, p), nullptr);
+    }
+    ASSERT_EQ(pgtable_unmap(&f.pt, outside, PAGE_SIZE, vs.pt_ops), 0);
+  }
+  vfree(vs, v);
+  EXPECT_EQ(f.check(), "");
+}
+
+// wait_for_migration_entry returns what replaced the migration entry (what
+// vfree and vmalloc_to_page go on with), and a slot's leaf at once when
+// there is no migration.
+TEST(MigrationEdges, WaitForMigrationEntryReturnsItsReplacement) {
+  vmalloc_machine vm;
+  pte_t *slot = vm.slot(vm.va);
+  ASSERT_NE(slot, nullptr);
+  const pte_t leaf = *slot;
+  EXPECT_EQ(wait_for_migration_entry(slot), leaf);
+  __atomic_store_n(slot, make_migration_entry(page_to_phys(*vm.ms, vm.frame(vm.va)), 1), __ATOMIC_RELEASE);
+  std::thread migrator([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    __atomic_store_n(slot, leaf, __ATOMIC_RELEASE);
+  });
+  EXPECT_EQ(wait_for_migration_entry(slot), leaf);
+  migrator.join();
+  EXPECT_EQ(vm.f.check(), "");
+}
+
 // A fault on a page whose migration entry names the faulting CPU itself
 // must not wait (the migration could never end: Linux's own-CPU case);
-// another CPU's entry is waited out. A helper ends the "migration" after a
-// while either way, so that a wait that should not happen shows as a
-// return of true, not as a hang.
+// another CPU's entry is waited out, to its end, and the page's cached
+// translation dropped. A helper ends the "migration" after a while either
+// way, so that a wait that should not happen shows as a return of true,
+// not as a hang.
 TEST(MigrationEdges, MigrationEntryWaitNeverWaitsForItsOwnCpu) {
   vmalloc_machine vm;
   pte_t *slot = vm.slot(vm.va);
@@ -421,9 +615,19 @@ TEST(MigrationEdges, MigrationEntryWaitNeverWaitsForItsOwnCpu) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       __atomic_store_n(slot, leaf, __ATOMIC_RELEASE);
     });
+    host_tlb_fill(vm.va, pa);  // what this hart may have cached for the page
     const bool waited = migration_entry_wait(vm.f.pt, vm.va + 8);
+    const pte_t after = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     migrator.join();
     EXPECT_EQ(waited, !own) << own;
+    if (!own) {
+      // Waited until the migration ended, and dropped the page's cached
+      // translation before the retry (RISC-V may cache the invalid entry).
+      EXPECT_EQ(after, leaf);
+      phys_addr_t cached;
+      EXPECT_FALSE(host_tlb_lookup(vm.va, &cached));
+    }
+    host_tlb_flush(0, 0);
   }
   EXPECT_EQ(*slot, leaf);
   // A valid leaf is no migration: nothing to wait for, on any CPU; nor an
