@@ -274,6 +274,42 @@ TEST_F(CheckDamageMobility, UnusedBitSet) {
   set_pfnblock_flags_mask(z, b, 0, 1ul << PB_unused);
 }
 
+// The cap is 1% of the zone's managed pages plus a pageblock, and one
+// reservation (up to an order-10 block) made just below it may pass it: in
+// a zone of 51300 to 51812 managed pages the cap is 1025 to 1030, so 1024
+// reserved pages may take another 1024, and 2048 is no damage (a cap from
+// managed / 101, 1020 to 1024, would call it one).
+TEST(CheckDamageMobilityEdges, ReserveOneReservationPastItsCap) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 204 * SZ_1M), 0);
+  f.ms->pcp_disabled = true;
+  drain_all_pages(*f.ms);
+  zone *z = first_managed_zone(*f.ms);
+  ASSERT_GE(z->managed_pages, 51300ul);
+  ASSERT_LE(z->managed_pages, 51812ul);
+  std::vector<std::pair<page *, int>> held;
+  while (z->nr_reserved_highatomic < 2048) {
+    page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_NOWARN, pageblock_order);
+    ASSERT_NE(p, nullptr);
+    const unsigned long pfn = page_to_pfn(*f.ms, p);
+    held.push_back({p, get_pfnblock_migratetype(z, pfn)});
+    poke_type(z, pfn, MIGRATE_HIGHATOMIC);
+    z->nr_reserved_highatomic += pageblock_nr_pages;
+  }
+  EXPECT_EQ(f.check(), "");
+  // One more pageblock is a reservation made at or past the cap.
+  z->nr_reserved_highatomic += pageblock_nr_pages;
+  expect_finds(f.check(), {"nr_reserved_highatomic is 2560, past its cap " +
+                           std::to_string(z->managed_pages / 100 + pageblock_nr_pages)});
+  z->nr_reserved_highatomic -= pageblock_nr_pages;
+  for (auto [p, mt] : held) {
+    poke_type(z, page_to_pfn(*f.ms, p), mt);
+    __free_pages(*f.ms, p, pageblock_order);
+  }
+  z->nr_reserved_highatomic = 0;
+  EXPECT_EQ(f.check(), "");
+}
+
 // A partial pageblock (the zone starts inside it) can never be reserved.
 TEST(CheckDamageMobilityEdges, PartialPageblockReserved) {
   mm_fixture f;
