@@ -60,8 +60,7 @@ static void init_zone(mem_system &ms, pglist_data *pgdat, zone_type idx, const m
     spin_lock_init(&pcp.lock);
     pcp.owner = z;
     for (list_head &l : pcp.lists) INIT_LIST_HEAD(&l);
-    pcp.batch = 1;
-    pcp.high = 4;
+    // batch and high come from init_per_zone_wmark_min, before any allocation.
   }
   if (start >= end) return;  // an empty zone: no pages, no span
   z->zone_start_pfn = start;

@@ -97,6 +97,41 @@ TEST(PageAllocEdge, RefusesNodeWithoutRoomForMemMap) {
 
 unsigned long free_total(const mem_system &ms) { return nr_free_pages(ms) + nr_free_pcp_pages(ms); }
 
+// RAM is not zeroed at boot: mem_system_init clears what it takes for
+// itself (node data, mem_maps, the pageblock bitmaps). Built on RAM full of
+// 0xff, the machine is what it is on zeroed RAM: the checker finds nothing,
+// and every pageblock holds its boot type and no other bit.
+TEST(PageAllocEdge, BootsOnDirtyRam) {
+  mm_fixture f;
+  const ram_range r{0x80000000, 64 * SZ_1M, 0};  // 32 pageblocks: the bitmap's last byte is a pageblock's
+  host_physmem_reset();
+  ASSERT_EQ(host_physmem_add(r.base, r.size), 0);
+  memset(phys_to_virt(r.base), 0xff, r.size);
+  memblock_init(*f.mb);
+  ASSERT_EQ(memblock_add_node(*f.mb, r.base, r.size, r.nid, MEMBLOCK_NONE), 0);
+  ASSERT_EQ(mem_system_init(f.ms.get(), *f.mb, layout_with_limits(0, PFN_4G, PFN_MAX)), 0);
+  system_mem = f.ms.get();
+  EXPECT_EQ(f.check(), "");
+  const zone *z = first_managed_zone(*f.ms);
+  ASSERT_NE(z, nullptr);
+  ASSERT_EQ(nr_pageblocks_spanned(z->zone_start_pfn, zone_end_pfn(z)) % (BITS_PER_LONG / NR_PAGEBLOCK_BITS), 0ul);
+  for (unsigned long b = z->zone_start_pfn; b < zone_end_pfn(z); b += pageblock_nr_pages)
+    EXPECT_EQ(get_pfnblock_flags_mask(z, b, (1ul << NR_PAGEBLOCK_BITS) - 1), static_cast<unsigned long>(MIGRATE_MOVABLE))
+        << "pfn " << b;
+}
+
+// Physical address 0 means "no memory" to memblock's allocator and to the
+// callers of page_to_phys: where RAM starts at 0, pfn 0 stays reserved and
+// in use, never on a free list.
+TEST(PageAllocEdge, PfnZeroStaysReserved) {
+  mm_fixture f;
+  ASSERT_EQ(f.build({{0, 64 * SZ_1M, 0}}, layout_with_limits(PFN_16M, (32 * SZ_1M) >> PAGE_SHIFT, PFN_MAX)), 0);
+  const page *p0 = pfn_to_page(*f.ms, 0);
+  EXPECT_TRUE(PageReserved(p0));
+  EXPECT_EQ(page_ref_count(p0), 1);
+  EXPECT_EQ(f.check(), "");
+}
+
 // A free the allocator cannot honour is reported in Linux's format with its
 // reason, counted, and leaves every free list and counter as it was.
 TEST(PageAllocEdge, BadFreesAreReportedAndIgnored) {
