@@ -66,8 +66,9 @@ static void init_zone(mem_system &ms, pglist_data *pgdat, zone_type idx, const m
   z->zone_start_pfn = start;
   z->spanned_pages = end - start;
   z->zone_mem_map = pgdat->node_mem_map + (start - pgdat->node_start_pfn);
-  for_each_mem_range(mb, [&](phys_addr_t base, phys_addr_t limit, int nid) {
-    if (nid != pgdat->node_id) return;
+  // Another node's memory lies outside this node's span (mem_system_init
+  // refuses overlaps), so the clipping below drops it.
+  for_each_mem_range(mb, [&](phys_addr_t base, phys_addr_t limit, int) {
     unsigned long s = PFN_UP(base), e = PFN_DOWN(limit);
     if (s < start) s = start;
     if (e > end) e = end;
@@ -287,6 +288,15 @@ int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
     if (s < node_start[nid]) node_start[nid] = s;
     if (e > node_end[nid]) node_end[nid] = e;
   });
+  // A node's mem_map covers its whole span, so two spans must not overlap
+  // (a pfn between would have two struct pages).
+  for (int a = 0; a < int(MAX_NUMNODES); a++)
+    for (int b = a + 1; b < int(MAX_NUMNODES); b++)
+      if (node_end[a] && node_end[b] && node_start[a] < node_end[b] && node_start[b] < node_end[a]) {
+        pr_err("mem_system_init: node %d's memory (pfn %#lx-%#lx) overlaps node %d's (pfn %#lx-%#lx)\n", a,
+               node_start[a], node_end[a], b, node_start[b], node_end[b]);
+        return -EINVAL;
+      }
   bool any = false;
   for (int nid = 0; nid < int(MAX_NUMNODES); nid++) {
     if (node_end[nid] == 0) continue;

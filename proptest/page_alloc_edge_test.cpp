@@ -86,6 +86,24 @@ TEST(PageAllocEdge, RefusesNoMemory) {
   EXPECT_NE(log.find("mem_system_init: no memory"), std::string::npos) << log;
 }
 
+// A node's mem_map covers its whole span: two nodes whose memory
+// interleaves would give the pfns between two struct pages each.
+TEST(PageAllocEdge, RefusesInterleavedNodes) {
+  mm_fixture f;
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 2);
+  l.cpu_to_node[1] = 1;
+  auto [err, log] =
+      build_logged(f, {{0x80000000, 16 * SZ_1M, 0}, {0x81000000, 16 * SZ_1M, 1}, {0x82000000, 16 * SZ_1M, 0}}, l);
+  EXPECT_EQ(err, -EINVAL);
+  EXPECT_NE(log.find("mem_system_init: node 0's memory (pfn 0x80000-0x83000) overlaps node 1's (pfn 0x81000-0x82000)"),
+            std::string::npos)
+      << log;
+  // Side by side they are fine.
+  auto [ok, log2] = build_logged(f, {{0x80000000, 16 * SZ_1M, 0}, {0x81000000, 16 * SZ_1M, 1}}, l);
+  EXPECT_EQ(ok, 0) << log2;
+  EXPECT_EQ(f.check(), "");
+}
+
 // A node whose every byte is reserved has no room for its own mem_map.
 TEST(PageAllocEdge, RefusesNodeWithoutRoomForMemMap) {
   mm_fixture f;
