@@ -110,7 +110,7 @@ static int init_pageblock_flags(memblock &mb, pglist_data *pgdat) {
     bytes[i] = pageblock_flags_bytes(nr_pageblocks_spanned(z->zone_start_pfn, zone_end_pfn(z)));
     total += bytes[i];
   }
-  if (!total) return 0;
+  // An online node has memory, so some zone spans it: total > 0.
   auto *map = static_cast<char *>(boot_alloc(mb, total, pgdat->node_id, sizeof(unsigned long)));
   if (!map) {
     pr_err("mem_system_init: no memory for node %d's pageblock bitmaps (%lu bytes)\n", pgdat->node_id, total);

@@ -281,12 +281,16 @@ TEST_F(CheckDamageMobility, UnusedBitSet) {
 // managed / 101, 1020 to 1024, would call it one).
 TEST(CheckDamageMobilityEdges, ReserveOneReservationPastItsCap) {
   mm_fixture f;
-  ASSERT_EQ(build_single_zone(f, 204 * SZ_1M), 0);
+  zone *z = nullptr;
+  // About 201 MiB, less what the boot takes: the first size that lands there.
+  for (u64 mib = 200; mib <= 210 && !z; mib++) {
+    ASSERT_EQ(build_single_zone(f, mib * SZ_1M), 0);
+    zone *first = first_managed_zone(*f.ms);
+    if (first->managed_pages >= 51300 && first->managed_pages <= 51812) z = first;
+  }
+  ASSERT_NE(z, nullptr) << "no size from 200 to 210 MiB gives 51300 to 51812 managed pages";
   f.ms->pcp_disabled = true;
   drain_all_pages(*f.ms);
-  zone *z = first_managed_zone(*f.ms);
-  ASSERT_GE(z->managed_pages, 51300ul);
-  ASSERT_LE(z->managed_pages, 51812ul);
   std::vector<std::pair<page *, int>> held;
   while (z->nr_reserved_highatomic < 2048) {
     page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_NOWARN, pageblock_order);

@@ -147,6 +147,27 @@ TEST(PageAllocEdge, PfnZeroStaysReserved) {
   const page *p0 = pfn_to_page(*f.ms, 0);
   EXPECT_TRUE(PageReserved(p0));
   EXPECT_EQ(page_ref_count(p0), 1);
+  // Only pfn 0: the next page is free like the rest of the zone.
+  const page *p1 = pfn_to_page(*f.ms, 1);
+  EXPECT_FALSE(PageReserved(p1));
+  EXPECT_EQ(page_ref_count(p1), 0);
+  EXPECT_EQ(f.ms->node_data[0]->node_zones[ZONE_DMA].managed_pages, PFN_16M - 1);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Zone 0 has no lower boundary: on every node it starts at the node's own
+// memory, here two nodes both wholly below the DMA limit.
+TEST(PageAllocEdge, TwoNodesInZoneZero) {
+  mm_fixture f;
+  mem_layout l = layout_with_limits(PFN_4G, PFN_4G, PFN_MAX, 2);
+  l.cpu_to_node[1] = 1;
+  ASSERT_EQ(f.build({{0x80000000, 16 * SZ_1M, 0}, {0x81000000, 16 * SZ_1M, 1}}, l), 0);
+  for (unsigned long nid : {0ul, 1ul}) {
+    const zone *dma = &f.ms->node_data[nid]->node_zones[ZONE_DMA];
+    EXPECT_EQ(dma->zone_start_pfn, 0x80000ul + nid * 0x1000) << nid;
+    EXPECT_EQ(dma->spanned_pages, 0x1000ul) << nid;
+    EXPECT_EQ(dma->present_pages, 0x1000ul) << nid;
+  }
   EXPECT_EQ(f.check(), "");
 }
 
