@@ -60,15 +60,15 @@ static void init_zone(mem_system &ms, pglist_data *pgdat, zone_type idx, const m
     spin_lock_init(&pcp.lock);
     pcp.owner = z;
     for (list_head &l : pcp.lists) INIT_LIST_HEAD(&l);
-    pcp.batch = 1;
-    pcp.high = 4;
+    // batch and high come from init_per_zone_wmark_min, before any allocation.
   }
   if (start >= end) return;  // an empty zone: no pages, no span
   z->zone_start_pfn = start;
   z->spanned_pages = end - start;
   z->zone_mem_map = pgdat->node_mem_map + (start - pgdat->node_start_pfn);
-  for_each_mem_range(mb, [&](phys_addr_t base, phys_addr_t limit, int nid) {
-    if (nid != pgdat->node_id) return;
+  // Another node's memory lies outside this node's span (mem_system_init
+  // refuses overlaps), so the clipping below drops it.
+  for_each_mem_range(mb, [&](phys_addr_t base, phys_addr_t limit, int) {
     unsigned long s = PFN_UP(base), e = PFN_DOWN(limit);
     if (s < start) s = start;
     if (e > end) e = end;
@@ -110,7 +110,7 @@ static int init_pageblock_flags(memblock &mb, pglist_data *pgdat) {
     bytes[i] = pageblock_flags_bytes(nr_pageblocks_spanned(z->zone_start_pfn, zone_end_pfn(z)));
     total += bytes[i];
   }
-  if (!total) return 0;
+  // An online node has memory, so some zone spans it: total > 0.
   auto *map = static_cast<char *>(boot_alloc(mb, total, pgdat->node_id, sizeof(unsigned long)));
   if (!map) {
     pr_err("mem_system_init: no memory for node %d's pageblock bitmaps (%lu bytes)\n", pgdat->node_id, total);
@@ -288,6 +288,15 @@ int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
     if (s < node_start[nid]) node_start[nid] = s;
     if (e > node_end[nid]) node_end[nid] = e;
   });
+  // A node's mem_map covers its whole span, so two spans must not overlap
+  // (a pfn between would have two struct pages).
+  for (int a = 0; a < int(MAX_NUMNODES); a++)
+    for (int b = a + 1; b < int(MAX_NUMNODES); b++)
+      if (node_end[a] && node_end[b] && node_start[a] < node_end[b] && node_start[b] < node_end[a]) {
+        pr_err("mem_system_init: node %d's memory (pfn %#lx-%#lx) overlaps node %d's (pfn %#lx-%#lx)\n", a,
+               node_start[a], node_end[a], b, node_start[b], node_end[b]);
+        return -EINVAL;
+      }
   bool any = false;
   for (int nid = 0; nid < int(MAX_NUMNODES); nid++) {
     if (node_end[nid] == 0) continue;

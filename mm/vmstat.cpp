@@ -4,7 +4,7 @@
 #include "kernel/spinlock.h"
 
 void refresh_zone_stat_thresholds(mem_system &ms) {
-  const unsigned cpus = ms.nr_cpus ? ms.nr_cpus : 1;
+  const unsigned cpus = ms.nr_cpus;  // at least 1: mem_system_init refuses 0
   for_each_online_pgdat(ms, pgdat) {
     int node_threshold = 0;
     for_each_zone_of(pgdat, z) {

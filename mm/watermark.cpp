@@ -55,8 +55,8 @@ bool zone_watermark_ok_safe(const zone *z, unsigned order, unsigned long mark, i
 }
 
 unsigned long int_sqrt(unsigned long x) {
-  // Digit-by-digit square root in base 4: exact floor(sqrt(x)).
-  if (x < 2) return x;
+  // Digit-by-digit square root in base 4: exact floor(sqrt(x)). 0 and 1
+  // need no case of their own: the loop gives them back.
   unsigned long root = 0, bit = 1ul << 62;
   while (bit > x) bit >>= 2;
   while (bit) {
@@ -105,11 +105,13 @@ void setup_per_zone_wmarks(mem_system &ms) {
   for_each_online_pgdat(ms, pgdat) {
     for_each_zone_of(pgdat, z) {
       unsigned long managed = z->managed_pages;
+      // Without any lowmem (only HighMem or Movable) no zone has a share.
       unsigned long tmp = lowmem_pages ? u64(pages_min) * managed / lowmem_pages : 0;
       unsigned long min = tmp;
       if (small_min_zone(z->idx)) {
         // __GFP_HIGH and reclaim's own allocations do not come from here:
-        // a small reserve is enough.
+        // a small reserve is enough (32 even for an empty zone, whose
+        // zoneinfo shows min = low = high = 32 in Linux too).
         min = managed / 1024;
         if (min < 32) min = 32;
         if (min > 128) min = 128;
@@ -117,7 +119,6 @@ void setup_per_zone_wmarks(mem_system &ms) {
       unsigned long delta = tmp >> 2;
       unsigned long scaled = mult_frac(managed, unsigned(ms.watermark_scale_factor), 10000);
       if (scaled > delta) delta = scaled;
-      if (!managed) min = delta = 0;
       z->_watermark[WMARK_MIN] = min;
       z->_watermark[WMARK_LOW] = min + delta;
       z->_watermark[WMARK_HIGH] = min + 2 * delta;
@@ -144,7 +145,8 @@ void setup_per_zone_lowmem_reserve(mem_system &ms) {
   }
 }
 
-static unsigned long rounddown_pow_of_two(unsigned long x) { return x ? 1ul << (63 - __builtin_clzl(x)) : 0; }
+// x > 0: zone_batchsize's argument is at least 1.
+static unsigned long rounddown_pow_of_two(unsigned long x) { return 1ul << (63 - __builtin_clzl(x)); }
 
 int zone_batchsize(const zone *z) {
   unsigned long batch = z->managed_pages >> 10;

@@ -57,6 +57,7 @@ void setup_per_zone_wmarks(mem_system &ms);
 void setup_per_zone_lowmem_reserve(mem_system &ms);
 // Linux's zone_batchsize and zone_highsize (static rule) for the per-CPU lists.
 int zone_batchsize(const zone *z);
+// cpus_of_node 0 counts as one.
 int zone_highsize(const zone *z, int batch, unsigned cpus_of_node);
 // Recomputes everything above and the per-CPU batch/high of every zone, and
 // totalreserve_pages; called after init and when a tunable changes.

@@ -254,7 +254,64 @@ TEST_F(CheckDamageMobility, BitmapLostOrMisplaced) {
   z->pageblock_flags = flags;
   z->pageblock_base += sizeof(page);
   expect_finds(f.check(), {where() + "pageblock_base is "});
+  // A wrong base does not stop the checks that read the bitmap by pfn: a
+  // free block on another type's list is still named.
+  page *p = first_free(MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+  ASSERT_NE(p, nullptr);
+  list_move(&p->lru, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_UNMOVABLE]);
+  expect_finds(f.check(), {where() + "pageblock_base is ", where() + "free_area[10].free_list[Unmovable]: pfn " +
+                                                               hex(pfn(p)) + " (order 10) is in a pageblock of type Movable"});
+  list_move(&p->lru, &z->free_area[MAX_PAGE_ORDER].free_list[MIGRATE_MOVABLE]);
   z->pageblock_base -= sizeof(page);
+}
+
+// The bit above the saved type is no flag at all: set, it is damage.
+TEST_F(CheckDamageMobility, UnusedBitSet) {
+  const unsigned long b = pageblock_start_pfn(z->zone_start_pfn) + pageblock_nr_pages;
+  ASSERT_LT(b, zone_end_pfn(z));
+  set_pfnblock_flags_mask(z, b, 1ul << PB_unused, 1ul << PB_unused);
+  expect_finds(f.check(), {where() + "pageblock at pfn " + hex(b) + " has the unused bit set"});
+  set_pfnblock_flags_mask(z, b, 0, 1ul << PB_unused);
+}
+
+// The cap is 1% of the zone's managed pages plus a pageblock, and one
+// reservation (up to an order-10 block) made just below it may pass it: in
+// a zone of 51300 to 51812 managed pages the cap is 1025 to 1030, so 1024
+// reserved pages may take another 1024, and 2048 is no damage (a cap from
+// managed / 101, 1020 to 1024, would call it one).
+TEST(CheckDamageMobilityEdges, ReserveOneReservationPastItsCap) {
+  mm_fixture f;
+  zone *z = nullptr;
+  // About 201 MiB, less what the boot takes: the first size that lands there.
+  for (u64 mib = 200; mib <= 210 && !z; mib++) {
+    ASSERT_EQ(build_single_zone(f, mib * SZ_1M), 0);
+    zone *first = first_managed_zone(*f.ms);
+    if (first->managed_pages >= 51300 && first->managed_pages <= 51812) z = first;
+  }
+  ASSERT_NE(z, nullptr) << "no size from 200 to 210 MiB gives 51300 to 51812 managed pages";
+  f.ms->pcp_disabled = true;
+  drain_all_pages(*f.ms);
+  std::vector<std::pair<page *, int>> held;
+  while (z->nr_reserved_highatomic < 2048) {
+    page *p = alloc_pages(*f.ms, GFP_KERNEL | __GFP_NOWARN, pageblock_order);
+    ASSERT_NE(p, nullptr);
+    const unsigned long pfn = page_to_pfn(*f.ms, p);
+    held.push_back({p, get_pfnblock_migratetype(z, pfn)});
+    poke_type(z, pfn, MIGRATE_HIGHATOMIC);
+    z->nr_reserved_highatomic += pageblock_nr_pages;
+  }
+  EXPECT_EQ(f.check(), "");
+  // One more pageblock is a reservation made at or past the cap.
+  z->nr_reserved_highatomic += pageblock_nr_pages;
+  expect_finds(f.check(), {"nr_reserved_highatomic is 2560, past its cap " +
+                           std::to_string(z->managed_pages / 100 + pageblock_nr_pages)});
+  z->nr_reserved_highatomic -= pageblock_nr_pages;
+  for (auto [p, mt] : held) {
+    poke_type(z, page_to_pfn(*f.ms, p), mt);
+    __free_pages(*f.ms, p, pageblock_order);
+  }
+  z->nr_reserved_highatomic = 0;
+  EXPECT_EQ(f.check(), "");
 }
 
 // A partial pageblock (the zone starts inside it) can never be reserved.
@@ -269,6 +326,62 @@ TEST(CheckDamageMobilityEdges, PartialPageblockReserved) {
                            " is HighAtomic but not wholly in the zone"});
   poke_type(dma, dma->zone_start_pfn, MIGRATE_MOVABLE);
   dma->nr_reserved_highatomic = 0;
+  EXPECT_EQ(f.check(), "");
+}
+
+// A zone ending inside a pageblock: that last pageblock can never be
+// reserved either.
+TEST(CheckDamageMobilityEdges, PartialLastPageblockReserved) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 65 * SZ_1M), 0);
+  zone *z = first_managed_zone(*f.ms);
+  const unsigned long end = zone_end_pfn(z), last = pageblock_start_pfn(end - 1);
+  ASSERT_NE(end % pageblock_nr_pages, 0ul);
+  const int was = get_pfnblock_migratetype(z, last);
+  poke_type(z, last, MIGRATE_HIGHATOMIC);
+  z->nr_reserved_highatomic = pageblock_nr_pages;
+  expect_finds(f.check(), {"pageblock at pfn " + hex(last) + " is HighAtomic but not wholly in the zone"});
+  poke_type(z, last, was);
+  z->nr_reserved_highatomic = 0;
+  EXPECT_EQ(f.check(), "");
+}
+
+// The zone's first pageblock, when the zone starts on a pageblock boundary,
+// may be reserved like any other: made HighAtomic with every free block in
+// it (and in its order-10 buddy half) moved to the HighAtomic lists and
+// counted, the zone is consistent.
+TEST(CheckDamageMobilityEdges, FirstWholePageblockReserved) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f), 0);
+  f.ms->pcp_disabled = true;
+  drain_all_pages(*f.ms);
+  zone *z = first_managed_zone(*f.ms);
+  const unsigned long start = z->zone_start_pfn, span = 1ul << MAX_PAGE_ORDER;
+  ASSERT_EQ(start % span, 0ul);
+  auto move_free_blocks = [&](int to) {
+    spin_lock_irqsave_guard g(z->lock);
+    for (unsigned o = 0; o < NR_PAGE_ORDERS; o++)
+      for (int mt = 0; mt < int(MIGRATE_TYPES); mt++) {
+        if (mt == to) continue;
+        std::vector<page *> in_range;
+        list_for_each(e, &z->free_area[o].free_list[mt]) {
+          page *p = list_entry(e, page, lru);
+          unsigned long pfn = page_to_pfn(*f.ms, p);
+          if (pfn >= start && pfn < start + span) in_range.push_back(p);
+        }
+        for (page *p : in_range) list_move(&p->lru, &z->free_area[o].free_list[to]);
+      }
+  };
+  for (unsigned long b = start; b < start + span; b += pageblock_nr_pages) {
+    ASSERT_EQ(get_pfnblock_migratetype(z, b), int(MIGRATE_MOVABLE));
+    poke_type(z, b, MIGRATE_HIGHATOMIC);
+  }
+  move_free_blocks(MIGRATE_HIGHATOMIC);
+  z->nr_reserved_highatomic = span;
+  EXPECT_EQ(f.check(), "");
+  for (unsigned long b = start; b < start + span; b += pageblock_nr_pages) poke_type(z, b, MIGRATE_MOVABLE);
+  move_free_blocks(MIGRATE_MOVABLE);
+  z->nr_reserved_highatomic = 0;
   EXPECT_EQ(f.check(), "");
 }
 

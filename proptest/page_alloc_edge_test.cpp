@@ -86,6 +86,24 @@ TEST(PageAllocEdge, RefusesNoMemory) {
   EXPECT_NE(log.find("mem_system_init: no memory"), std::string::npos) << log;
 }
 
+// A node's mem_map covers its whole span: two nodes whose memory
+// interleaves would give the pfns between two struct pages each.
+TEST(PageAllocEdge, RefusesInterleavedNodes) {
+  mm_fixture f;
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 2);
+  l.cpu_to_node[1] = 1;
+  auto [err, log] =
+      build_logged(f, {{0x80000000, 16 * SZ_1M, 0}, {0x81000000, 16 * SZ_1M, 1}, {0x82000000, 16 * SZ_1M, 0}}, l);
+  EXPECT_EQ(err, -EINVAL);
+  EXPECT_NE(log.find("mem_system_init: node 0's memory (pfn 0x80000-0x83000) overlaps node 1's (pfn 0x81000-0x82000)"),
+            std::string::npos)
+      << log;
+  // Side by side they are fine.
+  auto [ok, log2] = build_logged(f, {{0x80000000, 16 * SZ_1M, 0}, {0x81000000, 16 * SZ_1M, 1}}, l);
+  EXPECT_EQ(ok, 0) << log2;
+  EXPECT_EQ(f.check(), "");
+}
+
 // A node whose every byte is reserved has no room for its own mem_map.
 TEST(PageAllocEdge, RefusesNodeWithoutRoomForMemMap) {
   mm_fixture f;
@@ -96,6 +114,62 @@ TEST(PageAllocEdge, RefusesNodeWithoutRoomForMemMap) {
 }
 
 unsigned long free_total(const mem_system &ms) { return nr_free_pages(ms) + nr_free_pcp_pages(ms); }
+
+// RAM is not zeroed at boot: mem_system_init clears what it takes for
+// itself (node data, mem_maps, the pageblock bitmaps). Built on RAM full of
+// 0xff, the machine is what it is on zeroed RAM: the checker finds nothing,
+// and every pageblock holds its boot type and no other bit.
+TEST(PageAllocEdge, BootsOnDirtyRam) {
+  mm_fixture f;
+  const ram_range r{0x80000000, 64 * SZ_1M, 0};  // 32 pageblocks: the bitmap's last byte is a pageblock's
+  host_physmem_reset();
+  ASSERT_EQ(host_physmem_add(r.base, r.size), 0);
+  memset(phys_to_virt(r.base), 0xff, r.size);
+  memblock_init(*f.mb);
+  ASSERT_EQ(memblock_add_node(*f.mb, r.base, r.size, r.nid, MEMBLOCK_NONE), 0);
+  ASSERT_EQ(mem_system_init(f.ms.get(), *f.mb, layout_with_limits(0, PFN_4G, PFN_MAX)), 0);
+  system_mem = f.ms.get();
+  EXPECT_EQ(f.check(), "");
+  const zone *z = first_managed_zone(*f.ms);
+  ASSERT_NE(z, nullptr);
+  ASSERT_EQ(nr_pageblocks_spanned(z->zone_start_pfn, zone_end_pfn(z)) % (BITS_PER_LONG / NR_PAGEBLOCK_BITS), 0ul);
+  for (unsigned long b = z->zone_start_pfn; b < zone_end_pfn(z); b += pageblock_nr_pages)
+    EXPECT_EQ(get_pfnblock_flags_mask(z, b, (1ul << NR_PAGEBLOCK_BITS) - 1), static_cast<unsigned long>(MIGRATE_MOVABLE))
+        << "pfn " << b;
+}
+
+// Physical address 0 means "no memory" to memblock's allocator and to the
+// callers of page_to_phys: where RAM starts at 0, pfn 0 stays reserved and
+// in use, never on a free list.
+TEST(PageAllocEdge, PfnZeroStaysReserved) {
+  mm_fixture f;
+  ASSERT_EQ(f.build({{0, 64 * SZ_1M, 0}}, layout_with_limits(PFN_16M, (32 * SZ_1M) >> PAGE_SHIFT, PFN_MAX)), 0);
+  const page *p0 = pfn_to_page(*f.ms, 0);
+  EXPECT_TRUE(PageReserved(p0));
+  EXPECT_EQ(page_ref_count(p0), 1);
+  // Only pfn 0: the next page is free like the rest of the zone.
+  const page *p1 = pfn_to_page(*f.ms, 1);
+  EXPECT_FALSE(PageReserved(p1));
+  EXPECT_EQ(page_ref_count(p1), 0);
+  EXPECT_EQ(f.ms->node_data[0]->node_zones[ZONE_DMA].managed_pages, PFN_16M - 1);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Zone 0 has no lower boundary: on every node it starts at the node's own
+// memory, here two nodes both wholly below the DMA limit.
+TEST(PageAllocEdge, TwoNodesInZoneZero) {
+  mm_fixture f;
+  mem_layout l = layout_with_limits(PFN_4G, PFN_4G, PFN_MAX, 2);
+  l.cpu_to_node[1] = 1;
+  ASSERT_EQ(f.build({{0x80000000, 16 * SZ_1M, 0}, {0x81000000, 16 * SZ_1M, 1}}, l), 0);
+  for (unsigned long nid : {0ul, 1ul}) {
+    const zone *dma = &f.ms->node_data[nid]->node_zones[ZONE_DMA];
+    EXPECT_EQ(dma->zone_start_pfn, 0x80000ul + nid * 0x1000) << nid;
+    EXPECT_EQ(dma->spanned_pages, 0x1000ul) << nid;
+    EXPECT_EQ(dma->present_pages, 0x1000ul) << nid;
+  }
+  EXPECT_EQ(f.check(), "");
+}
 
 // A free the allocator cannot honour is reported in Linux's format with its
 // reason, counted, and leaves every free list and counter as it was.

@@ -263,6 +263,33 @@ TEST(VmstatFold, ThresholdFoldsAndCpuFold) {
   EXPECT_EQ(f.check(), "");
 }
 
+// cpu_vm_stats_fold(cpu) folds that CPU's deltas and no other's, for every
+// CPU number (odd ones too).
+TEST(VmstatFold, CpuFoldTakesThatCpuOnly) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 4), 0);
+  zone *z = first_managed_zone(*f.ms);
+  for (unsigned cpu = 0; cpu < 4; cpu++) {
+    host_set_cpu(cpu);
+    refresh_cpu_vm_stats(*f.ms);
+    mod_zone_page_state(z, NR_ZONE_ALLOCATED, long(cpu) + 1);  // under the threshold (6)
+  }
+  const long total = z->vm_stat[NR_ZONE_ALLOCATED];
+  host_set_cpu(0);
+  for (unsigned cpu : {3u, 1u}) {
+    EXPECT_EQ(cpu_vm_stats_fold(*f.ms, cpu), 1) << cpu;
+    EXPECT_EQ(z->per_cpu_zonestats[cpu].vm_stat_diff[NR_ZONE_ALLOCATED], 0) << cpu;
+  }
+  EXPECT_EQ(z->vm_stat[NR_ZONE_ALLOCATED], total + 4 + 2);
+  EXPECT_EQ(z->per_cpu_zonestats[0].vm_stat_diff[NR_ZONE_ALLOCATED], 1);
+  EXPECT_EQ(z->per_cpu_zonestats[2].vm_stat_diff[NR_ZONE_ALLOCATED], 3);
+  for (unsigned cpu : {0u, 2u}) EXPECT_EQ(cpu_vm_stats_fold(*f.ms, cpu), 1) << cpu;
+  EXPECT_EQ(z->vm_stat[NR_ZONE_ALLOCATED], total + 10);
+  z->vm_stat[NR_ZONE_ALLOCATED] = total;  // the deltas were made up: take them back
+  EXPECT_EQ(f.check(), "");
+}
+
 // Allocating and freeing on a CPU leaves NR_FREE_PAGES' total off from the
 // lists by that CPU's delta only; draining the CPU's pages folds it, and
 // the total alone is exact again.

@@ -224,6 +224,7 @@ RC_GTEST_PROP(WatermarkFormula, IntSqrtIsFloorOfSquareRoot, ()) {
 TEST(WatermarkFormula, IntSqrtHandWorked) {
   EXPECT_EQ(int_sqrt(0), 0ul);
   EXPECT_EQ(int_sqrt(1), 1ul);
+  EXPECT_EQ(int_sqrt(2), 1ul);
   EXPECT_EQ(int_sqrt(3), 1ul);
   EXPECT_EQ(int_sqrt(4), 2ul);
   EXPECT_EQ(int_sqrt(1048575), 1023ul);
@@ -262,7 +263,12 @@ TEST(WatermarkFormula, MinFreeKbytesHandWorked) {
       {{4096, 12288, 0, 999999, 777}, 1024},  // HighMem and Movable do not count
       {{0, 256, 0, 0, 0}, 128},               // 1 MiB: sqrt(16384) = 128
       {{0, 100, 0, 0, 0}, 128},               // clamped up
+      {{0, 255, 0, 0, 0}, 128},               // sqrt(16320) = 127, clamped up to 128
+      {{0, 32760, 0, 0, 0}, 1447},            // sqrt(2096640): one page short of 1448^2 / 64
+      {{0, 32761, 0, 0, 0}, 1448},            // sqrt(2096704) = 1448 exactly
       {{0, 0, 1ul << 36, 0, 0}, 262144},      // 256 TiB: clamped down
+      {{0, 0, (1ul << 30) - 1, 0, 0}, 262143},  // sqrt(2^36 - 64): just under the cap
+      {{0, 0, 1073750017, 0, 0}, 262144},     // sqrt = 262145, clamped down by one
   };
   for (const example &e : examples) {
     hand_system hs({e.managed});
@@ -300,7 +306,7 @@ RC_GTEST_PROP(WatermarkFormula, PerZoneMarks, ()) {
       if (is_lowmem(i)) lowmem += n[i];
   for (int nid = 0; nid < nr_nodes; nid++)
     for (int i = 0; i < int(MAX_NR_ZONES); i++) {
-      if (!managed[nid][i]) continue;
+      // Empty zones too: Linux computes every zone's marks.
       RC_ASSERT(marks_of(hs.z(nid, i)) ==
                 model_marks(pages_min, lowmem, managed[nid][i], i, hs.ms->watermark_scale_factor));
     }
@@ -350,6 +356,45 @@ TEST(WatermarkFormula, PerZoneMarksHandWorked) {
     EXPECT_EQ(marks_of(hs.z(0, ZONE_NORMAL)), (marks{100, 200, 300, 400}));
     // tmp = 100 * 10000 / 100000 = 10; min = clamp(9, 32, 128) = 32; delta 10.
     EXPECT_EQ(marks_of(hs.z(0, ZONE_MOVABLE)), (marks{32, 42, 52, 62}));
+  }
+}
+
+// HighMem and Movable's min is managed / 1024 (not / 1023), clamped to
+// 32..128 only outside that range: 49104 pages give 47 and 130048 give 127;
+// each keeps its own delta, max(tmp / 4, managed * 0.1%).
+TEST(WatermarkFormula, SmallMinZonesHandWorked) {
+  hand_system hs({{0, 100000, 0, 49104, 130048}});
+  hs.ms->min_free_kbytes = 400;  // pages_min 100, all of it DMA32's
+  setup_per_zone_wmarks(*hs.ms);
+  EXPECT_EQ(marks_of(hs.z(0, ZONE_DMA32)), (marks{100, 200, 300, 400}));
+  // tmp = 100 * 49104 / 100000 = 49: delta max(12, 49).
+  EXPECT_EQ(marks_of(hs.z(0, ZONE_HIGHMEM)), (marks{47, 96, 145, 194}));
+  // tmp = 130: delta max(32, 130).
+  EXPECT_EQ(marks_of(hs.z(0, ZONE_MOVABLE)), (marks{127, 257, 387, 517}));
+}
+
+// Linux computes the marks of every zone, empty ones included: an empty
+// lowmem zone's share and delta are 0, while an empty HighMem or Movable
+// zone keeps the smallest min, 32 (its zoneinfo shows min, low and high 32).
+// A machine with no lowmem at all (only Movable) gives no zone a share.
+TEST(WatermarkFormula, EmptyZonesAndNoLowmem) {
+  {
+    hand_system hs({{0, 16384, 0, 0, 0}});
+    hs.ms->min_free_kbytes = 512;
+    setup_per_zone_wmarks(*hs.ms);
+    EXPECT_EQ(marks_of(hs.z(0, ZONE_DMA32)), (marks{128, 160, 192, 224}));
+    for (int i : {ZONE_DMA, ZONE_NORMAL}) EXPECT_EQ(marks_of(hs.z(0, i)), (marks{0, 0, 0, 0})) << i;
+    for (int i : {ZONE_HIGHMEM, ZONE_MOVABLE}) EXPECT_EQ(marks_of(hs.z(0, i)), (marks{32, 32, 32, 32})) << i;
+  }
+  {
+    hand_system hs({{0, 0, 0, 0, 100000}});
+    calculate_min_free_kbytes(*hs.ms);
+    EXPECT_EQ(hs.ms->min_free_kbytes, 128);
+    setup_per_zone_wmarks(*hs.ms);
+    // min 100000 / 1024 = 97; delta 100000 * 10 / 10000 = 100.
+    EXPECT_EQ(marks_of(hs.z(0, ZONE_MOVABLE)), (marks{97, 197, 297, 397}));
+    for (int i : {ZONE_DMA, ZONE_DMA32, ZONE_NORMAL}) EXPECT_EQ(marks_of(hs.z(0, i)), (marks{0, 0, 0, 0})) << i;
+    EXPECT_EQ(marks_of(hs.z(0, ZONE_HIGHMEM)), (marks{32, 32, 32, 32}));
   }
 }
 
@@ -407,6 +452,30 @@ TEST(WatermarkFormula, LowmemReserveHandWorked) {
     EXPECT_EQ(hs.z(0, ZONE_DMA32).lowmem_reserve[j], dma32[j]) << j;
     EXPECT_EQ(hs.z(0, ZONE_NORMAL).lowmem_reserve[j], 0) << j;  // nothing above it
   }
+  // The divisions round down: a page short of a multiple of the ratio.
+  hand_system odd({{1000, 4095, 8191, 0, 0}});
+  setup_per_zone_lowmem_reserve(*odd.ms);
+  const long odd_dma[] = {0, 15, 47, 47, 47};   // 4095/256, 12286/256
+  const long odd_dma32[] = {0, 0, 31, 31, 31};  // 8191/256
+  for (int j = 0; j < int(MAX_NR_ZONES); j++) {
+    EXPECT_EQ(odd.z(0, ZONE_DMA).lowmem_reserve[j], odd_dma[j]) << j;
+    EXPECT_EQ(odd.z(0, ZONE_DMA32).lowmem_reserve[j], odd_dma32[j]) << j;
+  }
+}
+
+// The reserves are recomputed whole whatever the fields held (a tunable
+// changed, or a node's pglist_data not zeroed): a zone keeps nothing back
+// from requests of its own class or a lower one.
+TEST(WatermarkFormula, LowmemReserveRecomputedWhole) {
+  const zone_sizes managed = {3840, 4096, 8192, 1000, 2000};
+  hand_system hs({managed});
+  for (int i = 0; i < int(MAX_NR_ZONES); i++)
+    for (long &r : hs.z(0, i).lowmem_reserve) r = 12345;
+  setup_per_zone_lowmem_reserve(*hs.ms);
+  for (int i = 0; i < int(MAX_NR_ZONES); i++)
+    for (int j = 0; j < int(MAX_NR_ZONES); j++)
+      EXPECT_EQ(hs.z(0, i).lowmem_reserve[j], model_lowmem_reserve(managed, hs.ms->lowmem_reserve_ratio, i, j))
+          << i << " " << j;
 }
 
 // zone_batchsize and zone_highsize follow Linux's static rules.
@@ -424,7 +493,8 @@ RC_GTEST_PROP(WatermarkFormula, BatchAndHigh, ()) {
 // 1 GiB up; a zone under 8 MiB gets 0 (the per-CPU lists then use 1).
 TEST(WatermarkFormula, BatchHandWorked) {
   const std::pair<unsigned long, int> examples[] = {
-      {32768, 7}, {131072, 31}, {262144, 63}, {1ul << 22, 63}, {8192, 1}, {2047, 0}, {0, 0}};
+      {32768, 7}, {131072, 31}, {262144, 63}, {1ul << 22, 63}, {8192, 1}, {2047, 0}, {0, 0},
+      {45056, 15}};  // 44 / 4 = 11: rounddown_pow_of_two(11 + 5) - 1
   for (auto [managed, batch] : examples) {
     hand_system hs({{0, managed, 0, 0, 0}});
     EXPECT_EQ(zone_batchsize(&hs.z(0, ZONE_DMA32)), batch) << managed;
@@ -435,6 +505,14 @@ TEST(WatermarkFormula, BatchHandWorked) {
   EXPECT_EQ(zone_highsize(&z, 7, 1), 1000);
   EXPECT_EQ(zone_highsize(&z, 7, 4), 250);
   EXPECT_EQ(zone_highsize(&z, 7, 100), 28);  // never below 4 * batch
+  z._watermark[WMARK_LOW] = 25;
+  EXPECT_EQ(zone_highsize(&z, 7, 1), 28);  // 25 is below 4 * 7
+  z._watermark[WMARK_LOW] = 30;
+  EXPECT_EQ(zone_highsize(&z, 7, 1), 30);  // 30 is not
+  // No CPUs counts as one (the caller passes every online CPU for a
+  // CPU-less node; 0 must not divide).
+  z._watermark[WMARK_LOW] = 1000;
+  EXPECT_EQ(zone_highsize(&z, 7, 0), 1000);
 }
 
 // The watermark check as a pure function of a hand-filled zone: random
@@ -527,6 +605,9 @@ TEST(WatermarkCheck, GfpToAllocFlagsHandWorked) {
   EXPECT_EQ(gfp_to_alloc_flags(GFP_KERNEL, 3), unsigned(ALLOC_WMARK_MIN | ALLOC_KSWAPD));
   EXPECT_EQ(gfp_to_alloc_flags(GFP_ATOMIC, 0),
             unsigned(ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE | ALLOC_KSWAPD | ALLOC_NON_BLOCK));
+  EXPECT_EQ(gfp_to_alloc_flags(GFP_ATOMIC, 1),  // any order above 0 may use the highatomic reserve
+            unsigned(ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE | ALLOC_KSWAPD | ALLOC_NON_BLOCK |
+                     ALLOC_HIGHATOMIC));
   EXPECT_EQ(gfp_to_alloc_flags(GFP_ATOMIC, 2),
             unsigned(ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE | ALLOC_KSWAPD | ALLOC_NON_BLOCK |
                      ALLOC_HIGHATOMIC));
