@@ -27,6 +27,18 @@ static int validate_layout(const mem_layout &l) {
       pr_err("mem_system_init: CPU %u on node %d\n", c, l.cpu_to_node[c]);
       return -EINVAL;
     }
+  // Linux's rule for a distance table (of_numa_parse_distance_map_v1): a
+  // node is LOCAL_DISTANCE from itself and farther from every other node;
+  // 0 asks for the default.
+  for (unsigned a = 0; a < MAX_NUMNODES; a++)
+    for (unsigned b = 0; b < MAX_NUMNODES; b++) {
+      const unsigned d = l.node_distance[a][b];
+      if (d && (a == b ? d != LOCAL_DISTANCE : d <= LOCAL_DISTANCE)) {
+        pr_err("mem_system_init: distance %u from node %u to node %u (%s)\n", d, a, b,
+               a == b ? "a node is 10 from itself" : "another node is farther than 10");
+        return -EINVAL;
+      }
+    }
   return 0;
 }
 

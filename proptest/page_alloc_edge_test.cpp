@@ -67,6 +67,36 @@ TEST(PageAllocEdge, RefusesCpuOnUnknownNode) {
   }
 }
 
+// A distance table as Linux's parser takes one: a node is 10 from itself,
+// every other node farther (0 asks for the default). 11 to another node
+// and 10 to itself pass; 10 or 9 to another node, or 11 to itself, are
+// refused, each with its line.
+TEST(PageAllocEdge, RefusesADistanceTableLinuxWouldNot) {
+  struct bad_case {
+    unsigned a, b;
+    u8 d;
+    const char *why;
+  };
+  for (bad_case c : {bad_case{0, 1, 10, "another node is farther than 10"},
+                     bad_case{1, 0, 9, "another node is farther than 10"},
+                     bad_case{1, 1, 11, "a node is 10 from itself"}}) {
+    mm_fixture f;
+    mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 2);
+    l.node_distance[c.a][c.b] = c.d;
+    auto [err, log] = build_logged(f, small_ram, l);
+    EXPECT_EQ(err, -EINVAL) << c.a << " " << c.b;
+    EXPECT_NE(log.find("mem_system_init: distance " + std::to_string(c.d) + " from node " + std::to_string(c.a) +
+                       " to node " + std::to_string(c.b) + " (" + c.why + ")"),
+              std::string::npos)
+        << log;
+  }
+  mm_fixture f;
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 2);
+  l.node_distance[0][1] = 11;
+  l.node_distance[1][1] = LOCAL_DISTANCE;
+  EXPECT_EQ(build_logged(f, small_ram, l).first, 0);
+}
+
 // Memory above the last zone's limit would have no zone to go to.
 TEST(PageAllocEdge, RefusesMemoryAboveLastZone) {
   mm_fixture f;
@@ -245,3 +275,28 @@ TEST(PageAllocEdge, SystemInstanceForms) {
 }
 
 }  // namespace
+
+// A HighMem page has no permanent kernel address: page_address gives
+// nullptr for it (Linux's, without a kmap), and the direct-map address for
+// a page of any lower zone.
+TEST(PageAllocEdge, HighMemPagesHaveNoAddress) {
+  mm_fixture f;
+  const unsigned long base = 0x80000000ul >> PAGE_SHIFT, mib = SZ_1M >> PAGE_SHIFT;
+  mem_layout l{};
+  l.max_zone_pfn[ZONE_DMA32] = base + 32 * mib;
+  l.max_zone_pfn[ZONE_NORMAL] = base + 48 * mib;
+  l.max_zone_pfn[ZONE_HIGHMEM] = PFN_MAX;
+  l.max_zone_pfn[ZONE_MOVABLE] = PFN_MAX;
+  l.nr_cpus = 2;
+  ASSERT_EQ(f.build({{0x80000000, 64 * SZ_1M, 0}}, l), 0);
+  mem_system &ms = *f.ms;
+  page *high = alloc_pages(ms, GFP_HIGHUSER, 0), *low = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_TRUE(high && low);
+  ASSERT_EQ(page_zonenum(high), ZONE_HIGHMEM);
+  ASSERT_NE(page_zonenum(low), ZONE_HIGHMEM);
+  EXPECT_EQ(page_address(ms, high), nullptr);
+  EXPECT_EQ(page_address(ms, low), phys_to_virt(page_to_phys(ms, low)));
+  __free_pages(ms, high, 0);
+  __free_pages(ms, low, 0);
+  EXPECT_EQ(f.check(), "");
+}

@@ -485,3 +485,31 @@ TEST_F(PageAllocFastMachine, FreeReadsThePageblockType) {
   }
   EXPECT_EQ(f.check(), "");
 }
+
+// An empty per-CPU list is refilled with a batch scaled to the order:
+// max(batch >> order, 2) blocks for orders 1 to 3 (Linux's rule since 5.13),
+// the whole batch for order 0; the request takes one, the rest wait on the
+// list. Zones of 64 MiB (batch 3) and 128 MiB (batch 7) cover both sides of
+// the floor of 2.
+TEST(PageAllocPcp, RefillIsTheBatchScaledToTheOrder) {
+  for (unsigned long mib : {64ul, 128ul}) {
+    SCOPED_TRACE(std::to_string(mib) + " MiB");
+    host_set_cpu(0);
+    mm_fixture f;
+    ASSERT_EQ(build_single_zone(f, mib * SZ_1M, 1), 0);
+    zone &z = f.ms->node_data[0]->node_zones[ZONE_DMA32];
+    per_cpu_pages &pcp = z.pcp[0];
+    const long batch = pcp.batch;
+    ASSERT_EQ(batch, mib == 64 ? 3 : 7);
+    for (unsigned order = 0; order <= PAGE_ALLOC_COSTLY_ORDER; order++) {
+      drain_all_pages(*f.ms);
+      ASSERT_EQ(pcp.count, 0);
+      page *p = alloc_pages(*f.ms, GFP_KERNEL, order);
+      ASSERT_NE(p, nullptr);
+      long blocks = order ? std::max(batch >> order, 2l) : batch;
+      EXPECT_EQ(pcp.count, (blocks - 1) << order) << "order " << order;
+      __free_pages(*f.ms, p, order);
+    }
+    EXPECT_EQ(f.check(), "");
+  }
+}
