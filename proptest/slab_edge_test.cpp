@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "mm/slab_internal.h"
 #include "proptest/slab_fixture.h"
@@ -32,8 +33,16 @@ TEST_F(SlabEdge, HighmemAndMovableFlagsDropped) {
 
 bool fail_every_page(void *, gfp_t, unsigned) { return true; }
 
+size_t caches_listed(const slab_allocator &sa) {
+  size_t n = 0;
+  list_for_each(e, &sa.caches) n++;
+  return n;
+}
+
 // When no slab page can be had the allocation fails cleanly, with Linux's
-// SLUB warning naming the cache unless __GFP_NOWARN; nothing is left taken.
+// SLUB warning naming the cache unless __GFP_NOWARN; so does the creation
+// of a cache once the cache of caches needs a new slab; nothing is left
+// taken.
 TEST_F(SlabEdge, SlabPageRefused) {
   mem_system &ms = *f.mm.ms;
   // At rest before and after: reclaim under the refusals may shrink caches.
@@ -49,8 +58,21 @@ TEST_F(SlabEdge, SlabPageRefused) {
   EXPECT_EQ(kmem_cache_alloc(s, GFP_KERNEL | __GFP_NOWARN), nullptr);
   log = slabt::read_log();
   EXPECT_EQ(log.find("SLUB: Unable"), std::string::npos) << log;
+  // kmem_cache_create, too, once the cache of caches has handed out what
+  // its slabs held: NULL, and nothing listed.
+  const size_t caches = caches_listed(*f.sa);
+  std::vector<kmem_cache *> made;
+  kmem_cache *more;
+  log_buf_clear();
+  while ((more = kmem_cache_create(*f.sa, "more", 40, 0, 0, nullptr)) && made.size() < 1000) made.push_back(more);
+  EXPECT_EQ(more, nullptr);
+  log = slabt::read_log();
+  EXPECT_NE(log.find("cache: kmem_cache, object size"), std::string::npos) << log;
+  EXPECT_EQ(caches_listed(*f.sa), caches + made.size());
+  for (kmem_cache *c : made) EXPECT_EQ(kmem_cache_destroy(c), 0);
   ms.should_fail_alloc_page = nullptr;
   ms.pcp_disabled = false;
+  kmem_cache_shrink(&f.sa->kmem_cache_boot);
   kmem_cache_shrink(s);
   EXPECT_EQ(slabt::settle(f), before);
   EXPECT_EQ(f.check(), "");
