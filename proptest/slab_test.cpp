@@ -1439,6 +1439,60 @@ TEST(SlabAllocator, DestroyGivesEverythingBack) {
   }
 }
 
+// slab_allocator_init sets every field it keeps, whatever the memory held
+// before (a kernel may place the allocator in memory that is not zeroed):
+// over bytes of 0xa5 it makes the same caches with the same secrets as over
+// zeroes, counts no error, no bad free and no large page, injects no fault,
+// adds no debug flag, and every kmalloc cache pointer is a listed cache or
+// nullptr (a type whose zone has no memory), which then serves as usual.
+TEST(SlabAllocator, InitOverUsedMemory) {
+  cpu_reset reset;
+  for (layout_kind k : all_layouts) {
+    SCOPED_TRACE(layout_name(k));
+    mm_fixture mm;
+    ASSERT_EQ(build_layout(mm, k), 0);
+    std::vector<std::pair<std::string, unsigned long>> made[2];
+    for (int used : {0, 1}) {
+      auto sa = std::make_unique<slab_allocator>();
+      memset(static_cast<void *>(sa.get()), used ? 0xa5 : 0, sizeof(slab_allocator));
+      ASSERT_EQ(slab_allocator_init(sa.get(), *mm.ms, 0, 1), 0);
+      list_for_each(e, &sa->caches) {
+        const kmem_cache *c = list_entry(e, kmem_cache, list);
+        made[used].push_back({c->name, c->random});
+      }
+      EXPECT_EQ(sa->errors, 0ul);
+      EXPECT_EQ(sa->bad_frees, 0ul);
+      EXPECT_EQ(sa->large_pages, 0ul);
+      EXPECT_EQ(sa->failslab.attr.probability, 0u);
+      for (auto &row : sa->kmalloc_caches)
+        for (kmem_cache *c : row) {
+          if (!c) continue;
+          EXPECT_TRUE(listed(*sa, c));
+          EXPECT_EQ(c->flags & SLAB_DEBUG_FLAGS, 0u) << c->name;
+        }
+      for (gfp_t zone : {gfp_t(0), __GFP_DMA32, __GFP_DMA, __GFP_RECLAIMABLE}) {
+        const kmalloc_cache_type type = zone == __GFP_DMA32 ? KMALLOC_DMA32
+                                        : zone == __GFP_DMA ? KMALLOC_DMA
+                                        : zone == __GFP_RECLAIMABLE ? KMALLOC_RECLAIM
+                                                                    : KMALLOC_NORMAL;
+        kmem_cache *c = sa->kmalloc_caches[type][kmalloc_index(100)];
+        void *p = kmalloc(*sa, 100, GFP_KERNEL | zone | __GFP_NOWARN);
+        EXPECT_EQ(p != nullptr, c != nullptr) << zone;
+        kfree(*sa, p);
+      }
+      void *large = kmalloc(*sa, 3 * PAGE_SIZE, GFP_KERNEL);
+      ASSERT_NE(large, nullptr);
+      EXPECT_EQ(sa->large_pages, 1ul << 2);
+      kfree(*sa, large);
+      EXPECT_EQ(sa->large_pages, 0ul);
+      EXPECT_EQ(sa->errors, 0ul);
+      slab_allocator_destroy(sa.get());
+      EXPECT_EQ(mm.check(), "");
+    }
+    EXPECT_EQ(made[1], made[0]);
+  }
+}
+
 // ================================================================ threads
 
 // Three threads, each its own CPU on the two-node layout, kmalloc and kfree
