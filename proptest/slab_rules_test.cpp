@@ -456,6 +456,41 @@ TEST(SlabShrinker, CountIsTheFreeSlabsAndTheCpusSlabs) {
   }
 }
 
+// A scan gives the CPUs' slabs back to the nodes, then frees caches' free
+// slabs cache by cache, oldest cache first, until nr_to_scan pages are
+// freed: asked for exactly what the older of two caches holds free, it
+// leaves the newer one's slabs alone; the next scan frees those.
+TEST(SlabShrinker, ScanStopsOnceNrToScanPagesAreFreed) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  slab_allocator &sa = *f.sa;
+  kmem_cache *older = kmem_cache_create(sa, "older", 1000, 0, 0, nullptr);
+  kmem_cache *newer = kmem_cache_create(sa, "newer", 1000, 0, 0, nullptr);
+  ASSERT_TRUE(older && newer);
+  for (kmem_cache *s : {older, newer}) {
+    ASSERT_LT(3u, s->min_partial) << "the nodes keep all three free slabs";
+    std::vector<void *> objs;
+    for (unsigned i = 0; i < 3 * s->objects; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    for (void *p : objs) kmem_cache_free(s, p);
+  }
+  settle(f);  // the kmalloc caches and the cache of caches hold no free slab
+  shrinker *sh = &sa.slab_shrinker;
+  shrink_control sc{GFP_KERNEL, 0, 3ul << older->order, 0};
+  EXPECT_EQ(sh->scan_objects(sh, &sc), 3ul << older->order);
+  EXPECT_EQ(sc.nr_scanned, 3ul << older->order);
+  EXPECT_EQ(older->node[0].nr_slabs, 0ul);
+  EXPECT_EQ(newer->node[0].nr_slabs, 3ul);
+  EXPECT_EQ(newer->node[0].nr_free, 3ul);
+  EXPECT_EQ(f.check(), "");
+  sc.nr_to_scan = 1;
+  EXPECT_EQ(sh->scan_objects(sh, &sc), 3ul << newer->order) << "a cache's free slabs go together";
+  EXPECT_EQ(newer->node[0].nr_slabs, 0ul);
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(kmem_cache_destroy(newer), 0);
+  EXPECT_EQ(kmem_cache_destroy(older), 0);
+}
+
 // ============================================================ CPUs' slabs
 
 // A free into a slab on its node's partial list leaves the slab with the

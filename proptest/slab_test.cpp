@@ -1408,8 +1408,8 @@ TEST(SlabNuma, RemoteZoneSlabsAreReused) {
 // ================================================================ the allocator
 
 // slab_allocator_destroy after everything is freed gives every page back:
-// the page allocator is exactly as before slab_allocator_init, and no page
-// counts as slab.
+// the page allocator is exactly as before slab_allocator_init, no page
+// counts as slab, and the slab shrinker is no longer registered.
 TEST(SlabAllocator, DestroyGivesEverythingBack) {
   cpu_reset reset;
   for (layout_kind k : all_layouts) {
@@ -1430,7 +1430,14 @@ TEST(SlabAllocator, DestroyGivesEverythingBack) {
     }
     host_set_cpu(0);
     for (void *p : objs) kfree(*sa, p);
+    auto registered = [&] {
+      bool found = false;
+      list_for_each(e, &mm.ms->shrinkers) found |= e == &sa->slab_shrinker.list;
+      return found;
+    };
+    EXPECT_TRUE(registered());
     slab_allocator_destroy(sa.get());
+    EXPECT_FALSE(registered()) << "reclaim would call the shrinker of a destroyed allocator";
     drain_all_pages(*mm.ms);
     EXPECT_EQ(snapshot(*mm.ms), before);
     EXPECT_EQ(global_node_page_state_snapshot(*mm.ms, NR_SLAB_UNRECLAIMABLE), 0ul);
