@@ -287,8 +287,7 @@ static void discard_abandoned_slabs(kmem_cache *s) {
           page *slab = list_entry(e, page, slab_list);
           if (slab->inuse != slab->lost) continue;
           count_slab(&n, slab, -1);
-          list_del(&slab->slab_list);
-          list_add(&slab->slab_list, &discard);
+          list_move(&slab->slab_list, &discard);
         }
       }
     }
@@ -431,9 +430,10 @@ int slab_allocator_init(slab_allocator *sap, mem_system &ms, slab_flags_t debug_
 void slab_allocator_destroy(slab_allocator *sap) {
   slab_allocator &sa = *sap;
   unregister_shrinker(*sa.ms, &sa.slab_shrinker);
+  // kmalloc serves no more; its caches go with the others below, each
+  // destroyed (or reported) once.
   for (auto &row : sa.kmalloc_caches)
-    for (kmem_cache *&c : row)
-      if (c && kmem_cache_destroy(c) == 0) c = nullptr;
+    for (kmem_cache *&c : row) c = nullptr;
   while (!list_empty(&sa.caches)) {
     kmem_cache *s = list_last_entry(&sa.caches, kmem_cache, list);
     if (s == &sa.kmem_cache_boot) break;

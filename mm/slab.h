@@ -208,8 +208,9 @@ void kmem_cache_free(kmem_cache *s, void *obj);
 // and shrinker_lock are fine: their waiters spin with interrupts on, so the
 // stop parks them).
 unsigned long kmem_cache_shrink(kmem_cache *s);
-// Frees the cache if it has no live objects; otherwise reports them (up to a
-// few addresses), keeps the cache and returns -EBUSY. 0 on success.
+// Frees the cache if it has no live objects; otherwise reports them (Linux's
+// BUG report naming the first, then the addresses of up to 8), keeps the
+// cache and returns -EBUSY. 0 on success.
 int kmem_cache_destroy(kmem_cache *s);
 
 // ---- kmalloc ------------------------------------------------------------------

@@ -90,6 +90,38 @@ TEST_F(CpuSlab, RemoteFreeIsTakenBackWhenTheOwnerRunsOut) {
   EXPECT_EQ(kmem_cache_destroy(s), 0);
 }
 
+// The owner takes back the remote frees of its current slab before it
+// turns to its partial slabs (Linux's ___slab_alloc takes the frozen slab's
+// freelist, where SLUB puts remote frees, before it deactivates it): with
+// a partial slab waiting on CPU 0's list, the allocation after the current
+// slab runs out is the object CPU 1 freed into it, and the slab stays CPU
+// 0's.
+TEST_F(CpuSlab, RemoteFreesOfTheCurrentSlabComeBeforePartialSlabs) {
+  std::vector<void *> objs;
+  for (unsigned i = 0; i < 2 * s->objects; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  page *older = addr_to_slab(*f.mm.ms, objs[0]);
+  page *current = s->cpu_slab[0].slab;
+  ASSERT_NE(older, current);
+  ASSERT_EQ(addr_to_slab(*f.mm.ms, objs.back()), current);
+  ASSERT_EQ(current->freelist, nullptr);
+  // A free into the older, full slab makes it CPU 0's partial slab.
+  kmem_cache_free(s, objs[0]);
+  ASSERT_EQ(s->cpu_slab[0].nr_partial, 1u);
+  ASSERT_EQ(older->slab_frozen, 1u);
+  host_set_cpu(1);
+  void *victim = objs[s->objects + 7];
+  kmem_cache_free(s, victim);
+  host_set_cpu(0);
+  EXPECT_EQ(kmem_cache_alloc(s, GFP_KERNEL), victim);
+  EXPECT_EQ(s->cpu_slab[0].slab, current);
+  EXPECT_EQ(s->cpu_slab[0].nr_partial, 1u);
+  EXPECT_EQ(kmem_cache_alloc(s, GFP_KERNEL), objs[0]) << "then the partial slab's";
+  EXPECT_EQ(s->cpu_slab[0].slab, older);
+  EXPECT_EQ(f.check(), "");
+  for (void *p : objs) kmem_cache_free(s, p);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+}
+
 // When the owner gives its slab back (a shrink stops every CPU and flushes
 // them), the remote frees are taken back on the way: the slab reaches its
 // node with no remote bit and the right inuse.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "mm/slab_internal.h"
 #include "proptest/slab_fixture.h"
@@ -32,8 +33,16 @@ TEST_F(SlabEdge, HighmemAndMovableFlagsDropped) {
 
 bool fail_every_page(void *, gfp_t, unsigned) { return true; }
 
+size_t caches_listed(const slab_allocator &sa) {
+  size_t n = 0;
+  list_for_each(e, &sa.caches) n++;
+  return n;
+}
+
 // When no slab page can be had the allocation fails cleanly, with Linux's
-// SLUB warning naming the cache unless __GFP_NOWARN; nothing is left taken.
+// SLUB warning naming the cache unless __GFP_NOWARN; so does the creation
+// of a cache once the cache of caches needs a new slab; nothing is left
+// taken.
 TEST_F(SlabEdge, SlabPageRefused) {
   mem_system &ms = *f.mm.ms;
   // At rest before and after: reclaim under the refusals may shrink caches.
@@ -49,8 +58,21 @@ TEST_F(SlabEdge, SlabPageRefused) {
   EXPECT_EQ(kmem_cache_alloc(s, GFP_KERNEL | __GFP_NOWARN), nullptr);
   log = slabt::read_log();
   EXPECT_EQ(log.find("SLUB: Unable"), std::string::npos) << log;
+  // kmem_cache_create, too, once the cache of caches has handed out what
+  // its slabs held: NULL, and nothing listed.
+  const size_t caches = caches_listed(*f.sa);
+  std::vector<kmem_cache *> made;
+  kmem_cache *more;
+  log_buf_clear();
+  while ((more = kmem_cache_create(*f.sa, "more", 40, 0, 0, nullptr)) && made.size() < 1000) made.push_back(more);
+  EXPECT_EQ(more, nullptr);
+  log = slabt::read_log();
+  EXPECT_NE(log.find("cache: kmem_cache, object size"), std::string::npos) << log;
+  EXPECT_EQ(caches_listed(*f.sa), caches + made.size());
+  for (kmem_cache *c : made) EXPECT_EQ(kmem_cache_destroy(c), 0);
   ms.should_fail_alloc_page = nullptr;
   ms.pcp_disabled = false;
+  kmem_cache_shrink(&f.sa->kmem_cache_boot);
   kmem_cache_shrink(s);
   EXPECT_EQ(slabt::settle(f), before);
   EXPECT_EQ(f.check(), "");
@@ -61,21 +83,28 @@ TEST_F(SlabEdge, SlabPageRefused) {
 }
 
 // Tearing the allocator down destroys every cache without live objects; a
-// cache that still has some is reported with its objects, taken off the
-// list, and keeps its slab, so that the live object's memory is never
-// handed out again.
+// cache that still has some (a kmalloc cache too) is reported once with its
+// objects, taken off the list, and keeps its slab, so that the live
+// object's memory is never handed out again.
 TEST_F(SlabEdge, DestroyKeepsCacheWithLiveObjects) {
   void *obj = kmem_cache_alloc(s, GFP_KERNEL);
   ASSERT_NE(obj, nullptr);
   page *slab = addr_to_slab(*f.mm.ms, obj);
   ASSERT_NE(slab, nullptr);
+  void *k = kmalloc(*f.sa, 64, GFP_KERNEL);
+  ASSERT_NE(k, nullptr);
+  kmem_cache *k64 = addr_to_slab(*f.mm.ms, k)->slab_cache;
   log_buf_clear();
   slab_allocator_destroy(f.sa.get());
   const std::string log = slabt::read_log();
   EXPECT_NE(log.find("BUG edge (Not tainted): Objects remaining in edge"), std::string::npos) << log;
   EXPECT_NE(log.find("object " + slabt::addr_str(obj) + " still allocated"), std::string::npos) << log;
+  // Each cache that keeps objects is reported once, as one
+  // kmem_cache_destroy of it would.
+  EXPECT_EQ(slabt::count_of(log, "BUG "), 2u) << log;
+  EXPECT_EQ(slabt::count_of(log, "BUG kmalloc-64 (Not tainted): Objects remaining in kmalloc-64"), 1u) << log;
   bool listed = false;
-  list_for_each(e, &f.sa->caches) listed |= list_entry(e, kmem_cache, list) == s;
+  list_for_each(e, &f.sa->caches) listed |= list_entry(e, kmem_cache, list) == s || list_entry(e, kmem_cache, list) == k64;
   EXPECT_FALSE(listed);
   for (auto &row : f.sa->kmalloc_caches)
     for (kmem_cache *c : row) EXPECT_EQ(c, nullptr);
@@ -87,6 +116,19 @@ TEST_F(SlabEdge, DestroyKeepsCacheWithLiveObjects) {
 // kmem_cache_destroy(NULL) does nothing and succeeds, as in Linux.
 TEST_F(SlabEdge, DestroyOfNullIsANoOp) {
   slabt::expect_no_report(f, [] { EXPECT_EQ(kmem_cache_destroy(nullptr), 0); });
+}
+
+// SLAB_PANIC marks a cache its creator cannot do without: a creation that
+// fails panics, naming the cache (Linux's "Failed to create slab"), where
+// without the flag it returns NULL; one that succeeds returns the cache.
+TEST(SlabEdgeDeathTest, PanicFlagMakesAFailedCreationPanic) {
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  EXPECT_EQ(kmem_cache_create(*f.sa, "unwanted", 0, 0, 0, nullptr), nullptr);
+  EXPECT_DEATH(kmem_cache_create(*f.sa, "wanted", 0, 0, SLAB_PANIC, nullptr), "failed to create slab 'wanted'");
+  kmem_cache *s = kmem_cache_create(*f.sa, "needed", 64, 0, SLAB_PANIC, nullptr);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
 }
 
 }  // namespace

@@ -192,7 +192,8 @@ RC_GTEST_PROP(ProcSlabinfo, RowsMatchHeldObjects, ()) {
 
 // Objects another CPU freed into CPU 0's slab are free though CPU 0 has not
 // taken them back (they still count in its slab's inuse): active_objs drops
-// at once, and again when CPU 0 frees objects itself.
+// at once, and again when CPU 0 frees objects itself, down to 0 when CPU 1
+// frees all the rest.
 TEST(ProcSlabinfo, RemotelyFreedObjectsAreNotActive) {
   cpu_reset reset;
   slab_fixture f;
@@ -222,7 +223,14 @@ TEST(ProcSlabinfo, RemotelyFreedObjectsAreNotActive) {
   objs.pop_back();
   lines = lines_of(capture_slabinfo(sa));
   EXPECT_EQ(lines[2], expected_row(s, 92));
+  // The rest freed by CPU 1 too: a slab whose every held object waits to
+  // be taken back holds none.
+  host_set_cpu(1);
   for (void *p : objs) kmem_cache_free(s, p);
+  host_set_cpu(0);
+  EXPECT_EQ(slab->inuse, inuse - 1) << "only CPU 0's own free is taken back";
+  lines = lines_of(capture_slabinfo(sa));
+  EXPECT_EQ(lines[2], expected_row(s, 0));
   EXPECT_EQ(kmem_cache_destroy(s), 0);
   EXPECT_EQ(f.check(), "");
 }

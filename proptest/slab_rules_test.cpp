@@ -279,6 +279,53 @@ TEST(SlabNuma, AllocNodePlacesTheObjectOnThatNode) {
   EXPECT_EQ(sa.errors, 0ul);
 }
 
+// A node with no slab of the cache holding a free object is served from
+// another node's partial slab before a new slab is made (Linux's
+// get_any_partial, nearest node first): node 0's partial slab, which CPU 0
+// left with one object held, serves node 1's CPU 2 until it is full, and
+// kmem_cache_alloc_node for node 1 from CPU 0 alike; only then does node 1
+// get a slab of its own.
+TEST(SlabNuma, AnotherNodesPartialSlabServesBeforeANewSlab) {
+  cpu_reset reset;
+  for (bool alloc_node : {false, true}) {
+    SCOPED_TRACE(alloc_node ? "kmem_cache_alloc_node(node 1) on cpu 0" : "kmem_cache_alloc on cpu 2");
+    slab_fixture f;
+    ASSERT_EQ(f.build(layout_kind::two_nodes), 0);
+    const mem_system &ms = *f.mm.ms;
+    ASSERT_EQ(ms.cpu_to_node[2], 1);
+    kmem_cache *s = kmem_cache_create(*f.sa, "spread", 200, 0, 0, nullptr);
+    ASSERT_NE(s, nullptr);
+    host_set_cpu(0);
+    void *first = kmem_cache_alloc(s, GFP_KERNEL);
+    ASSERT_NE(first, nullptr);
+    page *slab = addr_to_slab(ms, first);
+    ASSERT_EQ(page_to_nid(slab), 0);
+    flush_this_cpu(s);
+    ASSERT_EQ(s->node[0].nr_partial, 1ul);
+    host_set_cpu(alloc_node ? 0 : 2);
+    auto alloc = [&] { return alloc_node ? kmem_cache_alloc_node(s, GFP_KERNEL, 1) : kmem_cache_alloc(s, GFP_KERNEL); };
+    std::vector<void *> got;
+    for (unsigned i = 1; i < s->objects; i++) {
+      void *p = alloc();
+      ASSERT_NE(p, nullptr);
+      ASSERT_EQ(addr_to_slab(ms, p), slab) << "object " << i;
+      got.push_back(p);
+    }
+    EXPECT_EQ(s->node[0].nr_slabs, 1ul);
+    EXPECT_EQ(s->node[1].nr_slabs, 0ul);
+    void *p = alloc();
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(page_to_nid(virt_to_page(ms, p)), 1);
+    EXPECT_EQ(s->node[1].nr_slabs, 1ul);
+    got.push_back(p);
+    EXPECT_EQ(f.check(), "");
+    host_set_cpu(0);
+    for (void *q : got) kmem_cache_free(s, q);
+    kmem_cache_free(s, first);
+    EXPECT_EQ(kmem_cache_destroy(s), 0);
+  }
+}
+
 // Waits until `waiters` more CPUs queue for lock, which the caller holds.
 void wait_for_waiters(const spinlock_t &lock, u32 waiters) {
   const u32 queued = __atomic_load_n(&lock.owner, __ATOMIC_ACQUIRE) + 1 + waiters;
@@ -407,6 +454,41 @@ TEST(SlabShrinker, CountIsTheFreeSlabsAndTheCpusSlabs) {
     EXPECT_EQ(sh->count_objects(sh, &sc), SHRINK_EMPTY);
     EXPECT_EQ(f.check(), "");
   }
+}
+
+// A scan gives the CPUs' slabs back to the nodes, then frees caches' free
+// slabs cache by cache, oldest cache first, until nr_to_scan pages are
+// freed: asked for exactly what the older of two caches holds free, it
+// leaves the newer one's slabs alone; the next scan frees those.
+TEST(SlabShrinker, ScanStopsOnceNrToScanPagesAreFreed) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  slab_allocator &sa = *f.sa;
+  kmem_cache *older = kmem_cache_create(sa, "older", 1000, 0, 0, nullptr);
+  kmem_cache *newer = kmem_cache_create(sa, "newer", 1000, 0, 0, nullptr);
+  ASSERT_TRUE(older && newer);
+  for (kmem_cache *s : {older, newer}) {
+    ASSERT_LT(3u, s->min_partial) << "the nodes keep all three free slabs";
+    std::vector<void *> objs;
+    for (unsigned i = 0; i < 3 * s->objects; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    for (void *p : objs) kmem_cache_free(s, p);
+  }
+  settle(f);  // the kmalloc caches and the cache of caches hold no free slab
+  shrinker *sh = &sa.slab_shrinker;
+  shrink_control sc{GFP_KERNEL, 0, 3ul << older->order, 0};
+  EXPECT_EQ(sh->scan_objects(sh, &sc), 3ul << older->order);
+  EXPECT_EQ(sc.nr_scanned, 3ul << older->order);
+  EXPECT_EQ(older->node[0].nr_slabs, 0ul);
+  EXPECT_EQ(newer->node[0].nr_slabs, 3ul);
+  EXPECT_EQ(newer->node[0].nr_free, 3ul);
+  EXPECT_EQ(f.check(), "");
+  sc.nr_to_scan = 1;
+  EXPECT_EQ(sh->scan_objects(sh, &sc), 3ul << newer->order) << "a cache's free slabs go together";
+  EXPECT_EQ(newer->node[0].nr_slabs, 0ul);
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(kmem_cache_destroy(newer), 0);
+  EXPECT_EQ(kmem_cache_destroy(older), 0);
 }
 
 // ============================================================ CPUs' slabs

@@ -1162,12 +1162,13 @@ TEST(SlabBadInput, ForgedLinkThatSkipsFreeObjects) {
 // A freelist that ends (an encoded NULL) while the slab still has free
 // objects is reported as such, with how many it abandons, not as a link to
 // a bad object; the object whose link it was is still handed out, and only
-// the ones behind it are lost. Both the fast path and the general path
-// (a debug cache) report it.
+// the ones behind it are lost; kmem_cache_zalloc hands it out zeroed, the
+// bad link included. Both the fast path and the general path (a debug
+// cache) report it.
 TEST(SlabBadInput, FreelistThatEndsEarlyIsReported) {
   cpu_reset reset;
-  for (slab_flags_t flags : {slab_flags_t(0), slab_flags_t(SLAB_POISON)}) {
-    SCOPED_TRACE(flags ? "debug cache" : "plain cache");
+  for (auto [flags, zero] : {std::pair<slab_flags_t, bool>{0, false}, {0, true}, {SLAB_POISON, false}, {SLAB_POISON, true}}) {
+    SCOPED_TRACE(std::string(flags ? "debug cache" : "plain cache") + (zero ? ", zalloc" : ""));
     slab_fixture f;
     ASSERT_EQ(f.build(layout_kind::single_zone), 0);
     freelist_setup fs = fresh_slab(f, "victim", flags);
@@ -1182,9 +1183,12 @@ TEST(SlabBadInput, FreelistThatEndsEarlyIsReported) {
         f, "victim", fs.head, false,
         "Freelist link corrupted: the freelist ends with " + std::to_string(lost) +
             " free objects not reached; they are abandoned",
-        [&] { got = kmem_cache_alloc(s, GFP_KERNEL); }, {false, false});
+        [&] { got = zero ? kmem_cache_zalloc(s, GFP_KERNEL) : kmem_cache_alloc(s, GFP_KERNEL); }, {false, false});
     EXPECT_EQ(log.find("decodes to"), std::string::npos) << log;
     EXPECT_EQ(got, fs.head);
+    if (zero) {
+      EXPECT_TRUE(bytes_are(got, s->object_size, 0));
+    }
     EXPECT_EQ(s->corrupted, 1ul);
     EXPECT_EQ(s->lost_objects, lost);
     EXPECT_EQ(fs.slab->lost, lost);
@@ -1223,7 +1227,7 @@ TEST(SlabBadInput, DestroyAfterCorruptedLink) {
 }
 
 // kmem_cache_destroy of a cache with live objects is refused with -EBUSY and
-// a report of how many and (some of) which; the cache stays listed, keeps its
+// a report of how many and which (the first 8); the cache stays listed, keeps its
 // objects intact and keeps serving; once they are freed it is destroyed.
 // Free objects on CPUs' slabs, or freed by one CPU into another's slab, do
 // not keep a cache alive.
@@ -1253,9 +1257,17 @@ TEST(SlabBadInput, DestroyWithLiveObjects) {
     std::string log = read_log();
     EXPECT_NE(log.find("busy"), std::string::npos) << log;
     EXPECT_NE(log.find(std::to_string(live.size()) + " live"), std::string::npos) << log;
-    unsigned shown = 0;
-    for (const void *p : live) shown += log.find(addr_str(p)) != std::string::npos;
-    EXPECT_GE(shown, 1u) << log;
+    // Then one line per live object, up to 8 of them: each a live object,
+    // none twice.
+    std::set<std::string> shown;
+    for (size_t at = log.find("  object "); at != std::string::npos; at = log.find("  object ", at + 1)) {
+      const std::string addr = log.substr(at + 9, 18);
+      EXPECT_EQ(log.compare(at + 27, 17, " still allocated\n"), 0) << log;
+      EXPECT_TRUE(std::any_of(live.begin(), live.end(), [&](const void *p) { return addr_str(p) == addr; })) << addr;
+      EXPECT_TRUE(shown.insert(addr).second) << addr << " listed twice";
+    }
+    ASSERT_GT(live.size(), 8u);
+    EXPECT_EQ(shown.size(), 8u) << log;
     EXPECT_TRUE(listed(sa, s));
     EXPECT_EQ(f.check(), "");
     for (const void *p : live) EXPECT_TRUE(bytes_are(p, 100, 0x21));
@@ -1396,8 +1408,8 @@ TEST(SlabNuma, RemoteZoneSlabsAreReused) {
 // ================================================================ the allocator
 
 // slab_allocator_destroy after everything is freed gives every page back:
-// the page allocator is exactly as before slab_allocator_init, and no page
-// counts as slab.
+// the page allocator is exactly as before slab_allocator_init, no page
+// counts as slab, and the slab shrinker is no longer registered.
 TEST(SlabAllocator, DestroyGivesEverythingBack) {
   cpu_reset reset;
   for (layout_kind k : all_layouts) {
@@ -1418,12 +1430,73 @@ TEST(SlabAllocator, DestroyGivesEverythingBack) {
     }
     host_set_cpu(0);
     for (void *p : objs) kfree(*sa, p);
+    auto registered = [&] {
+      bool found = false;
+      list_for_each(e, &mm.ms->shrinkers) found |= e == &sa->slab_shrinker.list;
+      return found;
+    };
+    EXPECT_TRUE(registered());
     slab_allocator_destroy(sa.get());
+    EXPECT_FALSE(registered()) << "reclaim would call the shrinker of a destroyed allocator";
     drain_all_pages(*mm.ms);
     EXPECT_EQ(snapshot(*mm.ms), before);
     EXPECT_EQ(global_node_page_state_snapshot(*mm.ms, NR_SLAB_UNRECLAIMABLE), 0ul);
     EXPECT_EQ(global_node_page_state_snapshot(*mm.ms, NR_SLAB_RECLAIMABLE), 0ul);
     EXPECT_EQ(mm.check(), "");
+  }
+}
+
+// slab_allocator_init sets every field it keeps, whatever the memory held
+// before (a kernel may place the allocator in memory that is not zeroed):
+// over bytes of 0xa5 it makes the same caches with the same secrets as over
+// zeroes, counts no error, no bad free and no large page, injects no fault,
+// adds no debug flag, and every kmalloc cache pointer is a listed cache or
+// nullptr (a type whose zone has no memory), which then serves as usual.
+TEST(SlabAllocator, InitOverUsedMemory) {
+  cpu_reset reset;
+  for (layout_kind k : all_layouts) {
+    SCOPED_TRACE(layout_name(k));
+    mm_fixture mm;
+    ASSERT_EQ(build_layout(mm, k), 0);
+    std::vector<std::pair<std::string, unsigned long>> made[2];
+    for (int used : {0, 1}) {
+      auto sa = std::make_unique<slab_allocator>();
+      memset(static_cast<void *>(sa.get()), used ? 0xa5 : 0, sizeof(slab_allocator));
+      ASSERT_EQ(slab_allocator_init(sa.get(), *mm.ms, 0, 1), 0);
+      list_for_each(e, &sa->caches) {
+        const kmem_cache *c = list_entry(e, kmem_cache, list);
+        made[used].push_back({c->name, c->random});
+      }
+      EXPECT_EQ(sa->errors, 0ul);
+      EXPECT_EQ(sa->bad_frees, 0ul);
+      EXPECT_EQ(sa->large_pages, 0ul);
+      EXPECT_EQ(sa->failslab.attr.probability, 0u);
+      for (auto &row : sa->kmalloc_caches)
+        for (kmem_cache *c : row) {
+          if (!c) continue;
+          EXPECT_TRUE(listed(*sa, c));
+          EXPECT_EQ(c->flags & SLAB_DEBUG_FLAGS, 0u) << c->name;
+        }
+      for (gfp_t zone : {gfp_t(0), __GFP_DMA32, __GFP_DMA, __GFP_RECLAIMABLE}) {
+        const kmalloc_cache_type type = zone == __GFP_DMA32 ? KMALLOC_DMA32
+                                        : zone == __GFP_DMA ? KMALLOC_DMA
+                                        : zone == __GFP_RECLAIMABLE ? KMALLOC_RECLAIM
+                                                                    : KMALLOC_NORMAL;
+        kmem_cache *c = sa->kmalloc_caches[type][kmalloc_index(100)];
+        void *p = kmalloc(*sa, 100, GFP_KERNEL | zone | __GFP_NOWARN);
+        EXPECT_EQ(p != nullptr, c != nullptr) << zone;
+        kfree(*sa, p);
+      }
+      void *large = kmalloc(*sa, 3 * PAGE_SIZE, GFP_KERNEL);
+      ASSERT_NE(large, nullptr);
+      EXPECT_EQ(sa->large_pages, 1ul << 2);
+      kfree(*sa, large);
+      EXPECT_EQ(sa->large_pages, 0ul);
+      EXPECT_EQ(sa->errors, 0ul);
+      slab_allocator_destroy(sa.get());
+      EXPECT_EQ(mm.check(), "");
+    }
+    EXPECT_EQ(made[1], made[0]);
   }
 }
 
