@@ -300,3 +300,22 @@ TEST(PageAllocEdge, HighMemPagesHaveNoAddress) {
   __free_pages(ms, low, 0);
   EXPECT_EQ(f.check(), "");
 }
+
+// __GFP_NOFAIL below the min watermark: where an ordinary request fails
+// after its retries, a __GFP_NOFAIL one is served from the min reserve
+// (Linux's ALLOC_MIN_RESERVE for it), with no warning.
+TEST(PageAllocEdge, NofailIsServedFromTheMinReserve) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
+  mem_system &ms = *f.ms;
+  std::vector<page *> held;
+  while (page *p = alloc_pages(ms, GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN, 0)) held.push_back(p);
+  EXPECT_EQ(alloc_pages(ms, GFP_KERNEL | __GFP_NOWARN, 0), nullptr);
+  log_buf_clear();
+  page *p = alloc_pages(ms, GFP_KERNEL | __GFP_NOFAIL, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(read_log().find("allocation"), std::string::npos) << read_log();
+  held.push_back(p);
+  for (page *q : held) __free_pages(ms, q, 0);
+  EXPECT_EQ(f.check(), "");
+}
