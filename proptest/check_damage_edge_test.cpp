@@ -459,6 +459,36 @@ TEST_F(CheckDamageSlab, Pages) {
   kmem_cache_free(s, obj);
 }
 
+// The partial list holds slabs with objects both in use and free: a full
+// slab there is named, and so is an empty one.
+TEST_F(CheckDamageSlab, PartialListHoldsOnlyPartlyUsedSlabs) {
+  std::vector<void *> objs;
+  for (unsigned i = 0; i < s->objects; i++) {
+    objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    ASSERT_NE(objs.back(), nullptr);
+  }
+  flush_cpu0();
+  kmem_cache_node &n = s->node[0];
+  // Onto the partial list from `from` and back, with the counts kept right.
+  auto on_partial = [&](list_head *from, unsigned long &nr, const std::string &want) {
+    ASSERT_EQ(nr, 1u);
+    page *slab = list_first_entry(from, page, slab_list);
+    const std::string base = slabt::addr_str(slab_base(*f.sa->ms, slab));
+    list_move(&slab->slab_list, &n.partial);
+    nr--, n.nr_partial++;
+    EXPECT_EQ(f.check(), "1 violations:\nslab edge: slab " + base + " " + want + " is on the partial list\n");
+    list_move(&slab->slab_list, from);
+    nr++, n.nr_partial--;
+    EXPECT_EQ(f.check(), "");
+  };
+  ASSERT_EQ(n.nr_partial, 0u);
+  on_partial(&n.full, n.nr_full, "(inuse " + std::to_string(s->objects) + ", freelist empty)");
+  for (void *o : objs) kmem_cache_free(s, o);
+  flush_cpu0();
+  ASSERT_EQ(n.nr_partial, 0u);
+  on_partial(&n.free, n.nr_free, "(inuse 0, freelist non-empty)");
+}
+
 // Free slabs beyond min_partial belong to the page allocator: keeping one
 // more is named.
 TEST_F(CheckDamageSlab, FreeSlabsAboveMinPartial) {
