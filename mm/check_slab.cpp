@@ -2,7 +2,9 @@
 // cache with every other CPU held by stop_machine (so that their slabs are
 // at rest and may be read), slab_mutex held (taken before: a CPU parked
 // while holding it would never give it up), and each node's list_lock.
-// Every violation is described; nothing is changed.
+// Every violation is described; nothing is changed. A list is followed only
+// while each entry links back to the one before it, and a list cut there is
+// named once: nothing is compared with what its walk counted.
 #include "kernel/printk.h"
 #include "kernel/spinlock.h"
 #include "mm/check.h"
@@ -19,7 +21,26 @@ struct cache_check {
   const kmem_cache *s;
   unsigned long frozen[MAX_NUMNODES];  // slabs frozen to some CPU, by node
   unsigned long pages = 0;             // in this cache's slabs
+  bool cpu_lists_intact = true;        // so frozen[] counts every CPU's slabs
+  bool lists_intact = true;            // so pages counts every slab
 };
+
+// Calls visit on each entry of the list at head while every entry links
+// back to the one before it; returns whether the walk came back to the head,
+// with the entries visited in *n. The first entry a walk meets twice is
+// reached the second time from another entry than its prev, so a cycle
+// that misses the head is cut there, with each entry visited once: the walk
+// needs no bound.
+template <typename F>
+bool walk_list(const list_head *head, unsigned long *n, F visit) {
+  *n = 0;
+  for (const list_head *prev = head, *e = head->next;; prev = e, e = e->next) {
+    if (e->prev != prev) return false;
+    if (e == head) return true;
+    ++*n;
+    visit(e);
+  }
+}
 
 __printf(2, 3) void cfail(cache_check &c, const char *fmt, ...) {
   char msg[224];
@@ -97,6 +118,7 @@ unsigned check_freelist(cache_check &c, const page *slab) {
 }
 
 enum class slab_list_kind { full, partial, free, cpu };
+constexpr const char *slab_list_names[] = {"full", "partial", "free"};  // a node's lists, by kind
 
 // Remote bits that are not also allocated ones (each is a free of an
 // object nobody held); returns how many remote bits are set.
@@ -151,48 +173,50 @@ void check_slab_page(cache_check &c, const page *slab, int nid, slab_list_kind k
   bool ok = kind == slab_list_kind::free      ? slab->inuse == 0
             : kind == slab_list_kind::full    ? slab->inuse > 0 && !slab->freelist
                                               : slab->inuse > 0 && slab->freelist;
-  static const char *const names[] = {"full", "partial", "free"};
   if (!ok)
     cfail(c, "slab %p (inuse %u, freelist %s) is on the %s list", base, slab->inuse,
-          slab->freelist ? "non-empty" : "empty", names[int(kind)]);
+          slab->freelist ? "non-empty" : "empty", slab_list_names[int(kind)]);
 }
 
 // Every CPU's slabs: its current one and its partial list.
 void check_cpu_slabs(cache_check &c) {
   const kmem_cache *s = c.s;
-  const unsigned long limit = c.ms.totalram_pages + 1;  // no list can be longer: a cycle stops here
   for (unsigned cpu = 0; cpu < NR_CPUS; cpu++) {
     const kmem_cache_cpu &k = s->cpu_slab[cpu];
     if (k.slab) check_slab_page(c, k.slab, 0, slab_list_kind::cpu, cpu);
-    unsigned long n = 0;
-    for (const list_head *e = k.partial.next; e != &k.partial; e = e->next) {
-      if (++n > limit) {
-        cfail(c, "cpu %u: the partial list does not come back to its head", cpu);
-        break;
-      }
+    unsigned long n;
+    bool closed = walk_list(&k.partial, &n, [&](const list_head *e) {
       const page *slab = list_entry(const_cast<list_head *>(e), page, slab_list);
       if (slab == k.slab) cfail(c, "cpu %u: its current slab is on its partial list too", cpu);
       check_slab_page(c, slab, 0, slab_list_kind::cpu, cpu);
+    });
+    if (!closed) {
+      cfail(c, "cpu %u: the partial list breaks after %lu slabs: the next entry does not link back", cpu, n);
+      c.cpu_lists_intact = c.lists_intact = false;
+    } else if (n != k.nr_partial) {
+      cfail(c, "cpu %u: nr_partial %u, its partial list holds %lu", cpu, k.nr_partial, n);
     }
-    if (n != k.nr_partial) cfail(c, "cpu %u: nr_partial %u, its partial list holds %lu", cpu, k.nr_partial, n);
     if (k.nr_partial > s->cpu_partial_slabs)
       cfail(c, "cpu %u keeps %u partial slabs, above cpu_partial_slabs %u", cpu, k.nr_partial, s->cpu_partial_slabs);
   }
 }
 
 void check_node(cache_check &c, int nid, const kmem_cache_node &n) {
-  unsigned long limit = c.ms.totalram_pages + 1;  // no list can be longer: a cycle stops here
-  unsigned long counts[3] = {};
+  unsigned long counts[3];
   const list_head *lists[3] = {&n.full, &n.partial, &n.free};
+  bool closed = true;
   for (int k = 0; k < 3; k++) {
-    for (const list_head *e = lists[k]->next; e != lists[k]; e = e->next) {
-      if (++counts[k] > limit) {
-        cfail(c, "node %d: a slab list does not come back to its head", nid);
-        break;
-      }
-      check_slab_page(c, list_entry(const_cast<list_head *>(e), page, slab_list), nid, slab_list_kind(k));
+    if (!walk_list(lists[k], &counts[k], [&](const list_head *e) {
+          check_slab_page(c, list_entry(const_cast<list_head *>(e), page, slab_list), nid, slab_list_kind(k));
+        })) {
+      cfail(c, "node %d: the %s list breaks after %lu slabs: the next entry does not link back", nid, slab_list_names[k],
+            counts[k]);
+      closed = c.lists_intact = false;
     }
   }
+  if (n.total_objects != n.nr_slabs * c.s->objects)
+    cfail(c, "node %d: total_objects %lu for %lu slabs of %u", nid, n.total_objects, n.nr_slabs, c.s->objects);
+  if (!closed || !c.cpu_lists_intact) return;
   if (counts[0] != n.nr_full || counts[1] != n.nr_partial || counts[2] != n.nr_free)
     cfail(c, "node %d: counters full/partial/free %lu/%lu/%lu, lists hold %lu/%lu/%lu", nid, n.nr_full,
           n.nr_partial, n.nr_free, counts[0], counts[1], counts[2]);
@@ -200,16 +224,22 @@ void check_node(cache_check &c, int nid, const kmem_cache_node &n) {
   if (n.nr_slabs != slabs)
     cfail(c, "node %d: nr_slabs %lu, but its lists hold %lu and CPUs own %lu", nid, n.nr_slabs,
           counts[0] + counts[1] + counts[2], c.frozen[nid]);
-  if (n.total_objects != n.nr_slabs * c.s->objects)
-    cfail(c, "node %d: total_objects %lu for %lu slabs of %u", nid, n.total_objects, n.nr_slabs, c.s->objects);
   if (counts[2] > c.s->min_partial)
     cfail(c, "node %d keeps %lu free slabs, above min_partial %u", nid, counts[2], c.s->min_partial);
 }
 
-// Checks one cache under its node locks (the other CPUs held); returns the
+struct slab_check {
+  const slab_allocator &sa;
+  check_report &r;
+  unsigned long pages[2];  // unreclaimable, reclaimable
+  bool lists_intact;       // so pages counts every slab
+};
+
+// Checks one cache under its node locks (the other CPUs held) and adds the
 // pages its slabs hold.
-unsigned long check_cache(const slab_allocator &sa, check_report &r, kmem_cache *s) {
-  cache_check c{*sa.ms, r, s, {}, 0};
+void check_cache(slab_check &k, kmem_cache *s) {
+  const slab_allocator &sa = k.sa;
+  cache_check c{*sa.ms, k.r, s, {}};
   if (s->sa != &sa) cfail(c, "cache belongs to another slab allocator");
   check_geometry(c);
   unsigned long flags[MAX_NUMNODES];
@@ -217,25 +247,18 @@ unsigned long check_cache(const slab_allocator &sa, check_report &r, kmem_cache 
   check_cpu_slabs(c);
   for (unsigned nid = 0; nid < MAX_NUMNODES; nid++) check_node(c, int(nid), s->node[nid]);
   for (unsigned nid = MAX_NUMNODES; nid-- > 0;) spin_unlock_irqrestore(&s->node[nid].list_lock, flags[nid]);
-  return c.pages;
+  k.pages[(s->flags & SLAB_RECLAIM_ACCOUNT) ? 1 : 0] += c.pages;
+  if (!c.lists_intact) k.lists_intact = false;
 }
-
-struct slab_check {
-  const slab_allocator &sa;
-  check_report &r;
-  unsigned long pages[2];  // unreclaimable, reclaimable
-};
 
 void check_caches(void *arg) {
   slab_check &k = *static_cast<slab_check *>(arg);
-  unsigned long limit = 100000, n = 0;
-  list_for_each(e, &k.sa.caches) {
-    if (++n > limit) {
-      check_fail(k.r, "slab: the cache list does not come back to its head");
-      break;
-    }
-    kmem_cache *s = list_entry(e, kmem_cache, list);
-    k.pages[(s->flags & SLAB_RECLAIM_ACCOUNT) ? 1 : 0] += check_cache(k.sa, k.r, s);
+  unsigned long n;
+  if (!walk_list(&k.sa.caches, &n, [&](const list_head *e) {
+        check_cache(k, list_entry(const_cast<list_head *>(e), kmem_cache, list));
+      })) {
+    check_fail(k.r, "slab: the cache list breaks after %lu caches: the next entry does not link back", n);
+    k.lists_intact = false;
   }
 }
 
@@ -244,7 +267,7 @@ void check_caches(void *arg) {
 unsigned check_slab(const slab_allocator &sa, check_report &r) {
   unsigned before = r.violations;
   slab_allocator &msa = const_cast<slab_allocator &>(sa);  // for the locks only
-  slab_check k{sa, r, {}};
+  slab_check k{sa, r, {}, true};
   {
     spin_lock_guard g(msa.slab_mutex);
     stop_machine(check_caches, &k);
@@ -254,7 +277,7 @@ unsigned check_slab(const slab_allocator &sa, check_report &r) {
   pages[0] += __atomic_load_n(&sa.large_pages, __ATOMIC_RELAXED);
   unsigned long stat[2] = {global_node_page_state_snapshot(*sa.ms, NR_SLAB_UNRECLAIMABLE),
                            global_node_page_state_snapshot(*sa.ms, NR_SLAB_RECLAIMABLE)};
-  if (stat[0] != pages[0] || stat[1] != pages[1])
+  if (k.lists_intact && (stat[0] != pages[0] || stat[1] != pages[1]))
     check_fail(r, "slab: NR_SLAB_UNRECLAIMABLE/NR_SLAB_RECLAIMABLE are %lu/%lu pages, the caches and large kmallocs hold %lu/%lu",
                stat[0], stat[1], pages[0], pages[1]);
   return r.violations - before;

@@ -49,6 +49,16 @@ struct CheckCallsDamage : ::testing::Test {
   std::string alloc_call(const page *p, unsigned order, gfp_t gfp, unsigned long *n) {
     return run(n, [&] { check_alloc_call(ms(), p, order, gfp, 0); });
   }
+  // A new cache of 48-byte objects and two objects of it, from one slab
+  // (*slab); nullptr if that fails.
+  kmem_cache *cache_with_two(const char *name, void **a, void **b, page **slab) {
+    kmem_cache *c = kmem_cache_create(*f.slab.sa, name, 48, 0, 0, nullptr);
+    if (!c) return nullptr;
+    *a = kmem_cache_alloc(c, GFP_KERNEL);
+    *b = kmem_cache_alloc(c, GFP_KERNEL);
+    *slab = *a ? addr_to_slab(ms(), *a) : nullptr;
+    return *b && *slab && addr_to_slab(ms(), *b) == *slab ? c : nullptr;
+  }
 };
 
 std::string fmt(const char *f, unsigned long a, unsigned long b = 0, unsigned long c = 0) {
@@ -476,11 +486,10 @@ TEST_F(CheckCallsDamage, SlabObjectFromElsewhere) {
 // The walk of this CPU's own slab's freelist goes past its first entry
 // (object 0 of the slab here) to the object handed out.
 TEST_F(CheckCallsDamage, SlabHandOutDeepInTheFreelist) {
-  kmem_cache *c = kmem_cache_create(*f.slab.sa, "cc-deep", 48, 0, 0, nullptr);
+  void *a, *b;
+  page *slab;
+  kmem_cache *c = cache_with_two("cc-deep", &a, &b, &slab);
   ASSERT_NE(c, nullptr);
-  void *a = kmem_cache_alloc(c, GFP_KERNEL), *b = kmem_cache_alloc(c, GFP_KERNEL);
-  ASSERT_TRUE(a && b);
-  page *slab = addr_to_slab(ms(), a);
   ASSERT_EQ(slab_obj_index(ms(), c, slab, a), 0);
   kmem_cache_free(c, b);
   kmem_cache_free(c, a);  // the freelist: a (object 0), then b
@@ -490,6 +499,36 @@ TEST_F(CheckCallsDamage, SlabHandOutDeepInTheFreelist) {
   EXPECT_NE(log.find("cc-deep: object " + damage::ptr(b) + " handed out while still on CPU 0's slab's freelist"),
             std::string::npos)
       << log;
+  kmem_cache_shrink(c);
+  EXPECT_EQ(kmem_cache_destroy(c), 0);
+}
+
+// The walk of this CPU's slab's freelist follows only links to objects of
+// the slab: a link that leaves the slab ends it, even when what it leads to
+// links back to the object handed out (a stray pointer is no freelist
+// entry); and a freelist that loops ends it too, with nothing to report.
+TEST_F(CheckCallsDamage, SlabFreelistWalkStaysInTheSlab) {
+  void *x, *a;
+  page *slab;
+  kmem_cache *c = cache_with_two("cc-walk", &x, &a, &slab);
+  ASSERT_NE(c, nullptr);
+  kmem_cache_free(c, a);
+  ASSERT_EQ(slab->freelist, a);
+  unsigned long n;
+  EXPECT_EQ(run(&n, [&] { EXPECT_TRUE(check_slab_alloc_call(c, x)); }), "");
+  unsigned long *link = freelist_slot(c, a);
+  const unsigned long saved = *link;
+  alignas(16) unsigned char outside[64] = {};
+  ASSERT_LT(slab_obj_index(ms(), c, slab, outside), 0);
+  *freelist_slot(c, outside) = freelist_encode(c, outside, x);
+  *link = freelist_encode(c, a, outside);
+  EXPECT_EQ(run(&n, [&] { EXPECT_TRUE(check_slab_alloc_call(c, x)); }), "");
+  EXPECT_EQ(n, 0ul);
+  *link = freelist_encode(c, a, a);
+  EXPECT_EQ(run(&n, [&] { EXPECT_TRUE(check_slab_alloc_call(c, x)); }), "");
+  EXPECT_EQ(n, 0ul);
+  *link = saved;
+  kmem_cache_free(c, x);
   kmem_cache_shrink(c);
   EXPECT_EQ(kmem_cache_destroy(c), 0);
 }

@@ -379,6 +379,10 @@ TEST_F(CheckDamageSlab, CpuSlabs) {
   s->node[0].nr_slabs++;
   expect_finds(f.check(), {"slab edge: node 0: nr_slabs 2, but its lists hold 0 and CPUs own 1"});
   s->node[0].nr_slabs--;
+  s->node[0].total_objects++;
+  EXPECT_EQ(f.check(), "1 violations:\nslab edge: node 0: total_objects " + std::to_string(s->objects + 1) +
+                           " for 1 slabs of " + std::to_string(s->objects) + "\n");
+  s->node[0].total_objects--;
 
   // A remote bit of an object nobody holds; then, with the slab given back
   // to the node, a remote bit on an unfrozen slab.
@@ -459,6 +463,36 @@ TEST_F(CheckDamageSlab, Pages) {
   kmem_cache_free(s, obj);
 }
 
+// The partial list holds slabs with objects both in use and free: a full
+// slab there is named, and so is an empty one.
+TEST_F(CheckDamageSlab, PartialListHoldsOnlyPartlyUsedSlabs) {
+  std::vector<void *> objs;
+  for (unsigned i = 0; i < s->objects; i++) {
+    objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    ASSERT_NE(objs.back(), nullptr);
+  }
+  flush_cpu0();
+  kmem_cache_node &n = s->node[0];
+  // Onto the partial list from `from` and back, with the counts kept right.
+  auto on_partial = [&](list_head *from, unsigned long &nr, const std::string &want) {
+    ASSERT_EQ(nr, 1u);
+    page *slab = list_first_entry(from, page, slab_list);
+    const std::string base = slabt::addr_str(slab_base(*f.sa->ms, slab));
+    list_move(&slab->slab_list, &n.partial);
+    nr--, n.nr_partial++;
+    EXPECT_EQ(f.check(), "1 violations:\nslab edge: slab " + base + " " + want + " is on the partial list\n");
+    list_move(&slab->slab_list, from);
+    nr++, n.nr_partial--;
+    EXPECT_EQ(f.check(), "");
+  };
+  ASSERT_EQ(n.nr_partial, 0u);
+  on_partial(&n.full, n.nr_full, "(inuse " + std::to_string(s->objects) + ", freelist empty)");
+  for (void *o : objs) kmem_cache_free(s, o);
+  flush_cpu0();
+  ASSERT_EQ(n.nr_partial, 0u);
+  on_partial(&n.free, n.nr_free, "(inuse 0, freelist non-empty)");
+}
+
 // Free slabs beyond min_partial belong to the page allocator: keeping one
 // more is named.
 TEST_F(CheckDamageSlab, FreeSlabsAboveMinPartial) {
@@ -479,19 +513,49 @@ TEST_F(CheckDamageSlab, FreeSlabsAboveMinPartial) {
   s->min_partial = min_partial;
 }
 
-// A node list that does not come back to its head stops the walk with a
-// report instead of looping.
+// A list whose first entry points back at itself (a cycle that misses the
+// head) is cut where an entry does not link back to the one before it, and
+// named there once: each slab is looked at once, and nothing is compared
+// with what the cut walk counted (the list's counter, the node's slabs, the
+// slab pages). On a node's list, on a CPU's partial list, on the cache list.
 TEST_F(CheckDamageSlab, ListCycle) {
-  void *obj = kmem_cache_alloc(s, GFP_KERNEL);
-  ASSERT_NE(obj, nullptr);
-  page *slab = partial_slab();
-  ASSERT_NE(slab, nullptr);
-  list_head *next = slab->slab_list.next;
-  slab->slab_list.next = &slab->slab_list;
-  expect_finds(f.check(), {"slab edge: node 0: a slab list does not come back to its head"});
-  slab->slab_list.next = next;
-  ASSERT_EQ(f.check(), "");
-  kmem_cache_free(s, obj);
+  // Two slabs full, then one object of each freed: CPU 0 owns both (on its
+  // partial list, room made for two) besides its current slab.
+  std::vector<void *> objs;
+  for (unsigned i = 0; i < 2 * s->objects + 1; i++) {
+    objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    ASSERT_NE(objs.back(), nullptr);
+  }
+  const unsigned cap = s->cpu_partial_slabs;
+  s->cpu_partial_slabs = 2;
+  kmem_cache_free(s, objs[s->objects]);
+  kmem_cache_free(s, objs[0]);
+  list_head *cpu_partial = &s->cpu_slab[0].partial;
+  ASSERT_EQ(s->cpu_slab[0].nr_partial, 2u);
+  const std::string cut = " breaks after 1 slabs: the next entry does not link back\n";
+  auto cut_once = [&](list_head *head, const std::string &report) {
+    list_head *first = head->next, *next = first->next;
+    first->next = first;
+    EXPECT_EQ(f.check(), "1 violations:\n" + report);
+    first->next = next;
+    EXPECT_EQ(f.check(), "");
+  };
+  cut_once(cpu_partial, "slab edge: cpu 0: the partial list" + cut);
+  flush_cpu0();  // all three on node 0's partial list
+  s->cpu_partial_slabs = cap;
+  ASSERT_EQ(s->node[0].nr_partial, 3u);
+  cut_once(&s->node[0].partial, "slab edge: node 0: the partial list" + cut);
+  // total_objects against nr_slabs needs no walk: it is checked beside a cut list too.
+  list_head *first = s->node[0].partial.next, *next = first->next;
+  first->next = first;
+  s->node[0].total_objects--;
+  EXPECT_EQ(f.check(), "2 violations:\nslab edge: node 0: the partial list" + cut + "slab edge: node 0: total_objects " +
+                           std::to_string(3 * s->objects - 1) + " for 3 slabs of " + std::to_string(s->objects) + "\n");
+  s->node[0].total_objects++;
+  first->next = next;
+  cut_once(&f.sa->caches, "slab: the cache list breaks after 1 caches: the next entry does not link back\n");
+  for (unsigned i = 0; i < objs.size(); i++)
+    if (i != 0 && i != s->objects) kmem_cache_free(s, objs[i]);
 }
 
 // Poison overwritten in a free object, on a node's slab and on a CPU's slab
@@ -539,14 +603,6 @@ TEST_F(CheckDamageSlab, PageCounters) {
   f.sa->large_pages += 2;
   expect_finds(f.check(), {"slab: NR_SLAB_UNRECLAIMABLE/NR_SLAB_RECLAIMABLE are"});
   f.sa->large_pages -= 2;
-}
-
-// A cache list that does not come back to its head stops the walk.
-TEST_F(CheckDamageSlab, CacheListCycle) {
-  list_head *next = s->list.next;
-  s->list.next = &s->list;
-  expect_finds(f.check(), {"slab: the cache list does not come back to its head"});
-  s->list.next = next;
 }
 
 

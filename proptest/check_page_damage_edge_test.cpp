@@ -151,6 +151,27 @@ TEST_F(CheckDamagePageAlloc, SectionTable) {
   }
 }
 
+// Memory from physical address 0: the first zone starts at pfn 0, which
+// no zone before it ends above, and section 0's entry is checked like any
+// other.
+TEST(CheckDamagePageAllocFromZero, FirstZoneAndSectionAtPfnZero) {
+  mm_fixture f;
+  ASSERT_EQ(f.build({{0, 32 * SZ_1M, 0}}, layout_with_limits(PFN_16M, PFN_4G, PFN_MAX)), 0);
+  const pglist_data *pgdat = f.ms->node_data[0];
+  ASSERT_EQ(pgdat->node_zones[ZONE_DMA].zone_start_pfn, 0u);
+  ASSERT_GT(pgdat->node_zones[ZONE_DMA].spanned_pages, 0u);
+  EXPECT_EQ(f.check(), "");
+  const mem_section saved = f.ms->mem_sections[0];
+  ASSERT_EQ(saved.start_pfn, 0u);
+  ASSERT_NE(saved.nr_pfns, 0u);
+  f.ms->mem_sections[0].nr_pfns++;
+  EXPECT_EQ(f.check(), "1 violations:\nsection 0: pfn_to_page's entry covers 0x0-" + hex(saved.nr_pfns + 1) +
+                           " with mem_map " + hex(saved.mem_map) + ", its node 0x0-" + hex(saved.nr_pfns) + " with " +
+                           hex(saved.mem_map) + "\n");
+  f.ms->mem_sections[0] = saved;
+  EXPECT_EQ(f.check(), "");
+}
+
 TEST_F(CheckDamagePageAlloc, NodeSpansOverlap) {
   ASSERT_EQ(build_two_nodes(f), 0);
   ASSERT_EQ(f.check(), "");
@@ -197,6 +218,10 @@ TEST_F(CheckDamagePageAlloc, EmptyZoneHoldsSomething) {
   z->pcp[0].count = 4;
   expect_finds(f.check(), {at + "cpu 0 pcp.count is 4 in a zone without pages"});
   z->pcp[0].count = 0;
+  // A wrong threshold is named once, as a threshold: it counts no pages.
+  z->per_cpu_zonestats[1].stat_threshold = 3;
+  EXPECT_EQ(f.check(), "1 violations:\n" + at + "CPU 1's vm stats threshold is 3 but calculate_normal_threshold gives 0\n");
+  z->per_cpu_zonestats[1].stat_threshold = 0;
   z->nr_reserved_highatomic = pageblock_nr_pages;
   expect_finds(f.check(), {at + "nr_reserved_highatomic is " + std::to_string(pageblock_nr_pages) +
                            " in a zone without pages"});
@@ -345,6 +370,11 @@ TEST_F(CheckDamagePageAlloc, StrayPointerToEachCpusPcpHead) {
       expect_finds(f.check(), {list + "entry 1 is the head of free_area[" + std::to_string(o) + "].free_list[" +
                                migratetype_names[t] + "], not a page of this zone"});
     }
+  // Just past an order's lists (its nr_free) is no list head: an address.
+  for (unsigned o : {0u, MAX_PAGE_ORDER}) {
+    first->next = z->free_area[o].free_list + MIGRATE_TYPES;
+    expect_finds(f.check(), {list + "entry 1 is " + ptr(first->next) + ", not a page of this zone"});
+  }
   // A page of another zone.
   zone *normal = zone_of(ZONE_NORMAL);
   first->next = &normal->zone_mem_map[5].lru;

@@ -287,6 +287,17 @@ TEST(CheckReport, LineThatFitsExactly) {
   EXPECT_EQ(r.len, 7u);
 }
 
+// A fresh report's text is the empty string, whatever the buffer held: a
+// caller may print it before any violation.
+TEST(CheckReport, EmptyBeforeAnyViolation) {
+  char buf[8];
+  std::memset(buf, 'x', sizeof(buf));
+  check_report r = make_check_report(buf, sizeof(buf));
+  EXPECT_STREQ(buf, "");
+  EXPECT_EQ(r.len, 0u);
+  EXPECT_EQ(r.violations, 0u);
+}
+
 // A report without a buffer only counts.
 TEST(CheckReport, NoBuffer) {
   check_report r = make_check_report(nullptr, 0);
