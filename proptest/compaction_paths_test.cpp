@@ -117,6 +117,21 @@ TEST(CompactionRules, FailedCompactionRetriesAtAHigherPriority) {
   EXPECT_EQ(m.check(), "");
 }
 
+// A request compaction cannot serve at any priority ends: sync light,
+// then once at the highest (sync full), and no round beyond it.
+TEST(CompactionRules, CompactionRetriesStopAtTheHighestPriority) {
+  machine m;
+  m.fragment();
+  for (page *p : m.owner->pages) m.owner->refuse.insert(m.owner->pfn(p));
+  const unsigned long stall = vm_event(*m.ms, COMPACTSTALL), fail = vm_event(*m.ms, COMPACTFAIL);
+  EXPECT_EQ(alloc_pages(*m.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_NOWARN, 1), nullptr);
+  EXPECT_EQ(vm_event(*m.ms, COMPACTSTALL) - stall, 2ul);
+  EXPECT_EQ(vm_event(*m.ms, COMPACTFAIL) - fail, 2ul);
+  m.owner->refuse.clear();
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
 // An order-0 request never compacts: a free page is a whole order-0 block,
 // so no move of pages can make one. It fails after reclaim alone.
 TEST(CompactionRules, Order0NeverCompacts) {
