@@ -5,8 +5,10 @@
 // act on the system instance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "kernel/errno.h"
 #include "kernel/printk.h"
@@ -317,5 +319,50 @@ TEST(PageAllocEdge, NofailIsServedFromTheMinReserve) {
   EXPECT_EQ(read_log().find("allocation"), std::string::npos) << read_log();
   held.push_back(p);
   for (page *q : held) __free_pages(ms, q, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// MemAvailable as Linux's si_mem_available computes it (no page cache here):
+// free pages less totalreserve_pages, plus reclaimable slab less the
+// smaller of half of it and the sum of the low watermarks, and never below
+// zero. Across both sides of the half-slab/low-watermark edge, and with
+// less free memory than the reserve.
+TEST(PageAllocEdge, MemAvailableIsLinuxsFormula) {
+  mm_fixture f;
+  ASSERT_EQ(build_two_nodes(f), 0);
+  mem_system &ms = *f.ms;
+  long low = 0;
+  for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) low += long(low_wmark_pages(z));
+  ASSERT_GT(low, 0);
+  auto model = [&](long reclaimable) {
+    long avail = long(nr_free_pages(ms)) - long(ms.totalreserve_pages) + reclaimable -
+                 std::min(reclaimable / 2, low);
+    return avail < 0 ? 0ul : static_cast<unsigned long>(avail);
+  };
+  pglist_data *node1 = ms.node_data[1];
+  long set = 0;
+  for (long r : {0l, 7l, 2 * low - 2, 2 * low - 1, 2 * low, 2 * low + 1, 5 * low / 2, 5 * low}) {
+    mod_node_page_state(node1, NR_SLAB_RECLAIMABLE, r - set);
+    set = r;
+    EXPECT_EQ(si_mem_available(ms), model(r)) << "reclaimable " << r << ", low " << low;
+  }
+  // Less free than the reserve: the sum goes below zero and reads 0, until
+  // enough reclaimable slab lifts it.
+  std::vector<page *> held;
+  while (long(nr_free_pages(ms)) >= long(ms.totalreserve_pages) / 2)
+    if (page *p = alloc_pages(ms, GFP_KERNEL | __GFP_HIGH | __GFP_NOWARN | __GFP_NORETRY, 0)) held.push_back(p);
+    else break;
+  ASSERT_LT(long(nr_free_pages(ms)), long(ms.totalreserve_pages));
+  mod_node_page_state(node1, NR_SLAB_RECLAIMABLE, -set);
+  EXPECT_EQ(si_mem_available(ms), 0ul);
+  const long gap = long(ms.totalreserve_pages) - long(nr_free_pages(ms));
+  ASSERT_LE(gap + 1, low);
+  mod_node_page_state(node1, NR_SLAB_RECLAIMABLE, 2 * gap - 2);  // adds gap - 1: one page short, still 0
+  EXPECT_EQ(si_mem_available(ms), 0ul);
+  mod_node_page_state(node1, NR_SLAB_RECLAIMABLE, 4);  // adds gap + 1: one page
+  EXPECT_EQ(si_mem_available(ms), 1ul);
+  EXPECT_EQ(si_mem_available(ms), model(2 * gap + 2));
+  mod_node_page_state(node1, NR_SLAB_RECLAIMABLE, -(2 * gap + 2));
+  for (page *p : held) __free_pages(ms, p, 0);
   EXPECT_EQ(f.check(), "");
 }
