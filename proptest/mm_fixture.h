@@ -104,6 +104,19 @@ inline int build_two_nodes(mm_fixture &f) {
   return f.build({{SZ_4G - 16 * SZ_1M, 32 * SZ_1M, 0}, {SZ_4G + 16 * SZ_1M, 32 * SZ_1M, 1}}, l);
 }
 
+// 64 MiB at 2 GiB with a HighMem zone, as a 32-bit machine has one: 32 MiB
+// of DMA32, 16 MiB of Normal, 16 MiB of HighMem.
+inline int build_with_highmem(mm_fixture &f) {
+  const unsigned long base = 0x80000000ul >> PAGE_SHIFT, mib = SZ_1M >> PAGE_SHIFT;
+  mem_layout l{};
+  l.max_zone_pfn[ZONE_DMA32] = base + 32 * mib;
+  l.max_zone_pfn[ZONE_NORMAL] = base + 48 * mib;
+  l.max_zone_pfn[ZONE_HIGHMEM] = PFN_MAX;
+  l.max_zone_pfn[ZONE_MOVABLE] = PFN_MAX;
+  l.nr_cpus = 2;
+  return f.build({{0x80000000, 64 * SZ_1M, 0}}, l);
+}
+
 // The layouts above, by name, for tests that run on each or pick one.
 enum class layout_kind { single_zone, three_zones, across_4g, two_nodes };
 constexpr layout_kind all_layouts[] = {layout_kind::single_zone, layout_kind::three_zones,

@@ -283,14 +283,7 @@ TEST(PageAllocEdge, SystemInstanceForms) {
 // a page of any lower zone.
 TEST(PageAllocEdge, HighMemPagesHaveNoAddress) {
   mm_fixture f;
-  const unsigned long base = 0x80000000ul >> PAGE_SHIFT, mib = SZ_1M >> PAGE_SHIFT;
-  mem_layout l{};
-  l.max_zone_pfn[ZONE_DMA32] = base + 32 * mib;
-  l.max_zone_pfn[ZONE_NORMAL] = base + 48 * mib;
-  l.max_zone_pfn[ZONE_HIGHMEM] = PFN_MAX;
-  l.max_zone_pfn[ZONE_MOVABLE] = PFN_MAX;
-  l.nr_cpus = 2;
-  ASSERT_EQ(f.build({{0x80000000, 64 * SZ_1M, 0}}, l), 0);
+  ASSERT_EQ(build_with_highmem(f), 0);
   mem_system &ms = *f.ms;
   page *high = alloc_pages(ms, GFP_HIGHUSER, 0), *low = alloc_pages(ms, GFP_KERNEL, 0);
   ASSERT_TRUE(high && low);

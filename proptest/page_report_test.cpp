@@ -602,15 +602,7 @@ TEST(PageReportMeminfo, HighmemLinesOnlyWithHighmem) {
   ASSERT_TRUE(plain.has_value()) << why;
   EXPECT_EQ(labels_of(*plain), this_kernels_meminfo_labels(false, false));
 
-  // 64 MiB at 2 GiB: 32 MiB of DMA32, 16 MiB of Normal, 16 MiB of HighMem.
-  const unsigned long base = 0x80000000ul >> PAGE_SHIFT, mib = SZ_1M >> PAGE_SHIFT;
-  mem_layout l{};
-  l.max_zone_pfn[ZONE_DMA32] = base + 32 * mib;
-  l.max_zone_pfn[ZONE_NORMAL] = base + 48 * mib;
-  l.max_zone_pfn[ZONE_HIGHMEM] = PFN_MAX;
-  l.max_zone_pfn[ZONE_MOVABLE] = PFN_MAX;
-  l.nr_cpus = 2;
-  ASSERT_EQ(f.build({{0x80000000, 64 * SZ_1M, 0}}, l), 0);
+  ASSERT_EQ(build_with_highmem(f), 0);
   std::vector<page *> taken;
   for (int i = 0; i < 10; i++)
     if (page *p = alloc_pages(*f.ms, GFP_HIGHUSER | __GFP_NOWARN, 2)) taken.push_back(p);
