@@ -163,9 +163,12 @@ static void free_range_to_zone(zone *z, unsigned long start, unsigned long end) 
 template <class Fn>
 static void for_each_free_zone_range(mem_system &ms, const memblock &mb, Fn &&fn) {
   for_each_free_mem_range(mb, NUMA_NO_NODE, [&](phys_addr_t base, phys_addr_t limit, int nid) {
-    pglist_data *pgdat = ms.node_data[nid];
     unsigned long s = PFN_UP(base), e = PFN_DOWN(limit);
     if (s == 0) s = 1;  // pfn 0 stays reserved, like memblock's first page
+    // No whole page: nothing to free, and the range's node may have no
+    // pglist_data (none of its memory made a page).
+    if (s >= e) return;
+    pglist_data *pgdat = ms.node_data[nid];
     for_each_zone_of(pgdat, z) {
       unsigned long zs = s > z->zone_start_pfn ? s : z->zone_start_pfn;
       unsigned long ze = e < zone_end_pfn(z) ? e : zone_end_pfn(z);
