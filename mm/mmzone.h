@@ -112,15 +112,20 @@ enum node_stat_item {
 enum zone_event_item {
   PGALLOC,         // successful allocations (pages)
   PGFREE,          // frees (pages)
-  PGALLOC_FAIL,    // failed attempts in this zone's fast path
+  PGALLOC_FAIL,    // attempts that passed this zone's watermark and found no block
   PGBAD,           // bad-page reports about this zone's pages
   NR_ZONE_EVENTS,
 };
 
 // Machine-wide events of /proc/vmstat that are not per zone (Linux's
-// vm_event_item, the compaction and migration ones), atomic adds in
+// vm_event_item: direct reclaim, compaction and migration), atomic adds in
 // mem_system::vm_events.
 enum vm_event_item {
+  ALLOCSTALL_DMA,              // direct reclaims, by the request's highest zone (ALLOCSTALL_DMA + zone)
+  ALLOCSTALL_DMA32,
+  ALLOCSTALL_NORMAL,
+  ALLOCSTALL_HIGHMEM,
+  ALLOCSTALL_MOVABLE,
   PGMIGRATE_SUCCESS,           // pages migrated
   PGMIGRATE_FAIL,              // pages that could not be
   COMPACTMIGRATE_SCANNED,      // pages the migration scanner looked at

@@ -216,6 +216,7 @@ static const char *const pgalloc_names[MAX_NR_ZONES] = {
     "pgalloc_dma", "pgalloc_dma32", "pgalloc_normal", "pgalloc_high", "pgalloc_movable",
 };
 static const char *const vm_event_names[NR_VM_EVENT_ITEMS] = {
+    "allocstall_dma", "allocstall_dma32", "allocstall_normal", "allocstall_high", "allocstall_movable",
     "pgmigrate_success",
     "pgmigrate_fail",
     "compact_migrate_scanned",
@@ -228,11 +229,11 @@ static const char *const vm_event_names[NR_VM_EVENT_ITEMS] = {
     "compact_daemon_migrate_scanned",
     "compact_daemon_free_scanned",
 };
-static_assert(NR_VM_EVENT_ITEMS == 11, "name every vm_event_item in vm_event_names");
+static_assert(NR_VM_EVENT_ITEMS == 16, "name every vm_event_item in vm_event_names");
 
 // Linux's /proc/vmstat parts in its order: zone counters, node counters,
-// then the events (pgalloc per kind of zone, pgfree, migration,
-// compaction). Every value is summed over every zone or node; Linux's
+// then the events (pgalloc and allocstall per kind of zone, pgfree,
+// migration, compaction). Every value is summed over every zone or node; Linux's
 // parts we do not keep (numa_*, nr_dirty_threshold, pgpgin, ...) are left
 // out. Counters are read without locks, as Linux reads them.
 void show_vmstat(const mem_system &ms, seq_out &out) {
@@ -248,7 +249,10 @@ void show_vmstat(const mem_system &ms, seq_out &out) {
   for (unsigned i = 0; i < NR_VM_NODE_STAT_ITEMS; i++)
     seq_printf(out, "%s %lu\n", node_stat_names[i], global_node_page_state_snapshot(ms, node_stat_item(i)));
   for (unsigned i = 0; i < MAX_NR_ZONES; i++) seq_printf(out, "%s %lu\n", pgalloc_names[i], pgalloc[i]);
+  auto show_events = [&](unsigned from, unsigned to) {
+    for (unsigned i = from; i < to; i++) seq_printf(out, "%s %lu\n", vm_event_names[i], vm_event(ms, vm_event_item(i)));
+  };
+  show_events(ALLOCSTALL_DMA, ALLOCSTALL_MOVABLE + 1);
   seq_printf(out, "pgfree %lu\n", pgfree);
-  for (unsigned i = 0; i < NR_VM_EVENT_ITEMS; i++)
-    seq_printf(out, "%s %lu\n", vm_event_names[i], vm_event(ms, vm_event_item(i)));
+  show_events(PGMIGRATE_SUCCESS, NR_VM_EVENT_ITEMS);
 }

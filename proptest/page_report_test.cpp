@@ -823,16 +823,21 @@ TEST(PageReportVmstat, LinuxNamesInOrderSummedOverZonesAndNodes) {
             "pgalloc_normal 1610\n"  // 300 + 5 and 1300 + 5 on the two nodes
             "pgalloc_high 0\n"
             "pgalloc_movable 0\n"
+            "allocstall_dma 101\n"
+            "allocstall_dma32 102\n"
+            "allocstall_normal 103\n"
+            "allocstall_high 104\n"
+            "allocstall_movable 105\n"
             "pgfree 27\n"  // (7 + 2) in each zone
-            "pgmigrate_success 101\n"
-            "pgmigrate_fail 102\n"
-            "compact_migrate_scanned 103\n"
-            "compact_free_scanned 104\n"
-            "compact_isolated 105\n"
-            "compact_stall 106\n"
-            "compact_fail 107\n"
-            "compact_success 108\n"
-            "compact_daemon_wake 109\n"
-            "compact_daemon_migrate_scanned 110\n"
-            "compact_daemon_free_scanned 111\n");
+            "pgmigrate_success 106\n"
+            "pgmigrate_fail 107\n"
+            "compact_migrate_scanned 108\n"
+            "compact_free_scanned 109\n"
+            "compact_isolated 110\n"
+            "compact_stall 111\n"
+            "compact_fail 112\n"
+            "compact_success 113\n"
+            "compact_daemon_wake 114\n"
+            "compact_daemon_migrate_scanned 115\n"
+            "compact_daemon_free_scanned 116\n");
 }
