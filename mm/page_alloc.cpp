@@ -345,10 +345,10 @@ retry:
       alloc_flags &= ~ALLOC_NOFRAGMENT;
       goto retry;
     }
-    if (!(alloc_flags & ALLOC_NO_WATERMARKS)) {
-      unsigned long mark = z->_watermark[alloc_flags & ALLOC_WMARK_MASK];
-      if (!zone_watermark_ok(z, order, mark, ac.highest_zoneidx, alloc_flags)) continue;
-    }
+    // Every request here has a watermark: nothing grants ALLOC_NO_WATERMARKS
+    // (__GFP_MEMALLOC is not honoured, and there is no OOM killer).
+    unsigned long mark = z->_watermark[alloc_flags & ALLOC_WMARK_MASK];
+    if (!zone_watermark_ok(z, order, mark, ac.highest_zoneidx, alloc_flags)) continue;
     if (page *p = rmqueue(ms, z, order, ac.migratetype, alloc_flags)) {
       kasan_unpoison_pages(z, p, order);
       prep_new_page(ms, p, order, gfp);

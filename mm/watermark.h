@@ -18,7 +18,7 @@ enum : unsigned {
   ALLOC_WMARK_MIN = WMARK_MIN,
   ALLOC_WMARK_LOW = WMARK_LOW,
   ALLOC_WMARK_HIGH = WMARK_HIGH,
-  ALLOC_NO_WATERMARKS = 0x04,  // ignore watermarks altogether
+  ALLOC_NO_WATERMARKS = 0x04,  // ignore watermarks (Linux's; nothing here grants it)
   ALLOC_WMARK_MASK = ALLOC_NO_WATERMARKS - 1,
   ALLOC_OOM = 0x08,            // an OOM victim: half of the remaining reserve
   ALLOC_NON_BLOCK = 0x10,      // cannot reclaim: a further quarter with MIN_RESERVE
