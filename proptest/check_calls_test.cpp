@@ -481,3 +481,31 @@ TEST(CheckCalls, FreeCallOfAPfnWithoutAPage) {
   EXPECT_EQ(ms.check_violations, 0ul);
   EXPECT_EQ(m.f.check(), std::string());
 }
+
+// mm.check=1 sends every call down the general paths, which must keep the
+// per-CPU lists' rules: a small free goes to this CPU's list, the list
+// drains a batch when it reaches its high mark, and an allocation that
+// fails is not checked (there is no block) and fails cleanly.
+TEST(CheckCalls, GeneralPathsKeepThePcpRules) {
+  checked_machine m;
+  ASSERT_EQ(m.build(layout_kind::single_zone), 0);
+  mem_system &ms = m.ms();
+  host_set_cpu(0);
+  zone *z = first_managed_zone(ms);
+  per_cpu_pages &pcp = z->pcp[0];
+  std::vector<page *> got;
+  while (page *p = alloc_pages(ms, GFP_NOWAIT | __GFP_NOWARN, 0)) got.push_back(p);
+  EXPECT_GT(got.size(), 1000u);
+  EXPECT_EQ(ms.check_violations, 0ul) << "the failed allocation was checked";
+  drain_all_pages(ms);
+  int peak = 0;
+  for (page *p : got) {
+    __free_pages(ms, p, 0);
+    peak = std::max(peak, pcp.count);
+    ASSERT_LT(pcp.count, pcp.high) << "a free that reached high did not drain";
+  }
+  EXPECT_EQ(peak, pcp.high - 1) << "frees went to the buddy lists instead of this CPU's list";
+  EXPECT_TRUE(PagePcp(got.back()));
+  EXPECT_EQ(ms.check_violations, 0ul);
+  EXPECT_EQ(m.f.check(), std::string());
+}

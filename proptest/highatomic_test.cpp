@@ -228,6 +228,44 @@ TEST(Highatomic, UnreserveKeepsTheLastUnlessForced) {
   EXPECT_EQ(f.check(), "");
 }
 
+// When nothing else is left, a request that cannot block may take from the
+// reserve, at any order: failing it now is worse than failing a high-order
+// atomic request later. A request that can block never does, not even with
+// __GFP_HIGH.
+TEST(Highatomic, OnlyNonBlockingRequestsFallBackToTheReserve) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
+  mem_system &ms = *f.ms;
+  zone *z = the_zone(f);
+  std::vector<page *> got = reserve_pageblocks(ms, z, 1);
+  ASSERT_EQ(z->nr_reserved_highatomic, pageblock_nr_pages);
+  __free_pages(ms, got[0], pageblock_order);
+  got.clear();
+  min_free_kbytes_scope low(ms, 128);
+  auto take_all = [&](gfp_t gfp) {
+    unsigned long from_reserve = 0;
+    while (page *p = alloc_pages(ms, gfp | __GFP_NOWARN, 0)) {
+      from_reserve += type_of(z, page_to_pfn(ms, p)) == MIGRATE_HIGHATOMIC;
+      got.push_back(p);
+    }
+    return from_reserve;
+  };
+  EXPECT_EQ(take_all(GFP_KERNEL | __GFP_NORETRY), 0ul);
+  // __GFP_HIGH that can block may count the reserve towards the watermark
+  // but not take its pages: at the end each attempt passes the check, finds
+  // nothing and counts a PGALLOC_FAIL (the slow path's first try, its
+  // retry, and the two around direct reclaim).
+  EXPECT_EQ(take_all(GFP_KERNEL | __GFP_HIGH | __GFP_NORETRY), 0ul);
+  const unsigned long fails = zone_events(z, PGALLOC_FAIL);
+  EXPECT_EQ(alloc_pages(ms, GFP_KERNEL | __GFP_HIGH | __GFP_NORETRY | __GFP_NOWARN, 0), nullptr);
+  EXPECT_EQ(zone_events(z, PGALLOC_FAIL) - fails, 4ul);
+  EXPECT_EQ(z->nr_reserved_highatomic, pageblock_nr_pages);
+  EXPECT_GT(take_all(GFP_ATOMIC), 0ul) << "GFP_ATOMIC failed with the reserve's pages free";
+  for (page *p : got) __free_pages(ms, p, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
 // A reserved pageblock still partly in use goes back with its free blocks
 // to the requester's type.
 TEST(Highatomic, UnreserveGivesThePageblockToTheRequestersType) {

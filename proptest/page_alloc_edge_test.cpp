@@ -13,6 +13,7 @@
 #include "kernel/errno.h"
 #include "kernel/printk.h"
 #include "mm/page_alloc.h"
+#include "mm/vmscan.h"
 #include "proptest/mm_fixture.h"
 
 namespace {
@@ -48,25 +49,29 @@ TEST(PageAllocEdge, RefusesCpuCountOutOfRange) {
 // Zone limits must not go down: a zone that ends below the one before it
 // would have a negative span.
 TEST(PageAllocEdge, RefusesZonesOutOfOrder) {
-  mm_fixture f;
-  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX);
-  l.max_zone_pfn[ZONE_NORMAL] = PFN_4G - 1;
-  auto [err, log] = build_logged(f, small_ram, l);
-  EXPECT_EQ(err, -EINVAL);
-  EXPECT_NE(log.find(std::string("zone ") + zone_names[ZONE_NORMAL] + " ends below zone " + zone_names[ZONE_DMA32]),
-            std::string::npos)
-      << log;
+  for (int z = 1; z < int(MAX_NR_ZONES); z++) {
+    mm_fixture f;
+    mem_layout l = layout_with_limits(PFN_16M, PFN_4G, PFN_MAX);
+    l.max_zone_pfn[z] = l.max_zone_pfn[z - 1] - 1;
+    for (int above = z + 1; above < int(MAX_NR_ZONES); above++) l.max_zone_pfn[above] = PFN_MAX;
+    auto [err, log] = build_logged(f, small_ram, l);
+    EXPECT_EQ(err, -EINVAL) << zone_names[z];
+    EXPECT_NE(log.find(std::string("zone ") + zone_names[z] + " ends below zone " + zone_names[z - 1]),
+              std::string::npos)
+        << log;
+  }
 }
 
 TEST(PageAllocEdge, RefusesCpuOnUnknownNode) {
-  for (int nid : {-1, int(MAX_NUMNODES)}) {
-    mm_fixture f;
-    mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 2);
-    l.cpu_to_node[1] = nid;
-    auto [err, log] = build_logged(f, small_ram, l);
-    EXPECT_EQ(err, -EINVAL) << nid;
-    EXPECT_NE(log.find("CPU 1 on node " + std::to_string(nid)), std::string::npos) << log;
-  }
+  for (unsigned cpu : {0u, 1u})
+    for (int nid : {-1, int(MAX_NUMNODES)}) {
+      mm_fixture f;
+      mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 2);
+      l.cpu_to_node[cpu] = nid;
+      auto [err, log] = build_logged(f, small_ram, l);
+      EXPECT_EQ(err, -EINVAL) << nid;
+      EXPECT_NE(log.find("CPU " + std::to_string(cpu) + " on node " + std::to_string(nid)), std::string::npos) << log;
+    }
 }
 
 // A distance table as Linux's parser takes one: a node is 10 from itself,
@@ -109,6 +114,27 @@ TEST(PageAllocEdge, RefusesMemoryAboveLastZone) {
   char want[96];
   snprintf(want, sizeof(want), "node 0's memory ends above the last zone (pfn %#lx)", end_pfn);
   EXPECT_NE(log.find(want), std::string::npos) << log;
+  // Ending exactly at the limit is fine.
+  EXPECT_EQ(build_logged(f, small_ram, layout_with_limits(0, end_pfn, end_pfn)).first, 0);
+}
+
+// A memblock range too small to hold a whole page (here one that starts
+// and ends inside pages, 4 KiB long) gives its node no memory: the node
+// stays offline.
+TEST(PageAllocEdge, RangeWithoutAWholePageMakesNoNode) {
+  mm_fixture f;
+  host_physmem_reset();
+  ASSERT_EQ(host_physmem_add(0x80000000, 32 * SZ_1M), 0);
+  memblock_init(*f.mb);
+  ASSERT_EQ(memblock_add_node(*f.mb, 0x80000000, 16 * SZ_1M, 0, MEMBLOCK_NONE), 0);
+  ASSERT_EQ(memblock_add_node(*f.mb, 0x81000000 + 0x800, PAGE_SIZE, 1, MEMBLOCK_NONE), 0);
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 2);
+  l.cpu_to_node[1] = 1;
+  ASSERT_EQ(mem_system_init(f.ms.get(), *f.mb, l), 0);
+  system_mem = f.ms.get();
+  EXPECT_EQ(f.ms->node_data[1], nullptr);
+  EXPECT_EQ(f.ms->nr_online_nodes, 1u);
+  EXPECT_EQ(f.check(), "");
 }
 
 TEST(PageAllocEdge, RefusesNoMemory) {
@@ -143,6 +169,25 @@ TEST(PageAllocEdge, RefusesNodeWithoutRoomForMemMap) {
   EXPECT_EQ(err, -ENOMEM);
   const std::string pages = std::to_string((16 * SZ_1M) >> PAGE_SHIFT);
   EXPECT_NE(log.find("no memory for node 0's mem_map (" + pages + " pages)"), std::string::npos) << log;
+}
+
+// Room for the node's pglist_data but not its mem_map, then for both but not
+// its pageblock bitmaps: each is refused with -ENOMEM and its own line.
+TEST(PageAllocEdge, RefusesNodeWithoutRoomForItsTables) {
+  const u64 ram = 16 * SZ_1M;
+  const u64 pgdat_bytes = ALIGN_UP(sizeof(pglist_data), PAGE_SIZE);
+  const u64 map_bytes = ALIGN_UP((ram >> PAGE_SHIFT) * sizeof(page), PAGE_SIZE);
+  struct room_case {
+    u64 free;
+    const char *line;
+  };
+  for (room_case c : {room_case{pgdat_bytes, "no memory for node 0's mem_map"},
+                      room_case{pgdat_bytes + map_bytes, "no memory for node 0's pageblock bitmaps (8 bytes)"}}) {
+    mm_fixture f;
+    auto [err, log] = build_logged(f, small_ram, layout_with_limits(0, PFN_4G, PFN_MAX), {{0x80000000, ram - c.free}});
+    EXPECT_EQ(err, -ENOMEM) << c.line;
+    EXPECT_NE(log.find(c.line), std::string::npos) << log;
+  }
 }
 
 unsigned long free_total(const mem_system &ms) { return nr_free_pages(ms) + nr_free_pcp_pages(ms); }
@@ -203,6 +248,56 @@ TEST(PageAllocEdge, TwoNodesInZoneZero) {
   EXPECT_EQ(f.check(), "");
 }
 
+// mem_system_init owns the whole mem_system: what it held before (a
+// kernel's is static and zero, a host test's may be anything) does not
+// matter. Built over 0xa5 bytes, the machine is the one built over zeros.
+TEST(PageAllocEdge, BootsOnADirtyMemSystem) {
+  mm_fixture clean;
+  ASSERT_EQ(build_two_nodes(clean), 0);
+  const std::vector<ram_range> ram = clean.ram;
+  const mem_layout layout = clean.layout;
+  const unsigned long free = free_total(*clean.ms);
+  mm_fixture f;
+  host_physmem_reset();
+  memblock_init(*f.mb);
+  for (const ram_range &r : ram) {
+    ASSERT_EQ(host_physmem_add(r.base, r.size), 0);
+    ASSERT_EQ(memblock_add_node(*f.mb, r.base, r.size, r.nid, MEMBLOCK_NONE), 0);
+  }
+  memset(static_cast<void *>(f.ms.get()), 0xa5, sizeof(mem_system));
+  ASSERT_EQ(mem_system_init(f.ms.get(), *f.mb, layout), 0);
+  system_mem = f.ms.get();
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(free_total(*f.ms), free);
+  EXPECT_EQ(f.ms->bad_pages, 0ul);
+  EXPECT_FALSE(spin_is_locked(&f.ms->shrinker_lock));
+  // Its shrinker list is empty and usable: a reclaim finds nothing to call.
+  EXPECT_EQ(try_to_free_pages(*f.ms, GFP_KERNEL, 0, 0), 0ul);
+  page *p = alloc_pages(*f.ms, GFP_KERNEL, 3);
+  ASSERT_NE(p, nullptr);
+  __free_pages(*f.ms, p, 3);
+  EXPECT_EQ(f.check(), "");
+}
+
+// A zone with no pages has no span either, wherever its limits fall: start
+// 0, as Linux leaves an empty zone, and no mem_map. DMA32 here is empty with
+// both of its limits inside the node's memory.
+TEST(PageAllocEdge, EmptyZoneHasNoSpan) {
+  mm_fixture f;
+  const unsigned long mid = (0x80000000ul + 8 * SZ_1M) >> PAGE_SHIFT;
+  ASSERT_EQ(f.build(small_ram, layout_with_limits(mid, mid, PFN_MAX)), 0);
+  const pglist_data *pgdat = f.ms->node_data[0];
+  EXPECT_EQ(pgdat->node_zones[ZONE_DMA].zone_start_pfn, 0x80000ul);
+  EXPECT_EQ(pgdat->node_zones[ZONE_NORMAL].zone_start_pfn, mid);
+  for (zone_type idx : {ZONE_DMA32, ZONE_HIGHMEM, ZONE_MOVABLE}) {
+    const zone &z = pgdat->node_zones[idx];
+    EXPECT_EQ(z.zone_start_pfn, 0ul) << z.name;
+    EXPECT_EQ(z.spanned_pages, 0ul) << z.name;
+    EXPECT_EQ(z.zone_mem_map, nullptr) << z.name;
+  }
+  EXPECT_EQ(f.check(), "");
+}
+
 // A free the allocator cannot honour is reported in Linux's format with its
 // reason, counted, and leaves every free list and counter as it was.
 TEST(PageAllocEdge, BadFreesAreReportedAndIgnored) {
@@ -234,6 +329,53 @@ TEST(PageAllocEdge, BadFreesAreReportedAndIgnored) {
     EXPECT_EQ(f.check(), "") << b.reason;
   }
   __free_pages(ms, p, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Each thing wrong with a freed page has its own reason in the report, the
+// first that applies in Linux's order of checks: a block that is already
+// free (on a per-CPU list or the buddy lists) says so rather than that its
+// refcount is 0, and a tail page of a compound block says it is a tail.
+TEST(PageAllocEdge, EachBadFreeNamesItsReason) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f), 0);
+  mem_system &ms = *f.ms;
+  page *small = alloc_pages(ms, GFP_KERNEL, 0);
+  page *large = alloc_pages(ms, GFP_KERNEL, 5);
+  page *comp = alloc_pages(ms, GFP_KERNEL | __GFP_COMP, 2);
+  page *plain = alloc_pages(ms, GFP_KERNEL, 2);
+  ASSERT_TRUE(small && large && comp && plain);
+  auto expect_reason = [&](const char *reason, page *p, unsigned order) {
+    const unsigned long bad_before = ms.bad_pages, free_before = free_total(ms);
+    log_buf_clear();
+    __free_pages(ms, p, order);
+    const std::string log = read_log();
+    const size_t because = log.find("page dumped because: ");
+    ASSERT_NE(because, std::string::npos) << reason << "\n" << log;
+    EXPECT_NE(log.substr(because, log.find('\n', because) - because).find(reason), std::string::npos) << log;
+    EXPECT_EQ(ms.bad_pages, bad_before + 1) << reason;
+    EXPECT_EQ(free_total(ms), free_before) << reason;
+  };
+  expect_reason("freeing a tail page of a compound page", comp + 1, 0);
+  expect_reason("refcount is 0", plain + 1, 0);
+  expect_reason("freed with another order", plain, 1);
+  plain->_mapcount = 0;
+  expect_reason("nonzero mapcount", plain, 2);
+  plain->_mapcount = -1;
+  for (auto [flag, reason] : {std::pair{PG_reserved, "flag(s) set: reserved"}, std::pair{PG_slab, "flag(s) set: slab"}}) {
+    set_page_flag(plain, flag);
+    expect_reason(reason, plain, 2);
+    clear_page_flag(plain, flag);
+  }
+  __free_pages(ms, small, 0);
+  ASSERT_TRUE(PagePcp(small));
+  expect_reason("page is already free", small, 0);
+  __free_pages(ms, large, 5);
+  ASSERT_TRUE(PageBuddy(large));
+  expect_reason("page is already free", large, 5);
+  __free_pages(ms, comp, 2);
+  __free_pages(ms, plain, 2);
+  EXPECT_EQ(ms.bad_pages, 8ul);
   EXPECT_EQ(f.check(), "");
 }
 
@@ -313,6 +455,59 @@ TEST(PageAllocEdge, NofailIsServedFromTheMinReserve) {
   held.push_back(p);
   for (page *q : held) __free_pages(ms, q, 0);
   EXPECT_EQ(f.check(), "");
+}
+
+// pfn_to_page's section table (mm/mmzone.h) serves every pfn of a section
+// that one node alone meets, from wherever in the section the node starts
+// to wherever it ends, and no pfn outside the node; a section two nodes
+// share is left to the search. Node 0 ends exactly at a section boundary,
+// node 1 starts and ends inside the next section, nodes 2 and 3 share one.
+TEST(PageAllocEdge, SectionTableServesEachSectionOneNodeMeets) {
+  mm_fixture f;
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 4);
+  for (unsigned c = 0; c < 4; c++) l.cpu_to_node[c] = int(c);
+  ASSERT_EQ(f.build({{0x84000000, 64 * SZ_1M, 0},
+                     {0x8c000000, 32 * SZ_1M, 1},
+                     {0x90000000, 16 * SZ_1M, 2},
+                     {0x92000000, 16 * SZ_1M, 3}},
+                    l),
+            0);
+  const mem_system &ms = *f.ms;
+  ASSERT_EQ(0x88000000ul >> (PFN_SECTION_SHIFT + PAGE_SHIFT), 17ul);
+  for (int nid = 0; nid < 4; nid++) {
+    const pglist_data *pgdat = ms.node_data[nid];
+    ASSERT_NE(pgdat, nullptr);
+    const bool shared = nid >= 2;
+    for (unsigned long pfn = pgdat->node_start_pfn; pfn < pgdat_end_pfn(pgdat); pfn++) {
+      const page *want = pgdat->node_mem_map + (pfn - pgdat->node_start_pfn);
+      ASSERT_EQ(pfn_to_page(ms, pfn), want) << "pfn " << pfn;
+      ASSERT_EQ(pfn_to_page_table(ms, pfn), shared ? nullptr : want) << "pfn " << pfn;
+    }
+  }
+  // The holes around node 1, and between nodes 2 and 3.
+  for (unsigned long pfn : {0x8bffful, 0x8e000ul, 0x8ffffUL, 0x91000ul, 0x91fffUL, 0x93000ul}) {
+    EXPECT_EQ(pfn_to_page_table(ms, pfn), nullptr) << "pfn " << pfn;
+    EXPECT_EQ(pfn_to_page(ms, pfn), nullptr) << "pfn " << pfn;
+  }
+  EXPECT_EQ(f.check(), "");
+}
+
+// A failed request is reported as Linux's warn_alloc prints it: the task,
+// the reason, the order and the mode in hex and by name; __GFP_NOWARN
+// keeps it quiet.
+TEST(PageAllocEdge, FailureWarningIsLinuxsLine) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f), 0);
+  log_buf_clear();
+  EXPECT_EQ(alloc_pages(*f.ms, GFP_KERNEL, MAX_PAGE_ORDER + 1), nullptr);
+  char want[160];
+  snprintf(want, sizeof(want),
+           "swapper/0: page allocation failure: order too large: order:%u, mode:%#x(GFP_KERNEL), nodemask=(null)\n",
+           MAX_PAGE_ORDER + 1, GFP_KERNEL);
+  EXPECT_NE(read_log().find(want), std::string::npos) << read_log();
+  log_buf_clear();
+  EXPECT_EQ(alloc_pages(*f.ms, GFP_KERNEL | __GFP_NOWARN, MAX_PAGE_ORDER + 1), nullptr);
+  EXPECT_EQ(read_log(), "");
 }
 
 // MemAvailable as Linux's si_mem_available computes it (no page cache here):

@@ -489,8 +489,8 @@ TEST_F(PageAllocFastMachine, FreeReadsThePageblockType) {
 // An empty per-CPU list is refilled with a batch scaled to the order:
 // max(batch >> order, 2) blocks for orders 1 to 3 (Linux's rule since 5.13),
 // the whole batch for order 0; the request takes one, the rest wait on the
-// list. Zones of 64 MiB (batch 3) and 128 MiB (batch 7) cover both sides of
-// the floor of 2.
+// list, and the next request of the order takes one of them. Zones of 64 MiB
+// (batch 3) and 128 MiB (batch 7) cover both sides of the floor of 2.
 TEST(PageAllocPcp, RefillIsTheBatchScaledToTheOrder) {
   for (unsigned long mib : {64ul, 128ul}) {
     SCOPED_TRACE(std::to_string(mib) + " MiB");
@@ -501,13 +501,22 @@ TEST(PageAllocPcp, RefillIsTheBatchScaledToTheOrder) {
     per_cpu_pages &pcp = z.pcp[0];
     const long batch = pcp.batch;
     ASSERT_EQ(batch, mib == 64 ? 3 : 7);
-    for (unsigned order = 0; order <= PAGE_ALLOC_COSTLY_ORDER; order++) {
+    // Both the fast path and the general one (which mm.check=1 forces).
+    for (unsigned step = 0; step < 2 * (PAGE_ALLOC_COSTLY_ORDER + 1); step++) {
+      f.ms->check_calls = step > PAGE_ALLOC_COSTLY_ORDER;
+      const unsigned order = step % (PAGE_ALLOC_COSTLY_ORDER + 1);
+      SCOPED_TRACE(f.ms->check_calls ? "general path" : "fast path");
       drain_all_pages(*f.ms);
       ASSERT_EQ(pcp.count, 0);
       page *p = alloc_pages(*f.ms, GFP_KERNEL, order);
       ASSERT_NE(p, nullptr);
       long blocks = order ? std::max(batch >> order, 2l) : batch;
       EXPECT_EQ(pcp.count, (blocks - 1) << order) << "order " << order;
+      // A list with blocks on it serves without a refill.
+      page *q = alloc_pages(*f.ms, GFP_KERNEL, order);
+      ASSERT_NE(q, nullptr);
+      EXPECT_EQ(pcp.count, (blocks - 2) << order) << "order " << order;
+      __free_pages(*f.ms, q, order);
       __free_pages(*f.ms, p, order);
     }
     EXPECT_EQ(f.check(), "");

@@ -1780,6 +1780,55 @@ TEST(PageAllocThreads, ConcurrentCpusLoseNothing) {
 
 namespace {
 
+// The turn passes from each list to the very next one, types before
+// orders: with blocks on the UNMOVABLE and the MOVABLE order-0 lists
+// (neighbours), a bulk free of two takes the oldest of each, not two of one.
+TEST(PageAllocPcp, BulkFreeTurnGoesToTheNextList) {
+  cpu0_pcp m;
+  ASSERT_EQ(m.build(), 0);
+  mem_system &ms = *m.f.ms;
+  per_cpu_pages &pcp = *m.pcp;
+  std::array<page *, 4> a{};
+  for (page *&p : a) {
+    p = alloc_pages(ms, GFP_KERNEL | __GFP_MOVABLE, 0);
+    ASSERT_NE(p, nullptr);
+  }
+  drain_local_pages(ms);
+  const int high = pcp.high, batch = pcp.batch;
+  pcp.high = 1 << 20;
+  // A free files a page by its pageblock's type at the time: the first two
+  // as MOVABLE, the last two (after a retype) as UNMOVABLE.
+  auto retype = [&](const page *p, int mt) {
+    spin_lock_irqsave_guard g(m.z->lock);
+    set_pageblock_migratetype(m.z, page_to_pfn(ms, p), mt);
+  };
+  const int was = get_pageblock_migratetype(m.z, a[0]);
+  __free_pages(ms, a[0], 0);
+  __free_pages(ms, a[1], 0);
+  for (page *p : {a[2], a[3]}) {
+    retype(p, MIGRATE_UNMOVABLE);
+    __free_pages(ms, p, 0);
+  }
+  ASSERT_EQ(pcp.count, 4);
+  ASSERT_EQ(order_to_pindex(MIGRATE_UNMOVABLE, 0) + 1, order_to_pindex(MIGRATE_MOVABLE, 0));
+  pcp.batch = 2;
+  pcp.high = pcp.count;
+  drain_pcp_excess(&pcp);
+  EXPECT_EQ(pcp.count, 2);
+  EXPECT_FALSE(PagePcp(a[0])) << "the oldest MOVABLE block goes back";
+  EXPECT_FALSE(PagePcp(a[2])) << "the oldest UNMOVABLE block goes back";
+  EXPECT_TRUE(PagePcp(a[1]));
+  EXPECT_TRUE(PagePcp(a[3]));
+  pcp.high = high;
+  pcp.batch = batch;
+  drain_local_pages(ms);
+  {
+    spin_lock_irqsave_guard g(m.z->lock);
+    ASSERT_TRUE(move_freepages_block(m.z, page_to_pfn(ms, a[0]), MIGRATE_UNMOVABLE, was));
+  }
+  EXPECT_EQ(m.f.check(), "");
+}
+
 // Each CPU's periodic work sends its per-CPU pages of other nodes home:
 // drain_remote_node_pages empties this CPU's lists of remote zones only,
 // leaving its own node's lists and every other CPU's alone.

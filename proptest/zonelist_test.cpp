@@ -19,6 +19,7 @@
 #include "mm/page_alloc.h"
 #include "mm/page_alloc_internal.h"
 #include "proptest/mm_fixture.h"
+#include "proptest/slab_fixture.h"
 
 namespace {
 
@@ -202,4 +203,41 @@ RC_GTEST_PROP(Zonelist, NodeOrderIsLinuxs, ()) {
     RC_ASSERT(nearest_memory_node(*f.ms, nid) == model_nearest(nid));
   for (unsigned c = 0; c < cpus; c++) RC_ASSERT(f.ms->cpu_to_node[c] == model_nearest(cpu_nodes[c]));
   RC_ASSERT(f.check() == "");
+}
+
+// A node with several zones is one entry of the node order, and every
+// populated zone of it, ZONE_MOVABLE included, is in each zonelist from the
+// highest down. CPU 0 may sit on any node (here node 1, whose memory then
+// serves its requests), and a layout without distances gets Linux's
+// defaults: 10 to itself, 20 to any other node.
+TEST(Zonelist, EveryZoneOfANodeHighestFirst) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  const unsigned long base = 0x80000;  // pfn of 2 GiB
+  mem_layout l = layout_with_limits(base + 0x1000, base + 0x2000, base + 0x3000, 2);
+  l.max_zone_pfn[ZONE_HIGHMEM] = base + 0x4000;
+  l.max_zone_pfn[ZONE_MOVABLE] = PFN_MAX;
+  l.cpu_to_node[0] = 1;
+  l.cpu_to_node[1] = 0;
+  ASSERT_EQ(f.build({{0x80000000, 80 * SZ_1M, 0}, {0x86000000, 16 * SZ_1M, 1}}, l), 0);
+  const mem_system &ms = *f.ms;
+  EXPECT_EQ(show(node_order_of(ms, 0)), "0 1 ");
+  EXPECT_EQ(show(node_order_of(ms, 1)), "1 0 ");
+  const pglist_data *n0 = ms.node_data[0], *n1 = ms.node_data[1];
+  const std::vector<const zone *> want0 = {&n0->node_zones[ZONE_MOVABLE], &n0->node_zones[ZONE_HIGHMEM],
+                                           &n0->node_zones[ZONE_NORMAL],  &n0->node_zones[ZONE_DMA32],
+                                           &n0->node_zones[ZONE_DMA],     &n1->node_zones[ZONE_MOVABLE],
+                                           nullptr};
+  EXPECT_EQ(std::vector<const zone *>(n0->zonelist, n0->zonelist + want0.size()), want0);
+  EXPECT_EQ(zonelists_follow_node_order(ms), "");
+  EXPECT_EQ(ms.cpu_to_node[0], 1);
+  EXPECT_EQ(ms.cpu_to_node[1], 0);
+  host_set_cpu(0);
+  page *p = alloc_pages(*f.ms, GFP_HIGHUSER_MOVABLE, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(page_to_nid(p), 1);
+  __free_pages(*f.ms, p, 0);
+  for (int a = 0; a < 2; a++)
+    for (int b = 0; b < 2; b++) EXPECT_EQ(ms.node_distance[a][b], a == b ? LOCAL_DISTANCE : REMOTE_DISTANCE);
+  EXPECT_EQ(f.check(), "");
 }

@@ -1,0 +1,214 @@
+// The slow path's rounds (mm/page_alloc.cpp's __alloc_pages_slowpath), each
+// rule with the count Linux's gives, read from allocstall (one per round of
+// direct reclaim): how long should_reclaim_retry goes on while the exact
+// free count passes min, what reclaim's progress resets, when a
+// __GFP_NOFAIL request warns, and the drain a request that cannot sleep
+// makes before it fails.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "kernel/printk.h"
+#include "mm/page_alloc.h"
+#include "mm/page_alloc_internal.h"
+#include "mm/vmscan.h"
+#include "mm/vmstat.h"
+#include "proptest/mm_fixture.h"
+#include "proptest/slab_fixture.h"
+
+namespace {
+
+using slabt::count_of;
+using slabt::cpu_reset;
+using slabt::read_log;
+
+constexpr int MAX_RECLAIM_RETRIES = 16;  // Linux's
+
+// A 64 MiB machine on one CPU whose every page the test holds, down to the
+// reserve that `gfp` may not use.
+struct full_machine {
+  cpu_reset reset;
+  mm_fixture f;
+  mem_system *ms = nullptr;
+  zone *z = nullptr;
+  std::vector<page *> held;
+
+  explicit full_machine(gfp_t gfp = GFP_KERNEL | __GFP_NORETRY) {
+    EXPECT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
+    ms = f.ms.get();
+    z = first_managed_zone(*ms);
+    host_set_cpu(0);
+    take_all(gfp);
+  }
+  ~full_machine() { give_back(); }
+  void take_all(gfp_t gfp) {
+    while (page *p = alloc_pages(*ms, gfp | __GFP_NOWARN, 0)) held.push_back(p);
+  }
+  void give_back() {
+    for (page *p : held) __free_pages(*ms, p, 0);
+    held.clear();
+  }
+  // Direct reclaims of every classzone (GFP_KERNEL's is Normal).
+  unsigned long stalls() const {
+    unsigned long n = 0;
+    for (int i = ALLOCSTALL_DMA; i <= ALLOCSTALL_MOVABLE; i++) n += vm_event(*ms, vm_event_item(i));
+    return n;
+  }
+};
+
+// A shrinker with nothing to give that says it freed one object a call
+// (progress that was not made) in the first `lie_rounds` rounds of direct
+// reclaim after it was made.
+struct claiming_shrinker {
+  shrinker s = {};
+  full_machine *m;
+  unsigned long lie_rounds, made_at;
+  claiming_shrinker(full_machine &machine, unsigned long lies)
+      : m(&machine), lie_rounds(lies), made_at(machine.stalls()) {
+    s.count_objects = [](shrinker *, shrink_control *) -> unsigned long { return 1000; };
+    s.scan_objects = [](shrinker *sh, shrink_control *) -> unsigned long {
+      auto *r = static_cast<claiming_shrinker *>(sh->private_data);
+      return r->m->stalls() - r->made_at <= r->lie_rounds ? 1 : 0;
+    };
+    s.private_data = this;
+    register_shrinker(*m->ms, &s);
+  }
+  ~claiming_shrinker() { unregister_shrinker(*m->ms, &s); }
+};
+
+// should_reclaim_retry reads the exact free count: while it passes min, an
+// order-0 request goes on through MAX_RECLAIM_RETRIES rounds without
+// progress and gives up on the next (17 rounds of direct reclaim), though
+// every allocation attempt, which reads the folded total, fails. A round
+// with progress starts the count again.
+TEST(SlowPathRules, ReclaimRetriesWhileTheExactCountPassesMin) {
+  full_machine m(GFP_KERNEL | __GFP_NORETRY);
+  per_cpu_zonestat &pcz = m.z->per_cpu_zonestats[0];
+  const s8 threshold = pcz.stat_threshold;
+  // Free pages whose count stays in this CPU's delta: the total lags.
+  pcz.stat_threshold = 100;
+  m.ms->pcp_disabled = true;
+  drain_all_pages(*m.ms);
+  refresh_cpu_vm_stats(*m.ms);
+  const unsigned long min = min_wmark_pages(m.z);
+  ASSERT_LE(zone_page_state(m.z, NR_FREE_PAGES), long(min));
+  while (zone_page_state_snapshot(m.z, NR_FREE_PAGES) <= long(min) + 4) {
+    __free_pages(*m.ms, m.held.back(), 0);
+    m.held.pop_back();
+  }
+  ASSERT_LE(zone_page_state(m.z, NR_FREE_PAGES), long(min)) << "the delta was folded";
+  for (unsigned long lies : {0ul, 5ul}) {
+    SCOPED_TRACE(std::to_string(lies) + " rounds with progress");
+    claiming_shrinker claim(m, lies);
+    const unsigned long stalls = m.stalls();
+    EXPECT_EQ(alloc_pages(*m.ms, GFP_KERNEL | __GFP_NOWARN, 0), nullptr);
+    EXPECT_EQ(m.stalls() - stalls, lies + MAX_RECLAIM_RETRIES + 1);
+    // __GFP_NORETRY gives up after one round whatever the count says.
+    EXPECT_EQ(alloc_pages(*m.ms, GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN, 0), nullptr);
+    EXPECT_EQ(m.stalls() - stalls, lies + MAX_RECLAIM_RETRIES + 2);
+  }
+  // Without the lag the count fails min too: one round.
+  refresh_cpu_vm_stats(*m.ms);
+  pcz.stat_threshold = threshold;
+  m.take_all(GFP_KERNEL | __GFP_NORETRY);
+  refresh_cpu_vm_stats(*m.ms);
+  const unsigned long stalls = m.stalls();
+  EXPECT_EQ(alloc_pages(*m.ms, GFP_KERNEL | __GFP_NOWARN, 0), nullptr);
+  EXPECT_EQ(m.stalls() - stalls, 1ul);
+  m.ms->pcp_disabled = false;
+  m.give_back();
+  EXPECT_EQ(m.f.check(), "");
+}
+
+// A shrinker holding pages that it gives back at kswapd's first scan after
+// direct reclaim has run `rounds` times since it was armed: a __GFP_NOFAIL
+// request fails exactly `rounds` rounds, then is served.
+struct releasing_shrinker {
+  shrinker s = {};
+  full_machine *m;
+  std::vector<page *> pages;
+  unsigned long armed_at = 0, rounds = 0;
+  releasing_shrinker(full_machine &machine) : m(&machine) {
+    s.count_objects = [](shrinker *sh, shrink_control *) -> unsigned long {
+      return static_cast<releasing_shrinker *>(sh->private_data)->pages.size();
+    };
+    s.scan_objects = [](shrinker *sh, shrink_control *sc) -> unsigned long {
+      auto *r = static_cast<releasing_shrinker *>(sh->private_data);
+      // Direct reclaim scans with the request's flags, kswapd with GFP_KERNEL.
+      if ((sc->gfp_mask & __GFP_NOFAIL) || r->m->stalls() - r->armed_at < r->rounds) return 0;
+      const unsigned long n = r->pages.size();
+      for (page *p : r->pages) __free_pages(*r->m->ms, p, 0);
+      r->pages.clear();
+      return n;
+    };
+    s.private_data = this;
+    register_shrinker(*m->ms, &s);
+  }
+  ~releasing_shrinker() { unregister_shrinker(*m->ms, &s); }
+  void arm(unsigned long n) {
+    armed_at = m->stalls();
+    rounds = n;
+    for (int i = 0; i < 512; i++) {  // more than min: the next round's first try passes
+      pages.push_back(m->held.back());
+      m->held.pop_back();
+    }
+  }
+};
+
+// __GFP_NOFAIL never gives up: each failing round reclaims, tries the min
+// reserve, runs kswapd and goes round again. It warns in its first failing
+// round and every thousandth after (1, 1001, ...): a caller stuck there is
+// reported without flooding the log.
+TEST(SlowPathRules, NofailWarnsOnItsFirstRoundAndEveryThousandth) {
+  full_machine m(GFP_ATOMIC);  // below the part of min a __GFP_NOFAIL round may use
+  releasing_shrinker release(m);
+  for (auto [rounds, warnings] : {std::pair{1ul, 1u}, {3ul, 1u}, {1000ul, 1u}, {1001ul, 2u}}) {
+    SCOPED_TRACE(std::to_string(rounds) + " failing rounds");
+    release.arm(rounds);
+    const unsigned long stalls = m.stalls();
+    log_buf_clear();
+    page *p = alloc_pages(*m.ms, GFP_KERNEL | __GFP_NOFAIL, 0);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(m.stalls() - stalls, rounds);
+    EXPECT_EQ(count_of(read_log(), "__GFP_NOFAIL allocation keeps failing"), warnings) << read_log().substr(0, 2000);
+    m.held.push_back(p);
+    m.take_all(GFP_ATOMIC);
+  }
+  EXPECT_EQ(m.f.check(), "");
+}
+
+// A request that cannot sleep does no reclaim: it drains every CPU's lists
+// and tries once more before it fails, so pages parked on another CPU's
+// list serve it.
+TEST(SlowPathRules, NonBlockingRequestDrainsEveryCpusLists) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 2), 0);
+  mem_system &ms = *f.ms;
+  zone *z = first_managed_zone(ms);
+  host_set_cpu(0);
+  std::vector<page *> held;
+  while (page *p = alloc_pages(ms, GFP_NOWAIT | __GFP_NOWARN, 0)) held.push_back(p);
+  drain_all_pages(ms);
+  while (page *p = alloc_pages(ms, GFP_NOWAIT | __GFP_NOWARN, 0)) held.push_back(p);
+  // CPU 1 frees to its own list, up to just below its high mark; CPU 0's
+  // request can reach those pages only through the drain.
+  host_set_cpu(1);
+  for (int i = 0; i < z->pcp[1].high - 1; i++) {
+    __free_pages(ms, held.back(), 0);
+    held.pop_back();
+  }
+  ASSERT_GT(z->pcp[1].count, 0);
+  host_set_cpu(0);
+  const unsigned long stalls = vm_event(ms, ALLOCSTALL_NORMAL);
+  page *p = alloc_pages(ms, GFP_NOWAIT | __GFP_NOWARN, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(z->pcp[1].count, 0);
+  EXPECT_EQ(vm_event(ms, ALLOCSTALL_NORMAL), stalls) << "it reclaimed";
+  held.push_back(p);
+  for (page *q : held) __free_pages(ms, q, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+}  // namespace
