@@ -153,6 +153,15 @@ TEST(CheckCalls, PcpCountDamageIsReported) {
   __free_pages(ms, p, 0);
   EXPECT_GE(ms.check_violations, 1ul);
   EXPECT_NE(read_log().find("pcp count"), std::string::npos);
+  // Without mm.check=1 no call checks anything.
+  ms.check_calls = false;
+  const unsigned long found = ms.check_violations;
+  for (gfp_t gfp : {GFP_KERNEL, GFP_KERNEL | __GFP_COMP}) {
+    p = alloc_pages(ms, gfp, 4);
+    ASSERT_NE(p, nullptr);
+    __free_pages(ms, p, 4);
+  }
+  EXPECT_EQ(ms.check_violations, found);
   z->pcp[0].count -= 1;
 }
 

@@ -79,20 +79,24 @@ TEST(CompactionRules, DirectCompactionThatFailsCountsStallAndFail) {
   EXPECT_EQ(m.check(), "");
 }
 
-TEST(CompactionRules, Order1MovableCompactsOnlyAfterReclaim) {
-  machine m;
-  m.fragment();
-  recording_shrinker rec(*m.ms);
-  const unsigned long stall = vm_event(*m.ms, COMPACTSTALL), ok = vm_event(*m.ms, COMPACTSUCCESS);
-  page *p = alloc_pages(*m.ms, GFP_KERNEL | __GFP_MOVABLE, 1);
-  ASSERT_NE(p, nullptr);
-  ASSERT_FALSE(rec.stalls_at_call.empty());
-  EXPECT_EQ(rec.stalls_at_call.front(), stall);  // reclaim came first
-  EXPECT_EQ(vm_event(*m.ms, COMPACTSTALL) - stall, 1ul);
-  EXPECT_EQ(vm_event(*m.ms, COMPACTSUCCESS) - ok, 1ul);
-  __free_pages(*m.ms, p, 1);
-  m.release_all();
-  EXPECT_EQ(m.check(), "");
+// Up to PAGE_ALLOC_COSTLY_ORDER (3) a movable request is not costly.
+TEST(CompactionRules, MovableUpToCostlyOrderCompactsOnlyAfterReclaim) {
+  for (unsigned order : {1u, unsigned(PAGE_ALLOC_COSTLY_ORDER)}) {
+    SCOPED_TRACE("order " + std::to_string(order));
+    machine m;
+    m.fragment();
+    recording_shrinker rec(*m.ms);
+    const unsigned long stall = vm_event(*m.ms, COMPACTSTALL), ok = vm_event(*m.ms, COMPACTSUCCESS);
+    page *p = alloc_pages(*m.ms, GFP_KERNEL | __GFP_MOVABLE, order);
+    ASSERT_NE(p, nullptr);
+    ASSERT_FALSE(rec.stalls_at_call.empty());
+    EXPECT_EQ(rec.stalls_at_call.front(), stall);  // reclaim came first
+    EXPECT_EQ(vm_event(*m.ms, COMPACTSTALL) - stall, 1ul);
+    EXPECT_EQ(vm_event(*m.ms, COMPACTSUCCESS) - ok, 1ul);
+    __free_pages(*m.ms, p, order);
+    m.release_all();
+    EXPECT_EQ(m.check(), "");
+  }
 }
 
 // should_compact_retry: direct compaction that fails at the default

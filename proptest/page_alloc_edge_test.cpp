@@ -328,6 +328,10 @@ TEST(PageAllocEdge, BadFreesAreReportedAndIgnored) {
     EXPECT_EQ(page_ref_count(p), ref) << b.reason;
     EXPECT_EQ(f.check(), "") << b.reason;
   }
+  // A NULL page has no pfn: the report says 0.
+  log_buf_clear();
+  __free_pages(ms, nullptr, 0);
+  EXPECT_NE(read_log().find("BUG: Bad page state in process swapper/0  pfn:00000\n"), std::string::npos) << read_log();
   __free_pages(ms, p, 0);
   EXPECT_EQ(f.check(), "");
 }

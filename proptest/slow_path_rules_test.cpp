@@ -212,3 +212,32 @@ TEST(SlowPathRules, NonBlockingRequestDrainsEveryCpusLists) {
 }
 
 }  // namespace
+
+namespace {
+
+// The slow path wakes kswapd (or, for a request that cannot compact itself,
+// kcompactd) on the nodes of the zones it may use, those up to its
+// classzone: a DMA32 request on a machine whose node 1 has only Normal
+// leaves node 1 alone.
+TEST(SlowPathRules, WakesOnlyTheNodesOfZonesUpToTheClasszone) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_two_nodes(f), 0);
+  mem_system &ms = *f.ms;
+  host_set_cpu(0);
+  const gfp_t dma32 = GFP_NOWAIT | __GFP_DMA32 | __GFP_NOWARN;
+  std::vector<page *> held;
+  while (page *p = alloc_pages(ms, dma32, 0)) held.push_back(p);
+  pglist_data *n0 = ms.node_data[0], *n1 = ms.node_data[1];
+  n0->kswapd_wanted = n1->kswapd_wanted = false;
+  n0->kcompactd_wanted = n1->kcompactd_wanted = 0;
+  if (page *p = alloc_pages(ms, dma32, 2)) __free_pages(ms, p, 2);
+  EXPECT_TRUE(n0->kswapd_wanted);
+  EXPECT_FALSE(n1->kswapd_wanted);
+  EXPECT_EQ(n1->kcompactd_wanted, 0);
+  n0->kswapd_wanted = false;
+  for (page *p : held) __free_pages(ms, p, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+}  // namespace
