@@ -44,7 +44,7 @@ enum class mobility_grouping { by_size, off };
 struct mem_layout {
   unsigned long max_zone_pfn[MAX_NR_ZONES];  // exclusive end pfn of each zone (0: empty)
   u8 node_distance[MAX_NUMNODES][MAX_NUMNODES];  // 0: LOCAL/REMOTE_DISTANCE defaults
-  int cpu_to_node[NR_CPUS];
+  int cpu_to_node[NR_CPUS];   // the first nr_cpus are read; any other CPU runs as CPU 0
   unsigned nr_cpus;          // 1..NR_CPUS
   int min_free_kbytes;       // 0: Linux's int_sqrt rule
   mobility_grouping grouping = mobility_grouping::by_size;

@@ -261,7 +261,6 @@ static void build_pcp_routes(mem_system &ms) {
       zone *z = classzone == ZONE_INVALID || mt == MIGRATE_TYPE_INVALID ? nullptr : local->preferred_zone[classzone];
       ms.alloc_route[route_flags][c] = {z ? &z->pcp[lists] : nullptr, classzone, mt};
     }
-    for (unsigned id = 0; id < NR_ZONEIDS; id++) ms.free_route[id][c] = nullptr;
     for_each_online_pgdat(ms, pgdat) for_each_zone_of(pgdat, z) ms.free_route[zone_id(z)][c] = &z->pcp[lists];
   }
 }
@@ -278,7 +277,8 @@ int mem_system_init(mem_system *msp, memblock &mb, const mem_layout &layout) {
   memset(static_cast<void *>(&ms), 0, sizeof(ms));
   ms.fail_page_alloc = fail_page_alloc_attr{};  // Linux's defaults, not zeros
   ms.nr_cpus = layout.nr_cpus;
-  for (unsigned c = 0; c < NR_CPUS; c++) ms.cpu_to_node[c] = c < layout.nr_cpus ? layout.cpu_to_node[c] : 0;
+  // A CPU the layout does not have is taken for CPU 0 (build_pcp_routes), on its node.
+  for (unsigned c = 0; c < NR_CPUS; c++) ms.cpu_to_node[c] = layout.cpu_to_node[c < layout.nr_cpus ? c : 0];
   for (int z = 0; z < int(MAX_NR_ZONES); z++) ms.max_zone_pfn[z] = layout.max_zone_pfn[z];
   for (unsigned a = 0; a < MAX_NUMNODES; a++)
     for (unsigned b = 0; b < MAX_NUMNODES; b++)

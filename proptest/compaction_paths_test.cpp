@@ -70,8 +70,10 @@ TEST(CompactionRules, DirectCompactionThatFailsCountsStallAndFail) {
   const unsigned long stall = vm_event(*m.ms, COMPACTSTALL), ok = vm_event(*m.ms, COMPACTSUCCESS),
                       fail = vm_event(*m.ms, COMPACTFAIL);
   EXPECT_EQ(alloc_pages(*m.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_NORETRY | __GFP_NOWARN, 5), nullptr);
-  // Async before reclaim (fails), then once more after it (fails): two stalls.
+  // Async before reclaim (fails), then once more after it (fails): two
+  // stalls, both async (a costly __GFP_NORETRY caller wants it cheap).
   EXPECT_EQ(vm_event(*m.ms, COMPACTSTALL) - stall, 2ul);
+  EXPECT_EQ(m.owner->isolate_modes, std::set<int>{MIGRATE_ASYNC});
   EXPECT_EQ(vm_event(*m.ms, COMPACTFAIL) - fail, 2ul);
   EXPECT_EQ(vm_event(*m.ms, COMPACTSUCCESS), ok);
   m.owner->refuse.clear();
@@ -122,18 +124,22 @@ TEST(CompactionRules, FailedCompactionRetriesAtAHigherPriority) {
 }
 
 // A request compaction cannot serve at any priority ends: sync light,
-// then once at the highest (sync full), and no round beyond it.
+// then once at the highest (sync full), and no round beyond it; for orders
+// up to PAGE_ALLOC_COSTLY_ORDER, the last included.
 TEST(CompactionRules, CompactionRetriesStopAtTheHighestPriority) {
-  machine m;
-  m.fragment();
-  for (page *p : m.owner->pages) m.owner->refuse.insert(m.owner->pfn(p));
-  const unsigned long stall = vm_event(*m.ms, COMPACTSTALL), fail = vm_event(*m.ms, COMPACTFAIL);
-  EXPECT_EQ(alloc_pages(*m.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_NOWARN, 1), nullptr);
-  EXPECT_EQ(vm_event(*m.ms, COMPACTSTALL) - stall, 2ul);
-  EXPECT_EQ(vm_event(*m.ms, COMPACTFAIL) - fail, 2ul);
-  m.owner->refuse.clear();
-  m.release_all();
-  EXPECT_EQ(m.check(), "");
+  for (unsigned order : {1u, unsigned(PAGE_ALLOC_COSTLY_ORDER)}) {
+    SCOPED_TRACE("order " + std::to_string(order));
+    machine m;
+    m.fragment();
+    for (page *p : m.owner->pages) m.owner->refuse.insert(m.owner->pfn(p));
+    const unsigned long stall = vm_event(*m.ms, COMPACTSTALL), fail = vm_event(*m.ms, COMPACTFAIL);
+    EXPECT_EQ(alloc_pages(*m.ms, GFP_KERNEL | __GFP_MOVABLE | __GFP_NOWARN, order), nullptr);
+    EXPECT_EQ(vm_event(*m.ms, COMPACTSTALL) - stall, 2ul);
+    EXPECT_EQ(vm_event(*m.ms, COMPACTFAIL) - fail, 2ul);
+    m.owner->refuse.clear();
+    m.release_all();
+    EXPECT_EQ(m.check(), "");
+  }
 }
 
 // An order-0 request never compacts: a free page is a whole order-0 block,

@@ -42,6 +42,7 @@ struct test_owner {
   std::map<unsigned long, unsigned long> moved;  // source pfn -> target pfn
   std::set<unsigned long> refuse;                 // source pfns whose migrate_page says -EAGAIN
   unsigned long isolations = 0, putbacks = 0, migrate_calls = 0, isolate_calls = 0;
+  std::set<int> isolate_modes;  // the migrate_mode of every isolate call
 
   explicit test_owner(mem_system &m) : ms(&m) {
     g_owner = this;
@@ -71,8 +72,9 @@ struct test_owner {
   }
 };
 
-inline bool owner_isolate(page *p, migrate_mode) {
+inline bool owner_isolate(page *p, migrate_mode mode) {
   g_owner->isolate_calls++;
+  g_owner->isolate_modes.insert(mode);
   if (!PageMovable(p) || PageIsolated(p)) return false;
   get_page(p);
   set_page_flag(p, PG_isolated);

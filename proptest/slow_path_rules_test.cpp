@@ -241,3 +241,59 @@ TEST(SlowPathRules, WakesOnlyTheNodesOfZonesUpToTheClasszone) {
 }
 
 }  // namespace
+
+namespace {
+
+// should_reclaim_retry looks only at the zones the request may use: a DMA32
+// request on an exhausted DMA32 zone gives up after one round, however much
+// Normal has free.
+TEST(SlowPathRules, ReclaimRetryLooksOnlyAtUsableZones) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_across_4g(f), 0);
+  mem_system &ms = *f.ms;
+  host_set_cpu(0);
+  const gfp_t dma32 = GFP_KERNEL | __GFP_DMA32 | __GFP_NOWARN;
+  std::vector<page *> held;
+  while (page *p = alloc_pages(ms, dma32 | __GFP_NORETRY, 0)) held.push_back(p);
+  refresh_cpu_vm_stats(ms);
+  const unsigned long stalls = vm_event(ms, ALLOCSTALL_DMA32);
+  EXPECT_EQ(alloc_pages(ms, dma32, 0), nullptr);
+  EXPECT_EQ(vm_event(ms, ALLOCSTALL_DMA32) - stalls, 1ul);
+  for (page *p : held) __free_pages(ms, p, 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// ALLOC_NOFRAGMENT (take no part of another type's pageblock) is for a
+// Normal zone with DMA32 below it on the same node: on a NUMA machine a
+// node without DMA32 mixes types in its Normal zone at the first attempt,
+// without a failed attempt first. Node 1 here has only Normal, and only
+// order-0 MOVABLE blocks free.
+TEST(SlowPathRules, NodeWithoutDma32TakesNoNofragmentDetour) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_two_nodes(f), 0);
+  mem_system &ms = *f.ms;
+  host_set_cpu(2);
+  zone *normal1 = &ms.node_data[1]->node_zones[ZONE_NORMAL];
+  std::vector<page *> held;
+  while (page *p = alloc_pages_node(ms, 1, GFP_KERNEL | __GFP_MOVABLE | __GFP_THISNODE | __GFP_NOWARN, 0))
+    held.push_back(p);
+  std::vector<page *> kept;
+  for (page *p : held) {
+    if (page_to_pfn(ms, p) & 1) __free_pages(ms, p, 0);
+    else kept.push_back(p);
+  }
+  drain_all_pages(ms);
+  const unsigned long fails = zone_events(normal1, PGALLOC_FAIL);
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(page_to_nid(p), 1);
+  EXPECT_EQ(zone_events(normal1, PGALLOC_FAIL), fails) << "a first attempt without fallback failed";
+  kept.push_back(p);
+  for (page *q : kept) __free_pages(ms, q, 0);
+  host_set_cpu(0);
+  EXPECT_EQ(f.check(), "");
+}
+
+}  // namespace

@@ -208,8 +208,9 @@ RC_GTEST_PROP(Zonelist, NodeOrderIsLinuxs, ()) {
 // A node with several zones is one entry of the node order, and every
 // populated zone of it, ZONE_MOVABLE included, is in each zonelist from the
 // highest down. CPU 0 may sit on any node (here node 1, whose memory then
-// serves its requests), and a layout without distances gets Linux's
-// defaults: 10 to itself, 20 to any other node.
+// serves its requests and those of CPUs the layout does not have), and a
+// layout without distances gets Linux's defaults: 10 to itself, 20 to any
+// other node.
 TEST(Zonelist, EveryZoneOfANodeHighestFirst) {
   slabt::cpu_reset reset;
   mm_fixture f;
@@ -230,13 +231,20 @@ TEST(Zonelist, EveryZoneOfANodeHighestFirst) {
                                            nullptr};
   EXPECT_EQ(std::vector<const zone *>(n0->zonelist, n0->zonelist + want0.size()), want0);
   EXPECT_EQ(zonelists_follow_node_order(ms), "");
+  // Each classzone's preferred zone is the first in the list it may use.
+  for (int c = 0; c < int(MAX_NR_ZONES); c++) EXPECT_EQ(n0->preferred_zone[c], &n0->node_zones[c]) << c;
   EXPECT_EQ(ms.cpu_to_node[0], 1);
   EXPECT_EQ(ms.cpu_to_node[1], 0);
+  // A CPU the layout does not have counts as CPU 0, on CPU 0's node.
+  for (unsigned cpu : {0u, 2u, 5u}) {
+    EXPECT_EQ(ms.cpu_to_node[cpu], 1) << "cpu " << cpu;
+    host_set_cpu(cpu);
+    page *p = alloc_pages(*f.ms, GFP_HIGHUSER_MOVABLE, 0);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(page_to_nid(p), 1) << "cpu " << cpu;
+    __free_pages(*f.ms, p, 0);
+  }
   host_set_cpu(0);
-  page *p = alloc_pages(*f.ms, GFP_HIGHUSER_MOVABLE, 0);
-  ASSERT_NE(p, nullptr);
-  EXPECT_EQ(page_to_nid(p), 1);
-  __free_pages(*f.ms, p, 0);
   for (int a = 0; a < 2; a++)
     for (int b = 0; b < 2; b++) EXPECT_EQ(ms.node_distance[a][b], a == b ? LOCAL_DISTANCE : REMOTE_DISTANCE);
   EXPECT_EQ(f.check(), "");
