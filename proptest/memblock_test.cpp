@@ -535,6 +535,78 @@ RC_GTEST_PROP(Memblock, CheckFindsDamage, ()) {
   RC_ASSERT(memblock_check(*mb, nullptr, 0) > 0);
 }
 
+// Each rule of memblock_check has its exact line, naming the region by its
+// index (and the one before it where two are compared), and a report too
+// small for the text keeps what fits and still counts every violation.
+TEST(Memblock, CheckGivesEachDamageItsLine) {
+  auto clean = std::make_unique<memblock>();
+  memblock_init(*clean);
+  ASSERT_EQ(memblock_add_node(*clean, 0x10000, 0x1000, 1, MEMBLOCK_NONE), 0);
+  ASSERT_EQ(memblock_add_node(*clean, 0x20000, 0x1000, 2, MEMBLOCK_NOMAP), 0);
+  ASSERT_EQ(memblock_reserve(*clean, 0x10000, 0x1000), 0);
+  ASSERT_EQ(memblock_check(*clean, nullptr, 0), 0);
+  struct damage_case {
+    void (*damage)(memblock &);
+    const char *line;
+  };
+  const damage_case cases[] = {
+      {[](memblock &m) { m.memory.regions[0].size = 0, m.memory.total_size = 0x1000; }, "memory[0] at 0x10000 is empty\n"},
+      {[](memblock &m) {
+         m.memory.regions[1].size = PHYS_ADDR_MAX - 0x20000 + 1;
+         m.memory.total_size = 0x1000 + m.memory.regions[1].size;
+       },
+       "memory[1] [0x20000+0xfffffffffffe0000] ends beyond PHYS_ADDR_MAX\n"},
+      {[](memblock &m) { m.memory.regions[0].nid = -1; }, "memory[0] has bad node -1\n"},
+      {[](memblock &m) { m.memory.regions[1].nid = int(MAX_NUMNODES); }, "memory[1] has bad node 8\n"},
+      {[](memblock &m) { m.memory.regions[0].flags = 0x80; }, "memory[0] has unknown flags 0x80\n"},
+      {[](memblock &m) { m.reserved.regions[0].nid = 0; }, "reserved[0] has node 0 and flags 0x0\n"},
+      {[](memblock &m) { m.reserved.regions[0].flags = MEMBLOCK_NOMAP; }, "reserved[0] has node -1 and flags 0x4\n"},
+      {[](memblock &m) { m.memory.regions[1].base = 0x10800; }, "memory[1] at 0x10800 is below the end 0x11000 of memory[0]\n"},
+      {[](memblock &m) {
+         m.memory.regions[1].base = 0x11000;
+         m.memory.regions[1].nid = 1;
+         m.memory.regions[1].flags = MEMBLOCK_NONE;
+       },
+       "memory[1] at 0x11000 is not merged with memory[0]\n"},
+      {[](memblock &m) { m.memory.total_size += 0x1000; }, "memory.total_size 0x3000 but the regions add up to 0x2000\n"},
+  };
+  for (const damage_case &c : cases) {
+    auto mb = std::make_unique<memblock>(*clean);
+    c.damage(*mb);
+    char report[256];
+    EXPECT_EQ(memblock_check(*mb, report, sizeof(report)), 1) << c.line;
+    EXPECT_STREQ(report, c.line);
+  }
+  // Two violations, and room for the first line and one more character.
+  auto mb = std::make_unique<memblock>(*clean);
+  mb->memory.regions[0].nid = -1;
+  mb->memory.regions[1].nid = -2;
+  const std::string first = "memory[0] has bad node -1\n", both = first + "memory[1] has bad node -2\n";
+  char report[64];
+  EXPECT_EQ(memblock_check(*mb, report, sizeof(report)), 2);
+  EXPECT_EQ(report, both);
+  EXPECT_EQ(memblock_check(*mb, report, first.size() + 2), 2);
+  EXPECT_EQ(report, first + "m");
+  // A report of size 0 is not written at all.
+  char untouched = 'x';
+  EXPECT_EQ(memblock_check(*mb, &untouched, 0), 2);
+  EXPECT_EQ(untouched, 'x');
+}
+
+// Node ids run from 0 to MAX_NUMNODES - 1: memblock_add_node refuses
+// MAX_NUMNODES and leaves the memory as it was; and memblock_init starts
+// top-down whatever the struct held before.
+TEST(Memblock, NodeIdsAndDirectionAfterInit) {
+  auto mb = std::make_unique<memblock>();
+  mb->bottom_up = true;
+  memblock_init(*mb);
+  EXPECT_FALSE(mb->bottom_up);
+  EXPECT_EQ(memblock_add_node(*mb, 0x100000, 0x10000, int(MAX_NUMNODES), MEMBLOCK_NONE), -EINVAL);
+  EXPECT_EQ(mb->memory.cnt, 0u);
+  EXPECT_EQ(memblock_add_node(*mb, 0x100000, 0x10000, int(MAX_NUMNODES) - 1, MEMBLOCK_NONE), 0);
+  EXPECT_EQ(memblock_phys_alloc(*mb, PAGE_SIZE, PAGE_SIZE), phys_addr_t(0x10f000));
+}
+
 // Ranges may reach PHYS_ADDR_MAX itself (their exclusive end), never beyond.
 TEST(Memblock, TopOfAddressSpace) {
   auto mb = std::make_unique<memblock>();
