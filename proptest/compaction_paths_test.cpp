@@ -180,6 +180,8 @@ TEST(CompactionRules, AtomicNeverCompactsButKcompactdDoes) {
   EXPECT_EQ(vm_event(*m.ms, KCOMPACTD_WAKE) - wake, 1ul);
   EXPECT_EQ(pgdat->kcompactd_wanted, 0);
   EXPECT_EQ(pgdat->kcompactd_max_order, 0);
+  // The wake-up's classzone is spent too: back to the highest zone.
+  EXPECT_EQ(pgdat->kcompactd_highest_zoneidx, int(MAX_NR_ZONES) - 1);
   EXPECT_GT(vm_event(*m.ms, KCOMPACTD_MIGRATE_SCANNED), kms0);
   EXPECT_EQ(vm_event(*m.ms, KCOMPACTD_MIGRATE_SCANNED) - kms0, vm_event(*m.ms, COMPACTMIGRATE_SCANNED) - ms0);
   EXPECT_EQ(vm_event(*m.ms, KCOMPACTD_FREE_SCANNED) - kfs0, vm_event(*m.ms, COMPACTFREE_SCANNED) - fs0);
@@ -250,7 +252,8 @@ TEST(CompactionRules, ProactiveWatermarks) {
   machine m;
   EXPECT_EQ(m.ms->compaction_proactiveness, 20);
   const std::pair<int, std::pair<unsigned, unsigned>> cases[] = {
-      {20, {80, 90}}, {100, {5, 15}}, {95, {5, 15}}, {91, {9, 19}}, {0, {100, 100}}, {1, {99, 100}}, {50, {50, 60}}};
+      {20, {80, 90}}, {100, {5, 15}}, {96, {5, 15}}, {95, {5, 15}}, {91, {9, 19}},
+      {0, {100, 100}}, {1, {99, 100}}, {9, {91, 100}}, {50, {50, 60}}};
   for (auto [p, want] : cases) {
     m.ms->compaction_proactiveness = p;
     EXPECT_EQ(fragmentation_score_wmark(*m.ms, true), want.first) << p;
