@@ -353,7 +353,6 @@ compact_control compact_control_for(mem_system &ms, zone *z, int order, migrate_
   cc.order = order;
   cc.mode = mode;
   cc.migratetype = MIGRATE_MOVABLE;
-  cc.gfp_mask = GFP_KERNEL;
   return cc;
 }
 
@@ -451,7 +450,7 @@ compact_result compact_zone(compact_control *cc) {
 
 // ---- direct compaction ----------------------------------------------------------------------
 
-compact_result try_to_compact_pages(mem_system &ms, gfp_t gfp, unsigned order, unsigned alloc_flags,
+compact_result try_to_compact_pages(mem_system &ms, gfp_t, unsigned order, unsigned alloc_flags,
                                     const alloc_context &ac, compact_priority prio) {
   if (order == 0) return COMPACT_SKIPPED;
   compact_result rc = COMPACT_SKIPPED;
@@ -467,7 +466,6 @@ compact_result try_to_compact_pages(mem_system &ms, gfp_t gfp, unsigned order, u
     compact_control cc =
         compact_control_for(ms, z, int(order), prio == COMPACT_PRIO_ASYNC ? MIGRATE_ASYNC : MIGRATE_SYNC_LIGHT);
     cc.migratetype = ac.migratetype;
-    cc.gfp_mask = gfp;
     cc.alloc_flags = alloc_flags;
     cc.highest_zoneidx = ac.highest_zoneidx;
     cc.ignore_skip_hint = prio == MIN_COMPACT_PRIORITY;

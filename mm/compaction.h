@@ -80,7 +80,6 @@ struct compact_control {
   unsigned long nr_migrated;
   int order;                // -1: the whole zone (compact_memory)
   int migratetype;          // of the request compaction is for
-  gfp_t gfp_mask;
   unsigned alloc_flags;
   int highest_zoneidx;
   migrate_mode mode;
@@ -109,7 +108,7 @@ compact_control compact_control_for(mem_system &ms, zone *z, int order, migrate_
 bool compaction_suitable(const mem_system &ms, const zone *z, int order, int highest_zoneidx);
 
 // Compacts cc->z as cc says. The caller sets ms, z, order, mode,
-// migratetype, gfp_mask, alloc_flags, highest_zoneidx and the flags; the
+// migratetype, alloc_flags, highest_zoneidx and the flags; the
 // rest is compact_zone's. Every page it isolates is given back before it
 // returns.
 compact_result compact_zone(compact_control *cc);
@@ -117,7 +116,8 @@ compact_result compact_zone(compact_control *cc);
 // Direct compaction for an allocation (mm/page_alloc.cpp's slow path):
 // compacts each zone of the request's zonelist that is suitable and not
 // deferred, until one would pass the watermark at `order`. Returns the
-// best result over the zones.
+// best result over the zones. gfp is Linux's argument; its __GFP_IO and
+// __GFP_FS rules have no filesystem to guard here.
 struct alloc_context;
 compact_result try_to_compact_pages(mem_system &ms, gfp_t gfp, unsigned order, unsigned alloc_flags,
                                     const alloc_context &ac, compact_priority prio);

@@ -80,7 +80,6 @@ int alloc_contig_range(mem_system &ms, unsigned long start, unsigned long end, g
   if (int err = start_isolate_page_range(ms, outer_start, outer_end)) return err;
 
   compact_control cc = compact_control_for(ms, z, -1, MIGRATE_SYNC);
-  cc.gfp_mask = gfp;
   cc.ignore_skip_hint = true;
   cc.no_set_skip_hint = true;
   cc.alloc_contig = true;
