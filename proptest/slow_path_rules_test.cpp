@@ -297,3 +297,47 @@ TEST(SlowPathRules, NodeWithoutDma32TakesNoNofragmentDetour) {
 }
 
 }  // namespace
+
+namespace {
+
+// Pages that direct reclaim frees serve the request at once, the attempt
+// right after reclaim: one round, and every page accounted for.
+TEST(SlowPathRules, WhatDirectReclaimFreesServesTheRequest) {
+  full_machine m(GFP_ATOMIC);
+  struct direct_release {
+    shrinker s = {};
+    full_machine *m;
+    std::vector<page *> pages;
+  } r{{}, &m, {}};
+  for (int i = 0; i < 512; i++) {
+    r.pages.push_back(m.held.back());
+    m.held.pop_back();
+  }
+  r.s.count_objects = [](shrinker *sh, shrink_control *) -> unsigned long {
+    return static_cast<direct_release *>(sh->private_data)->pages.size();
+  };
+  r.s.scan_objects = [](shrinker *sh, shrink_control *sc) -> unsigned long {
+    auto *d = static_cast<direct_release *>(sh->private_data);
+    if (!(sc->gfp_mask & __GFP_DIRECT_RECLAIM)) return 0;
+    const unsigned long n = d->pages.size();
+    for (page *p : d->pages) __free_pages(*d->m->ms, p, 0);
+    d->pages.clear();
+    return n;
+  };
+  r.s.private_data = &r;
+  register_shrinker(*m.ms, &r.s);
+  const long free_before = zone_page_state_snapshot(m.z, NR_FREE_PAGES) + zone_page_state(m.z, NR_PCP_PAGES);
+  const unsigned long stalls = m.stalls();
+  page *p = alloc_pages(*m.ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(m.stalls() - stalls, 1ul);
+  drain_all_pages(*m.ms);
+  // 512 freed, one of them handed out: nothing else was taken.
+  EXPECT_EQ(zone_page_state_snapshot(m.z, NR_FREE_PAGES), free_before + 511);
+  unregister_shrinker(*m.ms, &r.s);
+  m.held.push_back(p);
+  m.give_back();
+  EXPECT_EQ(m.f.check(), "");
+}
+
+}  // namespace
