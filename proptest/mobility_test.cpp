@@ -88,6 +88,24 @@ RC_GTEST_PROP(Mobility, FirstPagesOfATypeComeFromItsPageblocks, ()) {
   RC_ASSERT(f.check() == std::string());
 }
 
+// Without grouping by mobility every pageblock of an ordinary type is
+// UNMOVABLE, whatever type a caller asks for (the highatomic reserve given
+// back to a MOVABLE request, say); the reserve's own type still holds.
+TEST(Mobility, WithoutGroupingOrdinaryTypesAreUnmovable) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1, mobility_grouping::off), 0);
+  zone *z = first_managed_zone(*f.ms);
+  const unsigned long pfn = pageblock_start_pfn(z->zone_start_pfn) + 4 * pageblock_nr_pages;
+  spin_lock_irqsave_guard g(z->lock);
+  for (int mt : {MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE}) {
+    set_pageblock_migratetype(z, pfn, mt);
+    EXPECT_EQ(get_pfnblock_migratetype(z, pfn), int(MIGRATE_UNMOVABLE)) << mt;
+  }
+  set_pageblock_migratetype(z, pfn, MIGRATE_HIGHATOMIC);
+  EXPECT_EQ(get_pfnblock_migratetype(z, pfn), int(MIGRATE_HIGHATOMIC));
+  set_pageblock_migratetype(z, pfn, MIGRATE_UNMOVABLE);
+}
+
 // Both mobility bits at once fail, whatever __GFP_NOWARN says, and change
 // nothing.
 TEST(Mobility, BothMobilityBitsAreRefused) {
