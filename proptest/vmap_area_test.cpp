@@ -444,7 +444,13 @@ TEST_F(VmapAreaTrees, DamageIsNamed) {
     const uintptr_t end = va->va_end;
     expect_named("a node out of order or empty", [&] { va->va_end = va->va_start; }, [&] { va->va_end = end; });
     expect_named("a range is not page-aligned", [&] { va->va_start += 8; }, [&] { va->va_start -= 8; });
+    expect_named("a range is not page-aligned", [&] { va->va_end += 1; }, [&] { va->va_end -= 1; });
   }
+  // A range that starts below the space, its end where it was.
+  vmap_area *first = a[0];
+  ASSERT_EQ(first->va_start, space.start);
+  expect_named("a node out of order or empty", [&] { first->va_start -= PAGE_SIZE; },
+               [&] { first->va_start += PAGE_SIZE; });
   expect_named("a free node's subtree_max_size is wrong", [&] { tail->subtree_max_size += PAGE_SIZE; },
                [&] { tail->subtree_max_size -= PAGE_SIZE; });
   // The free tail one page shorter at its start (its size kept right up
