@@ -1052,6 +1052,23 @@ void expect_intact(vmalloc_fixture &f, const kept_area &k) {
   EXPECT_FALSE(pgtable_walk(f.pt, k.addr + k.nr_pages * PAGE_SIZE, nullptr));
 }
 
+// vmalloc_init owns the whole vmalloc_system: over one full of 0xa5 bytes
+// (a kernel's is static and zero, a test's may be anything) it works as
+// over zeros, locks included.
+TEST(VmallocBadInput, InitOverADirtySystem) {
+  vmalloc_fixture f;
+  memset(static_cast<void *>(f.vs.get()), 0xa5, sizeof(vmalloc_system));
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  for (int round = 0; round < 2; round++) {
+    void *p = vmalloc(*f.vs, 5 * PAGE_SIZE);
+    ASSERT_NE(p, nullptr);
+    vfree(*f.vs, p);
+  }
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.vs->errors, 0ul);
+  EXPECT_EQ(f.check(), "");
+}
+
 // vfree of anything but the start of a live vmalloc area (its middle, an
 // unaligned address in it, its guard page, a free part of the range,
 // addresses outside the range, a direct-map address, a vmap area), a second
