@@ -181,7 +181,7 @@ static phys_addr_t unmap_area_pages_noflush(vmalloc_system &vs, uintptr_t addr, 
 // ---- the lazy purge ----------------------------------------------------------------------
 
 unsigned long lazy_max_pages(const vmalloc_system &vs) {
-  unsigned cpus = vs.ms->nr_cpus ? vs.ms->nr_cpus : 1;
+  unsigned cpus = vs.ms->nr_cpus;  // at least 1: mem_system_init refuses 0
   unsigned long log = 32 - unsigned(__builtin_clz(cpus));  // fls()
   unsigned long lazy = log * (32 * SZ_1M / PAGE_SIZE);
   unsigned long half = (vs.space.end - vs.space.start) / PAGE_SIZE / 2;

@@ -1223,6 +1223,9 @@ TEST(VmapBadInput, BadArgumentsReturnNull) {
   page *good[3] = {alloc_pages(ms, GFP_KERNEL, 0), alloc_pages(ms, GFP_KERNEL, 0),
                    alloc_pages(ms, GFP_KERNEL, 0)};
   page *with_null[3] = {good[0], nullptr, good[2]};
+  // One page more than the space holds with its guard page.
+  const unsigned space_pages = unsigned((f.vs->space.end - f.vs->space.start) / PAGE_SIZE);
+  std::vector<page *> too_many(space_pages, good[0]);
   struct bad {
     page **pages;
     unsigned count, prot;
@@ -1232,10 +1235,16 @@ TEST(VmapBadInput, BadArgumentsReturnNull) {
                 bad{with_null, 3, PROT_READ, "a NULL entry"},
                 bad{good, 3, PROT_READ | PROT_WRITE | PROT_EXEC, "W and X"},
                 bad{good, 3, PROT_WRITE, "W without R"}, bad{good, 3, 0, "no permission"},
-                bad{good, 3, PROT_READ | PROT_USER, "PROT_USER"}}) {
+                bad{good, 3, PROT_READ | PROT_USER, "PROT_USER"},
+                bad{too_many.data(), space_pages, PROT_READ, "more than the space"}}) {
     SCOPED_TRACE(b.what);
     page_state before = snapshot(ms);
+    log_buf_clear();
     EXPECT_EQ(vmap(*f.vs, b.pages, b.count, VM_MAP, b.prot), nullptr);
+    char want[64];
+    if (b.pages == with_null) snprintf(want, sizeof(want), "vmap: page 1 is NULL\n");
+    else snprintf(want, sizeof(want), "vmap: bad arguments (%u pages, prot %#x)\n", b.count, b.prot);
+    EXPECT_NE(read_log().find(want), std::string::npos) << read_log();
     EXPECT_EQ(snapshot(ms), before);
     EXPECT_EQ(f.vs->space.nr_busy, 0ul);
     EXPECT_EQ(f.check(), "");
