@@ -1780,6 +1780,27 @@ TEST(PageAllocThreads, ConcurrentCpusLoseNothing) {
 
 namespace {
 
+// drain_all_pages empties every CPU's lists of every zone, on a machine of
+// NR_CPUS CPUs too (no list beyond them is touched: under UBSan an index
+// past z->pcp would fail).
+TEST(PageAllocPcp, DrainAllPagesEmptiesEveryCpusLists) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, NR_CPUS), 0);
+  mem_system &ms = *f.ms;
+  zone *z = managed_zones(ms).at(0);
+  for (unsigned cpu = 0; cpu < NR_CPUS; cpu++) {
+    host_set_cpu(cpu);
+    __free_pages(ms, alloc_pages(ms, GFP_KERNEL, 0), 0);
+    EXPECT_GT(z->pcp[cpu].count, 0) << "cpu " << cpu;
+  }
+  host_set_cpu(0);
+  drain_all_pages(ms);
+  for (unsigned cpu = 0; cpu < NR_CPUS; cpu++) EXPECT_EQ(z->pcp[cpu].count, 0) << "cpu " << cpu;
+  EXPECT_EQ(nr_free_pcp_pages(ms), 0ul);
+  EXPECT_EQ(f.check(), "");
+}
+
 // The turn passes from each list to the very next one, types before
 // orders: with blocks on the UNMOVABLE and the MOVABLE order-0 lists
 // (neighbours), a bulk free of two takes the oldest of each, not two of one.
