@@ -444,7 +444,7 @@ TEST_F(VmapAreaTrees, DamageIsNamed) {
     const uintptr_t end = va->va_end;
     expect_named("a node out of order or empty", [&] { va->va_end = va->va_start; }, [&] { va->va_end = end; });
     expect_named("a range is not page-aligned", [&] { va->va_start += 8; }, [&] { va->va_start -= 8; });
-    expect_named("a range is not page-aligned", [&] { va->va_end += 1; }, [&] { va->va_end -= 1; });
+    expect_named("a range is not page-aligned", [&] { va->va_start += 1; }, [&] { va->va_start -= 1; });
   }
   // A range that starts below the space, its end where it was.
   vmap_area *first = a[0];
