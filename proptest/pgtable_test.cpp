@@ -506,6 +506,9 @@ TEST(PgtableMap, BadArgumentsAreEinval) {
   EXPECT_EQ(pgtable_map(&none, SZ_4G, 0, PAGE_SIZE, PROT_READ, 0, e.pool.ops()), -EINVAL);
   EXPECT_EQ(pgtable_unmap(&none, SZ_4G, PAGE_SIZE, e.pool.ops()), -EINVAL);
   EXPECT_TRUE(take_snapshot(e) == before);
+  // The last frame below 2^56 is a frame like any other.
+  EXPECT_EQ(e.map(SZ_4G, (u64(1) << 56) - PAGE_SIZE, PAGE_SIZE, PROT_READ, 0), 0);
+  EXPECT_EQ(pgtable_unmap(&e.pt, SZ_4G, PAGE_SIZE, e.pool.ops()), 0);
 }
 
 // Table pages need both halves of pt_alloc_ops: a map may allocate tables
