@@ -136,6 +136,15 @@ TEST(CheckCalls, CompactionAndContigCallsAreChecked) {
   const unsigned long before_free = ms.check_violations;
   EXPECT_EQ(free_contig_range(ms, page_to_pfn(ms, c), 16), 0ul);
   EXPECT_EQ(ms.check_violations, before_free);
+  // Without mm.check=1 the same damage goes unseen by these calls.
+  ms.check_calls = false;
+  z->vm_stat[NR_FREE_PAGES] += 5;
+  compact_memory(ms);
+  c = alloc_contig_pages(ms, 16, GFP_KERNEL, 0);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(free_contig_range(ms, page_to_pfn(ms, c), 16), 0ul);
+  EXPECT_EQ(ms.check_violations, before_free);
+  z->vm_stat[NR_FREE_PAGES] -= 5;
   EXPECT_EQ(m.f.check(), std::string());
 }
 
