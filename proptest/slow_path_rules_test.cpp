@@ -25,8 +25,12 @@ using slabt::read_log;
 
 constexpr int MAX_RECLAIM_RETRIES = 16;  // Linux's
 
-// A 64 MiB machine on one CPU whose every page the test holds, down to the
-// reserve that `gfp` may not use.
+int one_cpu(mm_fixture &f) { return build_single_zone(f, 64 * SZ_1M, 1); }
+int two_cpus(mm_fixture &f) { return build_single_zone(f, 64 * SZ_1M, 2); }
+
+// A machine (64 MiB on one CPU unless `build` says otherwise) whose every
+// page the test holds, on CPU 0, down to the reserve that `gfp` may not
+// use. z is its first zone.
 struct full_machine {
   cpu_reset reset;
   mm_fixture f;
@@ -34,8 +38,8 @@ struct full_machine {
   zone *z = nullptr;
   std::vector<page *> held;
 
-  explicit full_machine(gfp_t gfp = GFP_KERNEL | __GFP_NORETRY) {
-    EXPECT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
+  explicit full_machine(gfp_t gfp, int (*build)(mm_fixture &) = one_cpu) {
+    EXPECT_EQ(build(f), 0);
     ms = f.ms.get();
     z = first_managed_zone(*ms);
     host_set_cpu(0);
@@ -121,22 +125,23 @@ TEST(SlowPathRules, ReclaimRetriesWhileTheExactCountPassesMin) {
   EXPECT_EQ(m.f.check(), "");
 }
 
-// A shrinker holding pages that it gives back at kswapd's first scan after
-// direct reclaim has run `rounds` times since it was armed: a __GFP_NOFAIL
-// request fails exactly `rounds` rounds, then is served.
+// A shrinker holding pages of the machine's that it gives back at its first
+// scan once direct reclaim has run `rounds` times since it was armed (with
+// kswapd_only, at kswapd's first scan after that: direct reclaim scans with
+// the request's flags, kswapd with GFP_KERNEL).
 struct releasing_shrinker {
   shrinker s = {};
   full_machine *m;
   std::vector<page *> pages;
   unsigned long armed_at = 0, rounds = 0;
-  releasing_shrinker(full_machine &machine) : m(&machine) {
+  bool kswapd_only = false;
+  explicit releasing_shrinker(full_machine &machine) : m(&machine) {
     s.count_objects = [](shrinker *sh, shrink_control *) -> unsigned long {
       return static_cast<releasing_shrinker *>(sh->private_data)->pages.size();
     };
     s.scan_objects = [](shrinker *sh, shrink_control *sc) -> unsigned long {
       auto *r = static_cast<releasing_shrinker *>(sh->private_data);
-      // Direct reclaim scans with the request's flags, kswapd with GFP_KERNEL.
-      if ((sc->gfp_mask & __GFP_NOFAIL) || r->m->stalls() - r->armed_at < r->rounds) return 0;
+      if ((r->kswapd_only && (sc->gfp_mask & __GFP_NOFAIL)) || r->m->stalls() - r->armed_at < r->rounds) return 0;
       const unsigned long n = r->pages.size();
       for (page *p : r->pages) __free_pages(*r->m->ms, p, 0);
       r->pages.clear();
@@ -146,10 +151,12 @@ struct releasing_shrinker {
     register_shrinker(*m->ms, &s);
   }
   ~releasing_shrinker() { unregister_shrinker(*m->ms, &s); }
-  void arm(unsigned long n) {
+  // 512 pages: more than min, so that the next attempt passes.
+  void arm(unsigned long after_rounds, bool by_kswapd) {
     armed_at = m->stalls();
-    rounds = n;
-    for (int i = 0; i < 512; i++) {  // more than min: the next round's first try passes
+    rounds = after_rounds;
+    kswapd_only = by_kswapd;
+    for (int i = 0; i < 512; i++) {
       pages.push_back(m->held.back());
       m->held.pop_back();
     }
@@ -165,7 +172,7 @@ TEST(SlowPathRules, NofailWarnsOnItsFirstRoundAndEveryThousandth) {
   releasing_shrinker release(m);
   for (auto [rounds, warnings] : {std::pair{1ul, 1u}, {3ul, 1u}, {1000ul, 1u}, {1001ul, 2u}}) {
     SCOPED_TRACE(std::to_string(rounds) + " failing rounds");
-    release.arm(rounds);
+    release.arm(rounds, true);
     const unsigned long stalls = m.stalls();
     log_buf_clear();
     page *p = alloc_pages(*m.ms, GFP_KERNEL | __GFP_NOFAIL, 0);
@@ -182,86 +189,59 @@ TEST(SlowPathRules, NofailWarnsOnItsFirstRoundAndEveryThousandth) {
 // and tries once more before it fails, so pages parked on another CPU's
 // list serve it.
 TEST(SlowPathRules, NonBlockingRequestDrainsEveryCpusLists) {
-  cpu_reset reset;
-  mm_fixture f;
-  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 2), 0);
-  mem_system &ms = *f.ms;
-  zone *z = first_managed_zone(ms);
-  host_set_cpu(0);
-  std::vector<page *> held;
-  while (page *p = alloc_pages(ms, GFP_NOWAIT | __GFP_NOWARN, 0)) held.push_back(p);
-  drain_all_pages(ms);
-  while (page *p = alloc_pages(ms, GFP_NOWAIT | __GFP_NOWARN, 0)) held.push_back(p);
+  full_machine m(GFP_NOWAIT, two_cpus);
+  drain_all_pages(*m.ms);
+  m.take_all(GFP_NOWAIT);
   // CPU 1 frees to its own list, up to just below its high mark; CPU 0's
   // request can reach those pages only through the drain.
   host_set_cpu(1);
-  for (int i = 0; i < z->pcp[1].high - 1; i++) {
-    __free_pages(ms, held.back(), 0);
-    held.pop_back();
+  for (int i = 0; i < m.z->pcp[1].high - 1; i++) {
+    __free_pages(*m.ms, m.held.back(), 0);
+    m.held.pop_back();
   }
-  ASSERT_GT(z->pcp[1].count, 0);
+  ASSERT_GT(m.z->pcp[1].count, 0);
   host_set_cpu(0);
-  const unsigned long stalls = vm_event(ms, ALLOCSTALL_NORMAL);
-  page *p = alloc_pages(ms, GFP_NOWAIT | __GFP_NOWARN, 0);
+  const unsigned long stalls = m.stalls();
+  page *p = alloc_pages(*m.ms, GFP_NOWAIT | __GFP_NOWARN, 0);
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(z->pcp[1].count, 0);
-  EXPECT_EQ(vm_event(ms, ALLOCSTALL_NORMAL), stalls) << "it reclaimed";
-  held.push_back(p);
-  for (page *q : held) __free_pages(ms, q, 0);
-  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(m.z->pcp[1].count, 0);
+  EXPECT_EQ(m.stalls(), stalls) << "it reclaimed";
+  m.held.push_back(p);
+  m.give_back();
+  EXPECT_EQ(m.f.check(), "");
 }
-
-}  // namespace
-
-namespace {
 
 // The slow path wakes kswapd (or, for a request that cannot compact itself,
 // kcompactd) on the nodes of the zones it may use, those up to its
 // classzone: a DMA32 request on a machine whose node 1 has only Normal
 // leaves node 1 alone.
 TEST(SlowPathRules, WakesOnlyTheNodesOfZonesUpToTheClasszone) {
-  cpu_reset reset;
-  mm_fixture f;
-  ASSERT_EQ(build_two_nodes(f), 0);
-  mem_system &ms = *f.ms;
-  host_set_cpu(0);
-  const gfp_t dma32 = GFP_NOWAIT | __GFP_DMA32 | __GFP_NOWARN;
-  std::vector<page *> held;
-  while (page *p = alloc_pages(ms, dma32, 0)) held.push_back(p);
-  pglist_data *n0 = ms.node_data[0], *n1 = ms.node_data[1];
+  const gfp_t dma32 = GFP_NOWAIT | __GFP_DMA32;
+  full_machine m(dma32, build_two_nodes);
+  pglist_data *n0 = m.ms->node_data[0], *n1 = m.ms->node_data[1];
   n0->kswapd_wanted = n1->kswapd_wanted = false;
   n0->kcompactd_wanted = n1->kcompactd_wanted = 0;
-  if (page *p = alloc_pages(ms, dma32, 2)) __free_pages(ms, p, 2);
+  if (page *p = alloc_pages(*m.ms, dma32 | __GFP_NOWARN, 2)) __free_pages(*m.ms, p, 2);
   EXPECT_TRUE(n0->kswapd_wanted);
   EXPECT_FALSE(n1->kswapd_wanted);
   EXPECT_EQ(n1->kcompactd_wanted, 0);
   n0->kswapd_wanted = false;
-  for (page *p : held) __free_pages(ms, p, 0);
-  EXPECT_EQ(f.check(), "");
+  m.give_back();
+  EXPECT_EQ(m.f.check(), "");
 }
-
-}  // namespace
-
-namespace {
 
 // should_reclaim_retry looks only at the zones the request may use: a DMA32
 // request on an exhausted DMA32 zone gives up after one round, however much
 // Normal has free.
 TEST(SlowPathRules, ReclaimRetryLooksOnlyAtUsableZones) {
-  cpu_reset reset;
-  mm_fixture f;
-  ASSERT_EQ(build_across_4g(f), 0);
-  mem_system &ms = *f.ms;
-  host_set_cpu(0);
   const gfp_t dma32 = GFP_KERNEL | __GFP_DMA32 | __GFP_NOWARN;
-  std::vector<page *> held;
-  while (page *p = alloc_pages(ms, dma32 | __GFP_NORETRY, 0)) held.push_back(p);
-  refresh_cpu_vm_stats(ms);
-  const unsigned long stalls = vm_event(ms, ALLOCSTALL_DMA32);
-  EXPECT_EQ(alloc_pages(ms, dma32, 0), nullptr);
-  EXPECT_EQ(vm_event(ms, ALLOCSTALL_DMA32) - stalls, 1ul);
-  for (page *p : held) __free_pages(ms, p, 0);
-  EXPECT_EQ(f.check(), "");
+  full_machine m(dma32 | __GFP_NORETRY, build_across_4g);
+  refresh_cpu_vm_stats(*m.ms);
+  const unsigned long stalls = m.stalls();
+  EXPECT_EQ(alloc_pages(*m.ms, dma32, 0), nullptr);
+  EXPECT_EQ(m.stalls() - stalls, 1ul);
+  m.give_back();
+  EXPECT_EQ(m.f.check(), "");
 }
 
 // ALLOC_NOFRAGMENT (take no part of another type's pageblock) is for a
@@ -296,36 +276,12 @@ TEST(SlowPathRules, NodeWithoutDma32TakesNoNofragmentDetour) {
   EXPECT_EQ(f.check(), "");
 }
 
-}  // namespace
-
-namespace {
-
 // Pages that direct reclaim frees serve the request at once, the attempt
 // right after reclaim: one round, and every page accounted for.
 TEST(SlowPathRules, WhatDirectReclaimFreesServesTheRequest) {
   full_machine m(GFP_ATOMIC);
-  struct direct_release {
-    shrinker s = {};
-    full_machine *m;
-    std::vector<page *> pages;
-  } r{{}, &m, {}};
-  for (int i = 0; i < 512; i++) {
-    r.pages.push_back(m.held.back());
-    m.held.pop_back();
-  }
-  r.s.count_objects = [](shrinker *sh, shrink_control *) -> unsigned long {
-    return static_cast<direct_release *>(sh->private_data)->pages.size();
-  };
-  r.s.scan_objects = [](shrinker *sh, shrink_control *sc) -> unsigned long {
-    auto *d = static_cast<direct_release *>(sh->private_data);
-    if (!(sc->gfp_mask & __GFP_DIRECT_RECLAIM)) return 0;
-    const unsigned long n = d->pages.size();
-    for (page *p : d->pages) __free_pages(*d->m->ms, p, 0);
-    d->pages.clear();
-    return n;
-  };
-  r.s.private_data = &r;
-  register_shrinker(*m.ms, &r.s);
+  releasing_shrinker release(m);
+  release.arm(0, false);
   const long free_before = zone_page_state_snapshot(m.z, NR_FREE_PAGES) + zone_page_state(m.z, NR_PCP_PAGES);
   const unsigned long stalls = m.stalls();
   page *p = alloc_pages(*m.ms, GFP_KERNEL, 0);
@@ -334,7 +290,6 @@ TEST(SlowPathRules, WhatDirectReclaimFreesServesTheRequest) {
   drain_all_pages(*m.ms);
   // 512 freed, one of them handed out: nothing else was taken.
   EXPECT_EQ(zone_page_state_snapshot(m.z, NR_FREE_PAGES), free_before + 511);
-  unregister_shrinker(*m.ms, &r.s);
   m.held.push_back(p);
   m.give_back();
   EXPECT_EQ(m.f.check(), "");
