@@ -129,9 +129,11 @@ unsigned long kswapd_run(mem_system &ms) {
 // Direct reclaim asks for SWAP_CLUSTER_MAX objects, raising the priority
 // until it has them. Returns the objects freed (its progress).
 unsigned long try_to_free_pages(mem_system &ms, gfp_t gfp, unsigned, int nid) {
-  // Linux counts a direct reclaim by the zone the request may go up to
-  // (valid: __alloc_pages fails contradictory zone modifiers before this).
-  count_vm_events(ms, vm_event_item(int(ALLOCSTALL_DMA) + int(gfp_zone(gfp))), 1);
+  // Linux counts a direct reclaim by the zone the request may go up to. The
+  // slow path never gets here with contradictory zone modifiers; another
+  // caller's are counted nowhere rather than outside the table.
+  const int classzone = gfp_zone(gfp);
+  if (classzone != ZONE_INVALID) count_vm_events(ms, vm_event_item(int(ALLOCSTALL_DMA) + classzone), 1);
   unsigned long freed = 0;
   for (int priority = DEF_PRIORITY; priority >= 0 && freed < SWAP_CLUSTER_MAX; priority--)
     freed += shrink_slab_at(ms, gfp, nid, priority,

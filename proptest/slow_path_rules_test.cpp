@@ -276,6 +276,25 @@ TEST(SlowPathRules, NodeWithoutDma32TakesNoNofragmentDetour) {
   EXPECT_EQ(f.check(), "");
 }
 
+// Each direct reclaim counts one allocstall, by the request's highest
+// zone; flags that ask for two zones at once (no caller of the allocator
+// gets this far with them) count none, and touch no other counter.
+TEST(SlowPathRules, AllocstallCountsByTheHighestZone) {
+  full_machine m(GFP_KERNEL | __GFP_NORETRY);
+  const std::vector<unsigned long> before(m.ms->vm_events, m.ms->vm_events + NR_VM_EVENT_ITEMS);
+  try_to_free_pages(*m.ms, GFP_KERNEL | __GFP_DMA32, 0, 0);
+  try_to_free_pages(*m.ms, GFP_KERNEL, 0, 0);
+  try_to_free_pages(*m.ms, GFP_HIGHUSER_MOVABLE, 0, 0);
+  try_to_free_pages(*m.ms, GFP_KERNEL | __GFP_DMA | __GFP_DMA32, 0, 0);
+  std::vector<unsigned long> want = before;
+  want[ALLOCSTALL_DMA32]++;
+  want[ALLOCSTALL_NORMAL]++;
+  want[ALLOCSTALL_MOVABLE]++;
+  EXPECT_EQ(std::vector<unsigned long>(m.ms->vm_events, m.ms->vm_events + NR_VM_EVENT_ITEMS), want);
+  m.give_back();
+  EXPECT_EQ(m.f.check(), "");
+}
+
 // Pages that direct reclaim frees serve the request at once, the attempt
 // right after reclaim: one round, and every page accounted for.
 TEST(SlowPathRules, WhatDirectReclaimFreesServesTheRequest) {
