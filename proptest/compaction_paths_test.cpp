@@ -700,8 +700,12 @@ TEST(CompactionRules, ContiguousAllocatorBadInput) {
   drain_all_pages(*m.ms);
   const unsigned long free_before = nr_free_pages(*m.ms) + nr_free_pcp_pages(*m.ms);
   const unsigned long bad_before = m.ms->bad_pages;
-  EXPECT_EQ(alloc_contig_pages(*m.ms, 0, GFP_KERNEL, NUMA_NO_NODE), nullptr);
+  log_buf_clear();
+  EXPECT_EQ(alloc_contig_pages(*m.ms, 0, GFP_KERNEL | __GFP_NOWARN, NUMA_NO_NODE), nullptr);
   EXPECT_EQ(alloc_contig_pages(*m.ms, 16, GFP_KERNEL | __GFP_DMA | __GFP_DMA32 | __GFP_NOWARN, NUMA_NO_NODE), nullptr);
+  EXPECT_EQ(slabt::read_log(), "") << "__GFP_NOWARN";
+  EXPECT_EQ(alloc_contig_pages(*m.ms, 0, GFP_KERNEL, NUMA_NO_NODE), nullptr);
+  EXPECT_NE(slabt::read_log().find("alloc_contig_pages: 0 pages"), std::string::npos) << slabt::read_log();
   EXPECT_EQ(alloc_contig_pages(*m.ms, m.z->spanned_pages + 1, GFP_KERNEL | __GFP_NOWARN, 0), nullptr);
   // A zone a request may not use is not searched: DMA only, on a machine
   // whose one zone is DMA32.
@@ -724,6 +728,45 @@ TEST(CompactionRules, ContiguousAllocatorBadInput) {
   EXPECT_EQ(m.ms->bad_pages, bad_before + 2);
   EXPECT_EQ(nr_free_pages(*m.ms) + nr_free_pcp_pages(*m.ms), free_before);
   EXPECT_EQ(m.check(), "");
+}
+
+// Which node a contiguous allocation comes from: the one asked for, else
+// (NUMA_NO_NODE) the CPU's, and for a node without memory the nearest one;
+// another node only when the first has no room, and never with
+// __GFP_THISNODE.
+TEST(CompactionRules, ContiguousAllocationNodes) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 3);
+  l.cpu_to_node[0] = 0;
+  l.cpu_to_node[1] = 1;
+  l.cpu_to_node[2] = 2;  // node 2 has no memory
+  ASSERT_EQ(f.build({{SZ_4G - 16 * SZ_1M, 32 * SZ_1M, 0}, {SZ_4G + 16 * SZ_1M, 32 * SZ_1M, 1}}, l), 0);
+  mem_system &ms = *f.ms;
+  auto node_of = [&](int nid, gfp_t gfp) {
+    page *p = alloc_contig_pages(ms, 16, gfp | __GFP_NOWARN, nid);
+    if (!p) return -1;
+    const int got = page_to_nid(p);
+    EXPECT_EQ(free_contig_range(ms, page_to_pfn(ms, p), 16), 0ul);
+    return got;
+  };
+  EXPECT_EQ(node_of(1, GFP_KERNEL), 1);
+  EXPECT_EQ(node_of(0, GFP_KERNEL), 0);
+  host_set_cpu(1);
+  EXPECT_EQ(node_of(NUMA_NO_NODE, GFP_KERNEL), 1);
+  host_set_cpu(2);
+  EXPECT_EQ(node_of(NUMA_NO_NODE, GFP_KERNEL), 0) << "node 2 has no memory: the nearest, node 0 (the lower id)";
+  EXPECT_EQ(node_of(2, GFP_KERNEL), 0);
+  host_set_cpu(0);
+  // Node 1 full of unmovable pages: another node serves, unless the
+  // request says __GFP_THISNODE.
+  std::vector<page *> held;
+  while (page *p = alloc_pages_node(ms, 1, GFP_KERNEL | __GFP_THISNODE | __GFP_NOWARN, 0)) held.push_back(p);
+  EXPECT_EQ(node_of(1, GFP_KERNEL), 0);
+  EXPECT_EQ(node_of(1, GFP_KERNEL | __GFP_THISNODE), -1);
+  for (page *p : held) __free_pages(ms, p, 0);
+  EXPECT_EQ(node_of(1, GFP_KERNEL | __GFP_THISNODE), 1);
+  EXPECT_EQ(f.check(), "");
 }
 
 // kcompactd_run runs every node's kcompactd: a wake-up on each node is
