@@ -501,8 +501,9 @@ void compaction_alloc_result(mem_system &ms, page *p, unsigned order, compact_re
 // ---- compact_memory -------------------------------------------------------------------------
 
 void compact_node(mem_system &ms, int nid) {
+  // No such node, or one without memory: nothing to compact.
+  if (nid < 0 || nid >= int(MAX_NUMNODES) || !ms.node_data[nid]) return;
   pglist_data *pgdat = ms.node_data[nid];
-  if (!pgdat) return;
   for_each_zone_of(pgdat, z) {
     if (!populated_zone(z)) continue;
     compact_control cc = compact_control_for(ms, z, -1, MIGRATE_SYNC);

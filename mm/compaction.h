@@ -132,7 +132,8 @@ bool compaction_deferred(zone *z, int order);
 void compaction_defer_reset(zone *z, int order, bool alloc_success);
 
 // /proc/sys/vm/compact_memory: every zone of every node, in full (order
-// -1, sync, ignoring skip hints). compact_node is the same for one node.
+// -1, sync, ignoring skip hints). compact_node is the same for one node
+// (nothing for an id that names no node with memory).
 void compact_node(mem_system &ms, int nid);
 void compact_memory(mem_system &ms);
 

@@ -286,6 +286,10 @@ TEST(CompactionEdges, CompactMemoryIgnoresSuitabilityAndEmptyZones) {
   EXPECT_TRUE(compaction_suitable(*m.ms, m.z, -1, ZONE_DMA32));
   m.z->_watermark[WMARK_MIN] = free_pages(m.z) - 2;
   ASSERT_FALSE(compaction_suitable(*m.ms, m.z, -1, ZONE_DMA32));
+  // An id that names no node with memory compacts nothing, and reads
+  // nothing outside the node table.
+  for (int nid : {-1, 1, int(MAX_NUMNODES)}) compact_node(*m.ms, nid);
+  EXPECT_TRUE(m.owner->moved.empty());
   compact_node(*m.ms, 0);
   EXPECT_GE(m.owner->moved.size(), 1u);
   EXPECT_LT(m.owner->moved.size(), COMPACT_CLUSTER_MAX);
