@@ -838,31 +838,3 @@ TEST(CompactionRules, AllocContigRangeTakesExactlyTheRange) {
 }
 
 }  // namespace
-
-namespace {
-
-// compact_zone owns its counters: a compact_control used twice reports the
-// second run alone (what it scanned and migrated), as the vm events do.
-TEST(CompactionRules, CompactZoneCountsEachRunAfresh) {
-  machine m;
-  m.fragment();
-  compact_control cc = m.cc(-1, MIGRATE_SYNC);
-  cc.ignore_skip_hint = true;
-  cc.whole_zone = true;
-  compact_zone(&cc);
-  ASSERT_GT(cc.nr_migrated, 0ul);
-  for (page *p : std::vector<page *>(m.owner->pages.begin(), m.owner->pages.end()))
-    if (m.owner->pfn(p) & 1) m.owner->release(p);
-  drain_all_pages(*m.ms);
-  const unsigned long scanned = vm_event(*m.ms, COMPACTMIGRATE_SCANNED), free_scanned = vm_event(*m.ms, COMPACTFREE_SCANNED),
-                      migrated = vm_event(*m.ms, PGMIGRATE_SUCCESS);
-  compact_zone(&cc);
-  EXPECT_EQ(cc.total_migrate_scanned, vm_event(*m.ms, COMPACTMIGRATE_SCANNED) - scanned);
-  EXPECT_EQ(cc.total_free_scanned, vm_event(*m.ms, COMPACTFREE_SCANNED) - free_scanned);
-  EXPECT_EQ(cc.nr_migrated, vm_event(*m.ms, PGMIGRATE_SUCCESS) - migrated);
-  EXPECT_LE(cc.total_migrate_scanned, m.z->spanned_pages);
-  m.release_all();
-  EXPECT_EQ(m.check(), "");
-}
-
-}  // namespace

@@ -195,6 +195,14 @@ struct machine {
     }
     return ~0u;
   }
+  // compact_memory's control for the zone: the whole zone, sync, every
+  // skip hint ignored.
+  compact_control full_pass_cc() {
+    compact_control c = cc(-1, MIGRATE_SYNC);
+    c.ignore_skip_hint = true;
+    c.whole_zone = true;
+    return c;
+  }
   compact_control cc(int order, migrate_mode mode, int mt = MIGRATE_MOVABLE) {
     compact_control c = compact_control_for(*ms, z, order, mode);
     c.migratetype = mt;

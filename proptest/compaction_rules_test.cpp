@@ -193,9 +193,7 @@ TEST(CompactionRules, CompactMemoryRunsUntilTheScannersMeet) {
   // Every pageblock hinted: ignore_skip_hint scans them all the same.
   for (unsigned i = 0; i < m.nr_blocks(); i++)
     set_pfnblock_flags_mask(m.z, m.block(i), 1ul << PB_migrate_skip, 1ul << PB_migrate_skip);
-  compact_control cc = m.cc(-1, MIGRATE_SYNC);
-  cc.ignore_skip_hint = true;
-  cc.whole_zone = true;
+  compact_control cc = m.full_pass_cc();
   EXPECT_EQ(compact_zone(&cc), COMPACT_COMPLETE);
   EXPECT_GT(cc.nr_migrated, owned / 3);
   EXPECT_EQ(m.owner->pages.size(), owned);
@@ -313,9 +311,7 @@ TEST(CompactionRules, SyncTakesOrdinaryTypesNeverIsolateOrHighatomic) {
   // Two UNMOVABLE pageblocks at the top: the free scanner passes them.
   const unsigned top = m.nr_blocks() - 2;
   set_type(m.z, m.block(top), MIGRATE_UNMOVABLE);
-  compact_control cc = m.cc(-1, MIGRATE_SYNC);
-  cc.ignore_skip_hint = true;
-  cc.whole_zone = true;
+  compact_control cc = m.full_pass_cc();
   EXPECT_EQ(compact_zone(&cc), COMPACT_COMPLETE);
   EXPECT_EQ(source_types(m), (std::set<int>{MIGRATE_UNMOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE}));
   for (auto [src, dst] : m.owner->moved) {
@@ -345,9 +341,7 @@ TEST(CompactionRules, FreeScannerKeepsWholeFreePageblocks) {
   for (page *p : there) m.owner->release(p);
   drain_all_pages(*m.ms);
   ASSERT_TRUE(PageBuddy(m.pg(m.block(top))) && m.pg(m.block(top))->private_ >= pageblock_order);
-  compact_control cc = m.cc(-1, MIGRATE_SYNC);
-  cc.ignore_skip_hint = true;
-  cc.whole_zone = true;
+  compact_control cc = m.full_pass_cc();
   EXPECT_EQ(compact_zone(&cc), COMPACT_COMPLETE);
   EXPECT_GT(cc.nr_migrated, 0ul);
   for (auto [src, dst] : m.owner->moved) EXPECT_NE(pageblock_start_pfn(dst), m.block(top));
