@@ -387,7 +387,7 @@ void open_allocation(zone_check &c, block &b, const page *p, unsigned long pfn) 
   check_movable(c, p, pfn, order);
   // An isolated pageblock hands nothing out: what is allocated there was
   // before the isolation, and could only be isolated because it is movable.
-  if (get_pfnblock_migratetype(c.z, pfn) == MIGRATE_ISOLATE && !(p->flags & (flag_bit(PG_movable) | flag_bit(PG_isolated))))
+  if (c.pageblocks_ok && get_pfnblock_migratetype(c.z, pfn) == MIGRATE_ISOLATE && !(p->flags & (flag_bit(PG_movable) | flag_bit(PG_isolated))))
     zfail(c, "pfn 0x%lx (order %lu) is allocated, not movable, in an isolated pageblock", pfn, order);
   c.allocated += 1ul << order;
   unsigned long end = pfn + (1ul << order);

@@ -14,7 +14,6 @@
 #include "mm/watermark.h"
 
 constexpr int MAX_RECLAIM_RETRIES = 16;
-constexpr int MAX_COMPACT_RETRIES = 16;
 
 // ---- conversions ---------------------------------------------------------------------
 
@@ -404,11 +403,7 @@ static page *__alloc_pages_direct_compact(mem_system &ms, gfp_t gfp, unsigned or
   return p;
 }
 
-// Linux's should_compact_retry: another round of compaction is worth it
-// while it succeeds without the allocation following (up to
-// MAX_COMPACT_RETRIES, a quarter of that for costly orders); when it fails
-// or withdraws, try once more at each higher priority.
-static bool should_compact_retry(unsigned order, compact_result result, compact_priority *prio, int *retries) {
+bool should_compact_retry(unsigned order, compact_result result, compact_priority *prio, int *retries) {
   if (order == 0) return false;
   if (result == COMPACT_SUCCESS) {
     ++*retries;

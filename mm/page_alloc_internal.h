@@ -3,6 +3,7 @@
 // the highatomic reserve (mobility.cpp), page isolation (page_isolation.cpp).
 #pragma once
 
+#include "mm/compaction.h"
 #include "mm/mmzone.h"
 #include "mm/page.h"
 #include "mm/watermark.h"
@@ -197,3 +198,13 @@ int nearest_memory_node(const mem_system &ms, int nid);
 // Reports a page in a bad state ("BUG: Bad page state") and counts it.
 // p may be nullptr for a pfn that no zone spans.
 void bad_page(mem_system &ms, const page *p, unsigned long pfn, const char *reason);
+
+// Linux's should_compact_retry, the slow path's rule after direct
+// compaction: another round is worth it while compaction succeeds without
+// the allocation following (another CPU took the block), up to
+// MAX_COMPACT_RETRIES, a quarter of that for costly orders; when it fails or
+// withdraws, try once more at each higher priority, down to
+// MIN_COMPACT_PRIORITY (MIN_COMPACT_COSTLY_PRIORITY for costly orders),
+// starting the count afresh. Updates *prio and *retries.
+constexpr int MAX_COMPACT_RETRIES = 16;
+bool should_compact_retry(unsigned order, compact_result result, compact_priority *prio, int *retries);

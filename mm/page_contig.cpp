@@ -129,7 +129,7 @@ page *alloc_contig_pages(mem_system &ms, unsigned long nr_pages, gfp_t gfp, int 
   }
   unsigned long align = 1;
   while (align < nr_pages) align <<= 1;
-  if (nid == NUMA_NO_NODE) nid = ms.cpu_to_node[smp_processor_id() < NR_CPUS ? smp_processor_id() : 0];
+  if (nid == NUMA_NO_NODE) nid = ms.cpu_to_node[this_cpu_slot()];  // as the page allocator's local node
   nid = nearest_memory_node(ms, nid);
   pglist_data *pgdat = ms.node_data[nid];
   for (zone **zp = pgdat->zonelist; *zp; zp++) {

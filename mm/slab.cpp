@@ -50,7 +50,12 @@ static unsigned objects_per_slab(unsigned size, unsigned order, unsigned *bitmap
 // Basic algorithm: the smallest order that holds at least SLAB_MIN_OBJECTS
 // (or any, from order 3 on) and wastes at most a sixteenth of the slab
 // (Linux's first try); failing that, the order that wastes least.
-static bool calculate_order(kmem_cache *s) {
+// Some order always holds an object: valid_cache_args takes at most
+// KMEM_CACHE_MAX_OBJECT bytes and alignments up to KMALLOC_MAX_CACHE_SIZE,
+// so a stride (with red zone and outside free pointer) fits the largest slab.
+static_assert(KMEM_CACHE_MAX_OBJECT + 2 * SLAB_MIN_ALIGN + KMALLOC_MAX_CACHE_SIZE <= PAGE_SIZE << SLAB_MAX_ORDER,
+              "the largest object must fit the largest slab");
+static void calculate_order(kmem_cache *s) {
   unsigned best_order = 0, best_objects = 0, best_offset = 0;
   unsigned long best_waste = ~0ul;
   for (unsigned order = 0; order <= SLAB_MAX_ORDER; order++) {
@@ -67,11 +72,9 @@ static bool calculate_order(kmem_cache *s) {
     }
     if (waste * 8 / bytes < best_waste) best_order = order, best_objects = n, best_offset = offset, best_waste = waste * 8 / bytes;
   }
-  if (best_objects == 0) return false;
   s->order = best_order;
   s->objects = best_objects;
   s->bitmap_offset = best_offset;
-  return true;
 }
 
 // Where each part of an object slot goes:
@@ -83,7 +86,7 @@ static bool calculate_order(kmem_cache *s) {
 //                                 or a constructor must keep the object's
 //                                 bytes, then after the red zone
 //   size                          the stride, rounded up to align
-static bool calculate_sizes(kmem_cache *s) {
+static void calculate_sizes(kmem_cache *s) {
   unsigned size = round_up(s->object_size, SLAB_MIN_ALIGN);
   s->red_zone = 0;
   if (s->flags & SLAB_RED_ZONE) {
@@ -97,7 +100,7 @@ static bool calculate_sizes(kmem_cache *s) {
     s->offset = (s->object_size / 2) & ~unsigned(sizeof(void *) - 1);
   }
   s->size = round_up(size, s->align);
-  if (!calculate_order(s)) return false;
+  calculate_order(s);
   s->slab_mask = (PAGE_SIZE << s->order) - 1;
   s->bitmap_words = (s->objects + 63) / 64;
   s->reciprocal_size = slab_reciprocal(s->size);
@@ -108,7 +111,6 @@ static bool calculate_sizes(kmem_cache *s) {
   // Linux: half the log2 of the size, between 5 and 10 slabs.
   unsigned ilog = 31 - unsigned(__builtin_clz(s->size));
   s->min_partial = ilog / 2 < 5 ? 5 : ilog / 2 > 10 ? 10 : ilog / 2;
-  return true;
 }
 
 static unsigned long next_secret(slab_allocator &sa) {
@@ -120,8 +122,9 @@ static unsigned long next_secret(slab_allocator &sa) {
   return z ^ (z >> 31);
 }
 
-static int cache_init(slab_allocator &sa, kmem_cache *s, const char *name, unsigned size, unsigned align,
-                      slab_flags_t flags, void (*ctor)(void *)) {
+// Sets up s, whose size and alignment are within valid_cache_args's limits.
+static void cache_init(slab_allocator &sa, kmem_cache *s, const char *name, unsigned size, unsigned align,
+                       slab_flags_t flags, void (*ctor)(void *)) {
   // In place: a kmem_cache is a few KiB, too big for a temporary on a kernel stack.
   memset(static_cast<void *>(s), 0, sizeof(*s));
   strscpy(s->name, name, sizeof(s->name));
@@ -136,7 +139,7 @@ static int cache_init(slab_allocator &sa, kmem_cache *s, const char *name, unsig
   s->allocflags = (flags & SLAB_CACHE_DMA) ? __GFP_DMA : (flags & SLAB_CACHE_DMA32) ? __GFP_DMA32 : 0;
   // A reclaimable cache's slabs group with other reclaimable memory.
   if (flags & SLAB_RECLAIM_ACCOUNT) s->allocflags |= __GFP_RECLAIMABLE;
-  if (!calculate_sizes(s)) return -EINVAL;
+  calculate_sizes(s);
   for (kmem_cache_cpu &c : s->cpu_slab) INIT_LIST_HEAD(&c.partial);
   for (kmem_cache_node &n : s->node) {
     spin_lock_init(&n.list_lock);
@@ -144,7 +147,6 @@ static int cache_init(slab_allocator &sa, kmem_cache *s, const char *name, unsig
     INIT_LIST_HEAD(&n.partial);
     INIT_LIST_HEAD(&n.free);
   }
-  return 0;
 }
 
 // ---- the entry points --------------------------------------------------------------------
@@ -339,11 +341,7 @@ static kmem_cache *create_cache(slab_allocator &sa, const char *name, unsigned s
   if (!valid_cache_args(name, size, align, flags & ~SLAB_KMALLOC)) return nullptr;
   kmem_cache *s = static_cast<kmem_cache *>(kmem_cache_alloc(&sa.kmem_cache_boot, GFP_KERNEL));
   if (!s) return nullptr;
-  if (cache_init(sa, s, name, size, align, flags, ctor)) {
-    pr_err("kmem_cache_create(%s): size %u with alignment %u does not fit a slab\n", name, size, align);
-    kmem_cache_free(&sa.kmem_cache_boot, s);
-    return nullptr;
-  }
+  cache_init(sa, s, name, size, align, flags, ctor);
   spin_lock_guard g(sa.slab_mutex);
   list_add_tail(&s->list, &sa.caches);
   return s;
@@ -414,9 +412,8 @@ int slab_allocator_init(slab_allocator *sap, mem_system &ms, slab_flags_t debug_
   sa.failslab = failslab_attr{};
   for (auto &row : sa.kmalloc_caches)
     for (kmem_cache *&c : row) c = nullptr;
-  if (cache_init(sa, &sa.kmem_cache_boot, "kmem_cache", sizeof(kmem_cache), alignof(kmem_cache),
-                 SLAB_HWCACHE_ALIGN, nullptr))
-    return -ENOMEM;
+  cache_init(sa, &sa.kmem_cache_boot, "kmem_cache", sizeof(kmem_cache), alignof(kmem_cache), SLAB_HWCACHE_ALIGN,
+             nullptr);
   list_add(&sa.kmem_cache_boot.list, &sa.caches);
   if (int err = create_kmalloc_caches(sa)) return err;
   sa.slab_shrinker = shrinker{};

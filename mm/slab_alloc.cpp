@@ -125,15 +125,14 @@ void freelist_corrupted(kmem_cache *s, page *slab, u64 *onlist, void *obj, void 
   slab->freelist = nullptr;
 }
 
-// Takes back the objects other CPUs freed into the slab. Returns how many.
-static unsigned collect_remote(kmem_cache *s, page *slab) {
+// Takes back the objects other CPUs freed into the slab.
+static void collect_remote(kmem_cache *s, page *slab) {
   const mem_system &ms = *s->sa->ms;
   // Cleared first: a free that sets a bit after the sweep below flags again.
   __atomic_store_n(&slab->slab_remote, u16(0), __ATOMIC_SEQ_CST);
   u8 *base = slab_base(ms, slab);
   u64 *maps = slab_bitmaps(ms, s, slab);
   const unsigned words = bitmap_words(s);
-  unsigned got = 0;
   for (unsigned w = 0; w < words; w++) {
     u64 bits = __atomic_exchange_n(&maps[2 * words + w], u64(0), __ATOMIC_ACQ_REL);
     while (bits) {
@@ -149,10 +148,8 @@ static unsigned collect_remote(kmem_cache *s, page *slab) {
       }
       WRITE_ONCE(maps[w], maps[w] & ~bit);
       freelist_push(s, slab, maps, obj, i);
-      got++;
     }
   }
-  return got;
 }
 
 // ---- node lists -----------------------------------------------------------------------

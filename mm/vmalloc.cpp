@@ -400,7 +400,7 @@ void *vmap(vmalloc_system &vs, page **pages, unsigned count, unsigned long flags
   vm_struct *vm = static_cast<vm_struct *>(kmalloc(*vs.sa, sizeof(vm_struct), GFP_KERNEL | __GFP_NOWARN));
   vmap_area *va = vm ? reserve_area(vs, u64(count) * PAGE_SIZE, PAGE_SIZE, GFP_KERNEL) : nullptr;
   if (va && map_pages(vs, va->va_start, pages, count, prot | PROT_GLOBAL) == 0)
-    return publish_area(vs, va, vm, count, VM_MAP | (flags & ~(VM_ALLOC | VM_MAP)), CALLER);
+    return publish_area(vs, va, vm, count, VM_MAP | (flags & ~(VM_ALLOC | VM_MAP | VM_MOVABLE)), CALLER);
   if (va) release_area(vs, va);
   kfree(*vs.sa, vm);
   pr_warn("vmap: out of memory for %u pages\n", count);

@@ -405,4 +405,41 @@ TEST_F(CheckDamageMobility, PerCallCheckSeesAnIsolatedHandOut) {
   __free_pages(*f.ms, p, 0);
 }
 
+
+// Without a bitmap the types of free blocks cannot be read: a pair of free
+// buddies of pageblock order left unmerged is still named (as if of
+// mergeable types), and an allocation in the zone is no reason to read the
+// missing bitmap either.
+TEST_F(CheckDamageMobility, BitmapLostWithUnmergedBuddiesAndAnAllocation) {
+  page *p = first_free(MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+  ASSERT_NE(p, nullptr);
+  const unsigned long lo = pfn(p), hi = lo + pageblock_nr_pages;
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    del_from_free_list(z, p, MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+    add_to_free_list(z, p + pageblock_nr_pages, pageblock_order, MIGRATE_MOVABLE);
+    add_to_free_list(z, p, pageblock_order, MIGRATE_MOVABLE);
+  }
+  const std::string unmerged = where() + "free blocks at pfn " + hex(lo) + " and its buddy " + hex(hi) +
+                               " are both free at order " + std::to_string(pageblock_order) + " (not merged)";
+  EXPECT_EQ(f.check(), "1 violations:\n" + unmerged + "\n");
+  unsigned long *flags = z->pageblock_flags;
+  z->pageblock_flags = nullptr;
+  EXPECT_EQ(f.check(), "2 violations:\n" + where() + "no pageblock bitmap\n" + unmerged + "\n");
+  z->pageblock_flags = flags;
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    del_from_free_list(z, p, pageblock_order, MIGRATE_MOVABLE);
+    del_from_free_list(z, p + pageblock_nr_pages, pageblock_order, MIGRATE_MOVABLE);
+    add_to_free_list(z, p, MAX_PAGE_ORDER, MIGRATE_MOVABLE);
+  }
+  page *a = alloc_pages(*f.ms, GFP_KERNEL | __GFP_DMA32, 0);
+  ASSERT_NE(a, nullptr);
+  ASSERT_EQ(page_zone(*f.ms, a), z);
+  z->pageblock_flags = nullptr;
+  EXPECT_EQ(f.check(), "1 violations:\n" + where() + "no pageblock bitmap\n");
+  z->pageblock_flags = flags;
+  __free_pages(*f.ms, a, 0);
+}
+
 }  // namespace

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "mm/check.h"
+#include "mm/page_alloc_internal.h"
+#include "mm/watermark.h"
 #include "proptest/check_damage.h"
 #include "proptest/mm_fixture.h"
 
@@ -776,6 +778,347 @@ TEST_F(CheckDamagePageAlloc, NoCpusOnAOneCpuMachine) {
   f.ms->nr_cpus = 0;
   EXPECT_EQ(f.check(), "1 violations:\nnr_cpus is 0, not 1.." + std::to_string(NR_CPUS) + "\n");
   f.ms->nr_cpus = 1;
+}
+
+
+// A pointer to the page just past a zone (the first page of the next zone)
+// is no page of this zone; an address just past the free areas or just past
+// a CPU's per-CPU lists is no list head.
+TEST_F(CheckDamagePageAlloc, StrayPointersJustPastTheirArrays) {
+  zone *z = zone_of(ZONE_DMA32), *normal = zone_of(ZONE_NORMAL);
+  ASSERT_EQ(normal->zone_start_pfn, zone_end_pfn(z));
+  int k, mt;
+  ASSERT_NE(first_block(z, 2, &k, &mt), nullptr);
+  list_head *first = z->free_area[k].free_list[mt].next, *second = first->next;
+  const std::string list = list_name(z, k, mt) + ": entry 1 is ";
+  first->next = &normal->zone_mem_map[0].lru;
+  expect_finds(f.check(), {list + "pfn " + hex(normal->zone_start_pfn) + " of node 0, not a page of this zone"});
+  first->next = reinterpret_cast<list_head *>(z->free_area + NR_PAGE_ORDERS);
+  expect_finds(f.check(), {list + ptr(first->next) + ", not a page of this zone"});
+  first->next = z->pcp[0].lists + NR_PCP_LISTS;
+  expect_finds(f.check(), {list + ptr(first->next) + ", not a page of this zone"});
+  first->next = second;
+}
+
+// A node without a mem_map has no pages: no address is one of its pages,
+// not even one that would be if its mem_map were at address 0.
+TEST_F(CheckDamagePageAlloc, StrayPointerWithANodeWithoutMemMap) {
+  ASSERT_EQ(build_two_nodes(f), 0);
+  ASSERT_EQ(f.check(), "");
+  zone *z = zone_of(ZONE_DMA32);
+  int k, mt;
+  ASSERT_NE(first_block(z, 2, &k, &mt), nullptr);
+  list_head *first = z->free_area[k].free_list[mt].next, *second = first->next;
+  page *map = node(1)->node_mem_map;
+  node(1)->node_mem_map = nullptr;
+  first->next = reinterpret_cast<list_head *>(3 * sizeof(page) + __builtin_offsetof(page, lru));
+  const std::string report = f.check();
+  expect_finds(report, {"node 1: spans " + std::to_string(node(1)->node_spanned_pages) + " pages but has no mem_map",
+                        list_name(z, k, mt) + ": entry 1 is " + ptr(first->next) + ", not a page of this zone"});
+  EXPECT_EQ(report.find("of node 1"), std::string::npos) << report;
+  first->next = second;
+  node(1)->node_mem_map = map;
+}
+
+// A per-CPU page is linked into a list of its own order: one moved to a
+// list of the next order, or an order-1 page to a list of order 0 (the
+// lists next to its own order's), is named.
+TEST_F(CheckDamagePageAlloc, PcpPageOnTheNeighbouringOrdersList) {
+  mem_system &ms = *f.ms;
+  page *one = alloc_pages(ms, GFP_KERNEL, 0), *two = alloc_pages(ms, GFP_KERNEL, 1);
+  ASSERT_TRUE(one && two);
+  __free_pages(ms, one, 0);
+  __free_pages(ms, two, 1);
+  zone *z = page_zone(ms, one);
+  ASSERT_EQ(page_zone(ms, two), z);
+  per_cpu_pages &pcp = z->pcp[0];
+  ASSERT_TRUE(PagePcp(one) && PagePcp(two));
+  ASSERT_EQ(one->lru.prev, &pcp.lists[order_to_pindex(MIGRATE_UNMOVABLE, 0)]);
+  ASSERT_EQ(two->lru.prev, &pcp.lists[order_to_pindex(MIGRATE_UNMOVABLE, 1)]);
+  ASSERT_EQ(f.check(), "");
+  const std::string at = where(z);
+  const int count = pcp.count;
+  auto lists_hold = [&](long pages) {
+    return at + "cpu 0 pcp.count is " + std::to_string(count) + " but its lists hold " + std::to_string(pages) + " pages";
+  };
+  // The order-0 page on order 1's first list.
+  list_move(&one->lru, &pcp.lists[order_to_pindex(0, 1)]);
+  expect_finds(f.check(), {at + "cpu 0 pcp.lists[3]: pfn " + hex(pfn(one)) + " has order 0 in private_, not 1",
+                           lists_hold(count + 1),
+                           at + "pfn " + hex(pfn(one)) + " is PG_pcp but not linked into a per-CPU list of order 0"});
+  list_move(&one->lru, &pcp.lists[order_to_pindex(MIGRATE_UNMOVABLE, 0)]);
+  // The order-1 page on order 0's last list.
+  list_move(&two->lru, &pcp.lists[order_to_pindex(MIGRATE_PCPTYPES - 1, 0)]);
+  expect_finds(f.check(), {at + "cpu 0 pcp.lists[2]: pfn " + hex(pfn(two)) + " has order 1 in private_, not 0",
+                           lists_hold(count - 1),
+                           at + "pfn " + hex(pfn(two)) + " is PG_pcp but not linked into a per-CPU list of order 1"});
+  list_move(&two->lru, &pcp.lists[order_to_pindex(MIGRATE_UNMOVABLE, 1)]);
+}
+
+// With every CPU online, a page on the last CPU's per-CPU list is on a
+// list of its order like any other.
+TEST(CheckDamagePageAllocAllCpus, PageOnTheLastCpusList) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, NR_CPUS), 0);
+  mem_system &ms = *f.ms;
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  __free_pages(ms, p, 0);
+  zone *z = page_zone(ms, p);
+  ASSERT_TRUE(PagePcp(p));
+  ASSERT_EQ(p->lru.prev, &z->pcp[0].lists[0]);
+  list_move(&p->lru, &z->pcp[NR_CPUS - 1].lists[0]);
+  z->pcp[0].count--;
+  z->pcp[NR_CPUS - 1].count++;
+  EXPECT_EQ(f.check(), "");
+  list_move(&p->lru, &z->pcp[0].lists[0]);
+  z->pcp[0].count++;
+  z->pcp[NR_CPUS - 1].count--;
+  EXPECT_EQ(f.check(), "");
+}
+
+// Allocations at the end of a zone whose end is not aligned (DMA32 ends
+// half-way through a MAX_PAGE_ORDER block, as in FreeBlockPastTheZoneEnd):
+// one whose order takes it past the end is named, and the page past the
+// end (the next zone's) is never read as its compound tail.
+struct CheckDamageZoneEnd : CheckDamagePageAlloc {
+  static constexpr unsigned long base = 0x80000000ul >> PAGE_SHIFT, half = 1ul << (MAX_PAGE_ORDER - 1);
+  zone *z = nullptr;
+  unsigned long end = 0;
+  page *last = nullptr;  // the zone's last free block, of order MAX_PAGE_ORDER - 1
+  int mt = 0;
+  void SetUp() override {
+    ASSERT_EQ(f.build({{0x80000000, 128 * SZ_1M, 0}}, layout_with_limits(0, base + 32 * half + half, PFN_MAX)), 0);
+    ASSERT_EQ(f.check(), "");
+    z = zone_of(ZONE_DMA32);
+    end = zone_end_pfn(z);
+    ASSERT_EQ(end, base + 33 * half);
+    last = z->zone_mem_map + (end - half - z->zone_start_pfn);
+    ASSERT_TRUE(PageBuddy(last));
+    ASSERT_EQ(last->private_, MAX_PAGE_ORDER - 1);
+    mt = get_pfnblock_migratetype(z, end - half);
+  }
+  page *at(unsigned long p) const { return z->zone_mem_map + (p - z->zone_start_pfn); }
+  // The last block split so that its last two pages are out of the free
+  // lists (refcount 0, owned by nobody yet), accounted as allocated.
+  void carve_last_two() {
+    spin_lock_irqsave_guard g(z->lock);
+    del_from_free_list(z, last, MAX_PAGE_ORDER - 1, mt);
+    for (unsigned k = MAX_PAGE_ORDER - 2, off = 0; k >= 1; off += 1u << k, k--)
+      add_to_free_list(z, at(end - half + off), k, mt);
+    __mod_zone_page_state(z, NR_ZONE_ALLOCATED, 2);
+  }
+  void uncarve() {
+    spin_lock_irqsave_guard g(z->lock);
+    __mod_zone_page_state(z, NR_ZONE_ALLOCATED, -2);
+    for (unsigned k = MAX_PAGE_ORDER - 2, off = 0; k >= 1; off += 1u << k, k--)
+      del_from_free_list(z, at(end - half + off), k, mt);
+    add_to_free_list(z, last, MAX_PAGE_ORDER - 1, mt);
+  }
+};
+
+TEST_F(CheckDamageZoneEnd, AllocationPastTheZoneEnd) {
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    del_from_free_list(z, last, MAX_PAGE_ORDER - 1, mt);
+  }
+  set_page_count(last, 1);
+  last->alloc_order = MAX_PAGE_ORDER;  // aligned, but past the end
+  expect_finds(f.check(), {where(z) + "allocation at pfn " + hex(end - half) + " of order " +
+                           std::to_string(MAX_PAGE_ORDER) + " runs past the zone end " + hex(end)});
+  last->alloc_order = 0;
+  set_page_count(last, 0);
+  spin_lock_irqsave_guard g(z->lock);
+  add_to_free_list(z, last, MAX_PAGE_ORDER - 1, mt);
+}
+
+TEST_F(CheckDamageZoneEnd, CompoundAllocationAtTheZoneEnd) {
+  carve_last_two();
+  // An order-1 compound allocation of the last two pages.
+  page *h = at(end - 2);
+  set_page_count(h, 1);
+  h->alloc_order = 1;
+  set_page_flag(h, PG_head);
+  h[1].compound_head = reinterpret_cast<uintptr_t>(h) | 1;
+  h[1].compound_order = 1;
+  EXPECT_EQ(f.check(), "");
+  h[1].compound_order = 0;
+  EXPECT_EQ(f.check(), "1 violations:\n" + where(z) + "compound head pfn " + hex(end - 2) +
+                           ": compound_order is 0 but alloc_order is 1\n");
+  h[1].compound_order = 1;
+  h[1].compound_head = 0;
+  clear_page_flag(h, PG_head);
+  h->alloc_order = 0;
+  // The last page alone as the head of an order-1 compound allocation: its
+  // tail would be the next zone's first page, which is not read.
+  page *t = at(end - 1), *next = t + 1;
+  ASSERT_EQ(pfn(next), zone_of(ZONE_NORMAL)->zone_start_pfn);
+  ASSERT_NE(next->compound_order, 1);
+  set_page_count(t, 1);
+  t->alloc_order = 1;
+  set_page_flag(t, PG_head);
+  const std::string report = f.check();
+  expect_finds(report, {where(z) + "allocation at pfn " + hex(end - 1) + " is not aligned to its order 1",
+                        where(z) + "allocation at pfn " + hex(end - 1) + " of order 1 runs past the zone end " + hex(end)});
+  EXPECT_EQ(report.find("compound_order"), std::string::npos) << report;
+  clear_page_flag(t, PG_head);
+  t->alloc_order = 0;
+  set_page_count(t, 0);
+  set_page_count(h, 0);
+  uncarve();
+}
+
+
+// A zone with nothing free (every block handed out) passes: no free page
+// is no wrong count of free pages.
+TEST_F(CheckDamagePageAlloc, ZoneWithNothingFree) {
+  zone *z = zone_of(ZONE_DMA32);
+  struct taken {
+    page *p;
+    unsigned order;
+    int mt;
+  };
+  std::vector<taken> all;
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    for (unsigned k = 0; k < NR_PAGE_ORDERS; k++)
+      for (int t = 0; t < int(MIGRATE_TYPES); t++)
+        while (!list_empty(&z->free_area[k].free_list[t])) {
+          page *p = list_first_entry(&z->free_area[k].free_list[t], page, lru);
+          del_from_free_list(z, p, k, t);
+          set_page_count(p, 1);
+          p->alloc_order = u8(k);
+          __mod_zone_page_state(z, NR_ZONE_ALLOCATED, long(1) << k);
+          all.push_back({p, k, t});
+        }
+  }
+  ASSERT_FALSE(all.empty());
+  for (const per_cpu_pages &pcp : z->pcp) ASSERT_EQ(pcp.count, 0);
+  EXPECT_EQ(zone_page_state_snapshot(z, NR_FREE_PAGES), 0);
+  EXPECT_EQ(f.check(), "");
+  spin_lock_irqsave_guard g(z->lock);
+  for (const taken &t : all) {
+    set_page_count(t.p, 0);
+    t.p->alloc_order = 0;
+    __mod_zone_page_state(z, NR_ZONE_ALLOCATED, -(long(1) << t.order));
+    add_to_free_list(z, t.p, t.order, t.mt);
+  }
+}
+
+// calculate_totalreserve_pages, for tests that change a tunable and redo
+// only the part of init_per_zone_wmark_min that follows from it.
+unsigned long totalreserve_of(const mem_system &ms) {
+  unsigned long total = 0;
+  for (int nid = 0; nid < int(MAX_NUMNODES); nid++)
+    if (const pglist_data *pgdat = ms.node_data[nid])
+      for (const zone &z : pgdat->node_zones) {
+        long max = 0;
+        for (long r : z.lowmem_reserve) max = r > max ? r : max;
+        unsigned long r = unsigned(max) + high_wmark_pages(&z);
+        total += r < z.managed_pages ? r : z.managed_pages;
+      }
+  return total;
+}
+
+// min_free_kbytes 0 (sysctl allows it) gives lowmem zones a min watermark
+// of 0: the checker's formula agrees with setup_per_zone_wmarks there.
+TEST_F(CheckDamagePageAlloc, MinFreeKbytesZero) {
+  mem_system &ms = *f.ms;
+  const int saved = ms.min_free_kbytes;
+  ms.min_free_kbytes = 0;
+  setup_per_zone_wmarks(ms);
+  ms.totalreserve_pages = totalreserve_of(ms);
+  EXPECT_EQ(min_wmark_pages(zone_of(ZONE_DMA32)), 0u);
+  EXPECT_EQ(f.check(), "");
+  ms.min_free_kbytes = saved;
+  setup_per_zone_wmarks(ms);
+  ms.totalreserve_pages = totalreserve_of(ms);
+}
+
+// A lowmem_reserve_ratio of 1 keeps back every page of the zones above.
+TEST_F(CheckDamagePageAlloc, LowmemReserveRatioOne) {
+  mem_system &ms = *f.ms;
+  const int saved = ms.lowmem_reserve_ratio[ZONE_DMA32];
+  ms.lowmem_reserve_ratio[ZONE_DMA32] = 1;
+  setup_per_zone_lowmem_reserve(ms);
+  ms.totalreserve_pages = totalreserve_of(ms);
+  EXPECT_EQ(zone_of(ZONE_DMA32)->lowmem_reserve[ZONE_NORMAL], long(zone_of(ZONE_NORMAL)->managed_pages));
+  EXPECT_EQ(f.check(), "");
+  ms.lowmem_reserve_ratio[ZONE_DMA32] = saved;
+  setup_per_zone_lowmem_reserve(ms);
+  ms.totalreserve_pages = totalreserve_of(ms);
+}
+
+// totalreserve_pages takes a zone's largest lowmem_reserve, wherever it is.
+TEST_F(CheckDamagePageAlloc, TotalreserveTakesTheLargestReserve) {
+  zone *z = zone_of(ZONE_DMA32);
+  const unsigned long total = f.ms->totalreserve_pages;
+  const long saved = z->lowmem_reserve[ZONE_NORMAL];
+  ASSERT_EQ(z->lowmem_reserve[MAX_NR_ZONES - 1], saved);
+  ASSERT_LT(saved + 1000 + long(high_wmark_pages(z)), long(z->managed_pages));
+  z->lowmem_reserve[ZONE_NORMAL] = saved + 1000;
+  expect_finds(f.check(), {"totalreserve_pages is " + std::to_string(total) +
+                           " but the zones' high watermarks and reserves make " + std::to_string(total + 1000)});
+  z->lowmem_reserve[ZONE_NORMAL] = saved;
+}
+
+// A zone without pages: the first order's nr_free and the first counter
+// are checked like the others.
+TEST_F(CheckDamagePageAlloc, EmptyZoneFirstEntries) {
+  zone *z = zone_of(ZONE_HIGHMEM);
+  ASSERT_EQ(z->spanned_pages, 0u);
+  z->free_area[0].nr_free = 1;
+  expect_finds(f.check(), {where(z) + "free_area[0].nr_free is 1 in a zone without pages"});
+  z->free_area[0].nr_free = 0;
+  z->vm_stat[NR_FREE_PAGES] = 2;
+  expect_finds(f.check(), {where(z) + "vm_stat[" + std::to_string(int(NR_FREE_PAGES)) + "] is 2 in a zone without pages"});
+  z->vm_stat[NR_FREE_PAGES] = 0;
+}
+
+// A zone's zone_pgdat must be its own node.
+TEST_F(CheckDamagePageAlloc, ZonePgdatOfAnotherNode) {
+  ASSERT_EQ(build_two_nodes(f), 0);
+  ASSERT_EQ(f.check(), "");
+  zone *z = zone_of(ZONE_NORMAL, 1);
+  z->zone_pgdat = node(0);
+  expect_finds(f.check(), {"node 1 zone Normal: zone_pgdat does not point at its node"});
+  z->zone_pgdat = node(1);
+}
+
+// The watermarks follow managed_pages, whatever it is: one managed page
+// left gives other watermarks than the zone has.
+TEST_F(CheckDamagePageAlloc, WatermarksOfOneManagedPage) {
+  zone *z = zone_of(ZONE_DMA32);
+  const unsigned long managed = z->managed_pages;
+  z->managed_pages = 1;
+  expect_finds(f.check(), {where(z) + "watermark min is " + std::to_string(min_wmark_pages(z)) +
+                           " but min_free_kbytes " + std::to_string(f.ms->min_free_kbytes) + " and 1 managed pages give"});
+  z->managed_pages = managed;
+}
+
+
+// With min_free_kbytes 0 the gaps between the watermarks are the scale
+// factor's share of the zone alone, down to a factor of 1 and of 0.
+TEST(CheckDamagePageAllocScale, SmallScaleFactorsWithoutMinFreeKbytes) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f), 0);
+  mem_system &ms = *f.ms;
+  const zone *z = &ms.node_data[0]->node_zones[ZONE_DMA32];
+  ASSERT_GE(z->managed_pages, 10000u);
+  const int kbytes = ms.min_free_kbytes, factor = ms.watermark_scale_factor;
+  ms.min_free_kbytes = 0;
+  for (int scale : {1, 0}) {
+    ms.watermark_scale_factor = scale;
+    setup_per_zone_wmarks(ms);
+    ms.totalreserve_pages = totalreserve_of(ms);
+    EXPECT_EQ(low_wmark_pages(z) - min_wmark_pages(z), z->managed_pages * unsigned(scale) / 10000) << scale;
+    EXPECT_EQ(f.check(), "") << scale;
+  }
+  ms.min_free_kbytes = kbytes;
+  ms.watermark_scale_factor = factor;
+  setup_per_zone_wmarks(ms);
+  ms.totalreserve_pages = totalreserve_of(ms);
+  EXPECT_EQ(f.check(), "");
 }
 
 }  // namespace

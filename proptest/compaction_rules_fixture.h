@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -41,6 +42,8 @@ struct test_owner {
   std::set<page *> pages;
   std::map<unsigned long, unsigned long> moved;  // source pfn -> target pfn
   std::set<unsigned long> refuse;                 // source pfns whose migrate_page says -EAGAIN
+  std::map<unsigned long, unsigned long> refuse_times;  // ... only this many more times
+  std::function<void()> on_migrate;               // runs first in every migrate_page (another party acting)
   unsigned long isolations = 0, putbacks = 0, migrate_calls = 0, isolate_calls = 0;
   std::set<int> isolate_modes;  // the migrate_mode of every isolate call
 
@@ -85,7 +88,12 @@ inline bool owner_isolate(page *p, migrate_mode mode) {
 inline int owner_migrate(page *dst, page *src, migrate_mode) {
   test_owner &o = *g_owner;
   o.migrate_calls++;
+  if (o.on_migrate) o.on_migrate();
   if (!PageMovable(src) || o.refuse.count(o.pfn(src))) return -EAGAIN;
+  if (auto it = o.refuse_times.find(o.pfn(src)); it != o.refuse_times.end() && it->second) {
+    it->second--;
+    return -EAGAIN;
+  }
   dst->index = src->index;
   __SetPageMovable(dst, &o.ops);
   __ClearPageMovable(src);

@@ -636,4 +636,224 @@ TEST(CompactionRules, TryToCompactPagesDeferral) {
   EXPECT_EQ(m.check(), "");
 }
 
+// ---- contiguous allocations ---------------------------------------------------------------
+
+// A range may end at its zone's last page: where the next zone begins at
+// once, and at the end of memory (whose last pageblock holds the boot
+// allocations here: busy, but a valid range).
+TEST(CompactionRules, AllocContigRangeUpToTheZonesEnd) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_three_zones(f), 0);
+  mem_system &ms = *f.ms;
+  for (int idx : {ZONE_DMA, ZONE_DMA32}) {
+    const unsigned long end = zone_end_pfn(&ms.node_data[0]->node_zones[idx]);
+    ASSERT_NE(pfn_to_page(ms, end), nullptr) << "the next zone begins at once";
+    EXPECT_EQ(alloc_contig_range(ms, end - 4, end, GFP_KERNEL), 0) << idx;
+    for (unsigned long pfn = end - 4; pfn < end; pfn++) EXPECT_EQ(page_ref_count(pfn_to_page(ms, pfn)), 1) << pfn;
+    EXPECT_EQ(free_contig_range(ms, end - 4, 4), 0ul);
+  }
+  const unsigned long end = zone_end_pfn(&ms.node_data[0]->node_zones[ZONE_NORMAL]);
+  ASSERT_EQ(pfn_to_page(ms, end), nullptr) << "the end of memory";
+  const int err = alloc_contig_range(ms, end - 4, end, GFP_KERNEL);
+  EXPECT_NE(err, -EINVAL);
+  if (err == 0) {
+    EXPECT_EQ(free_contig_range(ms, end - 4, 4), 0ul);
+  }
+  EXPECT_EQ(f.check(), "");
+}
+
+// alloc_contig_range migrates a page of the range that will not move yet
+// again, a few rounds: if it moves on the last attempt it makes, the range
+// is free then and is taken; if it never does, -EBUSY and nothing taken.
+TEST(CompactionRules, AllocContigRangeSucceedsOnItsLastMigrationAttempt) {
+  machine m;
+  const unsigned long s = m.block(5), e = s + 16, pfn = s + 3;
+  ASSERT_EQ(alloc_contig_range(*m.ms, pfn, pfn + 1, GFP_KERNEL), 0);
+  page *q = m.pg(pfn);
+  m.owner->adopt(q);
+  m.owner->refuse_times[pfn] = ~0ul;
+  unsigned long calls = m.owner->migrate_calls;
+  EXPECT_EQ(alloc_contig_range(*m.ms, s, e, GFP_KERNEL), -EBUSY);
+  const unsigned long attempts = m.owner->migrate_calls - calls;
+  EXPECT_GT(attempts, 1ul) << "a page that will not move yet is tried again";
+  EXPECT_TRUE(m.owner->pages.count(q) && PageMovable(q) && !PageIsolated(q));
+  EXPECT_EQ(page_ref_count(q), 1);
+  EXPECT_EQ(type_of(m.z, s), MIGRATE_MOVABLE);
+  EXPECT_EQ(m.check(), "");
+  m.owner->refuse_times[pfn] = attempts - 1;
+  calls = m.owner->migrate_calls;
+  EXPECT_EQ(alloc_contig_range(*m.ms, s, e, GFP_KERNEL), 0);
+  EXPECT_EQ(m.owner->migrate_calls - calls, attempts);
+  EXPECT_EQ(m.owner->moved.count(pfn), 1u);
+  for (unsigned long i = s; i < e; i++) EXPECT_EQ(page_ref_count(m.pg(i)), 1) << i;
+  EXPECT_EQ(m.check(), "");
+  EXPECT_EQ(free_contig_range(*m.ms, s, e - s), 0ul);
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// alloc_contig_pages takes the first range (from the zone's start, at
+// multiples of the size) that can be had: a page in use just past a range
+// does not stand in its way, and a zone's last range counts too (DMA32's
+// here, whose end is not memory's: the boot allocations lie at the top).
+TEST(CompactionRules, AllocContigPagesTakesTheFirstRangeThatCanBeHad) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_three_zones(f), 0);
+  mem_system &ms = *f.ms;
+  const zone *z = &ms.node_data[0]->node_zones[ZONE_DMA32];
+  const gfp_t gfp = GFP_KERNEL | __GFP_DMA32;
+  const unsigned long nr = pageblock_nr_pages;
+  page *p = alloc_contig_pages(ms, nr, gfp, 0);
+  ASSERT_NE(p, nullptr);
+  const unsigned long first = page_to_pfn(ms, p);
+  EXPECT_EQ(first, z->zone_start_pfn) << "a fresh zone's first pageblock";
+  EXPECT_EQ(free_contig_range(ms, first, nr), 0ul);
+  std::vector<unsigned long> pins = {first + nr};
+  ASSERT_EQ(alloc_contig_range(ms, first + nr, first + nr + 1, GFP_KERNEL), 0);
+  p = alloc_contig_pages(ms, nr, gfp, 0);
+  EXPECT_EQ(p, pfn_to_page(ms, first));
+  if (p) {
+    EXPECT_EQ(free_contig_range(ms, page_to_pfn(ms, p), nr), 0ul);
+  }
+  // A page in use, not movable, in every pageblock of the zone but the last.
+  const unsigned long last = pageblock_start_pfn(zone_end_pfn(z) - 1);
+  for (unsigned long b = z->zone_start_pfn; b < last; b += nr) {
+    if (b == first + nr) continue;
+    ASSERT_EQ(alloc_contig_range(ms, b + 7, b + 8, GFP_KERNEL), 0) << b;
+    pins.push_back(b + 7);
+  }
+  p = alloc_contig_pages(ms, nr, gfp, 0);
+  EXPECT_EQ(p, pfn_to_page(ms, last));
+  if (p) {
+    EXPECT_EQ(free_contig_range(ms, page_to_pfn(ms, p), nr), 0ul);
+  }
+  for (unsigned long pin : pins) EXPECT_EQ(free_contig_range(ms, pin, 1), 0ul);
+  EXPECT_EQ(f.check(), "");
+}
+
+// The zones are tried in the zonelist's order, each from its own first
+// page: a GFP_KERNEL request's single page is Normal's first, a DMA32
+// request's DMA32's first.
+TEST(CompactionRules, AllocContigPagesStartsAtTheHighestZonesStart) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_three_zones(f), 0);
+  mem_system &ms = *f.ms;
+  for (auto [gfp, idx] : {std::pair{GFP_KERNEL, ZONE_NORMAL}, std::pair{GFP_KERNEL | __GFP_DMA32, ZONE_DMA32}}) {
+    const zone *z = &ms.node_data[0]->node_zones[idx];
+    page *p = alloc_contig_pages(ms, 1, gfp, 0);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(page_zonenum(p), idx);
+    EXPECT_EQ(page_to_pfn(ms, p), z->zone_start_pfn) << idx;
+    EXPECT_EQ(free_contig_range(ms, page_to_pfn(ms, p), 1), 0ul);
+  }
+  EXPECT_EQ(f.check(), "");
+}
+
+// A range with a reserved page or a page in use that cannot move is not
+// even tried (trying isolates its pageblocks, which drains every CPU's
+// lists): when every range has one, alloc_contig_pages fails and the pages
+// parked on the per-CPU lists stay there.
+TEST(CompactionRules, AllocContigPagesTriesNoRangeWithAPageThatCannotMove) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  const phys_addr_t base = 0x80000000ul;
+  const unsigned long nr = pageblock_nr_pages;
+  // Reserved ("firmware") pages open pageblock 8; the rest of it is free.
+  ASSERT_EQ(f.build({{base, 64 * SZ_1M, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX, 1),
+                    {{base + 8 * (nr << PAGE_SHIFT), 16 * PAGE_SIZE}}),
+            0);
+  mem_system &ms = *f.ms;
+  const zone *z = first_managed_zone(ms);
+  const unsigned long reserved_block = (base >> PAGE_SHIFT) + 8 * nr;
+  ASSERT_TRUE(PageReserved(pfn_to_page(ms, reserved_block)));
+  ASSERT_FALSE(PageReserved(pfn_to_page(ms, reserved_block + 16)));
+  std::vector<unsigned long> pins;
+  for (unsigned long b = z->zone_start_pfn; b < zone_end_pfn(z); b += nr) {
+    if (b == reserved_block) continue;
+    // (-EBUSY: the pageblock holds boot allocations already.)
+    const int err = alloc_contig_range(ms, b + 100, b + 101, GFP_KERNEL);
+    ASSERT_TRUE(err == 0 || err == -EBUSY) << b;
+    if (!err) pins.push_back(b + 100);
+  }
+  ASSERT_GT(pins.size(), 1u);
+  page *q = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(q, nullptr);
+  __free_pages(ms, q, 0);
+  const unsigned long parked = nr_free_pcp_pages(ms);
+  ASSERT_GT(parked, 0ul);
+  EXPECT_EQ(alloc_contig_pages(ms, nr, GFP_KERNEL | __GFP_NOWARN, 0), nullptr);
+  EXPECT_EQ(nr_free_pcp_pages(ms), parked) << "a range was tried";
+  for (unsigned long pin : pins) EXPECT_EQ(free_contig_range(ms, pin, 1), 0ul);
+  EXPECT_EQ(f.check(), "");
+}
+
+// A page that another party isolated for migration counts as movable: it
+// will be movable or free again soon. Here its owner let go of it, and the
+// other party puts it back (freeing it) while alloc_contig_range migrates
+// the range's other page: the range is had.
+TEST(CompactionRules, AllocContigPagesCountsAnIsolatedPageAsMovable) {
+  machine m;
+  const unsigned long nr = 16;
+  page *p = alloc_contig_pages(*m.ms, nr, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  const unsigned long first = page_to_pfn(*m.ms, p);
+  EXPECT_EQ(free_contig_range(*m.ms, first, nr), 0ul);
+  for (unsigned long pfn : {first + 3, first + 5}) {
+    ASSERT_EQ(alloc_contig_range(*m.ms, pfn, pfn + 1, GFP_KERNEL), 0);
+    m.owner->adopt(m.pg(pfn));
+  }
+  page *a = m.pg(first + 3);
+  ASSERT_TRUE(isolate_movable_page(*m.ms, a, MIGRATE_SYNC));
+  m.owner->release(a);
+  ASSERT_TRUE(PageIsolated(a) && !PageMovable(a));
+  ASSERT_EQ(page_ref_count(a), 1);
+  bool put_back = false;
+  m.owner->on_migrate = [&] {
+    if (put_back) return;
+    put_back = true;
+    list_head l;
+    INIT_LIST_HEAD(&l);
+    list_add(&a->lru, &l);
+    putback_movable_pages(*m.ms, &l);
+  };
+  p = alloc_contig_pages(*m.ms, nr, GFP_KERNEL | __GFP_NOWARN, 0);
+  m.owner->on_migrate = nullptr;
+  EXPECT_TRUE(put_back);
+  EXPECT_EQ(p, m.pg(first));
+  if (p) {
+    EXPECT_EQ(free_contig_range(*m.ms, page_to_pfn(*m.ms, p), nr), 0ul);
+  }
+  m.release_all();
+  EXPECT_EQ(m.check(), "");
+}
+
+// NUMA_NO_NODE means the running CPU's node, read through its per-CPU slot
+// as everywhere (kernel/cpumask.h: per-CPU indexes are masked with
+// NR_CPUS - 1): the node the page allocator prefers for that CPU too.
+TEST(CompactionRules, ContiguousAllocationLocalNodeIsThePageAllocators) {
+  slabt::cpu_reset reset;
+  mm_fixture f;
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 2);
+  l.cpu_to_node[0] = 0;
+  l.cpu_to_node[1] = 1;
+  ASSERT_EQ(f.build({{SZ_4G - 16 * SZ_1M, 32 * SZ_1M, 0}, {SZ_4G + 16 * SZ_1M, 32 * SZ_1M, 1}}, l), 0);
+  mem_system &ms = *f.ms;
+  for (unsigned cpu : {0u, 1u, NR_CPUS, NR_CPUS + 1}) {
+    host_set_cpu(cpu);
+    page *q = alloc_pages(ms, GFP_KERNEL, 0);
+    page *p = alloc_contig_pages(ms, 16, GFP_KERNEL, NUMA_NO_NODE);
+    ASSERT_NE(q, nullptr);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(page_to_nid(p), ms.cpu_to_node[cpu & (NR_CPUS - 1)]) << cpu;
+    EXPECT_EQ(page_to_nid(p), page_to_nid(q)) << cpu;
+    __free_pages(ms, q, 0);
+    EXPECT_EQ(free_contig_range(ms, page_to_pfn(ms, p), 16), 0ul);
+  }
+  host_set_cpu(0);
+  EXPECT_EQ(f.check(), "");
+}
+
 }  // namespace

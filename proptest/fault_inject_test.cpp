@@ -10,10 +10,13 @@
 #include <asm/stacktrace.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <climits>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mm/fault_inject.h"
@@ -376,6 +379,134 @@ RC_GTEST_PROP(FaultInjectRules, BootSyntaxNeverHalfApplies, ()) {
     RC_ASSERT(a.interval >= 1ul && a.probability <= 100ul && a.space >= 0 && a.times >= -1);
   } else {
     RC_ASSERT(a.interval == 7ul && a.probability == 3ul && a.space == 11 && a.times == 5);
+  }
+}
+
+// The order of the steps is Linux's: probability 0 and times 0 end the
+// decision before anything else, so neither space nor the interval's count
+// moves then; interval 1 counts nothing, so switching to interval k later
+// fails exactly every k-th call from the switch on.
+TEST(FaultInjectRules, EarlyStepsTouchNothingLater) {
+  for (int which : {0, 1}) {
+    fault_attr a = always();
+    if (which == 0) a.probability = 0;
+    else a.times = 0;
+    a.space = 10;
+    a.interval = 3;
+    const u64 seed = a.random_state;
+    for (int i = 0; i < 6; i++) EXPECT_FALSE(should_fail(a, "test", 4)) << which;
+    EXPECT_EQ(a.space, 10) << (which ? "times 0" : "probability 0") << ": no space taken";
+    EXPECT_EQ(a.count, 0ul) << (which ? "times 0" : "probability 0") << ": no call counted";
+    EXPECT_EQ(a.random_state, seed);
+    EXPECT_EQ(a.nr_failures, 0ul);
+  }
+  fault_attr b = always();
+  EXPECT_TRUE(should_fail(b, "test", 1));
+  EXPECT_TRUE(should_fail(b, "test", 1));
+  EXPECT_EQ(b.count, 0ul) << "interval 1 counts nothing";
+  b.interval = 3;
+  for (unsigned i = 1; i <= 9; i++) EXPECT_EQ(should_fail(b, "test", 1), i % 3 == 0) << "call " << i;
+}
+
+// space lets a call through only while it is larger than the call's size
+// (Linux's "space > size"): a call of exactly the space left fails and
+// takes nothing.
+TEST(FaultInjectRules, SpaceEqualToTheSizeFails) {
+  fault_attr a = always();
+  a.space = 4;
+  EXPECT_TRUE(should_fail(a, "test", 4));
+  EXPECT_EQ(a.space, 4);
+  EXPECT_FALSE(should_fail(a, "test", 3));
+  EXPECT_EQ(a.space, 1);
+  EXPECT_TRUE(should_fail(a, "test", 1));
+  EXPECT_EQ(a.space, 1);
+}
+
+// stacktrace_depth d looks at exactly the d nearest return addresses: with
+// a range that holds every address, depth 1 meets it (the nearest frame
+// counts) and depth 0 never does, whatever deeper calls left on the stack.
+TEST(FaultInjectRules, CallerFilterLooksAtExactlyDepthFrames) {
+  for (bool reject : {false, true}) {
+    SCOPED_TRACE(reject ? "reject" : "require");
+    fault_attr a = always();
+    (reject ? a.reject_start : a.require_start) = 1;
+    (reject ? a.reject_end : a.require_end) = UINTPTR_MAX;
+    for (unsigned round = 0; round < 3; round++) {
+      for (unsigned depth : {64u, 1u, 0u, 2u, 0u, 64u, 1u}) {
+        a.stacktrace_depth = depth;
+        const bool met = depth > 0;
+        EXPECT_EQ(fault_test_caller_a(&a), reject ? !met : met) << "depth " << depth;
+      }
+    }
+  }
+}
+
+// times is a budget across CPUs too: however many threads race for the last
+// failure (the caller filter's stack walk lies between the check of times
+// and the taking of one, a wide window), exactly the budget fails, and
+// times never becomes "unlimited". One thread gives a budget of 1 each time
+// the last was spent, while the others call all along.
+TEST(FaultInjectRules, TimesIsABudgetAcrossThreads) {
+  constexpr unsigned budgets = 3000;
+  fault_attr a = always();
+  a.require_start = 1;
+  a.require_end = UINTPTR_MAX;
+  a.stacktrace_depth = 64;
+  a.times = 0;
+  std::atomic<bool> stop{false}, unlimited{false};
+  std::atomic<unsigned> failures{0}, given{0};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto worker = [&](bool giver) {
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (giver) {
+        const long t = __atomic_load_n(&a.times, __ATOMIC_RELAXED);
+        if (t < 0) unlimited = true;
+        if (t < 0 || (t == 0 && given.load() == budgets) || std::chrono::steady_clock::now() > deadline) {
+          stop = true;
+          break;
+        }
+        if (t == 0) {
+          __atomic_store_n(&a.times, 1l, __ATOMIC_RELAXED);
+          given++;
+        }
+      }
+      if (should_fail(a, "test", 1)) failures++;
+    }
+  };
+  std::vector<std::thread> ts;
+  for (unsigned t = 0; t < 3; t++) ts.emplace_back(worker, t == 0);
+  for (std::thread &t : ts) t.join();
+  const long left = a.times;
+  EXPECT_FALSE(unlimited.load()) << "times became -1";
+  EXPECT_TRUE(left == 0 || left == 1) << left;
+  EXPECT_EQ(failures.load(), given.load() - unsigned(left == 1)) << given.load() << " budgets of 1";
+  EXPECT_EQ(a.nr_failures, failures.load());
+  EXPECT_GT(given.load(), 100u);
+}
+
+// A setting too long for the parser's buffer (leading zeros) is either read
+// as written or refused with nothing changed: never "accepted" unapplied.
+TEST(FaultInjectRules, LongSettingAppliedOrRefused) {
+  fault_attr a;
+  a.interval = 7, a.probability = 3, a.space = 11, a.times = 5;
+  const std::string s = std::string(120, '0') + "2,50,4096,9";
+  const int rc = setup_fault_attr(a, s.c_str());
+  if (rc == 0) {
+    EXPECT_EQ(a.interval, 2ul);
+    EXPECT_EQ(a.probability, 50ul);
+    EXPECT_EQ(a.space, 4096);
+    EXPECT_EQ(a.times, 9);
+  } else {
+    EXPECT_EQ(rc, -EINVAL);
+    EXPECT_TRUE(a.interval == 7ul && a.probability == 3ul && a.space == 11 && a.times == 5);
+  }
+  // Many fields: refused, whatever their number.
+  std::string many = "1";
+  for (unsigned i = 0; i < 40; i++) many += ",1";
+  for (size_t n : {size_t(9), size_t(11), size_t(21), many.size()}) {
+    const std::string t = many.substr(0, n);
+    EXPECT_EQ(setup_fault_attr(a, t.c_str()), -EINVAL) << t;
+    EXPECT_TRUE(a.interval == 7ul && a.probability == 3ul && a.space == 11 && a.times == 5) << t;
   }
 }
 

@@ -6,6 +6,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <regex>
@@ -228,6 +229,47 @@ TEST(FragReport, LinuxQuirksKept) {
   unsigned long count[MIGRATE_TYPES];
   count_pageblock_types(h.z, count);
   EXPECT_EQ(count[MIGRATE_UNMOVABLE], 2ul);
+}
+
+// Two more zones worked on paper. 2000 single pages: extfrag(o) = 1 -
+// (1 + 2000/2^o)/2000, which reaches 0.999 at order 10 (1 - 2953/2000 in
+// truncated thousandths), printed as such. One single page: 1 - (1 + 1/2^o),
+// that is -1/2^o from order 1: " 0.-500" ... " 0.-01", then 0 at order 10.
+TEST(FragReport, HandWorkedNearTheEnds) {
+  hand_zone h;
+  h.z->free_area[0].nr_free = 2000;
+  EXPECT_EQ(capture(show_extfrag_index, *h.ms),
+            "Node 0, zone    DMA32 -1.000  0.500  0.750  0.875  0.937  0.969  0.984  0.992  0.996  0.998  0.999 \n");
+  EXPECT_EQ(capture(show_unusable_index, *h.ms),
+            "Node 0, zone    DMA32 0.000 1.000 1.000 1.000 1.000 1.000 1.000 1.000 1.000 1.000 1.000 \n");
+  h.z->free_area[0].nr_free = 1;
+  EXPECT_EQ(capture(show_extfrag_index, *h.ms),
+            "Node 0, zone    DMA32 -1.000  0.-500  0.-250  0.-125  0.-62  0.-31  0.-15  0.-07  0.-03  0.-01  0.000 \n");
+}
+
+// count_pageblock_types counts the pageblocks of each migrate type and
+// writes exactly its MIGRATE_TYPES counts: a pageblock whose bits name no
+// type (5 to 7) is counted nowhere, and nothing past the array changes.
+TEST(FragReport, BlockCountsIgnoreBitsNoTypeHas) {
+  hand_zone h;
+  // Pageblock i's bits are byte i of the bitmap: 5, Movable, 7, Reclaimable, 6, Movable.
+  unsigned long bitmap = 0x01'06'02'07'01'05ul;
+  h.z->pageblock_flags = &bitmap;
+  h.z->zone_start_pfn = 0;
+  h.z->spanned_pages = 6 * pageblock_nr_pages;
+  struct {
+    unsigned long count[MIGRATE_TYPES];
+    unsigned long after[4];
+  } out;
+  std::fill(std::begin(out.count), std::end(out.count), 99ul);
+  std::fill(std::begin(out.after), std::end(out.after), 0x5a5aul);
+  count_pageblock_types(h.z, out.count);
+  EXPECT_EQ(out.count[MIGRATE_UNMOVABLE], 0ul);
+  EXPECT_EQ(out.count[MIGRATE_MOVABLE], 2ul);
+  EXPECT_EQ(out.count[MIGRATE_RECLAIMABLE], 1ul);
+  EXPECT_EQ(out.count[MIGRATE_HIGHATOMIC], 0ul);
+  EXPECT_EQ(out.count[MIGRATE_ISOLATE], 0ul);
+  for (unsigned long a : out.after) EXPECT_EQ(a, 0x5a5aul);
 }
 
 // A list of 100000 blocks or more prints as ">100000": Linux stops

@@ -139,10 +139,12 @@ RC_GTEST_PROP(Highatomic, OnlyHighOrderAtomicRequestsReserve, ()) {
 }
 
 // The reserve stops growing once it reaches 1% of the zone plus a pageblock:
-// a reservation is made only below that, so the last one may cross it.
+// a reservation is made only below that, so the last one may cross it. At
+// 203 and 204 MiB, 1% of the zone lies just below and just above a
+// pageblock: two pageblocks, then three.
 TEST(Highatomic, ReserveStopsAtItsCap) {
   cpu_reset reset;
-  for (u64 mib : {64, 256}) {
+  for (u64 mib : {64, 203, 204, 256}) {
     SCOPED_TRACE(std::to_string(mib) + " MiB");
     mm_fixture f;
     ASSERT_EQ(build_single_zone(f, mib * SZ_1M, 1), 0);
@@ -186,6 +188,15 @@ TEST(Highatomic, MaxOrderBlockReservesTwoPageblocks) {
   const page *head = pfn_to_page(ms, pfn);
   EXPECT_TRUE(PageBuddy(head) && head->private_ == MAX_PAGE_ORDER);
   EXPECT_EQ(f.check(), "");
+  // Given back, both pageblocks go at once (more than one pageblock was
+  // reserved, so without force too), and the block stays whole.
+  alloc_context ac = {ms.node_data[0], ZONE_NORMAL, false, MIGRATE_MOVABLE};
+  EXPECT_TRUE(unreserve_highatomic_pageblock(ac, false));
+  EXPECT_EQ(z->nr_reserved_highatomic, 0ul);
+  EXPECT_EQ(type_of(z, pfn), MIGRATE_MOVABLE);
+  EXPECT_EQ(type_of(z, pfn + pageblock_nr_pages), MIGRATE_MOVABLE);
+  EXPECT_TRUE(PageBuddy(head) && head->private_ == MAX_PAGE_ORDER);
+  EXPECT_EQ(f.check(), "");
 }
 
 // Reserves `n` pageblocks with order-9 atomic requests in the slow path
@@ -225,6 +236,60 @@ TEST(Highatomic, UnreserveKeepsTheLastUnlessForced) {
   EXPECT_TRUE(unreserve_highatomic_pageblock(ac, true));
   EXPECT_EQ(z->nr_reserved_highatomic, 0ul);
   EXPECT_FALSE(unreserve_highatomic_pageblock(ac, true));
+  EXPECT_EQ(f.check(), "");
+}
+
+// The reserve goes back from whatever free block it still has, a single
+// free page included.
+TEST(Highatomic, UnreserveFindsASingleFreePage) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
+  mem_system &ms = *f.ms;
+  zone *z = the_zone(f);
+  std::vector<page *> held = reserve_pageblocks(ms, z, 1);
+  ASSERT_EQ(z->nr_reserved_highatomic, pageblock_nr_pages);
+  const unsigned long start = page_to_pfn(ms, held[0]);
+  ASSERT_EQ(type_of(z, start), MIGRATE_HIGHATOMIC);
+  alloc_context ac = {ms.node_data[0], ZONE_NORMAL, false, MIGRATE_MOVABLE};
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    __free_one_page(z, start + 1, 0, MIGRATE_HIGHATOMIC);  // its buddy (start) in use
+  }
+  EXPECT_TRUE(unreserve_highatomic_pageblock(ac, true));
+  EXPECT_EQ(z->nr_reserved_highatomic, 0ul);
+  EXPECT_EQ(type_of(z, start), MIGRATE_MOVABLE);
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    page *one = pfn_to_page(ms, start + 1);
+    EXPECT_TRUE(PageBuddy(one) && one->private_ == 0);
+    del_from_free_list(z, one, 0, type_of(z, start));
+  }
+  __free_pages(ms, held[0], pageblock_order);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Only the zones a request may use give their reserve back: a DMA32
+// request leaves Normal's alone.
+TEST(Highatomic, UnreserveOnlyFromZonesTheRequestMayUse) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_three_zones(f), 0);
+  mem_system &ms = *f.ms;
+  ms.pcp_disabled = true;
+  zone *normal = &ms.node_data[0]->node_zones[ZONE_NORMAL];
+  page *p = alloc_pages(ms, GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(page_zonenum(p), ZONE_NORMAL);
+  reserve_highatomic_pageblock(normal, p, 0);
+  ASSERT_EQ(normal->nr_reserved_highatomic, pageblock_nr_pages);
+  __free_pages(ms, p, 0);
+  alloc_context dma32 = {ms.node_data[0], ZONE_DMA32, false, MIGRATE_MOVABLE};
+  EXPECT_FALSE(unreserve_highatomic_pageblock(dma32, true));
+  EXPECT_EQ(normal->nr_reserved_highatomic, pageblock_nr_pages);
+  alloc_context any = {ms.node_data[0], ZONE_NORMAL, false, MIGRATE_MOVABLE};
+  EXPECT_TRUE(unreserve_highatomic_pageblock(any, true));
+  EXPECT_EQ(normal->nr_reserved_highatomic, 0ul);
   EXPECT_EQ(f.check(), "");
 }
 

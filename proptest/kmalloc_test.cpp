@@ -185,8 +185,12 @@ TEST(KmallocBadInput, FreeOfPageAllocatorPages) {
       EXPECT_FALSE(PageBuddy(pg) || PagePcp(pg));
       EXPECT_TRUE(bytes_are(a, PAGE_SIZE << order, 0x5d));
       __free_pages(ms, pg, order);
-      // Now a free page (on a per-CPU list or merged into a free block).
-      expect_report(f, "kmalloc", a, true, "kfree: pointer is not a kmalloc object", [&] { kfree(sa, a); });
+      // Now a free page (on a per-CPU list or merged into a free block);
+      // one that heads its free block is named as free.
+      expect_report(f, "kmalloc", a, true,
+                    PageBuddy(pg) || PagePcp(pg) ? "kfree: pointer is not a kmalloc object (a free page)"
+                                                 : "kfree: pointer is not a kmalloc object",
+                    [&] { kfree(sa, a); });
     }
     EXPECT_EQ(ms.bad_pages, 0ul);
     expect_serving(f, [&] { return kmalloc(sa, 4096, GFP_KERNEL); }, [&](void *q) { kfree(sa, q); }, 4096, 30);
@@ -449,6 +453,13 @@ TEST(KmallocLimits, ZoneFlags) {
       void *p = kmalloc(sa, size, GFP_KERNEL | GFP_DMA | __GFP_NOWARN);
       if (!has_dma) {
         EXPECT_EQ(p, nullptr);
+        // Without __GFP_NOWARN the failure is warned about: for a size a
+        // cache would serve, that no cache of the zone exists.
+        log_buf_clear();
+        EXPECT_EQ(kmalloc(sa, size, GFP_KERNEL | GFP_DMA), nullptr);
+        if (size <= KMALLOC_MAX_CACHE_SIZE) {
+          EXPECT_NE(read_log().find("no memory in the zone the flags ask for"), std::string::npos) << read_log();
+        }
         continue;
       }
       ASSERT_NE(p, nullptr);
@@ -550,6 +561,161 @@ TEST(KmallocReport, ObjectLineShowsTheAddressOnce) {
   u64 on_stack = 0;
   log = expect_report(f, "kmalloc", &on_stack, true, "not a kmalloc object", [&] { kfree(*f.sa, &on_stack); });
   EXPECT_NE(log.find("Object " + addr_str(&on_stack) + ":"), std::string::npos) << log;
+}
+
+// ------------------------------------------------------------------ krealloc
+
+// krealloc keeps the object where it is when it is already large enough
+// (its ksize) and in a zone the new flags allow, as Linux's does: the same
+// pointer, contents kept; a larger size, or flags that want a lower zone
+// than the object's, move it. Every kmalloc type on every layout.
+TEST(KmallocKrealloc, InPlaceWhenLargeEnoughAndInAnAllowedZone) {
+  cpu_reset reset;
+  for (layout_kind k : all_layouts) {
+    SCOPED_TRACE(layout_name(k));
+    slab_fixture f;
+    ASSERT_EQ(f.build(k), 0);
+    slab_allocator &sa = *f.sa;
+    mem_system &ms = *f.mm.ms;
+    page_state initial = settle(f);
+    for (auto [type, zone_flags] : types_of(sa)) {
+      SCOPED_TRACE(type);
+      const gfp_t gfp = GFP_KERNEL | zone_flags;
+      u8 *p = static_cast<u8 *>(kmalloc(sa, 100, gfp));
+      ASSERT_NE(p, nullptr);
+      const size_t ks = ksize(sa, p);
+      ASSERT_GE(ks, 100u);
+      memset(p, 0x3c, ks);
+      EXPECT_EQ(krealloc(sa, p, ks, gfp), p);
+      EXPECT_EQ(krealloc(sa, p, 1, gfp), p);
+      EXPECT_EQ(krealloc(sa, p, 100, gfp), p);
+      EXPECT_TRUE(bytes_are(p, ks, 0x3c));
+      u8 *q = static_cast<u8 *>(krealloc(sa, p, ks + 1, gfp));
+      ASSERT_NE(q, nullptr);
+      EXPECT_NE(q, p);
+      EXPECT_TRUE(bytes_are(q, ks, 0x3c));
+      kfree(sa, q);
+    }
+    // An object above ZONE_DMA32 asked again with GFP_DMA32 moves down.
+    const unsigned dma32 = unsigned(gfp_zone(GFP_KERNEL | GFP_DMA32));
+    u8 *p = static_cast<u8 *>(kmalloc(sa, 64, GFP_KERNEL));
+    ASSERT_NE(p, nullptr);
+    if (unsigned(page_zonenum(virt_to_page(ms, p))) > dma32 && sa.kmalloc_caches[KMALLOC_DMA32][0]) {
+      memset(p, 0x7e, 64);
+      u8 *q = static_cast<u8 *>(krealloc(sa, p, 32, GFP_KERNEL | GFP_DMA32));
+      ASSERT_NE(q, nullptr);
+      EXPECT_NE(q, p);
+      EXPECT_LE(unsigned(page_zonenum(virt_to_page(ms, q))), dma32);
+      EXPECT_TRUE(bytes_are(q, 32, 0x7e));
+      p = q;
+    }
+    kfree(sa, p);
+    EXPECT_EQ(sa.errors, 0ul);
+    EXPECT_EQ(settle(f), initial);
+    EXPECT_EQ(f.check(), "");
+  }
+}
+
+// ------------------------------------------------------------------ setup
+
+struct nth_failure {
+  bool armed = false;
+  unsigned nth = ~0u, calls = 0, failed = 0;
+};
+bool fail_nth(void *ctx, gfp_t, unsigned) {
+  nth_failure &n = *static_cast<nth_failure *>(ctx);
+  if (!n.armed) return false;
+  const bool fail = n.calls++ == n.nth;
+  n.failed += fail;
+  return fail;
+}
+
+// slab_allocator_init with one page allocation failing (each in turn) is
+// -ENOMEM: a kmalloc cache that could not be made is never left NULL behind
+// a success. Succeeding, it makes the same caches as with nothing failing.
+TEST(KmallocLimits, CachesThatCannotBeMadeAreEnomem) {
+  cpu_reset reset;
+  auto made = [](const slab_allocator &sa) {
+    std::vector<bool> out;
+    for (const auto &row : sa.kmalloc_caches)
+      for (const kmem_cache *c : row) out.push_back(c != nullptr);
+    return out;
+  };
+  std::vector<bool> want;
+  unsigned calls = 0;
+  {
+    mm_fixture mm;
+    ASSERT_EQ(build_layout(mm, layout_kind::three_zones), 0);
+    nth_failure n;
+    mm.ms->should_fail_alloc_page = fail_nth;
+    mm.ms->fail_alloc_ctx = &n;
+    auto sa = std::make_unique<slab_allocator>();
+    n.armed = true;
+    ASSERT_EQ(slab_allocator_init(sa.get(), *mm.ms, 0, 1), 0);
+    n.armed = false;
+    calls = n.calls;
+    want = made(*sa);
+    mm.ms->should_fail_alloc_page = nullptr;
+    slab_allocator_destroy(sa.get());
+  }
+  ASSERT_GE(calls, 1u);
+  unsigned enomem = 0;
+  for (unsigned k = 0; k < calls; k++) {
+    SCOPED_TRACE(testing::Message() << "failing allocation " << k << " of " << calls);
+    mm_fixture mm;
+    ASSERT_EQ(build_layout(mm, layout_kind::three_zones), 0);
+    nth_failure n;
+    n.nth = k;
+    mm.ms->should_fail_alloc_page = fail_nth;
+    mm.ms->fail_alloc_ctx = &n;
+    auto sa = std::make_unique<slab_allocator>();
+    n.armed = true;
+    const int err = slab_allocator_init(sa.get(), *mm.ms, 0, 1);
+    n.armed = false;
+    mm.ms->should_fail_alloc_page = nullptr;
+    EXPECT_EQ(n.failed, 1u);
+    if (err == 0) {
+      EXPECT_EQ(made(*sa), want);
+      slab_allocator_destroy(sa.get());
+    } else {
+      EXPECT_EQ(err, -ENOMEM);
+      enomem++;
+    }
+  }
+  EXPECT_GT(enomem, 0u);
+}
+
+// ------------------------------------------------------------------ size classes
+
+// Every size a cache serves goes to the smallest kmalloc cache that holds
+// it (Linux's kmalloc_size_roundup): kmalloc_index names it, and ksize of
+// an object kmalloc hands out is that cache's size, for each size from 1
+// to KMALLOC_MAX_CACHE_SIZE.
+TEST(KmallocSizes, SmallestCacheThatHoldsTheSize) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  slab_allocator &sa = *f.sa;
+  unsigned wrong = 0;
+  for (size_t n = 1; n <= KMALLOC_MAX_CACHE_SIZE && wrong < 5; n++) {
+    const unsigned i = kmalloc_index(n);
+    size_t want = 0;
+    for (const kmem_cache *c : sa.kmalloc_caches[KMALLOC_NORMAL])
+      if (c && c->object_size >= n && (!want || c->object_size < want)) want = c->object_size;
+    const kmem_cache *c = i < NR_KMALLOC_SIZES ? sa.kmalloc_caches[KMALLOC_NORMAL][i] : nullptr;
+    if (!c || c->object_size != want) {
+      ADD_FAILURE() << "size " << n << ": index " << i << ", cache size " << (c ? c->object_size : 0) << ", not "
+                    << want;
+      wrong++;
+    }
+    if (n % 8 == 1 || n % 8 == 0) {
+      void *p = kmalloc(sa, n, GFP_KERNEL);
+      ASSERT_NE(p, nullptr);
+      EXPECT_EQ(ksize(sa, p), want) << n;
+      kfree(sa, p);
+    }
+  }
+  EXPECT_EQ(sa.errors, 0ul);
 }
 
 }  // namespace

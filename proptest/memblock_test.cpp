@@ -495,6 +495,51 @@ TEST(Memblock, CapacityLimitsTheResult) {
   EXPECT_EQ(memblock_check(*mb, nullptr, 0), 0);
 }
 
+// With the array full, a call that adds a region below a weld must weld
+// first: the order of the gaps is not the order of the steps, or the new
+// region would push a 129th slot over whatever follows the array.
+TEST(Memblock, FullArrayInsertsOnlyAfterWelding) {
+  auto mb = std::make_unique<memblock>();
+  memblock_init(*mb);
+  // Pages [0,3) node 0, [4,7) node 2, [8,11) and [12,15) node 1, then blocks
+  // of node 3 with holes between them up to the capacity.
+  const int nids[] = {0, 2, 1, 1};
+  for (unsigned k = 0; k < INIT_MEMBLOCK_REGIONS; k++)
+    ASSERT_EQ(memblock_add_node(*mb, 4 * k * PAGE_SIZE, 3 * PAGE_SIZE, k < 4 ? nids[k] : 3, 0), 0);
+  ASSERT_EQ(memblock_reserve(*mb, 4 * PAGE_SIZE, PAGE_SIZE), 0);
+  const memblock before = *mb;
+  // On node 1: page 3 is a new region (nodes 0 and 2 around it), page 7 grows
+  // [8,11) down, page 11 welds [7,11) to [12,15).
+  ASSERT_EQ(memblock_add_node(*mb, 3 * PAGE_SIZE, 9 * PAGE_SIZE, 1, 0), 0);
+  EXPECT_EQ(mb->memory.cnt, INIT_MEMBLOCK_REGIONS);
+  EXPECT_EQ(mb->memory.regions[1].base, 3 * PAGE_SIZE);
+  EXPECT_EQ(mb->memory.regions[1].nid, 1);
+  EXPECT_EQ(mb->memory.regions[3].base, 7 * PAGE_SIZE);
+  EXPECT_EQ(mb->memory.regions[3].size, 8 * PAGE_SIZE);
+  EXPECT_EQ(mb->memory.total_size, before.memory.total_size + 3 * PAGE_SIZE);
+  EXPECT_EQ(memblock_check(*mb, nullptr, 0), 0);
+  EXPECT_EQ(mb->reserved.cnt, 1u);
+  EXPECT_EQ(mb->reserved.total_size, PAGE_SIZE);
+  EXPECT_EQ(mb->reserved.regions[0].base, 4 * PAGE_SIZE);
+  // Removing what lies above every region of a full array changes nothing
+  // (and reads no slot past the array).
+  const memblock full = *mb;
+  EXPECT_EQ(memblock_remove(*mb, 4 * INIT_MEMBLOCK_REGIONS * PAGE_SIZE, PAGE_SIZE), 0);
+  EXPECT_TRUE(same_state(*mb, full));
+}
+
+// A clean check writes an empty report over whatever the buffer held.
+TEST(Memblock, CleanCheckEmptiesTheReport) {
+  auto mb = std::make_unique<memblock>();
+  memblock_init(*mb);
+  ASSERT_EQ(memblock_add_node(*mb, 0x10000, 0x1000, 0, MEMBLOCK_NONE), 0);
+  char report[64];
+  memset(report, 'x', sizeof(report) - 1);
+  report[sizeof(report) - 1] = '\0';
+  EXPECT_EQ(memblock_check(*mb, report, sizeof(report)), 0);
+  EXPECT_STREQ(report, "");
+}
+
 // memblock_check notices each kind of damage to a valid state.
 RC_GTEST_PROP(Memblock, CheckFindsDamage, ()) {
   auto mb = std::make_unique<memblock>();

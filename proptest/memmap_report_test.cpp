@@ -176,6 +176,85 @@ TEST(MemmapReport, BlocksOfKnownTypes) {
   EXPECT_EQ(f.check(), "");
 }
 
+// The character of a cell, for every type: upper case full, lower case
+// partly free, punctuation free, blank with no memory; bits that name no
+// migrate type (or no type at all) give '?', never a guess.
+TEST(MemmapReport, CellCharacters) {
+  const char *chars[] = {"Uu_", "Mm.", "Rr,", "Hh^", "Ii~"};
+  static_assert(MIGRATE_TYPES == 5, "a row of chars per type");
+  for (int mt = 0; mt < int(MIGRATE_TYPES); mt++) {
+    EXPECT_EQ(memmap_cell_char(mt, 0, 64), chars[mt][0]) << mt;
+    EXPECT_EQ(memmap_cell_char(mt, 1, 64), chars[mt][1]) << mt;
+    EXPECT_EQ(memmap_cell_char(mt, 63, 64), chars[mt][1]) << mt;
+    EXPECT_EQ(memmap_cell_char(mt, 64, 64), chars[mt][2]) << mt;
+    EXPECT_EQ(memmap_cell_char(mt, 0, 0), ' ') << mt;
+  }
+  for (int mt : {-1, -2, 5, 6, 7, 100}) {
+    EXPECT_EQ(memmap_cell_char(mt, 0, 1), '?') << mt;
+    EXPECT_EQ(memmap_cell_char(mt, 1, 1), '?') << mt;
+    EXPECT_EQ(memmap_cell_char(mt, 0, 0), ' ') << mt;
+  }
+}
+
+// A pageblock whose bits name no migrate type shows '?', and in colour it
+// gets none of the types' colours (the bitmap alone is changed, and put
+// back before the checker runs).
+TEST(MemmapReport, BitsNoTypeHasShowUncoloured) {
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 128 * SZ_1M), 0);
+  zone *z = first_managed_zone(*f.ms);
+  const unsigned long b = pageblock_start_pfn(z->zone_start_pfn) + 3 * pageblock_nr_pages;
+  const int was = get_pfnblock_migratetype(z, b);
+  for (unsigned long bits : {5ul, 7ul}) {
+    SCOPED_TRACE("bits " + std::to_string(bits));
+    set_pfnblock_flags_mask(z, b, bits, MIGRATETYPE_MASK);
+    const std::string pic = memmap(*f.ms), col = memmap(*f.ms, -1, nullptr, true);
+    EXPECT_EQ(cell_of(pic, z, b), '?') << pic;
+    EXPECT_EQ(without_colours(col), pic);
+    // The colour in effect at the '?' is the one of the cell before it: no
+    // escape was put out for it.
+    const size_t q = col.find('?');
+    ASSERT_NE(q, std::string::npos);
+    ASSERT_GE(q, 5u);
+    EXPECT_NE(col[q - 5], '\033') << col.substr(q - 5, 6).substr(1);
+  }
+  set_pfnblock_flags_mask(z, b, unsigned(was), MIGRATETYPE_MASK);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Zones that start and end inside rows, next to each other (DMA ends at 24
+// MiB, DMA32 at 48 MiB): each zone's picture has only its own pages, the
+// cells past its end blank like those before its start.
+TEST(MemmapReport, ZonesEndingInsideARowDrawOnlyTheirPages) {
+  mm_fixture f;
+  ASSERT_EQ(f.build({{SZ_1M, 63 * SZ_1M, 0}},
+                    layout_with_limits((24 * SZ_1M) >> PAGE_SHIFT, (48 * SZ_1M) >> PAGE_SHIFT, PFN_MAX)),
+            0);
+  const std::string pic = memmap(*f.ms);
+  EXPECT_EQ(pic, expected_memmap(*f.ms));
+  zone *dma = &f.ms->node_data[0]->node_zones[ZONE_DMA];
+  ASSERT_TRUE(populated_zone(dma));
+  const unsigned long cell = memmap_cell_pages(dma), row = cell * MEMMAP_ROW_CELLS;
+  ASSERT_NE(zone_end_pfn(dma) % row, 0ul) << "the zone ends inside a row";
+  const std::string dma_pic = memmap(*f.ms, 0, dma->name);
+  EXPECT_EQ(cell_of(dma_pic, dma, zone_end_pfn(dma)), ' ') << dma_pic;
+  EXPECT_EQ(without_colours(memmap(*f.ms, -1, nullptr, true)), pic);
+}
+
+// Memory from physical address 0, its first page reserved: pfn 0 is a page
+// like any other, in use, and its cell is not drawn as free.
+TEST(MemmapReport, PageFrameZeroIsAPageLikeAnyOther) {
+  mm_fixture f;
+  ASSERT_EQ(f.build({{0, 32 * SZ_1M, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX), {{0, PAGE_SIZE}}), 0);
+  zone *z = first_managed_zone(*f.ms);
+  ASSERT_EQ(z->zone_start_pfn, 0ul);
+  const std::string pic = memmap(*f.ms);
+  EXPECT_EQ(pic, expected_memmap(*f.ms));
+  const char first = cell_of(pic, z, 0);
+  EXPECT_TRUE(first == 'U' || first == 'u' || first == 'M' || first == 'm') << pic;
+  EXPECT_EQ(f.check(), "");
+}
+
 TEST(MemmapReport, SmallZonesUseSmallCellsAndBadSelectionsPrintNothing) {
   mm_fixture f;
   ASSERT_EQ(build_single_zone(f, 16 * SZ_1M), 0);

@@ -235,6 +235,72 @@ TEST(Mobility, HalfAPageblockFreeIsClaimedOnePageLessIsNot) {
   EXPECT_EQ(f.check(), "");
 }
 
+// A movable request that may not claim the pageblock (the block it found is
+// small) takes the smallest block of another type, not the largest: its
+// pages could move out again, so it does the least harm where it lands. A
+// RECLAIMABLE pageblock with free blocks of orders 1 and 3 only, an order-0
+// movable request: the order-1 block is split, the order-3 one stays whole.
+TEST(Mobility, MovableThatCannotClaimTakesTheSmallestBlock) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1), 0);
+  f.ms->pcp_disabled = true;
+  zone *z = zones_of(*f.ms)[0];
+  page *block = alloc_pages(*f.ms, GFP_HIGHUSER_MOVABLE, pageblock_order);
+  ASSERT_NE(block, nullptr);
+  const unsigned long start = page_to_pfn(*f.ms, block);
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    set_pageblock_migratetype(z, start, MIGRATE_RECLAIMABLE);
+    __free_one_page(z, start + 2, 1, MIGRATE_RECLAIMABLE);  // its buddy (start, order 1) in use
+    __free_one_page(z, start + 8, 3, MIGRATE_RECLAIMABLE);  // its buddy (start, order 3) in use
+    page *got = __rmqueue_fallback(z, 0, MIGRATE_MOVABLE, 0);
+    EXPECT_EQ(got, pfn_to_page(*f.ms, start + 2));
+    EXPECT_EQ(get_pfnblock_migratetype(z, start), MIGRATE_RECLAIMABLE) << "not claimed";
+    page *big = pfn_to_page(*f.ms, start + 8), *rest = pfn_to_page(*f.ms, start + 3);
+    EXPECT_TRUE(PageBuddy(big) && big->private_ == 3);
+    EXPECT_TRUE(PageBuddy(rest) && rest->private_ == 0) << "the rest of the order-1 block";
+    if (got == pfn_to_page(*f.ms, start + 2)) {
+      __free_one_page(z, start + 2, 0, MIGRATE_RECLAIMABLE);  // merges with the rest again
+      del_from_free_list(z, got, 1, MIGRATE_RECLAIMABLE);
+      del_from_free_list(z, big, 3, MIGRATE_RECLAIMABLE);
+    }
+    set_pageblock_migratetype(z, start, MIGRATE_MOVABLE);
+  }
+  __free_pages(*f.ms, block, pageblock_order);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Without grouping, a pageblock asked to become MOVABLE stays UNMOVABLE,
+// and its free blocks stay on the UNMOVABLE lists with it (the type it
+// really has), never on the MOVABLE ones.
+TEST(Mobility, WithoutGroupingMovedFreeBlocksFollowTheRealType) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 1, mobility_grouping::off), 0);
+  f.ms->pcp_disabled = true;
+  zone *z = zones_of(*f.ms)[0];
+  page *block = alloc_pages(*f.ms, GFP_KERNEL, pageblock_order);
+  ASSERT_NE(block, nullptr);
+  const unsigned long start = page_to_pfn(*f.ms, block);
+  page *piece = pfn_to_page(*f.ms, start + 8);
+  auto on_list = [&](int mt) {
+    list_for_each(e, &z->free_area[3].free_list[mt]) if (e == &piece->lru) return true;
+    return false;
+  };
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    __free_one_page(z, start + 8, 3, MIGRATE_UNMOVABLE);
+    EXPECT_TRUE(move_freepages_block(z, start, MIGRATE_UNMOVABLE, MIGRATE_MOVABLE));
+    EXPECT_EQ(get_pfnblock_migratetype(z, start), MIGRATE_UNMOVABLE);
+    EXPECT_TRUE(on_list(MIGRATE_UNMOVABLE));
+    EXPECT_FALSE(on_list(MIGRATE_MOVABLE));
+    del_from_free_list(z, piece, 3, on_list(MIGRATE_MOVABLE) ? MIGRATE_MOVABLE : MIGRATE_UNMOVABLE);
+  }
+  __free_pages(*f.ms, block, pageblock_order);
+  EXPECT_EQ(f.check(), "");
+}
+
 // A pageblock that the zone covers only in part never changes type, and
 // none of its free blocks moves.
 TEST(Mobility, PartialPageblockNeverMoves) {

@@ -13,6 +13,7 @@
 #include "kernel/errno.h"
 #include "kernel/printk.h"
 #include "mm/page_alloc.h"
+#include "mm/page_alloc_internal.h"
 #include "mm/vmscan.h"
 #include "proptest/mm_fixture.h"
 
@@ -410,7 +411,7 @@ TEST(PageAllocEdge, SystemInstanceForms) {
   EXPECT_EQ(pfn_to_page(ms, page_to_pfn(ms, one)), one);
   EXPECT_EQ(free_total(ms), before - 4 - 1 - 2 - 1 - 1);
   EXPECT_EQ(f.check(), "");
-  __free_pages(one, 0);
+  __free_page(one);
 
   __free_pages(p, 2);
   __free_pages(n1, 0);
@@ -557,4 +558,73 @@ TEST(PageAllocEdge, MemAvailableIsLinuxsFormula) {
   mod_node_page_state(node1, NR_SLAB_RECLAIMABLE, -(2 * gap + 2));
   for (page *p : held) __free_pages(ms, p, 0);
   EXPECT_EQ(f.check(), "");
+}
+
+// The pageblock arithmetic: a pfn is aligned exactly at a multiple of
+// pageblock_nr_pages, and a range touches every pageblock it has a page
+// in, partial ones included, and none when it is empty.
+TEST(PageAllocEdge, PageblockArithmetic) {
+  const unsigned long nr = pageblock_nr_pages, base = 0x80000;
+  for (unsigned long off : {0ul, 1ul, 2ul, nr / 2, nr - 1, nr, nr + 1, 2 * nr})
+    EXPECT_EQ(pageblock_aligned(base + off), off % nr == 0) << "offset " << off;
+  EXPECT_EQ(nr_pageblocks_spanned(base, base), 0ul);
+  EXPECT_EQ(nr_pageblocks_spanned(base + 1, base + 1), 0ul);
+  EXPECT_EQ(nr_pageblocks_spanned(base + 5, base + 3), 0ul);
+  EXPECT_EQ(nr_pageblocks_spanned(base, base + 1), 1ul);
+  EXPECT_EQ(nr_pageblocks_spanned(base, base + nr), 1ul);
+  EXPECT_EQ(nr_pageblocks_spanned(base, base + nr + 1), 2ul);
+  EXPECT_EQ(nr_pageblocks_spanned(base + nr - 1, base + nr + 1), 2ul);
+  EXPECT_EQ(nr_pageblocks_spanned(base + 1, base + 3 * nr - 1), 3ul);
+}
+
+// A zone that ends one page short of a pageblock's end does not span that
+// pageblock: it keeps its type as a whole, and move_freepages_block refuses
+// it (Linux's move_freepages_block checks both ends against the zone), while
+// the whole pageblock before it moves.
+TEST(PageAllocEdge, PageblockOnePageShortOfTheZoneEndIsPartial) {
+  mm_fixture f;
+  ASSERT_EQ(f.build({{0x80000000, 64 * SZ_1M - PAGE_SIZE, 0}}, layout_with_limits(0, PFN_4G, PFN_MAX)), 0);
+  zone *z = first_managed_zone(*f.ms);
+  ASSERT_NE(z, nullptr);
+  const unsigned long last = pageblock_start_pfn(zone_end_pfn(z) - 1);
+  ASSERT_EQ(zone_end_pfn(z), last + pageblock_nr_pages - 1);
+  EXPECT_FALSE(zone_spans_pageblock(z, last));
+  EXPECT_TRUE(zone_spans_pageblock(z, last - pageblock_nr_pages));
+  const int mt = get_pfnblock_migratetype(z, last), before = get_pfnblock_migratetype(z, last - pageblock_nr_pages);
+  const int other = mt == MIGRATE_UNMOVABLE ? MIGRATE_MOVABLE : MIGRATE_UNMOVABLE;
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    EXPECT_FALSE(move_freepages_block(z, last, mt, other));
+    EXPECT_TRUE(move_freepages_block(z, last - pageblock_nr_pages, before, other));
+    EXPECT_TRUE(move_freepages_block(z, last - pageblock_nr_pages, other, before));
+  }
+  EXPECT_EQ(get_pfnblock_migratetype(z, last), mt);
+  EXPECT_EQ(f.check(), "");
+}
+
+// fail_page_alloc and failslab at probability 1 fail about one call in a
+// hundred (Linux's percent): some of 2000 calls, far from all, each counted.
+TEST(PageAllocEdge, FaultInjectionAtOnePercentFailsSomeCalls) {
+  fail_page_alloc_attr pa;
+  pa.attr.probability = 1;
+  pa.attr.times = -1;
+  pa.attr.verbose = 0;
+  pa.min_order = 0;
+  pa.ignore_gfp_reclaim = false;
+  failslab_attr sa;
+  sa.attr.probability = 1;
+  sa.attr.times = -1;
+  sa.attr.verbose = 0;
+  sa.ignore_gfp_reclaim = false;
+  unsigned long page_fails = 0, slab_fails = 0;
+  for (int i = 0; i < 2000; i++) {
+    page_fails += should_fail_alloc_page(pa, GFP_KERNEL, 0);
+    slab_fails += should_failslab(sa, GFP_KERNEL, 64);
+  }
+  EXPECT_GT(page_fails, 0ul);
+  EXPECT_LT(page_fails, 100ul);
+  EXPECT_EQ(pa.attr.nr_failures, page_fails);
+  EXPECT_GT(slab_fails, 0ul);
+  EXPECT_LT(slab_fails, 100ul);
+  EXPECT_EQ(sa.attr.nr_failures, slab_fails);
 }

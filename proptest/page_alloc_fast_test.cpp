@@ -7,6 +7,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 #include <vector>
@@ -381,6 +382,149 @@ TEST_F(PageAllocFastMachine, FastPathsServeSmallOrdinaryRequests) {
   __free_pages(ms(), big, PAGE_ALLOC_COSTLY_ORDER + 1);
   EXPECT_EQ(served().allocs, before.allocs);
   EXPECT_EQ(served().frees, before.frees);
+  ms().node_data[0]->kswapd_wanted = false;
+  EXPECT_EQ(f.check(), "");
+}
+
+// The fast path's watermark check is Linux's zone_watermark_fast: a quicker
+// way to the answer zone_watermark_ok gives at the low mark for a request
+// without reserves (alloc_flags 0). Order 0 counts pages only; a higher
+// order also leaves out its own pages but the first and needs a free block
+// of that order or more of an ordinary type, a highatomic block not being
+// one. Compared at and around each order's boundary, on the zone as built
+// and with every free pageblock highatomic (pages free, no ordinary block).
+TEST_F(PageAllocFastMachine, WatermarkCheckIsZoneWatermarkOkAtLow) {
+  zone *z = &dma32();
+  const unsigned long saved_low = z->_watermark[WMARK_LOW];
+  long saved_reserve[MAX_NR_ZONES];
+  std::copy(std::begin(z->lowmem_reserve), std::end(z->lowmem_reserve), saved_reserve);
+  auto compare_all = [&](const char *state) {
+    const long free = zone_page_state(z, NR_FREE_PAGES);
+    for (unsigned order = 0; order <= MAX_PAGE_ORDER; order++)
+      for (long highatomic : {0l, 7l})
+        for (int cz : {int(ZONE_DMA32), int(ZONE_NORMAL)})
+          for (long reserve : {0l, 5l})
+            for (long d = -2; d <= 2; d++) {
+              const long low = free - highatomic - reserve - ((1l << order) - 1) + d;
+              if (low < 0) continue;
+              z->nr_reserved_highatomic = (unsigned long)highatomic;
+              z->lowmem_reserve[cz] = reserve;
+              z->_watermark[WMARK_LOW] = (unsigned long)low;
+              EXPECT_EQ(fast_watermark_ok(z, order, cz), zone_watermark_ok(z, order, low_wmark_pages(z), cz, 0))
+                  << state << ": order " << order << ", highatomic " << highatomic << ", classzone " << cz
+                  << ", reserve " << reserve << ", " << d << " from the boundary";
+              z->lowmem_reserve[cz] = saved_reserve[cz];
+            }
+    z->nr_reserved_highatomic = 0;
+    z->_watermark[WMARK_LOW] = saved_low;
+  };
+  compare_all("as built");
+  std::vector<std::pair<unsigned long, int>> moved;
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    for (unsigned long pfn = pageblock_start_pfn(z->zone_start_pfn); pfn < zone_end_pfn(z); pfn += pageblock_nr_pages) {
+      if (!zone_spans_pageblock(z, pfn)) continue;
+      const int mt = get_pfnblock_migratetype(z, pfn);
+      if (mt < MIGRATE_PCPTYPES && move_freepages_block(z, pfn, mt, MIGRATE_HIGHATOMIC)) moved.push_back({pfn, mt});
+    }
+  }
+  ASSERT_GT(zone_page_state(z, NR_FREE_PAGES), 0);
+  ASSERT_FALSE(zone_has_suitable_block(z, 0, 0));
+  compare_all("every free pageblock highatomic");
+  {
+    spin_lock_irqsave_guard g(z->lock);
+    for (auto [pfn, mt] : moved) ASSERT_TRUE(move_freepages_block(z, pfn, MIGRATE_HIGHATOMIC, mt));
+  }
+  EXPECT_EQ(f.check(), "");
+}
+
+namespace {
+
+template <gfp_t G, unsigned O>
+page *alloc_constant(mem_system &ms) {
+  return alloc_pages(ms, G, O);
+}
+
+// The first block on this CPU's list of the zone for migrate type mt and
+// order, or nullptr.
+page *list_first(per_cpu_pages &pcp, int mt, unsigned order) {
+  list_head *l = &pcp.lists[order_to_pindex(mt, order)];
+  return list_empty(l) ? nullptr : list_first_entry(l, page, lru);
+}
+
+}  // namespace
+
+// A constant request takes its block from the per-CPU list of its own
+// migrate type (Linux's rmqueue_pcplist, with gfp_migratetype's list):
+// with grouping by mobility on and a block on every type's list, a movable
+// or reclaimable request does not get the unmovable list's block, nor an
+// unmovable one another type's.
+TEST_F(PageAllocFastMachine, ConstantRequestsTakeFromTheirTypesList) {
+  ASSERT_FALSE(ms().page_group_by_mobility_disabled);
+  const gfp_t by_type[MIGRATE_PCPTYPES] = {GFP_KERNEL, GFP_KERNEL | __GFP_MOVABLE, GFP_KERNEL | __GFP_RECLAIMABLE};
+  static_assert(MIGRATE_UNMOVABLE == 0 && MIGRATE_MOVABLE == 1 && MIGRATE_RECLAIMABLE == 2);
+  struct request {
+    const char *name;
+    int mt;
+    unsigned order;
+    page *(*alloc)(mem_system &);
+  };
+  const request requests[] = {
+      {"GFP_KERNEL", MIGRATE_UNMOVABLE, 0, alloc_constant<GFP_KERNEL, 0>},
+      {"GFP_KERNEL | __GFP_MOVABLE", MIGRATE_MOVABLE, 0, alloc_constant<GFP_KERNEL | __GFP_MOVABLE, 0>},
+      {"GFP_HIGHUSER_MOVABLE", MIGRATE_MOVABLE, 0, alloc_constant<GFP_HIGHUSER_MOVABLE, 0>},
+      {"GFP_KERNEL | __GFP_RECLAIMABLE", MIGRATE_RECLAIMABLE, 0, alloc_constant<GFP_KERNEL | __GFP_RECLAIMABLE, 0>},
+      {"GFP_KERNEL order 2", MIGRATE_UNMOVABLE, 2, alloc_constant<GFP_KERNEL, 2>},
+      {"GFP_KERNEL | __GFP_MOVABLE order 2", MIGRATE_MOVABLE, 2, alloc_constant<GFP_KERNEL | __GFP_MOVABLE, 2>},
+      {"GFP_KERNEL | __GFP_RECLAIMABLE order 2", MIGRATE_RECLAIMABLE, 2,
+       alloc_constant<GFP_KERNEL | __GFP_RECLAIMABLE, 2>},
+  };
+  for (const request &r : requests) {
+    SCOPED_TRACE(r.name);
+    // A block of the order on each type's list, through the run-time forms.
+    for (gfp_t gfp : by_type) __free_pages_var(ms(), alloc_pages_var(ms(), gfp, r.order), r.order);
+    for (int mt = 0; mt < MIGRATE_PCPTYPES; mt++) ASSERT_NE(list_first(pcp(), mt, r.order), nullptr) << "type " << mt;
+    page *expected = list_first(pcp(), r.mt, r.order);
+    const fast_path_counts before = host_fast_path_served;
+    page *p = r.alloc(ms());
+    EXPECT_EQ(p, expected);
+    EXPECT_EQ(host_fast_path_served.allocs, before.allocs + 1);
+    __free_pages_var(ms(), p, r.order);
+  }
+  EXPECT_EQ(f.check(), "");
+}
+
+// The watermark of a constant request is its own classzone's: GFP_KERNEL's
+// is ZONE_NORMAL, whose lowmem_reserve on DMA32 keeps the zone's last pages
+// from it, while a __GFP_DMA32 request, classzone DMA32, may take them.
+TEST_F(PageAllocFastMachine, ConstantRequestMeetsItsClasszonesReserve) {
+  zone *z = &dma32();
+  const unsigned long saved_low = z->_watermark[WMARK_LOW], saved_high = z->_watermark[WMARK_HIGH];
+  const long saved_normal = z->lowmem_reserve[ZONE_NORMAL], saved_dma = z->lowmem_reserve[ZONE_DMA],
+             saved_dma32 = z->lowmem_reserve[ZONE_DMA32];
+  // Two blocks on the list: the first request's general path may take one.
+  page *warm[2] = {alloc_pages_var(ms(), GFP_KERNEL, 0), alloc_pages_var(ms(), GFP_KERNEL, 0)};
+  for (page *w : warm) __free_pages_var(ms(), w, 0);
+  const long free = zone_page_state(z, NR_FREE_PAGES);
+  z->lowmem_reserve[ZONE_DMA] = 0;
+  z->lowmem_reserve[ZONE_DMA32] = 0;
+  z->lowmem_reserve[ZONE_NORMAL] = 100;
+  z->_watermark[WMARK_LOW] = z->_watermark[WMARK_HIGH] = (unsigned long)(free - 100);  // at low plus Normal's reserve
+  fast_path_counts before = host_fast_path_served;
+  page *normal = alloc_page(ms(), GFP_KERNEL | __GFP_NOWARN);
+  EXPECT_EQ(host_fast_path_served.allocs, before.allocs) << "GFP_KERNEL is at its mark";
+  before = host_fast_path_served;
+  page *dma32_page = alloc_page(ms(), GFP_KERNEL | __GFP_DMA32 | __GFP_NOWARN);
+  EXPECT_EQ(host_fast_path_served.allocs, before.allocs + 1) << "__GFP_DMA32 is above its mark";
+  z->_watermark[WMARK_LOW] = saved_low;
+  z->_watermark[WMARK_HIGH] = saved_high;
+  z->lowmem_reserve[ZONE_NORMAL] = saved_normal;
+  z->lowmem_reserve[ZONE_DMA] = saved_dma;
+  z->lowmem_reserve[ZONE_DMA32] = saved_dma32;
+  ASSERT_NE(normal, nullptr);
+  ASSERT_NE(dma32_page, nullptr);
+  __free_page(ms(), normal);
+  __free_page(ms(), dma32_page);
   ms().node_data[0]->kswapd_wanted = false;
   EXPECT_EQ(f.check(), "");
 }

@@ -716,6 +716,7 @@ struct Alloc : alloc_cmd {
       }
     } else {
       RC_ASSERT(!PageHead(p));
+      RC_ASSERT(compound_order(p) == 0u);  // Linux's: 0 for any page but a compound head
     }
     for (const auto &[oid, b] : s.live)
       RC_ASSERT(pfn + (1ul << order) <= b.pfn || b.pfn + (1ul << b.order) <= pfn);

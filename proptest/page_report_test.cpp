@@ -460,6 +460,36 @@ RC_GTEST_PROP(PageReportZoneinfo, DrainEmptiesPagesets, ()) {
   }
 }
 
+// Between a populated zone's protection line and its pagesets, zoneinfo
+// has Linux's counter lines ("\n      %-12s %lu"), exactly one per zone
+// counter, in the enum's order, each the counter's exact value.
+TEST(PageReportZoneinfo, CounterLinesAreExactlyTheZoneCounters) {
+  mm_fixture f;
+  ASSERT_EQ(build_two_nodes(f), 0);
+  const std::string text = capture(show_zoneinfo, *f.ms);
+  size_t at = 0;
+  unsigned zones = 0;
+  for_each_online_pgdat(*f.ms, pgdat) for_each_zone_of(pgdat, z) {
+    char head[64];
+    snprintf(head, sizeof(head), "Node %d, zone %8s", pgdat->node_id, z->name);
+    at = text.find(head, at);
+    ASSERT_NE(at, std::string::npos) << head;
+    if (!populated_zone(z)) continue;
+    const size_t from = text.find(")\n", text.find("protection: (", at)) + 2;
+    const size_t to = text.find("\n  pagesets", from);
+    ASSERT_NE(to, std::string::npos) << head;
+    std::string want;
+    const char *names[] = {"nr_free_pages", "nr_zone_allocated", "nr_pcp_pages"};
+    static_assert(NR_VM_ZONE_STAT_ITEMS == 3, "a name per counter");
+    for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; i++)
+      want += (i ? "\n" : "") + std::string("      ") + names[i] + " " +
+              std::to_string(zone_page_state_snapshot(z, zone_stat_item(i)));
+    EXPECT_EQ(text.substr(from, to - from), want) << head;
+    zones++;
+  }
+  EXPECT_EQ(zones, 3u);
+}
+
 // ================================================================ meminfo
 
 // Every meminfo line is a Linux label in Linux's order, in "%-16s%8lu kB"

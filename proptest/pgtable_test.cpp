@@ -660,6 +660,24 @@ RC_GTEST_PROP(PgtableUnmap, StraddlingHugeLeafIsEinval, ()) {
   RC_ASSERT(take_snapshot(e) == before);
 }
 
+// Holes are part of what an unmap may cover, at any level: a range that
+// starts and ends inside holes too large for its alignment clears what lies
+// between and nothing else.
+TEST(PgtableUnmap, RangeEndingInLargeHolesIsFine) {
+  pt_env e;
+  ASSERT_EQ(e.init_err, 0);
+  const uintptr_t va = SZ_1G + 2 * SZ_1M;  // under one table per level; its 2 MiB and 1 GiB neighbours are holes
+  ASSERT_EQ(e.map(va, RAM_BASE, PAGE_SIZE, PROT_READ, 0), 0);
+  // The level-1 entry of [1 GiB, 1 GiB + 2 MiB) and the root entry of
+  // [2 GiB, 3 GiB) are empty: neither end is aligned to its hole.
+  EXPECT_EQ(e.unmap(SZ_1G + 3 * PAGE_SIZE, PAGE_SIZE), 0);
+  EXPECT_EQ(e.unmap(2 * SZ_1G + 5 * PAGE_SIZE, 2 * PAGE_SIZE), 0);
+  EXPECT_TRUE(pgtable_walk(e.pt, va, nullptr));
+  EXPECT_EQ(e.unmap(SZ_1G + 3 * PAGE_SIZE, SZ_1G), 0);
+  EXPECT_FALSE(pgtable_walk(e.pt, va, nullptr));
+  EXPECT_TRUE(e.pool.errors.empty());
+}
+
 // Misaligned, empty, non-canonical, half-crossing and wrapping ranges are
 // refused by unmap and change nothing.
 TEST(PgtableUnmap, BadArgumentsAreEinval) {
@@ -708,6 +726,20 @@ RC_GTEST_PROP(PgtableWalk, NonCanonicalNeverTranslates, ()) {
   // Flipping any of bits 39-63 leaves them unequal to bit 38.
   const uintptr_t va = mapped ^ (*rc::gen::inRange<u64>(1, u64(1) << 25) << 39);
   RC_ASSERT(!pgtable_walk(e.pt, va, nullptr));
+}
+
+// The leaf slot of a mapped page is found from its canonical address only:
+// an alias that differs in bits 39-63 names no slot, as it names no page.
+TEST(PgtableWalk, LeafSlotOfNonCanonicalAliasIsNull) {
+  pt_env e;
+  ASSERT_EQ(e.init_err, 0);
+  const uintptr_t va = 5 * SZ_1G + 7 * PAGE_SIZE;
+  ASSERT_EQ(e.map(va, RAM_BASE, PAGE_SIZE, PROT_READ, 0), 0);
+  ASSERT_NE(pgtable_leaf_slot(e.pt, va), nullptr);
+  for (unsigned bit = 39; bit < 64; bit++)
+    EXPECT_EQ(pgtable_leaf_slot(e.pt, va ^ (uintptr_t(1) << bit)), nullptr) << "bit " << bit;
+  const page_table none{};
+  EXPECT_EQ(pgtable_leaf_slot(none, va), nullptr);
 }
 
 // Entries the MMU would fault on read as holes to walk and to the iterator:
@@ -771,6 +803,19 @@ RC_GTEST_PROP(PgtableTables, DestroyGivesBackEveryTable, ()) {
   RC_ASSERT(pgtable_count_tables(e.pt) == 0ul);
 }
 
+// Destroy reads each table's 512 entries and not a word more: the pool hands
+// out pages downwards, so the word after a table is the first entry of the
+// table allocated before it, here a pointer that must not be followed again.
+TEST(PgtableTables, DestroyReadsOnlyTheTablesEntries) {
+  pt_env e;
+  ASSERT_EQ(e.init_err, 0);
+  ASSERT_EQ(e.map(0, RAM_BASE, PAGE_SIZE, PROT_READ, 0), 0);  // entry 0 at every level
+  ASSERT_EQ(e.pool.in_use.size(), 3u);
+  pgtable_destroy(&e.pt, e.pool.ops());
+  EXPECT_TRUE(e.pool.in_use.empty());
+  EXPECT_EQ(e.pool.errors, std::vector<std::string>{});
+}
+
 // A second destroy, or one of no table at all, gives nothing back twice.
 TEST(PgtableTables, DestroyOfNothingDoesNothing) {
   pt_env e;
@@ -781,6 +826,9 @@ TEST(PgtableTables, DestroyOfNothingDoesNothing) {
   pgtable_destroy(nullptr, e.pool.ops());
   EXPECT_TRUE(e.pool.errors.empty());
   EXPECT_EQ(e.pt.root, 0ul);
+  unsigned leaves = 0;
+  pgtable_for_each_leaf(e.pt, [&](uintptr_t, u64, const pt_walk_result &) { return ++leaves != 0; });
+  EXPECT_EQ(leaves, 0u);  // a table without a root has nothing to walk
 }
 
 // A walk reports exactly the permission bits the entry holds, for every

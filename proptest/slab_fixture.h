@@ -270,8 +270,9 @@ struct report_opts {
 };
 
 // One bad call and what must follow it: exactly one report, Linux's
-// "BUG <name> (Not tainted): " line saying `what`, with the address; the
-// error counted (and as a refused operation when `refused`); no bad page;
+// "BUG <name> (Not tainted): " line saying `what`, with the address, and a
+// "FIX <name>: operation refused" line exactly when `refused`; the error
+// counted (and as a refused operation when `refused`); no bad page;
 // both checkers clean before and after; and the page allocator's state
 // unchanged. Returns the log.
 inline std::string expect_report(slab_fixture &f, const std::string &name, const void *addr, bool refused,
@@ -289,6 +290,9 @@ inline std::string expect_report(slab_fixture &f, const std::string &name, const
   EXPECT_NE(log.find("BUG " + name + " (Not tainted): "), std::string::npos) << log;
   EXPECT_NE(log.find(what), std::string::npos) << log;
   EXPECT_NE(log.find(addr_str(addr)), std::string::npos) << addr_str(addr) << " in\n" << log;
+  // Linux's closing "FIX <cache>: ..." line says what was done about it:
+  // here, for a refused operation, that nothing was.
+  EXPECT_EQ(log.find("FIX " + name + ": operation refused") != std::string::npos, refused) << log;
   EXPECT_EQ(f.sa->errors, errors + 1);
   EXPECT_EQ(f.sa->bad_frees, bad_frees + (refused ? 1 : 0));
   EXPECT_EQ(f.mm.ms->bad_pages, bad_pages);

@@ -235,6 +235,62 @@ TEST(ProcSlabinfo, RemotelyFreedObjectsAreNotActive) {
   EXPECT_EQ(f.check(), "");
 }
 
+// Every kind of slab in one row: a CPU's slab, a slab on a CPU's partial
+// list, a node's partial and full slabs, and free slabs a node keeps. The
+// held objects count wherever they are, free slabs count as slabs but not
+// as active ones, and objects abandoned behind a corrupted freelist link
+// are held by nobody.
+TEST(ProcSlabinfo, EveryKindOfSlabIsCounted) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  slab_allocator &sa = *f.sa;
+  const mem_system &ms = *f.mm.ms;
+  kmem_cache *s = kmem_cache_create(sa, "kinds", 100, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  std::vector<void *> held;
+  auto row = [&] {
+    std::vector<std::string> lines = lines_of(capture_slabinfo(sa));
+    return lines.size() > 2 ? lines[2] : std::string("(no row)");
+  };
+  // CPU 0: two full slabs on the node, its own slab with 5 objects held.
+  for (unsigned i = 0; i < 2 * s->objects + 5; i++) held.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  // A free into the first full slab makes it CPU 0's partial slab.
+  page *first = addr_to_slab(ms, held[0]);
+  kmem_cache_free(s, held[0]);
+  held.erase(held.begin());
+  ASSERT_EQ(first->slab_frozen, 1u);
+  ASSERT_EQ(s->cpu_slab[0].nr_partial, 1u);
+  EXPECT_EQ(row(), expected_row(s, held.size()));
+  // CPU 1: a slab emptied and given back to the node, which keeps it free,
+  // and one with an object held on the node's partial list.
+  host_set_cpu(1);
+  std::vector<void *> gone;
+  for (unsigned i = 0; i < s->objects + 1; i++) gone.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  held.push_back(gone.back());
+  gone.pop_back();
+  for (void *p : gone) kmem_cache_free(s, p);
+  flush_this_cpu(s);
+  host_set_cpu(0);
+  ASSERT_EQ(s->node[0].nr_free, 1ul);
+  ASSERT_EQ(s->node[0].nr_partial, 1ul);
+  EXPECT_EQ(row(), expected_row(s, held.size()));
+  // A corrupted link in CPU 0's slab: its free objects are lost.
+  page *own = s->cpu_slab[0].slab;
+  void *head = own->freelist;
+  ASSERT_NE(head, nullptr);
+  *freelist_slot(s, head) = 0xdeadbeefcafef00dul;
+  void *got = kmem_cache_alloc(s, GFP_KERNEL);
+  EXPECT_EQ(got, head);
+  held.push_back(got);
+  ASSERT_GT(own->lost, 0u);
+  EXPECT_EQ(row(), expected_row(s, held.size()));
+  EXPECT_EQ(f.check(), "");
+  for (void *p : held) kmem_cache_free(s, p);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(sa.errors, 1ul);
+}
+
 // A name of 17 characters or more is printed whole, pushing the row right,
 // as Linux's %-17s does; the cache list is read in batches, so more caches
 // than one batch all appear, once each.

@@ -174,8 +174,28 @@ TEST(SlabSizing, SweepOfSizesFollowsTheRules) {
     expect_cache_sized(f, size, 0, 0, false);
     expect_cache_sized(f, size, 0, SLAB_RED_ZONE | SLAB_POISON, size % 3 == 0);
     expect_cache_sized(f, size, size % 2 ? 64 : 4096, SLAB_HWCACHE_ALIGN, false);
+    // Cache-line alignment alone: halved for objects of half a line or less.
+    if (size <= 64) expect_cache_sized(f, size, 0, SLAB_HWCACHE_ALIGN, false);
     if (::testing::Test::HasFailure()) break;
   }
+  EXPECT_EQ(f.check(), "");
+}
+
+// Every KiB from 16 KiB to the largest object a cache takes, and that one
+// with the most a slot can add to it (red zone, outside free pointer, the
+// largest alignment): from some 270 KiB on no order leaves at most a
+// sixteenth of its slab unused, and the order that leaves the fewest
+// eighths is chosen, the smallest of equals.
+TEST(SlabSizing, LargeObjectsFollowTheRules) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  for (unsigned size = 16384; size <= KMEM_CACHE_MAX_OBJECT; size += 1024) {
+    expect_cache_sized(f, size, 0, 0, false);
+    if (::testing::Test::HasFailure()) break;
+  }
+  expect_cache_sized(f, unsigned(KMEM_CACHE_MAX_OBJECT), 8192, SLAB_RED_ZONE | SLAB_POISON, true);
+  expect_cache_sized(f, unsigned(KMEM_CACHE_MAX_OBJECT), 8192, SLAB_RED_ZONE | SLAB_POISON | SLAB_HWCACHE_ALIGN, false);
   EXPECT_EQ(f.check(), "");
 }
 
@@ -422,6 +442,11 @@ TEST(SlabShrinker, CountIsTheFreeSlabsAndTheCpusSlabs) {
     shrink_control sc{GFP_KERNEL, 0, 0, 0};
     settle(f);
     EXPECT_EQ(sh->count_objects(sh, &sc), SHRINK_EMPTY);
+    // One object: one CPU's slab of one cache, a page.
+    void *one = kmalloc(sa, 64, GFP_KERNEL);
+    ASSERT_NE(one, nullptr);
+    EXPECT_EQ(sh->count_objects(sh, &sc), 1ul);
+    kfree(sa, one);
     std::vector<std::pair<void *, unsigned>> held;
     for (unsigned cpu = 0; cpu < f.mm.ms->nr_cpus; cpu++) {
       host_set_cpu(cpu);
@@ -706,6 +731,423 @@ TEST(SlabDebugRules, LinkCopiedFromAnotherSlotIsCaught) {
   kmem_cache_free(s, got);
   kmem_cache_free(s, first);
   EXPECT_EQ(f.check(), "");
+}
+
+// ============================================================ more CPU slab rules
+
+// A CPU whose slab runs out takes its own partial slabs before any node's
+// (Linux's ___slab_alloc: the per-CPU partial list, then get_partial): here
+// one whose every object CPU 0 freed itself, while the node has a partial
+// slab CPU 1 left there.
+TEST(CpuSlabRules, OwnPartialSlabServesBeforeTheNodes) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  const mem_system &ms = *f.mm.ms;
+  kmem_cache *s = kmem_cache_create(*f.sa, "ownfirst", 64, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  std::vector<void *> first, second;
+  for (unsigned i = 0; i < s->objects; i++) first.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  for (unsigned i = 0; i < s->objects; i++) second.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  page *adopted = addr_to_slab(ms, first[0]);
+  ASSERT_EQ(s->cpu_slab[0].slab, addr_to_slab(ms, second[0])) << "the second slab is CPU 0's, exhausted";
+  for (void *p : first) kmem_cache_free(s, p);
+  ASSERT_EQ(adopted->slab_frozen, 1u) << "a free into a full slab made it CPU 0's";
+  ASSERT_EQ(adopted->inuse, 0u);
+  host_set_cpu(1);
+  void *a = kmem_cache_alloc(s, GFP_KERNEL), *b = kmem_cache_alloc(s, GFP_KERNEL);
+  page *nodes = addr_to_slab(ms, a);
+  flush_this_cpu(s);
+  host_set_cpu(0);
+  ASSERT_EQ(s->node[0].nr_partial, 1ul);
+  void *next = kmem_cache_alloc(s, GFP_KERNEL);
+  EXPECT_EQ(addr_to_slab(ms, next), adopted);
+  EXPECT_EQ(s->cpu_slab[0].slab, adopted);
+  EXPECT_EQ(s->node[0].nr_partial, 1ul) << "the node's partial slab is still the node's";
+  EXPECT_EQ(nodes->slab_frozen, 0u);
+  EXPECT_EQ(f.check(), "");
+  kmem_cache_free(s, next);
+  kmem_cache_free(s, a);
+  kmem_cache_free(s, b);
+  for (void *p : second) kmem_cache_free(s, p);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(f.sa->errors, 0ul);
+}
+
+// A free into a node's partial slab leaves the freeing CPU's own partial
+// slabs alone, even when its list is at cpu_partial_slabs: only a free into
+// a full slab, which the CPU would take, makes room first.
+TEST(CpuSlabRules, FreeIntoANodePartialSlabKeepsAFullCpuPartialList) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  const mem_system &ms = *f.mm.ms;
+  kmem_cache *s = kmem_cache_create(*f.sa, "roomy", 64, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  const unsigned limit = s->cpu_partial_slabs;
+  std::vector<void *> objs;
+  for (unsigned i = 0; i < (limit + 1) * s->objects; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  flush_this_cpu(s);
+  ASSERT_EQ(s->node[0].nr_full, limit + 1ul);
+  std::vector<page *> adopted;
+  for (unsigned k = 0; k < limit; k++) {
+    adopted.push_back(addr_to_slab(ms, objs[k * s->objects]));
+    kmem_cache_free(s, objs[k * s->objects]);
+    objs[k * s->objects] = nullptr;
+  }
+  ASSERT_EQ(s->cpu_slab[0].nr_partial, limit);
+  host_set_cpu(1);
+  void *a = kmem_cache_alloc(s, GFP_KERNEL), *b = kmem_cache_alloc(s, GFP_KERNEL);
+  flush_this_cpu(s);
+  host_set_cpu(0);
+  ASSERT_EQ(s->node[0].nr_partial, 1ul);
+  kmem_cache_free(s, a);
+  EXPECT_EQ(s->cpu_slab[0].nr_partial, limit);
+  for (page *slab : adopted) EXPECT_EQ(slab->slab_frozen, 1u);
+  EXPECT_EQ(s->node[0].nr_partial, 1ul);
+  EXPECT_EQ(f.check(), "");
+  kmem_cache_free(s, b);
+  for (void *p : objs)
+    if (p) kmem_cache_free(s, p);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(f.sa->errors, 0ul);
+}
+
+// The same interrupt as above with room on the CPU's partial list (none or
+// one slab there): the outer allocation's new slab joins the list and no
+// slab goes back to the node.
+TEST(CpuSlabRules, NewSlabArrivingJoinsAPartialListWithRoom) {
+  cpu_reset reset;
+  for (unsigned adopt : {0u, 1u}) {
+    SCOPED_TRACE(std::to_string(adopt) + " partial slabs");
+    slab_fixture f;
+    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+    mem_system &ms = *f.mm.ms;
+    kmem_cache *s = kmem_cache_create(*f.sa, "meanwhile", 1000, 0, 0, nullptr);
+    ASSERT_NE(s, nullptr);
+    ASSERT_GE(s->cpu_partial_slabs, 3u);
+    std::vector<void *> objs;
+    for (unsigned i = 0; i < s->objects; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    flush_this_cpu(s);
+    std::vector<void *> to_free;
+    if (adopt) to_free.push_back(objs[0]);
+    page *full = addr_to_slab(ms, objs[0]);
+    nested_ctx ctx{s, &to_free};
+    host_set_cpu(1);
+    ms.pcp_disabled = true;
+    ms.should_fail_alloc_page = allocate_meanwhile;
+    ms.fail_alloc_ctx = &ctx;
+    void *outer = kmem_cache_alloc(s, GFP_KERNEL);
+    ms.should_fail_alloc_page = nullptr;
+    ms.pcp_disabled = false;
+    ASSERT_NE(ctx.nested, nullptr);
+    ASSERT_NE(outer, nullptr);
+    page *nested_slab = addr_to_slab(ms, ctx.nested);
+    EXPECT_EQ(s->cpu_slab[1].slab, nested_slab);
+    EXPECT_EQ(addr_to_slab(ms, outer), nested_slab);
+    EXPECT_EQ(s->cpu_slab[1].nr_partial, adopt + 1);
+    EXPECT_EQ(full->slab_frozen, adopt ? 2u : 0u);
+    EXPECT_EQ(s->node[0].nr_slabs, 3ul);
+    EXPECT_EQ(f.check(), "");
+    kmem_cache_free(s, outer);
+    kmem_cache_free(s, ctx.nested);
+    host_set_cpu(0);
+    for (unsigned i = adopt; i < objs.size(); i++) kmem_cache_free(s, objs[i]);
+    EXPECT_EQ(f.check(), "");
+    EXPECT_EQ(kmem_cache_destroy(s), 0);
+    EXPECT_EQ(f.sa->errors, 0ul);
+  }
+}
+
+// An interrupt that only frees (into full slabs, which fill the CPU's
+// partial list) leaves the CPU without a slab: the outer allocation's new
+// slab becomes the CPU's slab, and the partial list keeps every slab the
+// interrupt's frees gave it.
+bool free_meanwhile(void *arg, gfp_t, unsigned) {
+  nested_ctx &c = *static_cast<nested_ctx *>(arg);
+  if (c.inside) return false;
+  c.inside = true;
+  for (void *p : *c.to_free) kmem_cache_free(c.s, p);
+  c.to_free->clear();
+  c.inside = false;
+  return false;
+}
+
+TEST(CpuSlabRules, NewSlabAfterAnInterruptThatOnlyFreedIsTheCpusSlab) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.mm.ms;
+  kmem_cache *s = kmem_cache_create(*f.sa, "meanwhile", 1000, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  const unsigned limit = s->cpu_partial_slabs;
+  std::vector<void *> objs;
+  for (unsigned i = 0; i < limit * s->objects; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+  flush_this_cpu(s);
+  ASSERT_EQ(s->node[0].nr_full, static_cast<unsigned long>(limit));
+  std::vector<void *> to_free;
+  std::vector<page *> adopted;
+  for (unsigned k = 0; k < limit; k++) {
+    to_free.push_back(objs[k * s->objects]);
+    adopted.push_back(addr_to_slab(ms, objs[k * s->objects]));
+  }
+  nested_ctx ctx{s, &to_free};
+  host_set_cpu(1);
+  ms.pcp_disabled = true;
+  ms.should_fail_alloc_page = free_meanwhile;
+  ms.fail_alloc_ctx = &ctx;
+  void *outer = kmem_cache_alloc(s, GFP_KERNEL);
+  ms.should_fail_alloc_page = nullptr;
+  ms.pcp_disabled = false;
+  ASSERT_NE(outer, nullptr);
+  ASSERT_TRUE(to_free.empty());
+  page *fresh = addr_to_slab(ms, outer);
+  EXPECT_EQ(s->cpu_slab[1].slab, fresh);
+  EXPECT_EQ(s->cpu_slab[1].nr_partial, limit);
+  for (unsigned k = 0; k < limit; k++) EXPECT_EQ(adopted[k]->slab_frozen, 2u) << k;
+  EXPECT_EQ(f.check(), "");
+  kmem_cache_free(s, outer);
+  host_set_cpu(0);
+  for (unsigned i = 0; i < objs.size(); i++)
+    if (i % s->objects) kmem_cache_free(s, objs[i]);
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(f.sa->errors, 0ul);
+}
+
+// The interrupt gives the CPU a slab, and then the outer allocation's own
+// page allocation fails: the outer allocation is served from the slab the
+// interrupt left, not failed.
+bool allocate_meanwhile_then_fail(void *arg, gfp_t, unsigned) {
+  nested_ctx &c = *static_cast<nested_ctx *>(arg);
+  if (c.inside) return false;
+  if (!c.nested) {
+    c.inside = true;
+    c.nested = kmem_cache_alloc(c.s, GFP_KERNEL);
+    c.inside = false;
+  }
+  return true;
+}
+
+TEST(CpuSlabRules, FailedNewSlabTakesTheSlabAnInterruptLeft) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.mm.ms;
+  kmem_cache *s = kmem_cache_create(*f.sa, "meanwhile", 1000, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  std::vector<void *> none;
+  nested_ctx ctx{s, &none};
+  ms.pcp_disabled = true;
+  ms.should_fail_alloc_page = allocate_meanwhile_then_fail;
+  ms.fail_alloc_ctx = &ctx;
+  void *outer = kmem_cache_alloc(s, GFP_KERNEL | __GFP_NOWARN);
+  ms.should_fail_alloc_page = nullptr;
+  ms.pcp_disabled = false;
+  ASSERT_NE(ctx.nested, nullptr);
+  ASSERT_NE(outer, nullptr);
+  EXPECT_NE(outer, ctx.nested);
+  EXPECT_EQ(addr_to_slab(ms, outer), addr_to_slab(ms, ctx.nested));
+  EXPECT_EQ(f.check(), "");
+  kmem_cache_free(s, outer);
+  kmem_cache_free(s, ctx.nested);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(f.sa->errors, 0ul);
+}
+
+bool fail_every_page(void *, gfp_t, unsigned) { return true; }
+
+// With no page to be had, an allocation fails with nullptr, for this CPU's
+// node and for another alike, and warns as Linux's slab_out_of_memory does,
+// naming the node and the flags the allocation was made with: those a cache
+// ignores (__GFP_HIGHMEM) already dropped, with their own warning.
+TEST(SlabNuma, NoPageFailsTheAllocation) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::two_nodes), 0);
+  mem_system &ms = *f.mm.ms;
+  kmem_cache *s = kmem_cache_create(*f.sa, "starved", 200, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  ms.pcp_disabled = true;
+  ms.should_fail_alloc_page = fail_every_page;
+  char gfp[32];
+  snprintf(gfp, sizeof(gfp), "gfp=%#x\n", GFP_KERNEL);
+  log_buf_clear();
+  EXPECT_EQ(kmem_cache_alloc(s, GFP_KERNEL | __GFP_HIGHMEM), nullptr);
+  std::string log = read_log();
+  EXPECT_NE(log.find("__GFP_HIGHMEM/__GFP_MOVABLE ignored"), std::string::npos) << log;
+  EXPECT_NE(log.find("SLUB: Unable to allocate memory on node 0, " + std::string(gfp)), std::string::npos) << log;
+  log_buf_clear();
+  EXPECT_EQ(kmem_cache_alloc_node(s, GFP_KERNEL, 1), nullptr);
+  log = read_log();
+  EXPECT_NE(log.find("SLUB: Unable to allocate memory on node 1, " + std::string(gfp)), std::string::npos) << log;
+  log_buf_clear();
+  EXPECT_EQ(kmem_cache_alloc_node(s, GFP_KERNEL | __GFP_NOWARN, 1), nullptr);
+  EXPECT_EQ(read_log(), "");
+  ms.should_fail_alloc_page = nullptr;
+  ms.pcp_disabled = false;
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(f.sa->errors, 0ul);
+}
+
+// kmem_cache_alloc_node for the CPU's own node is kmem_cache_alloc (Linux's
+// node_match): the object comes from the CPU's slab, the next after it as
+// kmem_cache_alloc's; so does a node number that is no node.
+TEST(SlabNuma, AllocNodeForTheLocalNodeUsesTheCpusSlab) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::two_nodes), 0);
+  const mem_system &ms = *f.mm.ms;
+  for (unsigned cpu : {0u, 2u}) {
+    for (int nid : {ms.cpu_to_node[cpu], int(MAX_NUMNODES), -5}) {
+      SCOPED_TRACE("cpu " + std::to_string(cpu) + " node " + std::to_string(nid));
+      host_set_cpu(cpu);
+      kmem_cache *s = kmem_cache_create(*f.sa, "local", 200, 0, 0, nullptr);
+      ASSERT_NE(s, nullptr);
+      void *p = kmem_cache_alloc_node(s, GFP_KERNEL, nid);
+      ASSERT_NE(p, nullptr);
+      page *slab = s->cpu_slab[cpu].slab;
+      EXPECT_EQ(addr_to_slab(ms, p), slab);
+      ASSERT_NE(slab, nullptr);
+      EXPECT_EQ(slab->slab_frozen, cpu + 1);
+      void *q = kmem_cache_alloc(s, GFP_KERNEL);
+      EXPECT_EQ(addr_to_slab(ms, q), slab);
+      EXPECT_EQ(f.check(), "");
+      kmem_cache_free(s, p);
+      kmem_cache_free(s, q);
+      host_set_cpu(0);
+      EXPECT_EQ(kmem_cache_destroy(s), 0);
+    }
+  }
+  EXPECT_EQ(f.sa->errors, 0ul);
+}
+
+// A slab of more than 64 objects keeps each bitmap in several words:
+// objects 63 and 64, either side of a word's end, are freed by their own
+// bits, into a slab no CPU owns (with object 0 free) and into a debug
+// cache's slab another CPU owns (with objects 0 and 127 freed by a third,
+// not yet taken back), without a report.
+TEST(SlabRules, ObjectsEitherSideOfABitmapWordAreFreed) {
+  cpu_reset reset;
+  for (slab_flags_t flags : {slab_flags_t(0), SLAB_RED_ZONE}) {
+    SCOPED_TRACE(flags ? "red zone" : "plain");
+    slab_fixture f;
+    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+    const mem_system &ms = *f.mm.ms;
+    kmem_cache *s = kmem_cache_create(*f.sa, "wide", 8, 0, flags, nullptr);
+    ASSERT_NE(s, nullptr);
+    ASSERT_GE(s->objects, 130u);
+    std::vector<void *> objs;
+    for (unsigned i = 0; i < 130; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    page *slab = addr_to_slab(ms, objs[0]);
+    for (unsigned i = 0; i < 130; i++) ASSERT_EQ(objs[i], slab_object(ms, s, slab, i));
+    if (!flags) {
+      flush_this_cpu(s);
+      kmem_cache_free(s, objs[0]);
+      flush_this_cpu(s);
+      ASSERT_EQ(slab->slab_frozen, 0u);
+    } else {
+      host_set_cpu(1);
+      kmem_cache_free(s, objs[0]);
+      kmem_cache_free(s, objs[127]);
+      host_set_cpu(0);
+      objs[127] = nullptr;
+    }
+    objs[0] = nullptr;
+    log_buf_clear();
+    host_set_cpu(flags ? 0 : 1);
+    kmem_cache_free(s, objs[63]);
+    kmem_cache_free(s, objs[64]);
+    host_set_cpu(0);
+    EXPECT_EQ(read_log(), "");
+    EXPECT_EQ(f.sa->errors, 0ul);
+    objs[63] = objs[64] = nullptr;
+    EXPECT_EQ(f.check(), "");
+    for (void *p : objs)
+      if (p) kmem_cache_free(s, p);
+    EXPECT_EQ(kmem_cache_destroy(s), 0);
+    EXPECT_EQ(f.sa->errors, 0ul);
+  }
+}
+
+// Three nodes, node 2's nearest other node being node 0 (20) before node 1
+// (30): a CPU of node 2 whose node has no slab of the cache is served from
+// node 0's partial slab, not node 1's (Linux's get_any_partial, nearest
+// first), and so is kmem_cache_alloc_node for node 2.
+TEST(SlabNuma, NearestOtherNodeServesFirst) {
+  cpu_reset reset;
+  slab_fixture f;
+  mem_layout l = layout_with_limits(0, PFN_4G, PFN_MAX, 3);
+  const u8 dist[3][3] = {{10, 30, 20}, {30, 10, 30}, {20, 30, 10}};
+  for (int a = 0; a < 3; a++) {
+    l.cpu_to_node[a] = a;
+    for (int b = 0; b < 3; b++) l.node_distance[a][b] = dist[a][b];
+  }
+  ASSERT_EQ(f.mm.build({{SZ_4G, 16 * SZ_1M, 0}, {SZ_4G + 16 * SZ_1M, 16 * SZ_1M, 1}, {SZ_4G + 32 * SZ_1M, 16 * SZ_1M, 2}},
+                       l),
+            0);
+  ASSERT_EQ(slab_allocator_init(f.sa.get(), *f.mm.ms, 0, 1), 0);
+  const mem_system &ms = *f.mm.ms;
+  kmem_cache *s = kmem_cache_create(*f.sa, "near", 200, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  std::vector<void *> objs;
+  // Each node's CPU takes a slab of its own node (while it owns it, no
+  // other node's CPU can take it), then gives it back to its node.
+  for (unsigned cpu : {0u, 1u}) {
+    host_set_cpu(cpu);
+    for (int i = 0; i < 2; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    EXPECT_EQ(page_to_nid(virt_to_page(ms, objs.back())), int(cpu));
+  }
+  for (unsigned cpu : {0u, 1u}) {
+    host_set_cpu(cpu);
+    flush_this_cpu(s);
+  }
+  ASSERT_EQ(s->node[0].nr_partial, 1ul);
+  ASSERT_EQ(s->node[1].nr_partial, 1ul);
+  host_set_cpu(2);
+  void *p = kmem_cache_alloc(s, GFP_KERNEL);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(page_to_nid(virt_to_page(ms, p)), 0);
+  EXPECT_EQ(s->node[1].nr_partial, 1ul);
+  objs.push_back(p);
+  flush_this_cpu(s);
+  host_set_cpu(0);
+  void *q = kmem_cache_alloc_node(s, GFP_KERNEL, 2);
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(page_to_nid(virt_to_page(ms, q)), 0);
+  objs.push_back(q);
+  EXPECT_EQ(f.check(), "");
+  for (void *o : objs) kmem_cache_free(s, o);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(f.sa->errors, 0ul);
+  slab_allocator_destroy(f.sa.get());
+}
+
+// Objects another CPU freed into a slab before a corrupted link cost it
+// its freelist are not abandoned with the freelist: they are taken back,
+// so once every caller's object is freed the cache can be destroyed.
+TEST(SlabDebugRules, CorruptedLinkKeepsOtherCpusFrees) {
+  cpu_reset reset;
+  slab_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  kmem_cache *s = kmem_cache_create(*f.sa, "victim", 48, 0, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  void *a = kmem_cache_alloc(s, GFP_KERNEL), *b = kmem_cache_alloc(s, GFP_KERNEL), *c = kmem_cache_alloc(s, GFP_KERNEL);
+  ASSERT_TRUE(a && b && c);
+  page *slab = addr_to_slab(*f.mm.ms, a);
+  host_set_cpu(1);
+  kmem_cache_free(s, b);
+  host_set_cpu(0);
+  u8 *head = static_cast<u8 *>(slab->freelist);
+  *freelist_slot(s, head) = 0xdeadbeefcafef00dul;
+  void *got = kmem_cache_alloc(s, GFP_KERNEL);
+  EXPECT_EQ(got, head);
+  EXPECT_EQ(s->corrupted, 1ul);
+  EXPECT_EQ(f.check(), "");
+  for (void *p : {a, c, got}) kmem_cache_free(s, p);
+  EXPECT_EQ(kmem_cache_destroy(s), 0);
+  EXPECT_EQ(f.sa->errors, 1ul);
 }
 
 }  // namespace

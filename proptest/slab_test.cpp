@@ -922,7 +922,8 @@ TEST(SlabBadInput, FreeToWrongCache) {
 // With SLAB_RED_ZONE (for every cache through the allocator's debug flags,
 // or for one cache), a write just past an object's end, or at the red
 // zone's last byte, is reported when the object is freed ("Redzone
-// overwritten", not refused); the object is freed all the same, its red zone
+// overwritten", with the damaged byte's offset in the object and its value;
+// not refused); the object is freed all the same, its red zone
 // repaired, and it serves again without a report.
 TEST(SlabDebug, RedZoneOverwritten) {
   cpu_reset reset;
@@ -947,7 +948,9 @@ TEST(SlabDebug, RedZoneOverwritten) {
         size_t end = global ? ksize(sa, p) : size;
         memset(p, 0x4e, end);
         p[end + past] = 0;
-        expect_report(f, name, p, false, "Redzone overwritten", [&] { release(p); });
+        char what[64];
+        snprintf(what, sizeof(what), "Redzone overwritten: byte at offset %zu is 0x00", end + past);
+        expect_report(f, name, p, false, what, [&] { release(p); });
         EXPECT_EQ(ksize(sa, p), 0u) << "the object must be freed";
         log_buf_clear();
         u8 *again = alloc();
@@ -970,7 +973,8 @@ TEST(SlabDebug, RedZoneOverwritten) {
 // With SLAB_POISON, a write into a freed object (on this CPU's slab, or on
 // a node's) breaks the checker's poison invariant until the object
 // is handed out again; then "Poison overwritten" is reported with the
-// object's address (not refused), and the object serves normally after.
+// object's address and the damaged byte's offset and value (not refused),
+// and the object serves normally after.
 TEST(SlabDebug, PoisonOverwrittenAfterFree) {
   cpu_reset reset;
   for (bool global : {true, false}) {
@@ -987,7 +991,7 @@ TEST(SlabDebug, PoisonOverwrittenAfterFree) {
       auto alloc = [&] { return static_cast<u8 *>(global ? kmalloc(sa, size, GFP_KERNEL) : kmem_cache_alloc(s, GFP_KERNEL)); };
       auto release = [&](void *q) { global ? kfree(sa, q) : kmem_cache_free(s, q); };
       for (bool on_slab : {false, true}) {
-        for (size_t at : {size_t(0), size / 2, size - 1}) {
+        for (size_t at : {size_t(0), size / 2, size - 2, size - 1}) {
           SCOPED_TRACE(name + (on_slab ? " on a node's slab" : " on this CPU's slab") + " byte " + std::to_string(at));
           u8 *p = alloc();
           ASSERT_NE(p, nullptr);
@@ -997,8 +1001,12 @@ TEST(SlabDebug, PoisonOverwrittenAfterFree) {
           std::string report = f.check();
           EXPECT_NE(report.find("poison"), std::string::npos) << "the checker sees it: " << report;
           std::vector<u8 *> got;
+          // The report names the first damaged byte (the last one is
+          // POISON_END's, the others POISON_FREE's).
+          char what[64];
+          snprintf(what, sizeof(what), "Poison overwritten: byte at offset %zu is 0x00", at);
           expect_report(
-              f, name, p, false, "Poison overwritten",
+              f, name, p, false, what,
               [&] {
                 for (unsigned i = 0; i < (4 + 2 * s->cpu_partial_slabs) * s->objects; i++) {
                   got.push_back(alloc());
@@ -1095,7 +1103,7 @@ TEST(SlabBadInput, CorruptedFreelistLink) {
       EXPECT_NE(f.check(), "") << "the checker sees the forged link";
       std::vector<void *> got;
       std::string log = expect_report(
-          f, "victim", fs.head, false, "Freelist link corrupted",
+          f, "victim", fs.head, false, "Freelist link corrupted: free object's link decodes to ",
           [&] {
             for (unsigned i = 0; i < 2 * s->objects + 2; i++) got.push_back(kmem_cache_alloc(s, GFP_KERNEL));
           },
@@ -1319,6 +1327,7 @@ TEST(SlabBadInput, CreateWithBadArguments) {
       {"flag-mixed", 64, 0, SLAB_POISON | 0x10},
       {"both-dma", 64, 0, SLAB_CACHE_DMA | SLAB_CACHE_DMA32},
       {"too-large", 64u << 20, 0, 0},
+      {"too-large-by-one", unsigned(KMEM_CACHE_MAX_OBJECT) + 1, 0, 0},
       {"size-max", ~0u, 0, 0},
   };
   for (const bad &b : cases) {
@@ -1340,6 +1349,10 @@ TEST(SlabBadInput, CreateWithBadArguments) {
   kmem_cache *ok = kmem_cache_create(sa, "fixed", 64, 32, SLAB_POISON, nullptr);
   ASSERT_NE(ok, nullptr);
   EXPECT_EQ(kmem_cache_destroy(ok), 0);
+  // The largest object a cache takes is taken.
+  kmem_cache *largest = kmem_cache_create(sa, "largest", unsigned(KMEM_CACHE_MAX_OBJECT), 0, 0, nullptr);
+  ASSERT_NE(largest, nullptr);
+  EXPECT_EQ(kmem_cache_destroy(largest), 0);
 }
 
 // Destroying a cache that still has objects is a bug of its user, reported
@@ -1358,6 +1371,35 @@ TEST(SlabReport, DestroyWithLiveObjectsIsABugReport) {
   EXPECT_EQ(r, -EBUSY);
   kmem_cache_free(s, p);
   EXPECT_EQ(kmem_cache_destroy(s), 0);
+}
+
+// The report's object is the first object the cache still holds, as
+// Linux's names the first object still in use: the slab's first object when
+// it is held, otherwise the held one after it, never a free one.
+TEST(SlabReport, DestroyReportNamesTheFirstLiveObject) {
+  cpu_reset reset;
+  for (unsigned keep : {0u, 1u, 5u}) {
+    SCOPED_TRACE("object " + std::to_string(keep) + " held");
+    slab_fixture f;
+    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+    kmem_cache *s = kmem_cache_create(*f.sa, "busy", 100, 0, 0, nullptr);
+    ASSERT_NE(s, nullptr);
+    std::vector<void *> objs;
+    for (unsigned i = 0; i < 6; i++) objs.push_back(kmem_cache_alloc(s, GFP_KERNEL));
+    page *slab = addr_to_slab(*f.mm.ms, objs[0]);
+    for (unsigned i = 0; i < 6; i++) {
+      ASSERT_EQ(objs[i], slab_object(*f.mm.ms, s, slab, i)) << "a new slab hands out its objects in address order";
+    }
+    for (unsigned i = 0; i < 6; i++)
+      if (i != keep) kmem_cache_free(s, objs[i]);
+    int r = 0;
+    std::string log =
+        expect_report(f, "busy", objs[keep], false, "still has objects", [&] { r = kmem_cache_destroy(s); });
+    EXPECT_EQ(r, -EBUSY);
+    EXPECT_NE(log.find("Object " + addr_str(objs[keep]) + " in cache busy"), std::string::npos) << log;
+    kmem_cache_free(s, objs[keep]);
+    EXPECT_EQ(kmem_cache_destroy(s), 0);
+  }
 }
 
 // ================================================================ NUMA
@@ -1438,6 +1480,12 @@ TEST(SlabAllocator, DestroyGivesEverythingBack) {
     EXPECT_TRUE(registered());
     slab_allocator_destroy(sa.get());
     EXPECT_FALSE(registered()) << "reclaim would call the shrinker of a destroyed allocator";
+    // The cache of caches, the one left, has nothing live now: destroying
+    // it gives its slabs back and reports nothing (it is no object of its
+    // own to free).
+    EXPECT_EQ(kmem_cache_destroy(&sa->kmem_cache_boot), 0);
+    EXPECT_EQ(sa->errors, 0ul);
+    EXPECT_TRUE(list_empty(&sa->caches));
     drain_all_pages(*mm.ms);
     EXPECT_EQ(snapshot(*mm.ms), before);
     EXPECT_EQ(global_node_page_state_snapshot(*mm.ms, NR_SLAB_UNRECLAIMABLE), 0ul);
@@ -1448,8 +1496,8 @@ TEST(SlabAllocator, DestroyGivesEverythingBack) {
 
 // slab_allocator_init sets every field it keeps, whatever the memory held
 // before (a kernel may place the allocator in memory that is not zeroed):
-// over bytes of 0xa5 it makes the same caches with the same secrets as over
-// zeroes, counts no error, no bad free and no large page, injects no fault,
+// over bytes of 0xa5, with the cache list's lock left held, it makes the
+// same caches with the same secrets as over zeroes, counts no error, no bad free and no large page, injects no fault,
 // adds no debug flag, and every kmalloc cache pointer is a listed cache or
 // nullptr (a type whose zone has no memory), which then serves as usual.
 TEST(SlabAllocator, InitOverUsedMemory) {
@@ -1462,6 +1510,8 @@ TEST(SlabAllocator, InitOverUsedMemory) {
     for (int used : {0, 1}) {
       auto sa = std::make_unique<slab_allocator>();
       memset(static_cast<void *>(sa.get()), used ? 0xa5 : 0, sizeof(slab_allocator));
+      // Its last user left the cache list's lock held.
+      if (used) spin_lock(&sa->slab_mutex);
       ASSERT_EQ(slab_allocator_init(sa.get(), *mm.ms, 0, 1), 0);
       list_for_each(e, &sa->caches) {
         const kmem_cache *c = list_entry(e, kmem_cache, list);
@@ -1498,6 +1548,24 @@ TEST(SlabAllocator, InitOverUsedMemory) {
     }
     EXPECT_EQ(made[1], made[0]);
   }
+}
+
+// Without a page for the first slab, slab_allocator_init cannot make its
+// caches: it returns -ENOMEM (slab.h), and says why.
+bool no_page(void *, gfp_t, unsigned) { return true; }
+
+TEST(SlabAllocator, InitWithoutPagesFails) {
+  cpu_reset reset;
+  mm_fixture mm;
+  ASSERT_EQ(build_layout(mm, layout_kind::single_zone), 0);
+  mm.ms->pcp_disabled = true;
+  mm.ms->should_fail_alloc_page = no_page;
+  auto sa = std::make_unique<slab_allocator>();
+  log_buf_clear();
+  EXPECT_EQ(slab_allocator_init(sa.get(), *mm.ms, 0, 1), -ENOMEM);
+  EXPECT_NE(read_log().find("SLUB: Unable to allocate memory"), std::string::npos) << read_log();
+  mm.ms->should_fail_alloc_page = nullptr;
+  mm.ms->pcp_disabled = false;
 }
 
 // ================================================================ threads

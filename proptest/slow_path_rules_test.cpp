@@ -276,6 +276,46 @@ TEST(SlowPathRules, NodeWithoutDma32TakesNoNofragmentDetour) {
   EXPECT_EQ(f.check(), "");
 }
 
+// should_compact_retry, Linux's rule: after a compaction that succeeded
+// but whose block went elsewhere, retry at the same priority up to 16 times
+// (4 for a costly order, above order 3); after one that failed, retry once
+// at each harder priority with the count afresh, down to sync-full (sync-light
+// for a costly order). Order 0 never compacts.
+TEST(SlowPathRules, CompactRetryCountsSuccessesThenRaisesThePriority) {
+  for (unsigned order : {1u, 3u, 4u, 9u}) {
+    SCOPED_TRACE(order);
+    const bool costly = order > PAGE_ALLOC_COSTLY_ORDER;
+    compact_priority prio = DEF_COMPACT_PRIORITY;
+    int retries = 0, rounds = 0;
+    while (should_compact_retry(order, COMPACT_SUCCESS, &prio, &retries) && prio == DEF_COMPACT_PRIORITY) {
+      rounds++;
+      ASSERT_EQ(retries, rounds);
+    }
+    EXPECT_EQ(rounds, costly ? MAX_COMPACT_RETRIES / 4 : MAX_COMPACT_RETRIES);
+    // The successes used up, the priority went one harder with the count
+    // afresh, or (costly, already at its floor) the answer was no.
+    EXPECT_EQ(prio, costly ? DEF_COMPACT_PRIORITY : COMPACT_PRIO_SYNC_FULL);
+    EXPECT_EQ(retries, costly ? MAX_COMPACT_RETRIES / 4 + 1 : 0);
+
+    for (compact_result failed : {COMPACT_COMPLETE, COMPACT_PARTIAL_SKIPPED, COMPACT_DEFERRED}) {
+      prio = INIT_COMPACT_PRIORITY, retries = 5;
+      EXPECT_TRUE(should_compact_retry(order, failed, &prio, &retries));
+      EXPECT_EQ(prio, COMPACT_PRIO_SYNC_LIGHT);
+      EXPECT_EQ(retries, 0);
+      EXPECT_EQ(should_compact_retry(order, failed, &prio, &retries), !costly);
+      EXPECT_EQ(prio, costly ? COMPACT_PRIO_SYNC_LIGHT : COMPACT_PRIO_SYNC_FULL);
+      EXPECT_FALSE(should_compact_retry(order, failed, &prio, &retries));
+      EXPECT_EQ(prio, costly ? COMPACT_PRIO_SYNC_LIGHT : COMPACT_PRIO_SYNC_FULL);
+    }
+  }
+  compact_priority prio = INIT_COMPACT_PRIORITY;
+  int retries = 0;
+  EXPECT_FALSE(should_compact_retry(0, COMPACT_SUCCESS, &prio, &retries));
+  EXPECT_FALSE(should_compact_retry(0, COMPACT_COMPLETE, &prio, &retries));
+  EXPECT_EQ(prio, INIT_COMPACT_PRIORITY);
+  EXPECT_EQ(retries, 0);
+}
+
 // Each direct reclaim counts one allocstall, by the request's highest
 // zone; flags that ask for two zones at once (no caller of the allocator
 // gets this far with them) count none, and touch no other counter.

@@ -1901,4 +1901,507 @@ TEST(VmallocSmoke, AllocWriteFree) {
          "holds a vmap_area";
 }
 
+// ============================================================ edges
+
+std::string hex_of(unsigned long v) {
+  char buf[24];
+  snprintf(buf, sizeof(buf), "0x%lx", v);
+  return buf;
+}
+
+// vmalloc_init leaves its three locks free whatever the memory held: over
+// bytes that make each ticket lock look held (its next ticket is not the
+// one being served), every lock can still be taken at once, and the system
+// then serves as usual.
+TEST(VmallocBadInput, InitLeavesEveryLockFree) {
+  vmalloc_fixture f;
+  auto *bytes = reinterpret_cast<unsigned char *>(f.vs.get());
+  for (size_t i = 0; i < sizeof(vmalloc_system); i++) bytes[i] = u8(i * 37 + 11);
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  bool all_free = true;
+  for (spinlock_t *l : {&f.vs->lock, &f.vs->pt_lock, &f.vs->vmap_purge_lock}) {
+    const bool taken = spin_trylock(l);
+    EXPECT_TRUE(taken) << "lock at offset " << (reinterpret_cast<char *>(l) - reinterpret_cast<char *>(f.vs.get()));
+    if (taken) spin_unlock(l);
+    all_free &= taken;
+  }
+  ASSERT_TRUE(all_free) << "a held lock would hang the rest";
+  void *p = vmalloc(*f.vs, 3 * PAGE_SIZE);
+  ASSERT_NE(p, nullptr);
+  vfree(*f.vs, p);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
+// vmap of an array whose first entry is NULL is refused like one with a
+// NULL entry further on (Linux's vmap_pages_range would fault on it).
+TEST(VmapBadInput, FirstPageNull) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  page *pages[2] = {nullptr, alloc_pages(ms, GFP_KERNEL, 0)};
+  const page_state before = snapshot(ms);
+  log_buf_clear();
+  EXPECT_EQ(vmap(*f.vs, pages, 2, VM_MAP, PROT_READ), nullptr);
+  EXPECT_NE(read_log().find("vmap: page 0 is NULL\n"), std::string::npos) << read_log();
+  EXPECT_EQ(snapshot(ms), before);
+  EXPECT_EQ(f.vs->space.nr_busy, 0ul);
+  EXPECT_EQ(f.check(), "");
+  __free_pages(ms, pages[1], 0);
+}
+
+// vmap maps the caller's frames: whatever flags the caller passes, its area
+// is neither VM_ALLOC nor VM_MOVABLE (compaction must not move frames vmalloc
+// does not own), and its vunmap leaves the frames to the caller.
+TEST(VmapBadInput, CallersFramesAreNeverMovable) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  page *pages[2] = {alloc_pages(ms, GFP_KERNEL, 0), alloc_pages(ms, GFP_KERNEL, 0)};
+  ASSERT_NE(pages[0], nullptr);
+  ASSERT_NE(pages[1], nullptr);
+  void *v = vmap(*f.vs, pages, 2, VM_MAP | VM_ALLOC | VM_MOVABLE, PROT_READ | PROT_WRITE);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(f.vs->movable_pages, 0ul);
+  EXPECT_EQ(f.check(), "");
+  vunmap(*f.vs, v);
+  EXPECT_EQ(f.check(), "");
+  EXPECT_EQ(page_ref_count(pages[0]), 1);
+  __free_pages(ms, pages[0], 0);
+  __free_pages(ms, pages[1], 0);
+  EXPECT_EQ(f.check(), "");
+}
+
+// A vmap that finds no room even after purging fails with Linux's warning
+// and takes nothing: a range filled by one vmalloc.
+TEST(VmapBadInput, NoRoomWarnsOutOfMemory) {
+  vmalloc_fixture f;
+  ASSERT_NO_FATAL_FAILURE(build_range(f, 8 * PAGE_SIZE));
+  mem_system &ms = *f.slab.mm.ms;
+  void *full = vmalloc(*f.vs, 7 * PAGE_SIZE);
+  ASSERT_NE(full, nullptr);
+  page *frame = alloc_pages(ms, GFP_KERNEL, 0);
+  const page_state before = snapshot(ms);
+  log_buf_clear();
+  EXPECT_EQ(vmap(*f.vs, &frame, 1, VM_MAP, PROT_READ), nullptr);
+  EXPECT_EQ(read_log(), "vmap: out of memory for 1 pages\n");
+  EXPECT_EQ(snapshot(ms), before);
+  EXPECT_EQ(page_ref_count(frame), 1);
+  EXPECT_EQ(f.check(), "");
+  vfree(*f.vs, full);
+  __free_pages(ms, frame, 0);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Lookups answer for the vmalloc range only: the kernel's table maps other
+// things too (the direct map), and an address outside the range is no
+// vmalloc page even where the table maps it (vmalloc_to_page NULL,
+// vmalloc_to_pfn 0); inside the range an unmapped page (a guard page, a
+// free part) gives NULL and pfn 0 as well.
+TEST(VmallocLookups, OnlyMappedPagesOfTheRange) {
+  vmalloc_fixture f;
+  const uintptr_t start = VMALLOC_START_ADDR + SZ_16M, end = start + SZ_16M;
+  ASSERT_EQ(f.build(layout_kind::single_zone, start, end), 0);
+  vmalloc_system &vs = *f.vs;
+  mem_system &ms = *f.slab.mm.ms;
+  void *v = vmalloc(vs, PAGE_SIZE);
+  ASSERT_NE(v, nullptr);
+  page *frame = alloc_pages(ms, GFP_KERNEL, 0);
+  for (uintptr_t outside : {end, start - PAGE_SIZE}) {
+    SCOPED_TRACE(testing::Message() << std::hex << outside);
+    ASSERT_EQ(pgtable_map(&f.pt, outside, page_to_phys(ms, frame), PAGE_SIZE, PROT_READ | PROT_WRITE, 0, vs.pt_ops), 0);
+    ASSERT_TRUE(pgtable_walk(f.pt, outside, nullptr));
+    EXPECT_EQ(vmalloc_to_page(vs, vptr(outside)), nullptr);
+    EXPECT_EQ(vmalloc_to_pfn(vs, vptr(outside)), 0ul);
+    ASSERT_EQ(pgtable_unmap(&f.pt, outside, PAGE_SIZE, vs.pt_ops), 0);
+  }
+  EXPECT_NE(vmalloc_to_pfn(vs, v), 0ul);
+  EXPECT_EQ(vmalloc_to_page(vs, vptr(uptr(v) + PAGE_SIZE)), nullptr);
+  EXPECT_EQ(vmalloc_to_pfn(vs, vptr(uptr(v) + PAGE_SIZE)), 0ul) << "the guard page";
+  EXPECT_EQ(vmalloc_to_pfn(vs, vptr(end - PAGE_SIZE)), 0ul) << "a free part of the range";
+  __free_pages(ms, frame, 0);
+  vfree(vs, v);
+  vm_unmap_aliases(vs);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Without a symbolizer a caller is named by its address, as %p prints it:
+// in fault descriptions and in a bad vfree's report.
+TEST(VmallocDescribe, CallerAsAnAddressWithoutSymbolizer) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  ASSERT_EQ(f.vs->symbolize, nullptr);
+  const void *caller = reinterpret_cast<const void *>(0x5eed1230ul);
+  void *v = __vmalloc_node(*f.vs, 2 * PAGE_SIZE, PAGE_SIZE, GFP_KERNEL, NUMA_NO_NODE, caller);
+  ASSERT_NE(v, nullptr);
+  char buf[160];
+  EXPECT_EQ(std::string(vmalloc_describe(*f.vs, vptr(uptr(v) + PAGE_SIZE), buf, sizeof(buf))),
+            "vmalloc area " + hex_of(uptr(v)) + " of " + addr_str(caller));
+  EXPECT_EQ(std::string(vmalloc_describe(*f.vs, vptr(uptr(v) + 2 * PAGE_SIZE), buf, sizeof(buf))),
+            "vmalloc guard page of area " + hex_of(uptr(v)) + " " + addr_str(caller));
+  vfree(*f.vs, v);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
+// A bad vfree's report names its caller through the symbolizer (the
+// kernel's kallsyms lookup), which is given the return address of the
+// vfree call.
+const void *symbolized_addr;
+void name_everything(const void *addr, char *buf, size_t size) {
+  symbolized_addr = addr;
+  snprintf(buf, size, "the_named_caller+0x10/0x40");
+}
+__attribute__((noinline)) void bad_vfree_site(vmalloc_system &vs, const void *addr) {
+  vfree(vs, addr);
+  asm volatile("" ::: "memory");
+}
+TEST(VmallocBadInput, BadFreeNamesTheCaller) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  warm_up(f);
+  f.vs->symbolize = name_everything;
+  void *v = vmalloc(*f.vs, 2 * PAGE_SIZE);
+  ASSERT_NE(v, nullptr);
+  symbolized_addr = nullptr;
+  log_buf_clear();
+  bad_vfree_site(*f.vs, vptr(uptr(v) + PAGE_SIZE));
+  const std::string log = read_log();
+  EXPECT_NE(log.find("not the start of its area, called from the_named_caller+0x10/0x40\n"), std::string::npos)
+      << log;
+  EXPECT_GT(uptr(symbolized_addr), uptr(reinterpret_cast<const void *>(&bad_vfree_site)));
+  EXPECT_LT(uptr(symbolized_addr), uptr(reinterpret_cast<const void *>(&bad_vfree_site)) + 512);
+  EXPECT_EQ(f.vs->errors, 1ul);
+  vfree(*f.vs, v);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
+// __purge_vmap_area_lazy (vmap_purge_lock held) says whether it found
+// ranges to purge; the form of vm_unmap_aliases without a vmalloc_system
+// purges the kernel's (system_vmalloc).
+TEST(VmallocLazyPurge, PurgeSaysWhetherItPurgedAndTheKernelsForm) {
+  vmalloc_fixture f;
+  ASSERT_NO_FATAL_FAILURE(build_range(f, 64 * PAGE_SIZE));
+  ASSERT_EQ(f.vs->vmap_lazy_nr, 0ul);
+  {
+    spin_lock_guard g(f.vs->vmap_purge_lock);
+    EXPECT_FALSE(__purge_vmap_area_lazy(*f.vs));
+  }
+  vfree(*f.vs, vmalloc(*f.vs, PAGE_SIZE));
+  ASSERT_EQ(f.vs->vmap_lazy_nr, 2ul);
+  {
+    spin_lock_guard g(f.vs->vmap_purge_lock);
+    EXPECT_TRUE(__purge_vmap_area_lazy(*f.vs));
+  }
+  EXPECT_EQ(f.vs->vmap_lazy_nr, 0ul);
+  vfree(*f.vs, vmalloc(*f.vs, 3 * PAGE_SIZE));
+  ASSERT_EQ(f.vs->vmap_lazy_nr, 4ul);
+  ASSERT_EQ(system_vmalloc, f.vs.get());
+  vm_unmap_aliases();
+  EXPECT_EQ(f.vs->vmap_lazy_nr, 0ul);
+  EXPECT_EQ(f.vs->space.nr_lazy + f.vs->space.nr_purging, 0ul);
+  EXPECT_EQ(f.check(), "");
+}
+
+// A vmalloc whose first frame cannot be had has mapped nothing: its range
+// goes straight back to the free tree (no TLB entry can exist for it), not
+// onto the lazy list to wait for a flush.
+TEST(VmallocFaultInjection, NoFrameMappedNoLazyRange) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  // Metadata first, so that the request below needs pages for frames only.
+  void *warm = vmalloc(*f.vs, PAGE_SIZE);
+  ASSERT_NE(warm, nullptr);
+  ASSERT_EQ(f.vs->space.nr_lazy, 0ul);
+  drain_all_pages(ms);
+  ms.pcp_disabled = true;  // every frame then comes through the failure hook
+  fail_plan plan;
+  plan.use_subset = true;
+  plan.subset.assign(1000, true);
+  ms.should_fail_alloc_page = plan_says_fail;
+  ms.fail_alloc_ctx = &plan;
+  plan.armed = true;
+  void *p = vmalloc(*f.vs, 4 * PAGE_SIZE);
+  plan.armed = false;
+  ms.should_fail_alloc_page = nullptr;
+  ms.pcp_disabled = false;
+  EXPECT_EQ(p, nullptr);
+  EXPECT_GE(plan.failed, 1u);
+  EXPECT_EQ(f.vs->space.nr_lazy, 0ul);
+  EXPECT_EQ(f.vs->vmap_lazy_nr, 0ul);
+  EXPECT_EQ(f.lazy_ranges().size(), 0u);
+  EXPECT_EQ(f.check(), "");
+  vfree(*f.vs, warm);
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
+// Each page allocation a vmap makes can fail on its own: its range here
+// starts one page below a 2 MiB boundary, so its three pages need two
+// level-0 tables, the second after the first page is mapped. Failing
+// exactly the k-th returns NULL with the out-of-memory warning and leaves
+// nothing mapped and nothing held; the caller's pages stay its own.
+TEST(VmallocFaultInjection, EveryAllocationOfOneVmap) {
+  vmalloc_fixture f;
+  const uintptr_t start = VMALLOC_START_ADDR + SZ_2M - PAGE_SIZE;
+  ASSERT_EQ(f.build(layout_kind::single_zone, start, start + SZ_16M), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  page *frames[3];
+  for (page *&p : frames) p = alloc_pages(ms, GFP_KERNEL, 0);
+  drain_all_pages(ms);
+  ms.pcp_disabled = true;
+  fail_plan plan;
+  ms.should_fail_alloc_page = plan_says_fail;
+  ms.fail_alloc_ctx = &plan;
+  const rest_state initial = at_rest(f);
+  plan.nth = ~0u;
+  plan.armed = true;
+  void *v = vmap(*f.vs, frames, 3, VM_MAP, PROT_READ | PROT_WRITE);
+  plan.armed = false;
+  ASSERT_EQ(uptr(v), start);
+  const unsigned calls = plan.calls;
+  EXPECT_GE(calls, 3u) << "a level-1 table and two level-0 tables";
+  vunmap(*f.vs, v);
+  ASSERT_EQ(at_rest(f), initial);
+  for (unsigned k = 0; k < calls; k++) {
+    SCOPED_TRACE(testing::Message() << "failing allocation " << k << " of " << calls);
+    const held_state before = held_now(f);
+    plan = fail_plan{};
+    plan.nth = k;
+    log_buf_clear();
+    plan.armed = true;
+    v = vmap(*f.vs, frames, 3, VM_MAP, PROT_READ | PROT_WRITE);
+    plan.armed = false;
+    EXPECT_EQ(plan.failed, 1u);
+    EXPECT_EQ(v, nullptr);
+    EXPECT_NE(read_log().find("vmap: out of memory for 3 pages"), std::string::npos) << read_log();
+    for (uintptr_t a = start; a < start + 4 * PAGE_SIZE; a += PAGE_SIZE)
+      EXPECT_FALSE(pgtable_walk(f.pt, a, nullptr)) << std::hex << a;
+    EXPECT_EQ(held_now(f), before);
+    EXPECT_EQ(f.check(), "");
+    if (v) vunmap(*f.vs, v);
+  }
+  ms.should_fail_alloc_page = nullptr;
+  ms.pcp_disabled = false;
+  for (page *p : frames) {
+    EXPECT_EQ(page_ref_count(p), 1);
+    __free_pages(ms, p, 0);
+  }
+  vm_unmap_aliases(*f.vs);
+  EXPECT_EQ(f.check(), "");
+}
+
+// The same for a movable vmalloc: a frame whose mapping failed (its table
+// page could not be had) stops being movable before it goes back, so the
+// page allocator takes it (no bad-page report) and nothing is left behind.
+TEST(VmallocFaultInjection, EveryAllocationOfOneMovableVmalloc) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  drain_all_pages(ms);
+  ms.pcp_disabled = true;
+  fail_plan plan;
+  ms.should_fail_alloc_page = plan_says_fail;
+  ms.fail_alloc_ctx = &plan;
+  const rest_state initial = at_rest(f);
+  plan.nth = ~0u;
+  plan.armed = true;
+  void *p = vmalloc_movable(*f.vs, 20 * PAGE_SIZE);
+  plan.armed = false;
+  ASSERT_NE(p, nullptr);
+  const unsigned calls = plan.calls;
+  EXPECT_GE(calls, 20u + 2u) << "20 frames and at least two table pages";
+  vfree(*f.vs, p);
+  ASSERT_EQ(at_rest(f), initial);
+  for (unsigned k = 0; k < calls; k++) {
+    SCOPED_TRACE(testing::Message() << "failing allocation " << k << " of " << calls);
+    const held_state before = held_now(f);
+    plan = fail_plan{};
+    plan.nth = k;
+    plan.armed = true;
+    p = vmalloc_movable(*f.vs, 20 * PAGE_SIZE);
+    plan.armed = false;
+    EXPECT_EQ(plan.failed, 1u);
+    EXPECT_EQ(p, nullptr);
+    EXPECT_EQ(ms.bad_pages, 0ul);
+    EXPECT_EQ(held_now(f), before);
+    EXPECT_EQ(f.vs->movable_pages, 0ul);
+    EXPECT_EQ(f.check(), "");
+    vfree(*f.vs, p);
+  }
+  ms.should_fail_alloc_page = nullptr;
+  ms.pcp_disabled = false;
+  EXPECT_EQ(at_rest(f), initial);
+}
+
+// mm.check=1 checks each new area and each freed range as the call returns
+// and reports what it finds; with it off neither check runs. What they
+// find here: a frame someone else mapped in an area's guard page, which is
+// the page below the next area's start, and stays mapped in the range when
+// the area is freed.
+TEST(VmallocCheckCalls, NewAreaAndFreedRangeCheckedOnlyWhenAsked) {
+  for (bool on : {false, true}) {
+    SCOPED_TRACE(on ? "mm.check=1" : "mm.check=0");
+    vmalloc_fixture f;
+    ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+    mem_system &ms = *f.slab.mm.ms;
+    vmalloc_system &vs = *f.vs;
+    warm_up(f);
+    ms.check_calls = on;
+    void *a = vmalloc(vs, PAGE_SIZE);
+    ASSERT_NE(a, nullptr);
+    const uintptr_t guard = uptr(a) + PAGE_SIZE;
+    page *stray = alloc_pages(ms, GFP_KERNEL, 0);
+    {
+      spin_lock_guard g(vs.pt_lock);
+      ASSERT_EQ(pgtable_map(&f.pt, guard, page_to_phys(ms, stray), PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_GLOBAL, 0,
+                            vs.pt_ops),
+                0);
+    }
+    const unsigned long before = ms.check_violations;
+    log_buf_clear();
+    void *b = vmalloc(vs, PAGE_SIZE);
+    ASSERT_EQ(uptr(b), guard + PAGE_SIZE);
+    EXPECT_EQ(ms.check_violations, before + (on ? 1 : 0));
+    EXPECT_EQ(read_log().find("the page below area " + hex_of(uptr(b)) + " is mapped") != std::string::npos, on)
+        << read_log();
+    log_buf_clear();
+    vfree(vs, a);
+    EXPECT_EQ(ms.check_violations, before + (on ? 2 : 0));
+    EXPECT_EQ(read_log().find("of the freed area " + hex_of(uptr(a)) + "-") != std::string::npos, on) << read_log();
+    {
+      spin_lock_guard g(vs.pt_lock);
+      ASSERT_EQ(pgtable_unmap(&f.pt, guard, PAGE_SIZE, vs.pt_ops), 0);
+    }
+    __free_pages(ms, stray, 0);
+    vfree(vs, b);
+    vm_unmap_aliases(vs);
+    EXPECT_EQ(ms.check_violations, before + (on ? 2 : 0)) << "a clean vfree is not reported";
+    ms.check_calls = false;
+    EXPECT_EQ(f.check(), "");
+  }
+}
+
+// A page of a movable area whose migration is under way holds a migration
+// entry (as vmalloc_migrate_page writes it) until the move ends:
+// vmalloc_to_page waits for it and gives the frame the page is then mapped
+// to; a vfree of the area waits for it too, and meanwhile the area, taken
+// from lookups, is described as being freed. The test plays the migrator:
+// the entry, then the leaf back.
+TEST(VmallocMigrationInFlight, LookupsAndVfreeWaitForTheMove) {
+  cpu_reset reset;
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  vmalloc_system &vs = *f.vs;
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  const void *caller = reinterpret_cast<const void *>(0xca11e5ul);
+  void *other = __vmalloc_node(vs, PAGE_SIZE, PAGE_SIZE, GFP_KERNEL, NUMA_NO_NODE, caller);
+  void *v = vmalloc_movable(vs, 2 * PAGE_SIZE);
+  ASSERT_TRUE(other && v);
+  const uintptr_t a = uptr(v) + PAGE_SIZE;
+  pte_t *slot = pgtable_leaf_slot(f.pt, a);
+  ASSERT_NE(slot, nullptr);
+  const pte_t leaf = *slot;
+  page *frame = vmalloc_to_page(vs, vptr(a));
+  ASSERT_NE(frame, nullptr);
+  auto begin_move = [&] {
+    spin_lock_guard g(vs.pt_lock);
+    __atomic_store_n(slot, make_migration_entry(page_to_phys(ms, frame), 1), __ATOMIC_RELEASE);
+  };
+  auto end_move = [&] {
+    spin_lock_guard g(vs.pt_lock);
+    __atomic_store_n(slot, leaf, __ATOMIC_RELEASE);
+  };
+  begin_move();
+  std::thread mover([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    end_move();
+  });
+  EXPECT_EQ(vmalloc_to_page(vs, vptr(a)), frame) << "the lookup did not wait for the move";
+  mover.join();
+
+  begin_move();
+  std::atomic<bool> freed{false};
+  std::thread freer([&] {
+    host_set_cpu(1);
+    vfree(vs, v);
+    freed = true;
+  });
+  // Wait until the vfree has taken the area from lookups (it then waits for the move).
+  bool detached = false;
+  for (int i = 0; i < 5000 && !detached; i++) {
+    {
+      spin_lock_irqsave_guard g(vs.lock);
+      vmap_area *va = vmap_find_busy_at(&vs.space, uptr(v));
+      detached = va && !va->vm;
+    }
+    if (!detached) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(detached);
+  EXPECT_FALSE(freed) << "vfree did not wait for the move";
+  char buf[160];
+  EXPECT_EQ(std::string(vmalloc_describe(vs, other, buf, sizeof(buf))),
+            "vmalloc area " + hex_of(uptr(other)) + " of " + addr_str(caller));
+  EXPECT_EQ(std::string(vmalloc_describe(vs, vptr(a), buf, sizeof(buf))),
+            "vmalloc area " + hex_of(uptr(v)) + " of (being freed)");
+  end_move();
+  freer.join();
+  EXPECT_TRUE(freed);
+  EXPECT_FALSE(pgtable_walk(f.pt, a, nullptr));
+  vfree(vs, other);
+  vm_unmap_aliases(vs);
+  EXPECT_EQ(f.vs->errors, 0ul);
+  EXPECT_EQ(f.check(), "");
+}
+
+// vfree of a movable area some of whose frames a compactor has isolated:
+// the others go back at once; each isolated one is left to its isolator
+// (one reference, no longer movable, still isolated, with nothing of
+// vfree's left in it: private_ as it was), and the isolator's putback frees it.
+TEST(VmallocMovable, VfreeLeavesIsolatedFramesToTheIsolator) {
+  vmalloc_fixture f;
+  ASSERT_EQ(f.build(layout_kind::single_zone), 0);
+  vmalloc_system &vs = *f.vs;
+  mem_system &ms = *f.slab.mm.ms;
+  warm_up(f);
+  const rest_state initial = at_rest(f);
+  void *v = vmalloc_movable(vs, 5 * PAGE_SIZE);
+  ASSERT_NE(v, nullptr);
+  page *fr[5];
+  unsigned long priv[5];
+  for (unsigned i = 0; i < 5; i++) {
+    fr[i] = vmalloc_to_page(vs, vptr(uptr(v) + i * PAGE_SIZE));
+    ASSERT_NE(fr[i], nullptr);
+  }
+  const unsigned isolated[] = {1, 2, 4};
+  for (unsigned i : isolated) ASSERT_TRUE(vs.mops.isolate_page(fr[i], MIGRATE_SYNC)) << i;
+  for (unsigned i = 0; i < 5; i++) priv[i] = fr[i]->private_;
+  vfree(vs, v);
+  for (unsigned i : {0u, 3u}) EXPECT_EQ(page_ref_count(fr[i]), 0) << i;
+  list_head l;
+  INIT_LIST_HEAD(&l);
+  for (unsigned i : isolated) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(page_ref_count(fr[i]), 1);
+    EXPECT_TRUE(PageIsolated(fr[i]));
+    EXPECT_FALSE(PageMovable(fr[i]));
+    EXPECT_EQ(fr[i]->private_, priv[i]);
+    list_add_tail(&fr[i]->lru, &l);
+  }
+  putback_movable_pages(ms, &l);
+  for (unsigned i : isolated) EXPECT_EQ(page_ref_count(fr[i]), 0) << i;
+  EXPECT_EQ(ms.bad_pages, 0ul);
+  EXPECT_EQ(at_rest(f), initial);
+  EXPECT_EQ(f.check(), "");
+}
+
 }  // namespace

@@ -559,4 +559,26 @@ TEST(VmapAreaScale, TwentyThousandAreas) {
   EXPECT_EQ(spare.size(), nodes.size() - 1);
 }
 
+// A range moved to the lazy tree holds no vm_struct any more, whatever its
+// owner had published in it while it was busy (the vmalloc checker's
+// rule for ranges waiting for the purge); so does a newly reserved one.
+TEST(VmapAreaLazy, LazyRangeHoldsNoVmStruct) {
+  std::vector<vmap_area> nodes(4);
+  vmap_space space;
+  const uintptr_t base = 0x40000000ul;
+  vmap_space_init(&space, base, base + 16 * PAGE_SIZE, &nodes[0]);
+  vmap_nodes n{&nodes[1], &nodes[2], nullptr};
+  nodes[1].vm = reinterpret_cast<vm_struct *>(0x1234);
+  vmap_area *va = vmap_alloc_range(&space, 2 * PAGE_SIZE, PAGE_SIZE, n);
+  ASSERT_EQ(va, &nodes[1]);
+  EXPECT_EQ(va->vm, nullptr);
+  va->vm = reinterpret_cast<vm_struct *>(0x5678);  // what the owner publishes
+  vmap_lazy_range(&space, va);
+  EXPECT_EQ(vmap_find_busy(&space, base), nullptr);
+  vmap_area *lazy = vmap_find_lazy(&space, base + PAGE_SIZE);
+  ASSERT_EQ(lazy, va);
+  EXPECT_EQ(lazy->vm, nullptr);
+  EXPECT_EQ(vmap_space_check(&space), nullptr);
+}
+
 }  // namespace

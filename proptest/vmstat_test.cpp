@@ -6,6 +6,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <iterator>
@@ -287,6 +288,30 @@ TEST(VmstatFold, CpuFoldTakesThatCpuOnly) {
   for (unsigned cpu : {0u, 2u}) EXPECT_EQ(cpu_vm_stats_fold(*f.ms, cpu), 1) << cpu;
   EXPECT_EQ(z->vm_stat[NR_ZONE_ALLOCATED], total + 10);
   z->vm_stat[NR_ZONE_ALLOCATED] = total;  // the deltas were made up: take them back
+  EXPECT_EQ(f.check(), "");
+}
+
+// A fold moves every delta that is not 0, whatever its value: with every
+// zone counter's delta at +1 (then -1) on a CPU, one fold of that CPU moves
+// them all, each total by that one, and counts them all.
+TEST(VmstatFold, EveryNonZeroDeltaMoves) {
+  cpu_reset reset;
+  mm_fixture f;
+  ASSERT_EQ(build_single_zone(f, 64 * SZ_1M, 4), 0);
+  zone *z = first_managed_zone(*f.ms);
+  for (unsigned cpu = 0; cpu < 4; cpu++) cpu_vm_stats_fold(*f.ms, cpu);
+  long saved[NR_VM_ZONE_STAT_ITEMS];
+  std::copy(std::begin(z->vm_stat), std::end(z->vm_stat), saved);
+  for (s8 d : {s8(1), s8(-1)}) {
+    SCOPED_TRACE("every delta " + std::to_string(d));
+    for (s8 &diff : z->per_cpu_zonestats[3].vm_stat_diff) diff = d;
+    EXPECT_EQ(cpu_vm_stats_fold(*f.ms, 3), int(NR_VM_ZONE_STAT_ITEMS));
+    for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; i++) {
+      EXPECT_EQ(z->per_cpu_zonestats[3].vm_stat_diff[i], 0) << i;
+      EXPECT_EQ(z->vm_stat[i], saved[i] + d) << i;
+    }
+    std::copy(std::begin(saved), std::end(saved), z->vm_stat);  // the deltas were made up: take them back
+  }
   EXPECT_EQ(f.check(), "");
 }
 

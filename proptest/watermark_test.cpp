@@ -503,6 +503,7 @@ TEST(WatermarkFormula, BatchHandWorked) {
   zone &z = hs.z(0, ZONE_DMA32);
   z._watermark[WMARK_LOW] = 1000;
   EXPECT_EQ(zone_highsize(&z, 7, 1), 1000);
+  EXPECT_EQ(zone_highsize(&z, 7, 0), 1000);  // no CPU to share with: as one
   EXPECT_EQ(zone_highsize(&z, 7, 4), 250);
   EXPECT_EQ(zone_highsize(&z, 7, 100), 28);  // never below 4 * batch
   z._watermark[WMARK_LOW] = 25;

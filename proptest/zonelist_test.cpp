@@ -162,6 +162,15 @@ TEST(Zonelist, NodeBelowTiesWithNodeAboveOneFarther) {
                      {"0 1 2 3 ", "1 2 0 3 ", "2 1 3 0 ", "3 2 1 0 "});
 }
 
+// The local node comes first before any weighing: weighed with the others,
+// node 2 (10 to itself, +1 for its CPUs, load 2 from the lists of nodes 0
+// and 1) would lose to node 3 (11 away, no CPUs, load 1).
+TEST(Zonelist, LocalNodeFirstEvenWhereTheWeighingWouldPassIt) {
+  expect_node_orders(machine_of({0, 1, 2, 3}, {{10, 20, 15, 20}, {20, 10, 20, 30}, {20, 20, 10, 11}, {20, 30, 11, 10}},
+                                {0, 2}),
+                     {"0 2 1 3 ", "1 2 0 3 ", "2 3 1 0 ", "3 2 0 1 "});
+}
+
 RC_GTEST_PROP(Zonelist, NodeOrderIsLinuxs, ()) {
   // Which of the MAX_NUMNODES ids have memory (at least one), and where the CPUs are.
   const auto mask = *rc::gen::inRange<unsigned>(1, 1u << MAX_NUMNODES);
