@@ -676,6 +676,17 @@ bool has_free_page(const machine &m, unsigned b) {
   return false;
 }
 int pcp_count(const zone *z, unsigned cpu) { return __atomic_load_n(&z->pcp[cpu].count, __ATOMIC_RELAXED); }
+// A fragmented zone whose min watermark is 11 pages below its free count
+// (the free scanner soon runs out of targets), with the scanners' cached
+// positions at its first clean pageblock and its last pageblock.
+void fragment_with_min_watermark_near_free(machine &m) {
+  m.fragment();
+  const unsigned b = m.first_clean_block();
+  drain_all_pages(*m.ms);
+  m.z->_watermark[WMARK_MIN] = free_pages(m.z) - 11;
+  m.z->compact_cached_migrate_pfn = m.block(b);
+  m.z->compact_cached_free_pfn = pageblock_start_pfn(zone_end_pfn(m.z) - 1);
+}
 
 // compact_control_for's control is for a movable GFP_KERNEL request
 // (compaction.h), whatever the caller sets afterwards.
@@ -905,12 +916,7 @@ TEST(CompactionSurvivors, ZoneAtTheWatermarkSucceedsBeforeSuitability) {
 // held).
 TEST(CompactionSurvivors, CompactIsolatedAtTheWatermarkCountsOnlyWhatWasTaken) {
   machine m;
-  m.fragment();
-  const unsigned b = m.first_clean_block();
-  drain_all_pages(*m.ms);
-  m.z->_watermark[WMARK_MIN] = free_pages(m.z) - 11;
-  m.z->compact_cached_migrate_pfn = m.block(b);
-  m.z->compact_cached_free_pfn = pageblock_start_pfn(zone_end_pfn(m.z) - 1);
+  fragment_with_min_watermark_near_free(m);
   const unsigned long isolated = vm_event(*m.ms, COMPACTISOLATED);
   compact_control cc = m.cc(-1, MIGRATE_SYNC_LIGHT);
   cc.alloc_flags = 0;
@@ -1040,12 +1046,7 @@ TEST(CompactionSurvivors, StopsAtTheFirstEmptiedPageblockEvenOrOdd) {
 // page it freed on this CPU's lists: they are drained, so that they merge.
 TEST(CompactionSurvivors, CompactZoneLeavesNothingOnTheCpuLists) {
   machine m;
-  m.fragment();
-  const unsigned b = m.first_clean_block();
-  drain_all_pages(*m.ms);
-  m.z->_watermark[WMARK_MIN] = free_pages(m.z) - 11;
-  m.z->compact_cached_migrate_pfn = m.block(b);
-  m.z->compact_cached_free_pfn = pageblock_start_pfn(zone_end_pfn(m.z) - 1);
+  fragment_with_min_watermark_near_free(m);
   compact_control cc = m.cc(-1, MIGRATE_SYNC_LIGHT);
   cc.alloc_flags = 0;
   EXPECT_EQ(compact_zone(&cc), COMPACT_CONTENDED);
